@@ -1,0 +1,135 @@
+"""One small runner that serves an ASGI app on loopback, over TLS or plain HTTP.
+
+Each server runs hypercorn in its own thread with its own event loop. The listening socket
+is bound before the thread starts (no port race), and a crash inside the app is kept and
+re-raised in the caller's thread by :meth:`Server.raise_crash`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STARTUP_TIMEOUT_S = 15.0
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class Server:
+    """An ASGI app served by hypercorn on ``host:port`` (port 0 picks a free one).
+
+    Args:
+        app: the ASGI application.
+        host: the address to bind; loopback by default.
+        port: the port, 0 for any free port.
+        certfile: a PEM with key and certificate chain; ``None`` serves plain HTTP.
+    """
+
+    def __init__(
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, certfile: Path | None = None
+    ) -> None:
+        self._app = app
+        self._certfile = certfile
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(128)
+        self._sock.set_inheritable(True)
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self.crash: BaseException | None = None
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when served over TLS, else ``http``."""
+        return "https" if self._certfile else "http"
+
+    @property
+    def base_url(self) -> str:
+        """The origin, e.g. ``https://127.0.0.1:8443``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def start(self) -> Server:
+        """Start serving in a background thread; returns once the loop is running."""
+        self._thread = threading.Thread(target=self._run, name=f"server-{self.port}", daemon=True)
+        self._thread.start()
+        if not self._started.wait(STARTUP_TIMEOUT_S):
+            raise RuntimeError(f"server on port {self.port} did not start in time")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._thread is None:
+            return
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(SHUTDOWN_TIMEOUT_S)
+        self._thread = None
+        try:
+            self._sock.close()
+        except OSError:  # hypercorn already closed the descriptor it was handed
+            pass
+
+    def raise_crash(self) -> None:
+        """Re-raise, in the caller's thread, an exception the app raised while serving."""
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _config(self) -> Config:
+        config = Config()
+        config.bind = [f"fd://{self._sock.fileno()}"]
+        config.accesslog = None
+        config.errorlog = logging.getLogger("mock_servers.hypercorn")
+        config.keep_alive_timeout = 5
+        config.graceful_timeout = 1
+        if self._certfile is not None:
+            config.certfile = config.keyfile = str(self._certfile)
+            config.alpn_protocols = ["h2", "http/1.1"]
+        return config
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._stop = asyncio.Event()
+        self._loop.call_soon(self._started.set)
+        try:
+            self._loop.run_until_complete(
+                serve(self._guarded, self._config(), shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+            )
+        finally:
+            self._loop.close()
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._app(scope, receive, send)
+        except Exception as exc:  # kept for raise_crash; hypercorn answers 500
+            self.crash = exc
+            raise
