@@ -8,6 +8,7 @@ re-raised in the caller's thread by :meth:`Server.raise_crash`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -85,10 +86,9 @@ class Server:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(SHUTDOWN_TIMEOUT_S)
         self._thread = None
-        try:
+        # hypercorn may already have closed the descriptor it was handed
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:  # hypercorn already closed the descriptor it was handed
-            pass
 
     def raise_crash(self) -> None:
         """Re-raise, in the caller's thread, an exception the app raised while serving."""

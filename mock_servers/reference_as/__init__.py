@@ -1,0 +1,16 @@
+"""The reference AS: a complete, correct CIMD authorization server, and its faults.
+
+It is the suite's self-test target: against it every check passes, and with one named
+fault on, exactly the requirements that fault declares fail.
+
+Example:
+    >>> from mock_servers.reference_as import IssuerConfig, create_app
+    >>> app = create_app([IssuerConfig(issuer="https://127.0.0.1:8443")])
+"""
+
+from .app import create_app
+from .cli import main
+from .config import IssuerConfig
+from .faults import FAULTS, Fault, fault_names, get_fault
+
+__all__ = ["FAULTS", "Fault", "IssuerConfig", "create_app", "fault_names", "get_fault", "main"]

@@ -1,0 +1,230 @@
+"""The browser driver: one Chromium per run through Playwright, kept on loopback.
+
+The browser is found at run time (an explicit path, ``$CIMD_BROWSER``, Playwright's own
+Chromium when installed, then the system's Chromium), trusts the suite's CA through an NSS
+database under a private HOME (Chromium on Linux reads NSS from ``$HOME/.pki/nssdb`` only),
+and resolves no name but loopback ones. It logs in once per target through a login recipe
+and approves consent where a person would click.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from playwright.sync_api import Browser as PlaywrightBrowser
+from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from conformance.verdicts import HarnessError
+
+# Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
+# and every name but loopback ones resolves to nothing. Playwright's --disable-features list
+# is left alone on purpose: passing our own would replace it.
+CHROMIUM_ARGS = (
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , "
+    "EXCLUDE 127.0.0.1",
+)
+SYSTEM_BROWSERS = (
+    "/usr/bin/chromium",
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+)
+STEP_TIMEOUT_MS = 15_000
+
+
+@dataclass(frozen=True)
+class LoginRecipe:
+    """How to get through the target's login and consent pages.
+
+    The defaults recognise common forms: a user name or e-mail field, a password field, the
+    form's submit button, and an approve-like button on the consent page.
+    """
+
+    username: str
+    password: str
+    username_selector: str = (
+        "input[name=username], input[name=login], input[name=email], input[type=email], "
+        "input#username"
+    )
+    password_selector: str = "input[type=password]"
+    submit_selector: str = "form:has(input[type=password]) [type=submit]"
+    approve_selector: str = (
+        "button#approve, "
+        'button:text-matches("^\\\\s*(approve|allow|authori[sz]e|accept|continue|yes)\\\\b", "i"), '
+        'input[type=submit]:is([value="Approve" i], [value="Allow" i], [value="Continue" i])'
+    )
+
+
+def find_browser(explicit: str | None, playwright: Playwright) -> str:
+    """The Chromium executable: explicit, ``$CIMD_BROWSER``, Playwright's own, or the system's."""
+    for candidate in (explicit, os.environ.get("CIMD_BROWSER")):
+        if candidate:
+            if not Path(candidate).exists():
+                raise HarnessError(f"the browser {candidate!r} does not exist")
+            return candidate
+    own = playwright.chromium.executable_path
+    if own and Path(own).exists():
+        return own
+    for path in SYSTEM_BROWSERS:
+        if Path(path).exists():
+            return path
+    raise HarnessError(
+        "no Chromium found: install one (Debian: apt-get install chromium libnss3-tools), "
+        "or name it with --browser / CIMD_BROWSER"
+    )
+
+
+def trusting_home(ca_file: Path) -> Path:
+    """A private HOME whose NSS database trusts ``ca_file`` (needs certutil)."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        raise HarnessError(
+            "certutil is missing, so the browser cannot be told to trust the test CA: "
+            "install it (Debian: apt-get install libnss3-tools)"
+        )
+    home = Path(tempfile.mkdtemp(prefix="cimd-browser-home-"))
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    for args in (
+        ["-N", "-d", f"sql:{nssdb}", "--empty-password"],
+        ["-A", "-d", f"sql:{nssdb}", "-n", "cimd-conformance", "-t", "C,,", "-i", str(ca_file)],
+    ):
+        subprocess.run([certutil, *args], check=True, capture_output=True, timeout=30)
+    return home
+
+
+class Browser:
+    """One headless Chromium for the whole run.
+
+    Args:
+        ca_file: the suite's CA certificate, trusted for every page.
+        executable: an explicit browser path, else one is found.
+    """
+
+    def __init__(self, ca_file: Path, executable: str | None = None) -> None:
+        self._ca_file = ca_file
+        self._executable = executable
+        self._playwright: Playwright | None = None
+        self._browser: PlaywrightBrowser | None = None
+        self.version = ""
+
+    def start(self) -> Browser:
+        """Launch the browser."""
+        home = trusting_home(self._ca_file)
+        # the driver's own fetches use Node's CA store, set before the driver starts
+        os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(self._ca_file))
+        self._playwright = sync_playwright().start()
+        try:
+            path = find_browser(self._executable, self._playwright)
+            self._browser = self._playwright.chromium.launch(
+                executable_path=path,
+                headless=True,
+                args=list(CHROMIUM_ARGS),
+                env={**os.environ, "HOME": str(home)},  # env replaces the whole environment
+                timeout=60_000,
+            )
+        except PlaywrightError as exc:
+            self.stop()
+            raise HarnessError(f"the browser did not start: {exc}") from exc
+        except HarnessError:
+            self.stop()
+            raise
+        self.version = self._browser.version
+        return self
+
+    def stop(self) -> None:
+        """Close the browser and the Playwright driver."""
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+    def new_context(self) -> BrowserContext:
+        """A fresh browser context (its own cookies)."""
+        if self._browser is None:
+            raise HarnessError("the browser is not running")
+        context = self._browser.new_context()
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        return context
+
+
+def login(
+    context: BrowserContext, authorize_url: str, recipe: LoginRecipe, shot: Path | None
+) -> Page:
+    """Open ``authorize_url`` and log in if asked; returns the page showing consent.
+
+    Raises:
+        HarnessError: the login or consent page did not match the recipe; the message says
+            which step and what the page showed.
+    """
+    page = context.new_page()
+    try:
+        page.goto(authorize_url, wait_until="load")
+        if page.locator(recipe.password_selector).count():
+            page.locator(recipe.username_selector).first.fill(recipe.username)
+            page.locator(recipe.password_selector).first.fill(recipe.password)
+            page.locator(recipe.submit_selector).first.click()
+            page.wait_for_load_state("load")
+        page.locator(recipe.approve_selector).first.wait_for(state="visible")
+    except PlaywrightError as exc:
+        _screenshot(page, shot)
+        text = _page_text(page)
+        raise HarnessError(
+            f"the login recipe did not lead to a consent page (at {page.url}: {text!r}): "
+            f"{str(exc).splitlines()[0]}. Check the credentials and the recipe's selectors."
+        ) from exc
+    _screenshot(page, shot)
+    return page
+
+
+def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:
+    """Click approve and catch the navigation to ``redirect_uri``; returns its parameters."""
+    try:
+        with page.expect_request(lambda r: r.url.startswith(redirect_uri)) as caught:
+            page.locator(recipe.approve_selector).first.click()
+        url = caught.value.url
+    except PlaywrightError as exc:
+        raise HarnessError(
+            f"approving consent did not reach the redirect URI (at {page.url}): "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    parts = urlsplit(url)
+    return dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def cookies(context: BrowserContext) -> list[dict[str, Any]]:
+    """The context's cookies, in Playwright's shape."""
+    return [dict(c) for c in context.cookies()]
+
+
+def _screenshot(page: Page, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+    except PlaywrightError:
+        pass  # a missing screenshot is not worth failing the step that wanted it
+
+
+def _page_text(page: Page) -> str:
+    try:
+        return page.inner_text("body", timeout=2_000)[:200]
+    except PlaywrightError:
+        return ""

@@ -1,0 +1,131 @@
+"""The command line: ``run``, ``demo``, ``reference-as`` and ``ca``.
+
+``run`` is a thin wrapper around pytest with the ``conformance.plugin`` plugin: it runs the
+checks in ``conformance.scenarios`` against one or more targets and turns the reports into
+the exit code (0 conformant, 1 non-conformant, 2 the harness could not test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from conformance import __version__, requirements
+from conformance.reference_target import ReferenceTarget
+from conformance.report.collect import write
+from conformance.report.model import Report
+from conformance.run import label_for
+from conformance.verdicts import HarnessError
+from mock_servers.pki import TestCA
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+DEFAULT_REPORT_DIR = Path("reports") / "latest"
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default: %(default)s")
+    parser.add_argument("--profile", choices=requirements.PROFILES, default="latest")
+    parser.add_argument("--strict", action="store_true", help="Recommended requirements fail the run too")
+    parser.add_argument("--user", default="alice", help="the test user's login name")
+    parser.add_argument("--password", default="wonderland-test-only", help="the test user's password")
+    parser.add_argument("--browser", help="Chromium executable (else $CIMD_BROWSER, Playwright's, the system's)")
+    parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
+    parser.add_argument("--param", action="append", default=[], help="extra authorization parameter key=value")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every check as pytest runs it")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    top = argparse.ArgumentParser(prog="cimd-conformance", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"cimd-conformance {__version__}")
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="score an authorization server")
+    run.add_argument("--issuer", action="append", required=True, help="the target's issuer URL (repeatable)")
+    _add_run_options(run)
+    demo = commands.add_parser("demo", help="score the built-in reference AS")
+    demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
+    demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
+    _add_run_options(demo)
+    commands.add_parser("reference-as", help="run the reference AS (see reference-as --help)", add_help=False)
+    ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
+    ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
+    ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
+    return top
+
+
+def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
+    """The pytest command line for a run."""
+    argv = [str(SCENARIOS), "-c", str(SCENARIOS / "pytest.ini"), "--rootdir", str(SCENARIOS)]
+    argv += ["--no-header", "--tb=line", "--assert=plain", "-v" if args.verbose else "-q"]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        argv += ["-p", "conformance.plugin"]
+    for issuer in issuers:
+        argv += ["--cimd-issuer", issuer]
+    argv += ["--cimd-report-dir", str(args.report_dir.resolve()), "--cimd-profile", args.profile]
+    argv += ["--cimd-user", args.user, "--cimd-password", args.password]
+    argv += ["--strict-markers"] + (["--cimd-strict"] if args.strict else [])
+    if args.browser:
+        argv += ["--cimd-browser", args.browser]
+    if args.state_dir:
+        argv += ["--cimd-state-dir", str(args.state_dir)]
+    for param in args.param:
+        argv += ["--cimd-param", param]
+    return argv
+
+
+def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
+    """Run the checks against ``issuers``; returns the combined exit code."""
+    status = pytest.main(pytest_args(args, issuers))
+    codes = []
+    for issuer in issuers:
+        directory = args.report_dir / label_for(issuer) if len(issuers) > 1 else args.report_dir
+        path = directory / "report.json"
+        if not path.exists():  # pytest stopped before the plugin could write anything
+            report = Report(issuer, args.profile, args.strict, __version__, started="")
+            report.preflight["error"] = f"the run ended before any check (pytest exit status {int(status)})"
+            write(report, directory)
+        codes.append(Report.load(path).exit_code())
+    code = 2 if 2 in codes else max(codes, default=2)
+    where = args.report_dir.resolve()
+    print(f"cimd-conformance: reports in {where} (exit code {code})")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cimd-conformance`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reference-as"]:
+        from mock_servers.reference_as import main as reference_main
+
+        return reference_main(argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "ca":
+            return _ca(args)
+        if args.command == "run":
+            return run_suite(args, args.issuer)
+        with ReferenceTarget(tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir) as target:
+            issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
+            return run_suite(args, issuers)
+    except HarnessError as exc:
+        print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
+        return 2
+
+
+def _ca(args: argparse.Namespace) -> int:
+    ca = TestCA.load_or_create(args.state_dir)
+    if args.out:
+        args.out.write_bytes(ca.cert_pem())
+        print(f"wrote the test CA certificate to {args.out} (kept in {ca.cert_path.parent})")
+    else:
+        sys.stdout.write(ca.cert_pem().decode("ascii"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""The harness: authorization attempts over plain HTTP, consent approval and token requests.
+
+A :class:`TargetSession` carries the logged-in user's cookies (from the browser's single
+login) and sends authorization requests with httpx, following redirects only while they stay
+on the target. The first redirect that leaves the target, or the page the target finally
+shows, is classified into an :class:`~conformance.outcome.Outcome`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+
+from conformance.outcome import Outcome, OutcomeKind, classify_redirect
+from conformance.pages import parse
+from conformance.redaction import redact_url
+from conformance.target import Target
+from conformance.verdicts import HarnessError
+
+MAX_HOPS = 8
+HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class Pkce:
+    """A PKCE S256 verifier and its challenge (RFC 7636)."""
+
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> Pkce:
+        """A fresh verifier (43 characters) and its S256 challenge."""
+        verifier = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
+
+
+@dataclass
+class Attempt:
+    """An authorization request as sent, and the target's outcome."""
+
+    client_id: str
+    redirect_uri: str | None
+    state: str
+    pkce: Pkce | None
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class TokenResult:
+    """The token endpoint's answer."""
+
+    status: int
+    body: dict[str, Any] | None
+    text: str
+
+    @property
+    def issued(self) -> bool:
+        """Whether an access token was issued."""
+        return self.status == 200 and bool(self.body and self.body.get("access_token"))
+
+    @property
+    def error(self) -> str:
+        """The ``error`` member, or a short description of a non-JSON answer."""
+        if self.body and isinstance(self.body.get("error"), str):
+            return str(self.body["error"])
+        return f"HTTP {self.status}"
+
+    def describe(self) -> str:
+        """One line for reports (tokens never appear)."""
+        if self.issued:
+            return f"HTTP {self.status}, tokens issued"
+        return f"HTTP {self.status}, error {self.error!r}"
+
+
+def ssl_context(ca_file: str) -> ssl.SSLContext:
+    """The system trust store plus the suite's test CA."""
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+@dataclass
+class TargetSession:
+    """Plain-HTTP access to the target with the logged-in user's cookies.
+
+    Args:
+        target: the discovered target.
+        client: an httpx client that trusts the test CA (cookies are added to it).
+        tls: the TLS context of that client, for cookie-less token requests.
+        extra_params: authorization parameters every request carries (e.g. ``scope``).
+    """
+
+    target: Target
+    client: httpx.Client
+    tls: ssl.SSLContext
+    extra_params: dict[str, str] = field(default_factory=dict)
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def origin(self) -> str:
+        """The authorization endpoint's origin: redirects within it are followed."""
+        parts = urlsplit(self.target.authorization_endpoint)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def add_cookies(self, cookies: Iterable[dict[str, Any]]) -> None:
+        """Add browser cookies (Playwright's shape) to the HTTP client."""
+        for c in cookies:
+            self.client.cookies.set(c["name"], c["value"], domain=c["domain"], path=c["path"])
+
+    def authorization_url(self, params: dict[str, str]) -> str:
+        """The authorization endpoint with ``params`` as its query."""
+        endpoint = self.target.authorization_endpoint
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
+
+    def attempt(
+        self,
+        client_id: str,
+        redirect_uri: str | None,
+        *,
+        pkce: Pkce | None = None,
+        with_pkce: bool = True,
+        extra: dict[str, str] | None = None,
+    ) -> Attempt:
+        """Send one authorization request and classify the target's answer.
+
+        Args:
+            client_id: the raw client_id string (percent-encoded into the query).
+            redirect_uri: the redirect URI to present, or None to leave it out.
+            pkce: the PKCE pair to use; a fresh one unless ``with_pkce`` is False.
+            with_pkce: False sends no code_challenge at all.
+            extra: more parameters, overriding the defaults.
+        """
+        state = secrets.token_urlsafe(12)
+        pkce = (pkce or Pkce.new()) if with_pkce else None
+        params = {"response_type": "code", "client_id": client_id, "state": state}
+        if redirect_uri is not None:
+            params["redirect_uri"] = redirect_uri
+        if pkce is not None:
+            params |= {"code_challenge": pkce.challenge, "code_challenge_method": "S256"}
+        params |= self.extra_params | (extra or {})
+        outcome = self.follow("GET", self.authorization_url(params), None, redirect_uri or "")
+        self.attempts.append(
+            {"client_id": client_id, "redirect_uri": redirect_uri, **outcome.evidence()}
+        )
+        return Attempt(client_id, redirect_uri, state, pkce, outcome)
+
+    def approve(self, attempt: Attempt) -> Outcome:
+        """Submit the consent form's approve button and classify where it leads."""
+        outcome = attempt.outcome
+        form = outcome.consent_form
+        button = form.approve_button() if form else None
+        if form is None or button is None:
+            raise HarnessError(f"no consent form to approve: {outcome.describe()}")
+        data = dict(form.fields)
+        if button.name:
+            data[button.name] = button.value
+        action = urljoin(outcome.url, form.action or outcome.url)
+        return self.follow(form.method.upper(), action, data, attempt.redirect_uri or "")
+
+    def follow(
+        self, method: str, url: str, data: dict[str, str] | None, redirect_uri: str
+    ) -> Outcome:
+        """Send a request and follow redirects while they stay on the target."""
+        hops: list[str] = []
+        for _ in range(MAX_HOPS):
+            response = self._send(method, url, data)
+            hops.append(redact_url(url))
+            location = response.headers.get("location")
+            if response.is_redirect and location:
+                next_url = urljoin(url, location)
+                if not next_url.startswith(self.origin + "/"):
+                    outcome = classify_redirect(next_url, redirect_uri, response.status_code, url)
+                    outcome.hops = hops
+                    return outcome
+                method, url, data = "GET", next_url, None
+                continue
+            return self._classify_page(response, url, hops, redirect_uri)
+        raise HarnessError(f"the target redirected more than {MAX_HOPS} times: {hops}")
+
+    def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
+        try:
+            response = self.client.request(method, url, data=data)
+        except httpx.HTTPError as exc:
+            raise HarnessError(
+                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.exchanges.append(
+            {
+                "method": method,
+                "url": redact_url(url),
+                "status": response.status_code,
+                "location": redact_url(response.headers.get("location", "")) or None,
+            }
+        )
+        return response
+
+    @staticmethod
+    def _classify_page(
+        response: httpx.Response, url: str, hops: list[str], redirect_uri: str
+    ) -> Outcome:
+        page = (
+            parse(response.text) if "html" in response.headers.get("content-type", "html") else None
+        )
+        if page is not None and page.login_form() is not None:
+            kind = OutcomeKind.LOGIN
+        elif page is not None and response.status_code < 400 and page.consent_form() is not None:
+            kind = OutcomeKind.CONSENT
+        else:
+            kind = OutcomeKind.ERROR_PAGE
+        return Outcome(
+            kind, response.status_code, url, page=page, hops=hops, redirect_uri=redirect_uri
+        )
+
+    def redeem(
+        self,
+        *,
+        client_id: str,
+        code: str,
+        redirect_uri: str | None,
+        verifier: str | None,
+        auth: tuple[str, str] | None = None,
+    ) -> TokenResult:
+        """Exchange a code at the token endpoint (public client unless ``auth`` is given)."""
+        data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+        if redirect_uri is not None:
+            data["redirect_uri"] = redirect_uri
+        if verifier is not None:
+            data["code_verifier"] = verifier
+        url = self.target.token_endpoint
+        try:
+            response = httpx.post(url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+        self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return TokenResult(
+            response.status_code, body if isinstance(body, dict) else None, response.text[:300]
+        )

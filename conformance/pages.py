@@ -1,0 +1,143 @@
+"""Reading the target's HTML pages without a browser: forms, buttons and auto-navigation.
+
+Most checks need no clicks: the suite sends the authorization request over plain HTTP and
+reads the page that comes back. This module finds the forms on it (a password field means
+a login page; an approve-like submit button means a consent page) and any way the page
+would send the browser onwards (auto-submitting form, meta refresh, script navigation).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+APPROVE_WORDS = re.compile(
+    r"\b(approve|allow|authori[sz]e|accept|consent|continue|yes|grant)\b", re.I
+)
+DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no)\b", re.I)
+
+
+@dataclass
+class Button:
+    """A submit control: its name, value, id and visible text."""
+
+    name: str = ""
+    value: str = ""
+    id: str = ""
+    text: str = ""
+
+    def label(self) -> str:
+        """What the user reads on it."""
+        return (self.text or self.value).strip()
+
+
+@dataclass
+class Form:
+    """One ``<form>`` with its fields and submit controls."""
+
+    action: str = ""
+    method: str = "get"
+    id: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    password_fields: list[str] = field(default_factory=list)
+    text_fields: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+
+    def approve_button(self) -> Button | None:
+        """The button that approves, by id, name, value or text; None if there is none."""
+        for button in self.buttons:
+            words = f"{button.id} {button.value} {button.label()}"
+            if APPROVE_WORDS.search(words) and not DENY_WORDS.search(button.label()):
+                return button
+        return None
+
+
+class _Parser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.navigations: list[str] = []
+        self.text: list[str] = []
+        self._form: Form | None = None
+        self._button: Button | None = None
+        self._script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._form = Form(a.get("action", ""), a.get("method", "get").lower(), a.get("id", ""))
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None:
+            self._input(self._form, a)
+        elif tag == "button" and self._form is not None and a.get("type", "submit") == "submit":
+            self._button = Button(a.get("name", ""), a.get("value", ""), a.get("id", ""))
+            self._form.buttons.append(self._button)
+        elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
+            self.navigations.append(a.get("content", ""))
+        elif tag == "script":
+            self._script = True
+
+    def _input(self, form: Form, a: dict[str, str]) -> None:
+        kind, name = a.get("type", "text").lower(), a.get("name", "")
+        if kind in ("submit", "image"):
+            form.buttons.append(
+                Button(name, a.get("value", ""), a.get("id", ""), a.get("value", ""))
+            )
+        elif kind == "password":
+            form.password_fields.append(name)
+        elif name and (kind not in ("checkbox", "radio") or "checked" in a):
+            form.fields[name] = a.get("value", "")
+            if kind in ("text", "email", "tel"):
+                form.text_fields.append(name)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "button":
+            self._button = None
+        elif tag == "script":
+            self._script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button.text += data
+        if self._script:
+            self.navigations.append(data)
+        elif data.strip():
+            self.text.append(data.strip())
+
+
+@dataclass(frozen=True)
+class Page:
+    """A parsed HTML page."""
+
+    forms: tuple[Form, ...]
+    navigations: tuple[str, ...]
+    text: str
+
+    def login_form(self) -> Form | None:
+        """The form with a password field, if any."""
+        return next((f for f in self.forms if f.password_fields), None)
+
+    def consent_form(self) -> Form | None:
+        """The form with an approve button and no password field, if any."""
+        return next((f for f in self.forms if not f.password_fields and f.approve_button()), None)
+
+    def navigates_to(self, url: str) -> bool:
+        """Whether the page would send the browser to ``url`` by itself.
+
+        Covers an auto-submitting (form_post style) form whose action is ``url``, a meta
+        refresh, and a script that mentions ``url``.
+        """
+        base = url.split("?", 1)[0]
+        auto_form = any(f.action.startswith(base) for f in self.forms)
+        return auto_form or any(base in n for n in self.navigations)
+
+
+def parse(html: str) -> Page:
+    """Parse ``html`` leniently (the target's pages are never trusted to be well formed)."""
+    parser = _Parser()
+    parser.feed(html)
+    parser.close()
+    return Page(tuple(parser.forms), tuple(parser.navigations), " ".join(parser.text)[:2000])

@@ -1,0 +1,156 @@
+"""The pytest plugin: options, fixtures and result collection for CIMD checks.
+
+It is registered through the ``pytest11`` entry point and stays inert in any pytest run that
+does not pass ``--cimd-issuer``: it then only adds its options, its marker and its fixtures.
+``cimd-conformance run`` is a thin wrapper that runs ``conformance.scenarios`` with it.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import requirements
+from conformance.harness import TargetSession
+from conformance.report.collect import ResultCollector
+from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
+from conformance.target import Target
+from mock_servers.callback import CallbackListener
+from mock_servers.metadata_host import MetadataHost
+
+SUITE_KEY = pytest.StashKey[SuiteRun]()
+MARK_KEY = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the ``--cimd-*`` options."""
+    group = parser.getgroup("cimd", "CIMD conformance (cimd-conformance)")
+    group.addoption(
+        "--cimd-issuer", action="append", default=[], help="issuer URL of a target (repeatable)"
+    )
+    group.addoption("--cimd-report-dir", default="reports/latest", help="where reports are written")
+    group.addoption("--cimd-profile", default="latest", choices=requirements.PROFILES)
+    group.addoption("--cimd-strict", action="store_true", help="Recommended rows fail the run")
+    group.addoption("--cimd-user", default="alice", help="the test user's login name")
+    group.addoption(
+        "--cimd-password", default="wonderland-test-only", help="the test user's password"
+    )
+    group.addoption("--cimd-browser", default=None, help="path of the Chromium to drive")
+    group.addoption("--cimd-state-dir", default=None, help="where the test CA is kept")
+    group.addoption(
+        "--cimd-param", action="append", default=[], help="extra authorization parameter k=v"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker; collect results only when a target was named."""
+    config.addinivalue_line("markers", "requirement(id): the catalog requirement a check verifies")
+    if config.getoption("cimd_issuer"):
+        config.pluginmanager.register(ResultCollector(config, SUITE_KEY), "cimd-results")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every check once per target."""
+    issuers = metafunc.config.getoption("cimd_issuer")
+    if "cimd_issuer" in metafunc.fixturenames and issuers:
+        ids = [label_for(i) for i in issuers]
+        metafunc.parametrize("cimd_issuer", issuers, indirect=True, scope="session", ids=ids)
+
+
+def run_config(config: pytest.Config) -> RunConfig:
+    """The run's configuration from the ``--cimd-*`` options."""
+    params = []
+    for item in config.getoption("cimd_param"):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise pytest.UsageError(f"--cimd-param takes key=value, got {item!r}")
+        params.append((key, value))
+    state = config.getoption("cimd_state_dir")
+    return RunConfig(
+        issuers=tuple(config.getoption("cimd_issuer")),
+        report_dir=Path(config.getoption("cimd_report_dir")),
+        profile=config.getoption("cimd_profile"),
+        strict=config.getoption("cimd_strict"),
+        username=config.getoption("cimd_user"),
+        password=config.getoption("cimd_password"),
+        browser=config.getoption("cimd_browser"),
+        state_dir=Path(state) if state else None,
+        extra_params=tuple(params),
+    )
+
+
+@pytest.fixture(scope="session")
+def cimd_suite(pytestconfig: pytest.Config) -> Iterator[SuiteRun]:
+    """The run's shared mock servers and browser."""
+    suite = SuiteRun(run_config(pytestconfig)).start()
+    pytestconfig.stash[SUITE_KEY] = suite
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture(scope="session")
+def cimd_issuer(request: pytest.FixtureRequest) -> str:
+    """The issuer of the target under test (from ``--cimd-issuer``)."""
+    if not hasattr(request, "param"):
+        raise pytest.UsageError("CIMD checks need a target: pass --cimd-issuer URL")
+    issuer: str = request.param
+    return issuer
+
+
+@pytest.fixture(scope="session")
+def cimd_target_run(cimd_suite: SuiteRun, cimd_issuer: str) -> TargetRun:
+    """The prepared target (discovery and login happen once per target)."""
+    return cimd_suite.target_run(cimd_issuer)
+
+
+@pytest.fixture
+def cimd_metadata(cimd_target_run: TargetRun) -> Target:
+    """The discovered target: issuer, metadata, and the discovery probes."""
+    return cimd_target_run.require_target()
+
+
+@pytest.fixture
+def cimd_target(cimd_target_run: TargetRun) -> TargetSession:
+    """The logged-in HTTP session with the target; its exchange log starts empty."""
+    session = cimd_target_run.require_session()
+    session.exchanges.clear()
+    session.attempts.clear()
+    return session
+
+
+@pytest.fixture
+def cimd_metadata_host(
+    cimd_suite: SuiteRun, request: pytest.FixtureRequest
+) -> Iterator[MetadataHost]:
+    """The metadata host; its fetch log is the check's evidence, and its crashes fail it."""
+    host = cimd_suite.metadata_host
+    request.node.stash[MARK_KEY] = host.mark()
+    yield host
+    host.raise_crash()
+
+
+@pytest.fixture
+def cimd_callback(cimd_suite: SuiteRun) -> CallbackListener:
+    """The loopback listener that receives authorization responses."""
+    return cimd_suite.callback
+
+
+@pytest.fixture
+def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlow:
+    """Authorization flows in the real browser, logged in as the test user."""
+    return BrowserFlow(cimd_suite, cimd_target_run)
+
+
+def environment(suite: SuiteRun | None) -> dict[str, Any]:
+    """What the run ran on, for the report."""
+    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
+    if suite is not None:
+        env["metadata_host"] = suite.metadata_host.base_url
+        env["browser"] = suite.browser_version()
+    env["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return env

@@ -1,0 +1,40 @@
+"""Probe clients: fresh client documents on the metadata host, one per case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conformance import corpus
+from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
+
+
+@dataclass(frozen=True)
+class ProbeClient:
+    """A client document served at a fresh URL, with the redirect URI the suite uses."""
+
+    client_id: str
+    document: dict[str, Any]
+    redirect_uri: str
+
+
+def public_client(host: MetadataHost, name: str = "public-client", **members: Any) -> ProbeClient:
+    """Serve a corpus document at a fresh URL; ``members`` replace document members.
+
+    The redirect URI the suite presents is the https one the corpus lists (``M/cb``), which
+    the metadata host answers with a plain page.
+    """
+    client_id = host.new_client_url()
+    document = corpus.load(name, client_id=client_id, metadata_host=host.base_url)
+    redirect_uri = host.base_url + CALLBACK_PATH
+    document.update(members)
+    host.serve_document(client_id, document)
+    return ProbeClient(client_id, document, redirect_uri)
+
+
+def document_for(host: MetadataHost, served_at: str, client_id: str, **members: Any) -> ProbeClient:
+    """Serve the public client at ``served_at`` claiming ``client_id`` (any raw string)."""
+    document = corpus.load("public-client", client_id=client_id, metadata_host=host.base_url)
+    document.update(members)
+    host.serve_document(served_at, document)
+    return ProbeClient(client_id, document, host.base_url + CALLBACK_PATH)

@@ -1,0 +1,182 @@
+"""Collecting check results during a pytest run and writing the reports at its end."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import __version__, requirements
+from conformance.report import console, junit
+from conformance.report.model import CheckResult, Report
+from conformance.run import SuiteRun, label_for
+from conformance.verdicts import (
+    HarnessError,
+    NonConformance,
+    NotApplicable,
+    Verdict,
+    verdict_for_violation,
+    weaker,
+)
+
+_QUIET = frozenset({Verdict.NON_STRICT, Verdict.ADVISORY, Verdict.INFORMATIONAL})
+
+
+def expectation(item: pytest.Item) -> str:
+    """The ``Expects:`` paragraph of a check's docstring."""
+    doc = inspect.getdoc(getattr(item, "obj", None)) or ""
+    _, _, expects = doc.partition("Expects:")
+    return " ".join(expects.split()) or " ".join(doc.split())
+
+
+class ResultCollector:
+    """Turns each check's outcome into a verdict and writes one report per target."""
+
+    def __init__(self, config: pytest.Config, suite_key: pytest.StashKey[SuiteRun]) -> None:
+        self._config = config
+        self._suite_key = suite_key
+        self._results: dict[str, list[CheckResult]] = {
+            i: [] for i in config.getoption("cimd_issuer")
+        }
+        self._by_item: dict[str, CheckResult] = {}
+        self.reports: list[Report] = []
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Give each check a verdict and make pytest's outcome agree with it."""
+        report = yield
+        marker = item.get_closest_marker("requirement")
+        issuer = getattr(item, "callspec", None) and item.callspec.params.get("cimd_issuer")
+        if marker is None or not issuer:
+            return report
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            result = self._result(item, call, marker.args[0])
+            self._by_item[item.nodeid] = result
+            self._results.setdefault(issuer, []).append(result)
+        elif (
+            report.when == "teardown"
+            and report.outcome == "failed"
+            and item.nodeid in self._by_item
+        ):
+            result = self._by_item[item.nodeid]
+            result.verdict = Verdict.HARNESS_ERROR.value
+            result.observed = (
+                f"the harness failed after the check: {call.excinfo and call.excinfo.value}"
+            )
+        else:
+            return report
+        verdict = Verdict(self._by_item[item.nodeid].verdict)
+        if verdict is Verdict.NOT_APPLICABLE:
+            report.outcome = "skipped"
+            report.longrepr = (
+                str(item.path),
+                item.location[1] or 0,
+                f"not applicable: {result.observed}",
+            )
+        elif verdict in _QUIET or verdict is Verdict.PASS:
+            report.outcome, report.longrepr = "passed", None
+        item.user_properties.append(("verdict", verdict.value))
+        return report
+
+    def _result(
+        self, item: pytest.Item, call: pytest.CallInfo[None], requirement_id: str
+    ) -> CheckResult:
+        requirement = requirements.get(requirement_id)
+        tier = requirements.tier_for(requirement, self._config.getoption("cimd_profile"))
+        result = CheckResult(
+            requirement=requirement_id,
+            check=getattr(item, "originalname", item.name),
+            title=requirement.title,
+            tier=tier.value,
+            verdict=Verdict.PASS.value,
+            expected=expectation(item),
+            observed="as expected",
+            evidence=self._evidence(item),
+            duration_s=round(call.duration, 3),
+        )
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, NonConformance):
+            strict = self._config.getoption("cimd_strict")
+            result.verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict).value
+            result.expected, result.observed = error.expected, error.observed
+        elif isinstance(error, NotApplicable):
+            result.verdict, result.observed = Verdict.NOT_APPLICABLE.value, str(error)
+        elif isinstance(error, HarnessError):
+            result.verdict, result.observed = Verdict.HARNESS_ERROR.value, str(error)
+        elif error is not None:
+            result.verdict = Verdict.HARNESS_ERROR.value
+            result.observed = f"the harness failed: {type(error).__name__}: {error}"
+        return result
+
+    @staticmethod
+    def _evidence(item: pytest.Item) -> dict[str, Any]:
+        from conformance.plugin import MARK_KEY  # the plugin imports this module first
+
+        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+        evidence: dict[str, Any] = {}
+        session = funcargs.get("cimd_target")
+        if session is not None:
+            evidence["attempts"] = list(session.attempts)
+            evidence["exchanges"] = list(session.exchanges)
+        host = funcargs.get("cimd_metadata_host")
+        if host is not None and MARK_KEY in item.stash:
+            evidence["fetches"] = [f.summary() for f in host.fetches_since(item.stash[MARK_KEY])]
+        return evidence
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write report.json and junit.xml for every target."""
+        suite = self._config.stash.get(self._suite_key, None)
+        report_dir = Path(self._config.getoption("cimd_report_dir"))
+        for issuer, results in self._results.items():
+            report = self._report(issuer, results, suite)
+            self.reports.append(report)
+            directory = report_dir / label_for(issuer) if len(self._results) > 1 else report_dir
+            write(report, directory)
+        if len(self._results) > 1:
+            index = {
+                label_for(r.issuer): {"issuer": r.issuer, "exit_code": r.exit_code()}
+                for r in self.reports
+            }
+            (report_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n", "utf-8")
+
+    def _report(self, issuer: str, results: list[CheckResult], suite: SuiteRun | None) -> Report:
+        from conformance.plugin import environment
+
+        run = suite.targets.get(issuer) if suite is not None else None
+        preflight = (
+            dict(run.preflight)
+            if run is not None
+            else {"error": "the run never reached this target"}
+        )
+        return Report(
+            issuer=issuer,
+            profile=self._config.getoption("cimd_profile"),
+            strict=self._config.getoption("cimd_strict"),
+            tool_version=__version__,
+            started=suite.started if suite is not None else "",
+            finished=datetime.now(UTC).isoformat(timespec="seconds"),
+            environment=environment(suite),
+            preflight=preflight,
+            results=sorted(results, key=lambda r: r.requirement),
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the console summary of every target."""
+        for report in self.reports:
+            terminalreporter.write_line("")
+            for line in console.render(report).splitlines():
+                terminalreporter.write_line(line)
+
+
+def write(report: Report, directory: Path) -> None:
+    """Write ``report.json`` and ``junit.xml`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
+    (directory / "junit.xml").write_bytes(junit.render([report]))

@@ -1,0 +1,28 @@
+"""The console summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from conformance.report.model import Report
+from conformance.verdicts import Verdict
+
+_SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVISORY)
+
+
+def render(report: Report) -> str:
+    """A few lines: the verdict, the counts, and every result worth a look."""
+    code = report.exit_code()
+    word = {0: "CONFORMANT", 1: "NON-CONFORMANT", 2: "NOT TESTED (harness could not test)"}[code]
+    counts = ", ".join(f"{n} {v}" for v, n in report.summary().items() if n)
+    lines = [
+        f"cimd-conformance: {report.issuer} [{report.profile}{', strict' if report.strict else ''}]"
+    ]
+    if report.preflight.get("error"):
+        lines.append(f"  preflight: {report.preflight['error']}")
+    for result in report.results:
+        if Verdict(result.verdict) in _SHOWN:
+            lines.append(f"  {result.verdict.upper():<14} {result.requirement:<14} {result.title}")
+            if result.verdict != Verdict.HARNESS_ERROR.value or not report.preflight.get("error"):
+                lines.append(f"  {'':<14} expected: {result.expected}")
+                lines.append(f"  {'':<14} observed: {result.observed}")
+    lines.append(f"  verdict: {word} ({counts or 'no checks ran'})")
+    return "\n".join(lines)

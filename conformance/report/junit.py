@@ -1,0 +1,45 @@
+"""JUnit XML rendered from the report model (one test case per check)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from conformance.report.model import Report
+from conformance.verdicts import Verdict
+
+
+def render(reports: list[Report]) -> bytes:
+    """JUnit XML with one ``testsuite`` per target."""
+    suites = ET.Element("testsuites", name="cimd-conformance")
+    for report in reports:
+        summary = report.summary()
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"cimd-conformance {report.issuer}",
+            tests=str(len(report.results)),
+            failures=str(summary[Verdict.FAIL.value]),
+            errors=str(summary[Verdict.HARNESS_ERROR.value]),
+            skipped=str(summary[Verdict.NOT_APPLICABLE.value]),
+            timestamp=report.started,
+        )
+        for result in report.results:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=result.requirement,
+                name=result.check,
+                time=f"{result.duration_s:.3f}",
+            )
+            detail = f"expected: {result.expected}\nobserved: {result.observed}"
+            if result.verdict == Verdict.FAIL.value:
+                ET.SubElement(case, "failure", message=f"{result.requirement} failed").text = detail
+            elif result.verdict == Verdict.HARNESS_ERROR.value:
+                ET.SubElement(case, "error", message="the harness could not test").text = detail
+            elif result.verdict == Verdict.NOT_APPLICABLE.value:
+                ET.SubElement(case, "skipped", message=result.observed)
+            ET.SubElement(
+                case, "system-out"
+            ).text = f"verdict: {result.verdict} (tier {result.tier})\n{detail}"
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,96 @@
+"""The report model: JSON is canonical, every other format is rendered from it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.verdicts import Verdict, exit_code
+
+SCHEMA = "cimd-conformance-report/1"
+
+
+@dataclass
+class CheckResult:
+    """The result of one check on one target.
+
+    Attributes:
+        requirement: the catalog ID the check verifies.
+        check: the check's name (its test function).
+        title: the requirement's short title.
+        tier: the tier under the run's profile (R, Rec, A, I).
+        verdict: one of the :class:`~conformance.verdicts.Verdict` values.
+        expected: what the requirement asks for.
+        observed: what the target did (or why the check could not run).
+        evidence: requests, outcomes and fetches behind the verdict (redacted).
+        duration_s: how long the check took.
+    """
+
+    requirement: str
+    check: str
+    title: str
+    tier: str
+    verdict: str
+    expected: str = ""
+    observed: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+@dataclass
+class Report:
+    """Everything one run learned about one target."""
+
+    issuer: str
+    profile: str
+    strict: bool
+    tool_version: str
+    started: str
+    finished: str = ""
+    mode: str = "loopback"
+    environment: dict[str, Any] = field(default_factory=dict)
+    preflight: dict[str, Any] = field(default_factory=dict)
+    results: list[CheckResult] = field(default_factory=list)
+    schema: str = SCHEMA
+
+    def verdicts(self) -> list[Verdict]:
+        """Every check's verdict."""
+        return [Verdict(r.verdict) for r in self.results]
+
+    def exit_code(self) -> int:
+        """0 conformant, 1 non-conformant, 2 the harness could not test."""
+        return exit_code(self.verdicts())
+
+    def summary(self) -> dict[str, int]:
+        """How many checks ended in each verdict."""
+        counts = Counter(r.verdict for r in self.results)
+        return {v.value: counts.get(v.value, 0) for v in Verdict}
+
+    def failed_requirements(self) -> set[str]:
+        """The requirements with a ``fail`` verdict."""
+        return {r.requirement for r in self.results if r.verdict == Verdict.FAIL.value}
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical JSON form."""
+        data = asdict(self)
+        data["summary"] = self.summary()
+        data["exit_code"] = self.exit_code()
+        return {"schema": data.pop("schema"), **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """Rebuild a report from its JSON form."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} report: schema {data.get('schema')!r}")
+        fields = {k: v for k, v in data.items() if k not in ("summary", "exit_code", "results")}
+        report = cls(**fields)
+        report.results = [CheckResult(**r) for r in data.get("results", [])]
+        return report
+
+    @classmethod
+    def load(cls, path: Path) -> Report:
+        """Read ``report.json``."""
+        return cls.from_json(json.loads(path.read_text("utf-8")))

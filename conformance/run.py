@@ -1,0 +1,188 @@
+"""One run of the suite: the shared mock servers, the browser, and each target's preflight.
+
+A run has one metadata host, one callback listener and one browser, whatever the number of
+targets. Each target is prepared once (discovery, then one login through the browser) and
+its checks reuse that session; a target that cannot be prepared keeps the reason, and every
+check on it becomes a harness error that names the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import ssl
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from conformance import browser as browser_mod
+from conformance.probes import public_client
+from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
+from conformance.target import Target, discover
+from conformance.verdicts import HarnessError
+from mock_servers.callback import CallbackListener
+from mock_servers.metadata_host import MetadataHost
+from mock_servers.pki import TestCA
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know, from the command line or pytest options."""
+
+    issuers: tuple[str, ...]
+    report_dir: Path
+    profile: str = "latest"
+    strict: bool = False
+    username: str = "alice"
+    password: str = "wonderland-test-only"
+    browser: str | None = None
+    state_dir: Path | None = None
+    extra_params: tuple[tuple[str, str], ...] = ()
+    bind: str = "127.0.0.1"
+
+
+def label_for(issuer: str) -> str:
+    """A file-system-safe label for an issuer (its path, or its host and port)."""
+    parts = urlsplit(issuer)
+    raw = parts.path.strip("/") or f"{parts.hostname}-{parts.port or 443}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-") or "target"
+
+
+@dataclass
+class TargetRun:
+    """One target in a run: its discovery, its logged-in session, or why it has neither."""
+
+    issuer: str
+    label: str
+    target: Target | None = None
+    session: TargetSession | None = None
+    preflight_error: str = ""
+    login_context: Any = None
+    preflight: dict[str, Any] = field(default_factory=dict)
+
+    def require_target(self) -> Target:
+        """The discovered target, or the preflight's harness error."""
+        if self.target is None:
+            raise HarnessError(f"preflight failed: {self.preflight_error}")
+        return self.target
+
+    def require_session(self) -> TargetSession:
+        """The logged-in session, or the preflight's harness error."""
+        if self.session is None:
+            raise HarnessError(f"preflight failed: {self.preflight_error}")
+        return self.session
+
+
+class SuiteRun:
+    """The shared parts of a run; start with :meth:`start`, end with :meth:`stop`."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.ca = TestCA.load_or_create(config.state_dir)
+        self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
+        self.metadata_host = MetadataHost(self.ca, config.bind)
+        self.callback = CallbackListener(config.bind)
+        self._browser: browser_mod.Browser | None = None
+        self.recipe = browser_mod.LoginRecipe(config.username, config.password)
+        self.targets: dict[str, TargetRun] = {}
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def browser_version(self) -> str:
+        """The browser's version, once it has started."""
+        return self._browser.version if self._browser is not None else ""
+
+    def start(self) -> SuiteRun:
+        """Start the metadata host and the callback listener."""
+        self.metadata_host.start()
+        self.callback.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop everything the run started."""
+        for run in self.targets.values():
+            if run.session is not None:
+                run.session.client.close()
+        if self._browser is not None:
+            self._browser.stop()
+        self.callback.stop()
+        self.metadata_host.stop()
+
+    @property
+    def browser(self) -> browser_mod.Browser:
+        """The run's one browser, started on first use."""
+        if self._browser is None:
+            self._browser = browser_mod.Browser(self.ca.cert_path, self.config.browser).start()
+        return self._browser
+
+    def screenshot_path(self, label: str, name: str) -> Path:
+        """Where a screenshot for ``label`` goes in the report directory."""
+        base = self.config.report_dir / (label if len(self.config.issuers) > 1 else "")
+        return base / "screenshots" / f"{name}.png"
+
+    def target_run(self, issuer: str) -> TargetRun:
+        """The prepared target for ``issuer`` (prepared on first use)."""
+        if issuer not in self.targets:
+            self.targets[issuer] = self._prepare(issuer)
+        return self.targets[issuer]
+
+    def _prepare(self, issuer: str) -> TargetRun:
+        run = TargetRun(issuer, label_for(issuer))
+        client = httpx.Client(verify=self.tls, timeout=HTTP_TIMEOUT, follow_redirects=False)
+        try:
+            run.target = discover(client, issuer)
+            run.preflight["metadata_url"] = run.target.metadata_url
+            session = TargetSession(run.target, client, self.tls, dict(self.config.extra_params))
+            run.login_context = self._login(run, session)
+            run.session = session
+        except HarnessError as exc:
+            run.preflight_error = str(exc)
+            client.close()
+        run.preflight["error"] = run.preflight_error or None
+        return run
+
+    def _login(self, run: TargetRun, session: TargetSession) -> Any:
+        """Log in once through the browser with a valid client; keep the cookies."""
+        client = public_client(self.metadata_host)
+        client_id, redirect_uri = client.client_id, client.redirect_uri
+        pkce = Pkce.new()
+        url = session.authorization_url(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "state": secrets.token_urlsafe(8),
+                "code_challenge": pkce.challenge,
+                "code_challenge_method": "S256",
+                **dict(self.config.extra_params),
+            }
+        )
+        context = self.browser.new_context()
+        shot = self.screenshot_path(run.label, "login-consent")
+        page = browser_mod.login(context, url, self.recipe, shot)
+        page.close()
+        session.add_cookies(browser_mod.cookies(context))
+        run.preflight["login"] = "logged in once through the browser; consent page reached"
+        return context
+
+
+class BrowserFlow:
+    """Authorization flows in the real browser, in the target's logged-in context."""
+
+    def __init__(self, suite: SuiteRun, run: TargetRun) -> None:
+        self._suite = suite
+        self._run = run
+
+    def authorize(self, authorize_url: str, redirect_uri: str, shot_name: str) -> dict[str, str]:
+        """Open ``authorize_url``, approve consent, and return the redirect's parameters."""
+        if self._run.login_context is None:
+            raise HarnessError(f"preflight failed: {self._run.preflight_error}")
+        shot = self._suite.screenshot_path(self._run.label, shot_name)
+        page = browser_mod.login(self._run.login_context, authorize_url, self._suite.recipe, shot)
+        try:
+            return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
+        finally:
+            page.close()

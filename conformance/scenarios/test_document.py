@@ -1,0 +1,135 @@
+"""Document validation (CIMD-DOC): JSON object, client_id, credentials, redirect_uris."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance import corpus
+from conformance.harness import TargetSession
+from conformance.probes import public_client
+from conformance.requirements import Tier
+from conformance.verdicts import NonConformance
+from conformance.verify import verify_refused
+from mock_servers.hosting import Hosting
+from mock_servers.metadata_host import MetadataHost
+
+
+def _variant_cases(
+    target: TargetSession, host: MetadataHost, requirement: str
+) -> list[tuple[str, object]]:
+    cases = []
+    for name in corpus.names("variants", requirement):
+        client = public_client(host, name)
+        cases.append((name, target.attempt(client.client_id, client.redirect_uri)))
+    return cases
+
+
+@pytest.mark.requirement("CIMD-DOC-01")
+def test_refuses_body_that_is_not_a_json_object(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves malformed JSON, trailing garbage, comments, HTML, an empty body, [] and a string.
+
+    Expects: every request is refused.
+    """
+    cases = []
+    for name in corpus.names("bodies", "CIMD-DOC-01"):
+        client = public_client(cimd_metadata_host)
+        body = corpus.body(
+            name, client_id=client.client_id, metadata_host=cimd_metadata_host.base_url
+        )
+        cimd_metadata_host.serve(
+            client.client_id, Hosting.raw(body.content, content_type=body.content_type)
+        )
+        cases.append((name, cimd_target.attempt(client.client_id, client.redirect_uri)))
+    verify_refused(cases, "a body that is not a JSON object")
+
+
+@pytest.mark.requirement("CIMD-DOC-02")
+def test_refuses_document_without_client_id(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves the public client without its client_id member.
+
+    Expects: the request is refused.
+    """
+    verify_refused(
+        _variant_cases(cimd_target, cimd_metadata_host, "CIMD-DOC-02"),
+        "a document without client_id",
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.requirement("CIMD-DOC-03")
+def test_refuses_document_whose_client_id_differs(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves documents claiming another URL on the host, ["U"], {} and "U " (trailing space).
+
+    Expects: every request is refused.
+    """
+    verify_refused(
+        _variant_cases(cimd_target, cimd_metadata_host, "CIMD-DOC-03"),
+        "a document whose client_id is not the URL",
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.requirement("CIMD-DOC-04")
+def test_never_issues_tokens_to_shared_secret_client(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves documents naming client_secret_basic, client_secret_post and client_secret_jwt;
+    where consent is shown, approves and asks for tokens as a public client and with a made-up
+    secret.
+
+    Expects: no tokens are issued (required); refusing before consent is recommended.
+    """
+    issued, consented = [], []
+    for name in corpus.names("variants", "CIMD-DOC-04"):
+        client = public_client(cimd_metadata_host, name)
+        attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+        if not attempt.outcome.accepted:
+            continue
+        consented.append(name)
+        approved = cimd_target.approve(attempt) if attempt.outcome.consent_form else attempt.outcome
+        code = approved.params.get("code")
+        if code is None or attempt.pkce is None:
+            continue
+        for auth in (None, (client.client_id, "made-up-secret")):
+            tokens = cimd_target.redeem(
+                client_id=client.client_id,
+                code=code,
+                redirect_uri=client.redirect_uri,
+                verifier=attempt.pkce.verifier,
+                auth=auth,
+            )
+            if tokens.issued:
+                issued.append(f"{name} ({'public' if auth is None else 'made-up Basic secret'})")
+                break
+    if issued:
+        raise NonConformance(
+            expected="no tokens for a shared-secret client",
+            observed="tokens issued: " + ", ".join(issued),
+        )
+    if consented:
+        raise NonConformance(
+            expected="shared-secret documents refused before consent",
+            observed="consent shown for " + ", ".join(consented) + " (no tokens issued)",
+            tier=Tier.RECOMMENDED,
+        )
+
+
+@pytest.mark.requirement("CIMD-DOC-08")
+def test_refuses_document_without_redirect_uris(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves documents with redirect_uris missing, [], a string, and [123], and requests the
+    https redirect URI the string names.
+
+    Expects: every request is refused.
+    """
+    cases = []
+    for name in corpus.names("variants", "CIMD-DOC-08"):
+        client = public_client(cimd_metadata_host, name)
+        redirect_uri = cimd_metadata_host.base_url + "/cb"
+        cases.append((name, cimd_target.attempt(client.client_id, redirect_uri)))
+    verify_refused(cases, "a document without a usable redirect_uris array")

@@ -1,0 +1,149 @@
+"""Client Identifier URL validation (CIMD-URL): syntax rules and exact comparison.
+
+The metadata host serves a document whose client_id is exactly the raw test string, so a
+correct target can only refuse these requests on the identifier's syntax.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.harness import TargetSession
+from conformance.probes import document_for
+from conformance.verify import Case, verify_refused
+from conformance.verdicts import NonConformance
+from mock_servers.metadata_host import MetadataHost
+
+
+def _attempt_raw(target: TargetSession, host: MetadataHost, raw: str, *served_at: str) -> Case:
+    """Serve the public client claiming ``raw`` at each URL in ``served_at``; send ``raw``."""
+    client = document_for(host, served_at[0], raw)
+    for url in served_at[1:]:
+        host.serve_document(url, client.document)
+    return raw, target.attempt(raw, client.redirect_uri)
+
+
+@pytest.mark.requirement("CIMD-URL-01")
+def test_refuses_http_client_id(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends an http:// client_id whose document the metadata host also serves over plain HTTP.
+
+    Expects: the request is refused and no plain-HTTP request reaches the metadata host.
+    """
+    raw = cimd_metadata_host.new_client_url(base=cimd_metadata_host.plain_base_url)
+    case = _attempt_raw(cimd_target, cimd_metadata_host, raw, raw)
+    verify_refused([case], "an http client_id")
+    plain = [f for f in cimd_metadata_host.fetches(raw) if f.listener == "plain"]
+    if plain:
+        raise NonConformance(
+            expected="no plain-HTTP fetch", observed=f"{len(plain)} plain-HTTP GET {raw}"
+        )
+
+
+@pytest.mark.requirement("CIMD-URL-02")
+def test_refuses_client_id_without_path(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends https://M and https://M?x=… (no path component), each served at M's root.
+
+    Expects: both are refused.
+    """
+    base = cimd_metadata_host.base_url
+    nonce = cimd_metadata_host.new_path("q").strip("/").replace("/", "-")
+    cases = [
+        _attempt_raw(cimd_target, cimd_metadata_host, base, base + "/"),
+        _attempt_raw(cimd_target, cimd_metadata_host, f"{base}?x={nonce}", f"{base}/?x={nonce}"),
+    ]
+    verify_refused(cases, "a client_id without a path")
+
+
+def _dot_cases(host: MetadataHost) -> list[tuple[str, list[str]]]:
+    """Raw identifiers with dot segments, and the normalized URLs a lenient fetch would use."""
+    fresh = host.new_client_url()
+    directory = fresh.rsplit("/", 1)[0]
+    return [
+        (f"{directory}/a/../client.json", [f"{directory}/client.json"]),
+        (f"{directory}/./client.json", [f"{directory}/client.json"]),
+        (f"{directory}/a/.", [f"{directory}/a/", f"{directory}/a"]),
+        (f"{directory}/a/..", [f"{directory}/", directory]),
+    ]
+
+
+@pytest.mark.requirement("CIMD-URL-03")
+def test_refuses_dot_segments(cimd_target: TargetSession, cimd_metadata_host: MetadataHost) -> None:
+    """Sends identifiers with . and .. path segments; the host serves the normalized paths.
+
+    Expects: every one is refused (the check must run on the raw string).
+    """
+    cases = [
+        _attempt_raw(cimd_target, cimd_metadata_host, raw, *served)
+        for raw, served in _dot_cases(cimd_metadata_host)
+    ]
+    verify_refused(cases, "a client_id with dot segments")
+
+
+@pytest.mark.requirement("CIMD-URL-04")
+def test_refuses_fragment(cimd_target: TargetSession, cimd_metadata_host: MetadataHost) -> None:
+    """Sends U#x and U# (an empty fragment); the host serves U.
+
+    Expects: both are refused.
+    """
+    cases = []
+    for suffix in ("#x", "#"):
+        url = cimd_metadata_host.new_client_url()
+        cases.append(_attempt_raw(cimd_target, cimd_metadata_host, url + suffix, url))
+    verify_refused(cases, "a client_id with a fragment")
+
+
+@pytest.mark.requirement("CIMD-URL-05")
+def test_refuses_userinfo(cimd_target: TargetSession, cimd_metadata_host: MetadataHost) -> None:
+    """Sends identifiers with user:password@, user@ and :@ before the host.
+
+    Expects: every one is refused and the metadata host never receives credentials.
+    """
+    cases = []
+    for userinfo in ("probe:secret@", "probe@", ":@"):
+        url = cimd_metadata_host.new_client_url()
+        raw = url.replace("https://", f"https://{userinfo}", 1)
+        cases.append(_attempt_raw(cimd_target, cimd_metadata_host, raw, url))
+        sent = [f for f in cimd_metadata_host.fetches(url) if f.header("authorization")]
+        if sent:
+            raise NonConformance(
+                expected="no credentials sent to the metadata host",
+                observed=f"Authorization header on GET {urlsplit(url).path} for {userinfo!r}",
+            )
+    verify_refused(cases, "a client_id with userinfo")
+
+
+def _comparison_cases(host: MetadataHost) -> list[tuple[str, str, str]]:
+    """(case, requested identifier, document client_id) pairs that differ in one way each."""
+    url = host.new_client_url("Probe~client.json")
+    local = url.replace("https://127.0.0.1:", "https://localhost:", 1)
+    query = host.new_client_url() + "?a=1&b=2"
+    return [
+        ("scheme upper-cased", url, "HTTPS" + url[len("https") :]),
+        ("host upper-cased", local, local.replace("localhost", "LOCALHOST", 1)),
+        ("trailing slash added", url, url + "/"),
+        ("~ written as %7E", url, url.replace("~", "%7E")),
+        ("query reordered", query, query.replace("a=1&b=2", "b=2&a=1")),
+        ("path case changed", url, url.replace("Probe~client", "probe~client")),
+    ]
+
+
+@pytest.mark.requirement("CIMD-URL-08")
+def test_compares_client_id_as_exact_string(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves documents whose client_id differs from the requested URL in exactly one way.
+
+    Expects: every request is refused (no case folding, percent-decoding, slash or query
+    normalization). Default-port elision is not probed: the metadata host is not on 443.
+    """
+    cases = []
+    for name, requested, claimed in _comparison_cases(cimd_metadata_host):
+        client = document_for(cimd_metadata_host, requested, claimed)
+        cases.append((name, cimd_target.attempt(requested, client.redirect_uri)))
+    verify_refused(cases, "a document whose client_id differs from the URL")

@@ -1,0 +1,57 @@
+"""PKCE for CIMD public clients (MCP-AUTH-08): advertised, required, and verified."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.harness import Pkce, TargetSession
+from conformance.probes import public_client
+from conformance.target import Target
+from conformance.verdicts import NonConformance
+from mock_servers.metadata_host import MetadataHost
+
+
+def _code(target: TargetSession, client_id: str, redirect_uri: str, pkce: Pkce) -> str | None:
+    attempt = target.attempt(client_id, redirect_uri, pkce=pkce)
+    if attempt.outcome.consent_form is None:
+        return None
+    return target.approve(attempt).params.get("code")
+
+
+@pytest.mark.requirement("MCP-AUTH-08")
+def test_pkce_is_enforced(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Checks the metadata's code_challenge_methods_supported, sends a request without a
+    challenge, redeems a code with a wrong verifier, then with the right one.
+
+    Expects: S256 advertised; no challenge refused (error redirect or page, no consent);
+    the wrong verifier gets no tokens; the right one does.
+    """
+    problems = []
+    methods = cimd_metadata.metadata.get("code_challenge_methods_supported")
+    if not isinstance(methods, list) or "S256" not in methods:
+        problems.append(f"code_challenge_methods_supported is {methods!r}")
+    client = public_client(cimd_metadata_host)
+    bare = cimd_target.attempt(client.client_id, client.redirect_uri, with_pkce=False)
+    if bare.outcome.accepted:
+        problems.append(f"no code_challenge: {bare.outcome.describe()}")
+    for verifier_ok in (False, True):
+        pkce = Pkce.new()
+        code = _code(cimd_target, client.client_id, client.redirect_uri, pkce)
+        if code is None:
+            problems.append("the S256 request got no code")
+            break
+        verifier = pkce.verifier if verifier_ok else Pkce.new().verifier
+        tokens = cimd_target.redeem(
+            client_id=client.client_id,
+            code=code,
+            redirect_uri=client.redirect_uri,
+            verifier=verifier,
+        )
+        if tokens.issued != verifier_ok:
+            problems.append(f"{'right' if verifier_ok else 'wrong'} verifier: {tokens.describe()}")
+    if problems:
+        raise NonConformance(
+            expected="PKCE S256 advertised, required and verified", observed="; ".join(problems)
+        )

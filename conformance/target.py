@@ -1,0 +1,109 @@
+"""The target: the authorization server under test, found from its issuer (RFC 8414).
+
+Discovery probes the well-known URLs in the order MCP clients use (MCP 2025-11-25 §4.3):
+RFC 8414 with path insertion first, then the OpenID Connect variants. Every probe is kept as
+evidence, so MCP-AUTH-02 and the preflight can say exactly what each URL answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from conformance.verdicts import HarnessError
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One discovery request and what it answered."""
+
+    url: str
+    status: int | None
+    content_type: str = ""
+    error: str = ""
+    document: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target as discovered: its issuer, metadata and where the metadata came from."""
+
+    issuer: str
+    metadata: dict[str, Any]
+    metadata_url: str
+    probes: tuple[Probe, ...] = field(default=())
+
+    @property
+    def authorization_endpoint(self) -> str:
+        """The ``authorization_endpoint`` from the metadata."""
+        return self._endpoint("authorization_endpoint")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The ``token_endpoint`` from the metadata."""
+        return self._endpoint("token_endpoint")
+
+    def _endpoint(self, name: str) -> str:
+        value = self.metadata.get(name)
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise HarnessError(
+                f"the target's metadata ({self.metadata_url}) has no usable {name}: {value!r}"
+            )
+        return value
+
+
+def well_known_urls(issuer: str) -> list[str]:
+    """The metadata URLs for ``issuer``, in MCP 2025-11-25 §4.3 order."""
+    parts = urlsplit(issuer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    if not path:
+        return [
+            f"{origin}/.well-known/oauth-authorization-server",
+            f"{origin}/.well-known/openid-configuration",
+        ]
+    return [
+        f"{origin}/.well-known/oauth-authorization-server{path}",
+        f"{origin}/.well-known/openid-configuration{path}",
+        f"{origin}{path}/.well-known/openid-configuration",
+    ]
+
+
+def probe(client: httpx.Client, url: str) -> Probe:
+    """GET one well-known URL and keep what it answered."""
+    try:
+        response = client.get(url, headers={"accept": "application/json"})
+    except httpx.HTTPError as exc:
+        return Probe(url, None, error=f"{type(exc).__name__}: {exc}")
+    content_type = response.headers.get("content-type", "")
+    document = None
+    if response.status_code == 200:
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        document = parsed if isinstance(parsed, dict) else None
+    return Probe(url, response.status_code, content_type, document=document)
+
+
+def discover(client: httpx.Client, issuer: str) -> Target:
+    """Find the target's metadata from its issuer.
+
+    Raises:
+        HarnessError: no well-known URL answered with a JSON object; the message lists
+            what each one answered.
+    """
+    probes = [probe(client, url) for url in well_known_urls(issuer)]
+    for found in probes:
+        if found.document is not None:
+            return Target(issuer, found.document, found.url, tuple(probes))
+    lines = "; ".join(f"{p.url} -> {p.status or p.error}" for p in probes)
+    unreachable = all(p.status is None for p in probes)
+    cause = "the target is unreachable" if unreachable else "no authorization server metadata"
+    raise HarnessError(
+        f"{cause} ({lines}). Check --issuer, that the target is running, and that it "
+        "trusts and is trusted over TLS (see `cimd-conformance ca`)."
+    )

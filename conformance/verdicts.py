@@ -1,0 +1,81 @@
+"""Verdicts come from tiers: how one check's result is scored.
+
+A check ends in one of three ways: it returns (the target did what the requirement asks),
+it raises :class:`NonConformance` (the target violated the requirement), or it raises
+:class:`NotApplicable` (a precondition is missing). Anything else is the harness's own
+trouble and becomes a harness error, never a verdict against the target.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from conformance.requirements import Tier
+
+
+class Verdict(enum.Enum):
+    """The scored result of one check."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NON_STRICT = "non-strict"
+    ADVISORY = "advisory"
+    INFORMATIONAL = "informational"
+    NOT_APPLICABLE = "not-applicable"
+    HARNESS_ERROR = "harness-error"
+
+
+class NonConformance(AssertionError):
+    """The target violated the requirement a check verifies.
+
+    Args:
+        expected: what the requirement asks for.
+        observed: what the target did.
+        tier: a lower tier for this violation, for rows scored in two parts ("R / Rec").
+    """
+
+    def __init__(self, *, expected: str, observed: str, tier: Tier | None = None) -> None:
+        super().__init__(f"expected: {expected}; observed: {observed}")
+        self.expected = expected
+        self.observed = observed
+        self.tier = tier
+
+
+class NotApplicable(Exception):
+    """A precondition of the check is missing; the reason says which."""
+
+
+class HarnessError(Exception):
+    """The suite could not test: the message names the cause and the fix."""
+
+
+_ORDER = (Tier.REQUIRED, Tier.RECOMMENDED, Tier.ADVISORY, Tier.INFORMATIONAL)
+
+
+def weaker(tier: Tier, other: Tier | None) -> Tier:
+    """The weaker of two tiers (``other`` may be None)."""
+    if other is None:
+        return tier
+    return max(tier, other, key=_ORDER.index)
+
+
+def verdict_for_violation(tier: Tier, *, strict: bool) -> Verdict:
+    """The verdict of a check whose requirement was violated, by the requirement's tier."""
+    if tier is Tier.REQUIRED:
+        return Verdict.FAIL
+    if tier is Tier.RECOMMENDED:
+        return Verdict.FAIL if strict else Verdict.NON_STRICT
+    if tier is Tier.ADVISORY:
+        return Verdict.ADVISORY
+    return Verdict.INFORMATIONAL
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    """The run's exit code: 2 when the harness could not test, 1 on a failure, else 0.
+
+    A harness error wins over a failure: a run with gaps is not a complete verdict, and the
+    report still lists every failure it did find.
+    """
+    if not verdicts or Verdict.HARNESS_ERROR in verdicts:
+        return 2
+    return 1 if Verdict.FAIL in verdicts else 0

@@ -1,0 +1,60 @@
+"""Verifiers: each raises NonConformance with what was expected and what was observed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conformance.harness import Attempt
+from conformance.verdicts import NonConformance
+from mock_servers.metadata_host import MetadataHost
+
+Case = tuple[str, Attempt]
+
+
+def verify_refused(cases: Sequence[Case], what: str) -> None:
+    """Every case was refused: no consent, no login, no code.
+
+    How the refusal reaches the user (error page or redirect) is CIMD-ERR-02's and
+    CIMD-REDIR-06's to judge; here only acceptance counts.
+    """
+    accepted = [
+        f"{name}: {attempt.outcome.describe()}"
+        for name, attempt in cases
+        if attempt.outcome.accepted
+    ]
+    if accepted:
+        raise NonConformance(
+            expected=f"the target refuses {what} (no consent, no code)",
+            observed=f"accepted {len(accepted)} of {len(cases)}: " + "; ".join(accepted),
+        )
+
+
+def verify_not_sent_to_redirect_uri(cases: Sequence[Case], what: str) -> None:
+    """No case sent the user agent to the presented redirect URI (Location or page)."""
+    sent = [
+        f"{name}: {attempt.outcome.describe()}"
+        for name, attempt in cases
+        if attempt.outcome.sent_to_redirect_uri
+    ]
+    if sent:
+        raise NonConformance(
+            expected=f"{what} is reported to the user, never by a redirect to the presented redirect_uri",
+            observed=f"redirected {len(sent)} of {len(cases)}: " + "; ".join(sent),
+        )
+
+
+def verify_accepted(attempt: Attempt, what: str) -> None:
+    """The target showed consent (or issued a code) for a valid request."""
+    if not attempt.outcome.accepted:
+        raise NonConformance(
+            expected=f"the target accepts {what}", observed=attempt.outcome.describe()
+        )
+
+
+def verify_never_fetched(host: MetadataHost, urls: Sequence[str], why: str) -> None:
+    """The metadata host logged no request for any of ``urls``."""
+    fetched = [f"{f.method} {f.target} ({f.listener})" for url in urls for f in host.fetches(url)]
+    if fetched:
+        raise NonConformance(
+            expected=f"the target never requests {why}", observed="requested " + ", ".join(fetched)
+        )

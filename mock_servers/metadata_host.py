@@ -1,0 +1,201 @@
+"""The metadata host (M): serves client documents over TLS and logs every fetch.
+
+One ASGI app stands behind three listeners on loopback: TLS with a certificate from the
+suite's CA (the one the target trusts), plain HTTP (for checks that an ``http`` client_id is
+never fetched), and TLS with a certificate from a CA the target does not trust. Each check
+asks for a fresh client URL, so the target's caches never leak between checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mock_servers.hosting import Fetch, Hosting
+from mock_servers.pki import TestCA
+from mock_servers.runner import Receive, Scope, Send, Server
+
+CALLBACK_PATH = "/cb"
+CALLBACK_PAGE = Hosting(
+    headers=(("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")),
+    body=b"<!doctype html><title>Callback</title><p>Authorization response received.</p>",
+)
+NOT_FOUND = Hosting(status=404, headers=(("content-type", "text/plain"),), body=b"not found")
+
+
+def _key(url_or_target: str) -> str:
+    """The hosting key of a URL: its raw path and query, without any fragment."""
+    if "://" not in url_or_target:
+        return url_or_target.split("#", 1)[0]
+    rest = url_or_target.split("://", 1)[1].split("#", 1)[0]
+    slash, query = rest.find("/"), rest.find("?")
+    if slash == -1 or (query != -1 and query < slash):
+        return "/" + (rest[query:] if query != -1 else "")
+    return rest[slash:]
+
+
+class MetadataHost:
+    """The suite's TLS server for client documents, with a fetch log.
+
+    Args:
+        ca: the CA the target trusts; the TLS listener's certificate comes from it.
+        host: the loopback address to bind.
+    """
+
+    def __init__(self, ca: TestCA, host: str = "127.0.0.1") -> None:
+        self._lock = threading.Lock()
+        self._hostings: dict[str, Hosting] = {CALLBACK_PATH: CALLBACK_PAGE}
+        self._fetches: list[Fetch] = []
+        self._counter = itertools.count(1)
+        self._run = secrets.token_hex(3)
+        self._dir = Path(tempfile.mkdtemp(prefix="cimd-metadata-host-"))
+        self._untrusted_ca = TestCA.untrusted()
+        names = (host, "localhost") if host != "localhost" else (host,)
+        self._tls = Server(self._app("tls"), host, 0, ca.issue_server_pem(self._dir, names))
+        self._plain = Server(self._app("plain"), host, 0)
+        self._untrusted = Server(
+            self._app("untrusted"), host, 0, self._untrusted_ca.issue_server_pem(self._dir, names)
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The trusted TLS origin, e.g. ``https://127.0.0.1:40123``."""
+        return self._tls.base_url
+
+    @property
+    def plain_base_url(self) -> str:
+        """The plain-HTTP origin (same app, same fetch log)."""
+        return self._plain.base_url
+
+    @property
+    def untrusted_base_url(self) -> str:
+        """A TLS origin whose certificate comes from a CA the target does not trust."""
+        return self._untrusted.base_url
+
+    def start(self) -> MetadataHost:
+        """Start all three listeners."""
+        for server in (self._tls, self._plain, self._untrusted):
+            server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop all listeners."""
+        for server in (self._tls, self._plain, self._untrusted):
+            server.stop()
+
+    def __enter__(self) -> MetadataHost:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def new_client_url(self, name: str = "client.json", *, base: str | None = None) -> str:
+        """A fresh, never-used client URL on this host."""
+        return f"{base or self.base_url}/c/{self._run}-{next(self._counter):04d}/{name}"
+
+    def new_path(self, name: str = "cb") -> str:
+        """A fresh path on this host (for callbacks and redirect targets)."""
+        return f"/p/{self._run}-{next(self._counter):04d}/{name}"
+
+    def serve(self, url: str, hosting: Hosting) -> None:
+        """Answer requests for ``url`` (path and query; any listener) with ``hosting``."""
+        with self._lock:
+            self._hostings[_key(url)] = hosting
+
+    def serve_document(self, url: str, doc: object, **changes: object) -> None:
+        """Serve ``doc`` as JSON at ``url`` (``changes`` override Hosting fields)."""
+        self.serve(url, Hosting.document(doc, **changes))
+
+    def serve_redirect(self, url: str, *, to: str, status: int = 302) -> None:
+        """Answer ``url`` with a redirect to ``to``."""
+        self.serve(url, Hosting.redirect(to, status=status))
+
+    def fetches(self, url: str | None = None) -> list[Fetch]:
+        """Every logged request, or only those whose target is exactly ``url``'s key."""
+        with self._lock:
+            logged = list(self._fetches)
+        return logged if url is None else [f for f in logged if f.target == _key(url)]
+
+    def fetch_count(self, url: str) -> int:
+        """How many requests the target made for ``url``."""
+        return len(self.fetches(url))
+
+    def fetches_since(self, mark: int) -> list[Fetch]:
+        """The requests logged after :meth:`mark` returned ``mark``."""
+        with self._lock:
+            return list(self._fetches[mark:])
+
+    def mark(self) -> int:
+        """A position in the fetch log, for :meth:`fetches_since`."""
+        with self._lock:
+            return len(self._fetches)
+
+    def raise_crash(self) -> None:
+        """Re-raise an exception the host's app raised while serving."""
+        for server in (self._tls, self._plain, self._untrusted):
+            server.raise_crash()
+
+    def _app(self, listener: str):  # type: ignore[no-untyped-def]
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+                return
+            if scope["type"] != "http":
+                return
+            fetch = self._log(listener, scope)
+            with self._lock:
+                hosting = self._hostings.get(fetch.target, NOT_FOUND)
+            fetch.answered = hosting.status
+            if hosting.delay_s:
+                await asyncio.sleep(hosting.delay_s)
+            headers = [(k.encode(), v.encode()) for k, v in hosting.headers]
+            if not any(k == "content-length" for k, _ in hosting.headers):
+                headers.append((b"content-length", str(len(hosting.body)).encode()))
+            await send(
+                {"type": "http.response.start", "status": hosting.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": hosting.body})
+
+        return app
+
+    def _log(self, listener: str, scope: Scope) -> Fetch:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        host = next((v for k, v in headers if k in ("host", ":authority")), "")
+        client = scope.get("client") or ("?", 0)
+        fetch = Fetch(
+            listener=listener,
+            method=scope["method"],
+            target=target,
+            host=host,
+            headers=headers,
+            client=f"{client[0]}:{client[1]}",
+            at=time.monotonic(),
+            http_version=scope.get("http_version", "1.1"),
+        )
+        with self._lock:
+            self._fetches.append(fetch)
+        return fetch
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def host_of(url: str) -> str:
+    """The host of ``url`` as written (no port), for display checks."""
+    return urlsplit(url).hostname or ""

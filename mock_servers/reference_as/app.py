@@ -1,0 +1,70 @@
+"""The reference AS as one Starlette app serving any number of issuers side by side.
+
+The fault matrix must stay cheap (DESIGN.md): one process serves a clean root issuer and one
+issuer per fault under ``/faults/<name>``, each with its own state, cache and session cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .authorize import authorize, consent
+from .config import IssuerConfig
+from .issuer import Issuer
+from .login import home, login, login_page
+from .tokens import token
+
+Handler = Callable[[Issuer, Request], Awaitable[Response]]
+
+
+def create_app(configs: Sequence[IssuerConfig]) -> Starlette:
+    """Build the ASGI app serving every issuer in ``configs``.
+
+    Raises:
+        ValueError: no issuers, or two issuers share a path prefix.
+    """
+    if not configs:
+        raise ValueError("at least one issuer is needed")
+    prefixes = [config.path_prefix for config in configs]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError("every issuer needs its own path_prefix")
+    routes: list[BaseRoute] = []
+    for config in configs:
+        routes.extend(issuer_routes(Issuer(config)))
+    return Starlette(routes=routes)
+
+
+def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
+    """The routes of one issuer, under its path prefix."""
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse(issuer.metadata(), headers={"Cache-Control": "no-store"})
+
+    table: list[tuple[str, Handler, str]] = [
+        ("/authorize", authorize, "GET"),
+        ("/login", login_page, "GET"),
+        ("/login", login, "POST"),
+        ("/consent", consent, "POST"),
+        ("/token", token, "POST"),
+        ("/", home, "GET"),
+    ]
+    routes: list[BaseRoute] = [Route(issuer.metadata_path, metadata, methods=["GET"])]
+    routes.extend(
+        Route(issuer.path(suffix), _bind(issuer, handler), methods=[method])
+        for suffix, handler, method in table
+    )
+    return routes
+
+
+def _bind(issuer: Issuer, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    # A closure, not functools.partial: Starlette only treats plain functions and methods
+    # as request/response endpoints.
+    async def endpoint(request: Request) -> Response:
+        return await handler(issuer, request)
+
+    return endpoint

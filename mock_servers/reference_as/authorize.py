@@ -1,0 +1,177 @@
+"""The authorization endpoint and the consent decision.
+
+Order matters. The client and its redirect URI are verified first, and every failure there
+ends on an error page, never a redirect (RFC 6749 §4.1.2.1, CIMD-ERR-02, CIMD-REDIR-06). Then
+the user signs in. Only then are the remaining request errors sent back to the verified
+redirect URI: redirecting before authenticating the user would let anyone with a document
+use this server as an open redirector (OAuth 2.1 §7.12.2, CIMD-REDIR-08).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .clients import ClientError
+from .documents import ClientDocument
+from .grants import AuthorizationRequest
+from .identifiers import split_uri
+from .issuer import Issuer
+from .pages import error_page, render
+from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
+
+# RFC 6749 §3.1: these must not be repeated. `resource` may be (RFC 8707 §2).
+SINGLE_PARAMETERS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+)
+CODE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2
+
+
+async def authorize(issuer: Issuer, request: Request) -> Response:
+    """GET /authorize: verify client and redirect URI, sign in, then ask for consent."""
+    params = request.query_params
+    repeated = [name for name in SINGLE_PARAMETERS if len(params.getlist(name)) > 1]
+    if {"client_id", "redirect_uri"} & set(repeated):
+        return error_page("invalid_request", "client_id and redirect_uri must be given once")
+    client_id, requested = params.get("client_id"), params.get("redirect_uri")
+    if not client_id:
+        return error_page("invalid_client", "the request has no client_id")
+    try:
+        client = await issuer.clients.resolve(client_id)
+    except ClientError as exc:
+        return _client_failure(issuer, exc, requested, params.get("state"))
+    try:
+        redirect_uri = choose_redirect_uri(client.redirect_uris, requested, issuer.faults)
+    except RedirectUriError as exc:
+        if requested is not None and issuer.has("redirects-unverified-uri"):
+            return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
+        return error_page("invalid_request", str(exc))
+    found = issuer.session(request)
+    if found is None:
+        target = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return RedirectResponse(issuer.path("/login?") + urlencode({"next": target}), 302)
+    problem = _request_problem(params, repeated, issuer.faults)
+    if problem is not None:
+        return _redirect(issuer, redirect_uri, *problem, params.get("state"))
+    auth = AuthorizationRequest(
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        redirect_uri_sent=requested is not None,
+        state=params.get("state"),
+        code_challenge=params.get("code_challenge"),
+        scope=params.get("scope"),
+        resources=tuple(params.getlist("resource")),
+    )
+    session_id, session = found
+    request_id = issuer.state.add_pending(session_id, auth)
+    return _consent_page(issuer, client, auth, request_id, session.csrf, session.user)
+
+
+def _client_failure(
+    issuer: Issuer, exc: ClientError, requested: str | None, state: str | None
+) -> Response:
+    if exc.stage != "syntax" and requested is not None and issuer.has("redirects-fetch-errors"):
+        return _redirect(issuer, requested, "invalid_client", exc.description, state)
+    return error_page("invalid_client", exc.description)
+
+
+def _request_problem(
+    params: QueryParams, repeated: list[str], faults: frozenset[str]
+) -> tuple[str, str] | None:
+    """The error to redirect with once client and redirect URI are verified, if any."""
+    if repeated:
+        return "invalid_request", f"{repeated[0]} must not be repeated"
+    response_type = params.get("response_type")
+    if not response_type:
+        return "invalid_request", "response_type is required"
+    if response_type != "code":
+        return "unsupported_response_type", "only response_type=code is supported"
+    challenge = params.get("code_challenge")
+    if challenge is None and "pkce-optional" not in faults:
+        return "invalid_request", "code_challenge is required (PKCE)"
+    if challenge is not None:
+        if params.get("code_challenge_method") != "S256":
+            return "invalid_request", "code_challenge_method must be S256"
+        if not CODE_CHALLENGE.fullmatch(challenge):
+            return "invalid_request", "code_challenge is malformed"
+    for resource in params.getlist("resource"):
+        parts = split_uri(resource)
+        if not parts.scheme or parts.fragment is not None:
+            # RFC 8707 §2: an absolute URI without a fragment.
+            return "invalid_target", "resource must be an absolute URI without a fragment"
+    return None
+
+
+def _redirect(
+    issuer: Issuer, uri: str, error: str, description: str, state: str | None
+) -> RedirectResponse:
+    parameters = {"error": error, "error_description": description, "state": state}
+    return RedirectResponse(with_parameters(uri, {**parameters, "iss": issuer.config.issuer}), 302)
+
+
+def _consent_page(
+    issuer: Issuer,
+    client: ClientDocument,
+    auth: AuthorizationRequest,
+    request_id: str,
+    csrf: str,
+    user: str,
+) -> Response:
+    client_host = split_uri(client.client_id).host_port()[0]
+    registered = client.redirect_uris or (auth.redirect_uri,)
+    return render(
+        "consent.html",
+        prefix=issuer.config.path_prefix,
+        client_name=client.client_name or client_host,
+        client_host=client_host,
+        client_id=client.client_id,
+        redirect_host=split_uri(auth.redirect_uri).host_port()[0],
+        # MCP §11.6.2: warn when the client can only ever answer on this machine.
+        loopback_warning=all(is_loopback_http(uri) for uri in registered),
+        scope=auth.scope,
+        resources=auth.resources,
+        user=user,
+        request_id=request_id,
+        csrf=csrf,
+    )
+
+
+async def consent(issuer: Issuer, request: Request) -> Response:
+    """POST /consent: the user's decision on a pending request."""
+    async with request.form() as form:
+        fields = {name: form.get(name) for name in ("request_id", "csrf", "decision")}
+    request_id, csrf, decision = (
+        value if isinstance(value, str) else "" for value in fields.values()
+    )
+    found = issuer.session(request)
+    if found is None:
+        return error_page("invalid_request", "your session has ended; start again", 400)
+    session_id, session = found
+    if not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
+        return error_page("invalid_request", "the form has expired; start again", 400)
+    if decision not in ("approve", "deny"):
+        return error_page("invalid_request", "no decision was made", 400)
+    auth = issuer.state.take_pending(request_id, session_id)
+    if auth is None:
+        return error_page("invalid_request", "this request has expired; start again", 400)
+    if decision == "deny":
+        return _redirect(
+            issuer, auth.redirect_uri, "access_denied", "the user denied access", auth.state
+        )
+    code = issuer.state.issue_code(auth, session.user)
+    state = None if issuer.has("drops-state") else auth.state
+    location = with_parameters(
+        auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer}
+    )
+    return RedirectResponse(location, 302)

@@ -1,0 +1,144 @@
+"""``python -m mock_servers.reference_as``: serve the reference AS over HTTPS on loopback.
+
+When listening, one line of JSON goes to stdout (the issuers, the test credentials and the
+pid) so that a parent process can start the server and read where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..pki import LOOPBACK_NAMES, TestCA, default_state_dir
+from ..runner import Receive, Scope, Send, Server
+from .app import create_app
+from .config import DEFAULT_PASSWORD, DEFAULT_USER, IssuerConfig
+from .faults import FAULTS, UnknownFaultError, check_fault_names
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mock_servers.reference_as",
+        description="Serve the cimd-conformance reference authorization server.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a fault on for the root issuer (repeatable)",
+    )
+    parser.add_argument(
+        "--matrix", action="store_true", help="also serve one issuer per fault at /faults/<name>"
+    )
+    parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the test CA lives (default: the suite's state directory)",
+    )
+    parser.add_argument(
+        "--trust-ca",
+        type=Path,
+        default=None,
+        help="CA bundle trusted when fetching documents (default: the test CA)",
+    )
+    parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
+    parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the reference AS until SIGTERM or SIGINT; returns the exit status.
+
+    Args:
+        argv: the arguments, without the program name; ``None`` reads ``sys.argv``.
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already reported
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.list_faults:
+        for fault in FAULTS:
+            print(f"{fault.name}\t{' '.join(fault.breaks)}\t{fault.about}")
+        return 0
+    try:
+        root_faults = check_fault_names(args.fault)
+    except UnknownFaultError as exc:
+        print(f"reference-as: {exc}", file=sys.stderr)
+        return 2
+    if args.trust_ca is not None and not args.trust_ca.is_file():
+        print(f"reference-as: --trust-ca {args.trust_ca}: no such file", file=sys.stderr)
+        return 2
+    serve(args, root_faults)
+    return 0
+
+
+def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
+    """Serve until a termination signal arrives, then stop cleanly."""
+    state_dir = args.state_dir or default_state_dir()
+    ca = TestCA.load_or_create(state_dir)
+    names = LOOPBACK_NAMES if args.host in LOOPBACK_NAMES else (*LOOPBACK_NAMES, args.host)
+    with tempfile.TemporaryDirectory(prefix="cimd-reference-as-") as leaf_dir:
+        leaf = ca.issue_server_pem(Path(leaf_dir), names)
+        late = _LateApp()
+        server = Server(late, host=args.host, port=args.port, certfile=leaf)
+        configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
+        late.app = create_app(configs)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda _signum, _frame: stop.set())
+        with server:
+            print(json.dumps(_ready_line(configs, args)), flush=True)
+            while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
+                pass
+
+
+def _configs(
+    args: argparse.Namespace, origin: str, root_faults: frozenset[str], trust_ca: Path
+) -> list[IssuerConfig]:
+    def config(prefix: str, faults: frozenset[str]) -> IssuerConfig:
+        return IssuerConfig(
+            issuer=origin + prefix,
+            path_prefix=prefix,
+            faults=faults,
+            trust_ca=trust_ca,
+            user=args.user,
+            password=args.password,
+        )
+
+    configs = [config("", root_faults)]
+    if args.matrix:
+        configs.extend(config(f"/faults/{f.name}", frozenset({f.name})) for f in FAULTS)
+    return configs
+
+
+def _ready_line(configs: list[IssuerConfig], args: argparse.Namespace) -> dict[str, Any]:
+    issuers = {config.path_prefix.removeprefix("/faults/"): config.issuer for config in configs}
+    return {
+        "issuer": configs[0].issuer,
+        "issuers": issuers,
+        "user": args.user,
+        "password": args.password,
+        "pid": os.getpid(),
+    }
+
+
+class _LateApp:
+    """Forwards to an app set after construction: the issuer URL needs the bound port."""
+
+    app: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -1,0 +1,66 @@
+"""Resolving a Client Identifier URL into a validated client: check, fetch, parse, validate.
+
+Syntax is checked before any network I/O (CIMD-URL-09); the document is fetched only when no
+fresh valid copy is cached under the exact identifier.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .config import IssuerConfig
+from .documents import ClientDocument, DocumentError, parse_document, validate_document
+from .fetching import DocumentCache, Fetcher, FetchError
+from .identifiers import ClientIdSyntaxError, check_client_id
+
+Stage = Literal["syntax", "fetch", "document"]
+
+
+class ClientError(Exception):
+    """The client could not be established; the request must end on an error page.
+
+    Attributes:
+        description: safe to show to the user.
+        stage: where it failed: identifier syntax, fetching, or document validation.
+    """
+
+    def __init__(self, description: str, stage: Stage) -> None:
+        super().__init__(description)
+        self.description = description
+        self.stage = stage
+
+
+class ClientResolver:
+    """Turns identifiers into clients for one issuer, with that issuer's cache and faults."""
+
+    def __init__(self, config: IssuerConfig) -> None:
+        self._faults = config.faults
+        self._fetcher = Fetcher(config)
+        self._cache: DocumentCache[ClientDocument] = DocumentCache()
+
+    async def resolve(self, identifier: str) -> ClientDocument:
+        """The validated client for ``identifier``.
+
+        Raises:
+            ClientError: the identifier, the fetch or the document failed a rule.
+        """
+        try:
+            fetch_url = check_client_id(identifier, self._faults)
+        except ClientIdSyntaxError as exc:
+            raise ClientError(str(exc), "syntax") from exc
+        cached = self._cache.get(identifier)
+        if cached is not None:
+            return cached
+        try:
+            fetched = await self._fetcher.fetch(fetch_url)
+        except FetchError as exc:
+            if exc.network and "trusts-unreachable-documents" in self._faults:
+                return ClientDocument(identifier, None, None)  # a placeholder public client
+            raise ClientError(exc.description, "fetch") from exc
+        try:
+            parsed = parse_document(fetched.body, lenient="lenient-json" in self._faults)
+            document = validate_document(parsed, identifier, self._faults)
+        except DocumentError as exc:
+            raise ClientError(exc.description, "document") from exc
+        self._cache.put(identifier, document, fetched.cache_control)
+        return document

@@ -1,0 +1,59 @@
+"""The configuration of one issuer served by the reference AS."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .faults import check_fault_names
+
+DEFAULT_USER = "alice"
+DEFAULT_PASSWORD = "wonderland-test-only"  # noqa: S105 - a published test credential, not a secret
+
+# Non-empty segments of unreserved characters, so the prefix can be used verbatim in paths,
+# well-known URLs (RFC 8414 §3.1 path insertion) and cookie names.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~-]+)*")
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """One issuer: its identifier, where it lives in the app, and which faults it has.
+
+    Attributes:
+        issuer: the issuer identifier, e.g. ``https://127.0.0.1:8443/faults/drops-state``.
+        path_prefix: ``""`` for a root issuer, else the issuer's path, e.g. ``/faults/x``.
+        faults: names of the faults switched on (see :data:`~.faults.FAULTS`).
+        trust_ca: the CA bundle trusted when fetching documents; ``None`` uses the system's.
+        user: the one test user's name.
+        password: the test user's password.
+        fetch_timeout_s: the total time a document fetch may take.
+        max_document_bytes: the most bytes read from a document; more is an error.
+        allow_loopback_fetch: dev/test mode, where documents may live on loopback.
+    """
+
+    issuer: str
+    path_prefix: str = ""
+    faults: frozenset[str] = field(default_factory=frozenset)
+    trust_ca: Path | None = None
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    fetch_timeout_s: float = 5.0
+    max_document_bytes: int = 5120
+    allow_loopback_fetch: bool = True
+
+    def __post_init__(self) -> None:
+        check_fault_names(self.faults)
+        if not _PREFIX.fullmatch(self.path_prefix):
+            raise ValueError(f"path_prefix must be '' or like '/faults/x': {self.path_prefix!r}")
+        if not self.issuer.endswith(self.path_prefix) or self.issuer.endswith("/"):
+            raise ValueError("issuer must end with path_prefix and have no trailing '/'")
+        # SSRF protection (CIMD-SEC-01..03: resolve, check against the special-use registries,
+        # connect to the checked address) is not implemented yet. Until it is, refuse to
+        # pretend: production mode cannot be configured.
+        if not self.allow_loopback_fetch:
+            raise NotImplementedError("SSRF-safe fetching is not implemented yet")
+
+    def has(self, fault: str) -> bool:
+        """Whether the named fault is switched on."""
+        return fault in self.faults

@@ -1,0 +1,172 @@
+"""The reference AS's faults: deliberate, realistic defects, each switched on by name.
+
+Each fault names the requirement IDs it breaks, exactly. The self-test runs the suite against
+an issuer with one fault on and asserts that precisely those requirements fail, which proves
+every check can fail. A fault changes only the behaviour its ``about`` describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One deliberate defect of the reference AS.
+
+    Attributes:
+        name: the switch, e.g. ``follows-redirects``.
+        breaks: the requirement IDs a correct suite reports as failing with this fault on.
+        about: one line saying what the defect does.
+    """
+
+    name: str
+    breaks: tuple[str, ...]
+    about: str
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "no-metadata-flag",
+        ("CIMD-DISC-01",),
+        "metadata omits client_id_metadata_document_supported",
+    ),
+    Fault("flag-as-string", ("CIMD-DISC-02",), 'publishes the flag as the string "true"'),
+    Fault("drops-state", ("CIMD-DISC-04",), "the approval redirect carries the code but no state"),
+    Fault(
+        "allows-http-client-id",
+        ("CIMD-URL-01",),
+        "accepts http:// identifiers and fetches them over plain HTTP",
+    ),
+    Fault(
+        "allows-empty-path", ("CIMD-URL-02",), "skips the path check (https://h:1 is fetched as /)"
+    ),
+    Fault(
+        "ignores-dot-segments",
+        ("CIMD-URL-03",),
+        "skips the dot-segment check; the fetch URL gets its dot segments removed",
+    ),
+    Fault(
+        "allows-fragment",
+        ("CIMD-URL-04",),
+        "skips the fragment check; fetches the URL without the fragment",
+    ),
+    Fault(
+        "allows-userinfo",
+        ("CIMD-URL-05",),
+        "skips the userinfo check (the fetch then sends it as Basic auth)",
+    ),
+    Fault(
+        "normalizes-client-id",
+        ("CIMD-URL-08",),
+        "compares the document's client_id and the identifier after normalizing both",
+    ),
+    Fault("accepts-any-2xx", ("CIMD-FETCH-03",), "treats every 2xx status as success"),
+    Fault(
+        "follows-redirects",
+        ("CIMD-FETCH-04",),
+        "follows redirects when fetching (still compares with the original identifier)",
+    ),
+    Fault(
+        "lenient-json",
+        ("CIMD-DOC-01",),
+        "parses with raw_decode, ignoring anything after the first JSON value",
+    ),
+    Fault(
+        "client-id-optional",
+        ("CIMD-DOC-02",),
+        "compares client_id only when the member is present",
+    ),
+    Fault(
+        "no-client-id-match",
+        ("CIMD-DOC-03", "CIMD-URL-08"),
+        "never compares the document's client_id with the identifier",
+    ),
+    Fault(
+        "ignores-auth-method",
+        ("CIMD-DOC-04",),
+        "ignores token_endpoint_auth_method: every document client is treated as public",
+    ),
+    Fault(
+        "redirect-uris-optional",
+        ("CIMD-DOC-08",),
+        "when redirect_uris is missing, empty or malformed, trusts the requested redirect_uri",
+    ),
+    Fault(
+        "prefix-redirect-match",
+        ("CIMD-REDIR-01",),
+        "accepts a non-loopback redirect_uri that starts with a listed URI",
+    ),
+    Fault(
+        "strict-loopback-port",
+        ("CIMD-REDIR-02",),
+        "loopback redirect URIs must match the listed port exactly (no port = 80)",
+    ),
+    Fault(
+        "redirects-unverified-uri",
+        ("CIMD-REDIR-06",),
+        "on redirect_uri mismatch, redirects to the presented URI with error=invalid_request",
+    ),
+    Fault(
+        "redirects-fetch-errors",
+        ("CIMD-ERR-02",),
+        "when the document cannot be fetched or is invalid, redirects with error=invalid_client",
+    ),
+    Fault(
+        "trusts-unreachable-documents",
+        ("CIMD-ERR-01",),
+        "on a network-level fetch failure, continues with a placeholder public client",
+    ),
+    Fault(
+        "token-demands-secret",
+        ("CIMD-AUTHN-05", "CIMD-DISC-04", "MCP-AUTH-08"),
+        "the token endpoint requires HTTP Basic client authentication for URL client_ids",
+    ),
+    Fault("issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"),
+    Fault(
+        "pkce-optional",
+        ("MCP-AUTH-08",),
+        "code_challenge is optional; the verifier is checked only when a challenge was given",
+    ),
+)
+
+_BY_NAME = {fault.name: fault for fault in FAULTS}
+
+
+class UnknownFaultError(ValueError):
+    """A fault name that is not in :data:`FAULTS`."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        unknown = ", ".join(sorted(names))
+        super().__init__(f"unknown fault(s): {unknown}; valid faults: {', '.join(fault_names())}")
+
+
+def fault_names() -> tuple[str, ...]:
+    """The names of all faults, in catalog order."""
+    return tuple(fault.name for fault in FAULTS)
+
+
+def get_fault(name: str) -> Fault:
+    """Look a fault up by name.
+
+    Raises:
+        UnknownFaultError: ``name`` is not a known fault.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UnknownFaultError([name]) from None
+
+
+def check_fault_names(names: Iterable[str]) -> frozenset[str]:
+    """Return ``names`` as a frozenset after checking that every one is a known fault.
+
+    Raises:
+        UnknownFaultError: naming every unknown fault and listing the valid ones.
+    """
+    chosen = frozenset(names)
+    unknown = chosen - _BY_NAME.keys()
+    if unknown:
+        raise UnknownFaultError(unknown)
+    return chosen

@@ -1,0 +1,169 @@
+"""Fetching client documents (CIMD-02 §5) and caching the valid ones (§5.2, RFC 9111).
+
+Every fetch gets its own short-lived HTTP client: no connection reuse, no cookie jar and no
+proxy settings from the environment, so each fetch is a separate, context-free request
+(CIMD-FETCH-10) that the metadata host logs on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import httpx
+
+from .config import IssuerConfig
+
+_log = logging.getLogger("mock_servers.reference_as")
+
+MAX_CACHE_LIFETIME_S = 3600
+USER_AGENT = "cimd-reference-as/0.1"
+UNREACHABLE = "the client metadata document could not be retrieved"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FetchedDocument:
+    """The body of a successful fetch and the caching instructions it came with."""
+
+    body: bytes
+    cache_control: str
+
+
+class FetchError(Exception):
+    """The document could not be obtained.
+
+    Attributes:
+        description: safe to show to the user: reflects no fetched content and no network
+            internals (CIMD-ERR-05), and is the same for every network-level failure.
+        network: the failure happened below HTTP (refused, TLS, timeout, reset).
+    """
+
+    def __init__(self, description: str, *, network: bool = False) -> None:
+        super().__init__(description)
+        self.description = description
+        self.network = network
+
+
+class Fetcher:
+    """Fetches documents the way one issuer is configured (and faulted) to."""
+
+    def __init__(self, config: IssuerConfig) -> None:
+        self._ssl = ssl.create_default_context(
+            cafile=str(config.trust_ca) if config.trust_ca else None
+        )
+        self._timeout_s = config.fetch_timeout_s
+        self._limit = config.max_document_bytes
+        self._follow = config.has("follows-redirects")
+        self._any_2xx = config.has("accepts-any-2xx")
+
+    async def fetch(self, url: str) -> FetchedDocument:
+        """GET ``url`` and return the body.
+
+        Raises:
+            FetchError: on any status but 200, an oversized body, or a network failure.
+        """
+        try:
+            # httpx's timeouts bound each read, not the whole fetch: a server dripping one
+            # byte a second would never trip them, so the total is bounded here.
+            async with asyncio.timeout(self._timeout_s):
+                return await self._get(url)
+        except (TimeoutError, httpx.TransportError) as exc:
+            _log.info("document fetch failed at the network level: %s", type(exc).__name__)
+            raise FetchError(UNREACHABLE, network=True) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            _log.info("document fetch failed: %s", type(exc).__name__)
+            raise FetchError(UNREACHABLE) from exc
+
+    async def _get(self, url: str) -> FetchedDocument:
+        async with (
+            httpx.AsyncClient(
+                verify=self._ssl,
+                follow_redirects=self._follow,
+                timeout=self._timeout_s,
+                trust_env=False,
+            ) as client,
+            client.stream("GET", url, headers=self._headers()) as response,
+        ):
+            self._check_status(response.status_code)
+            coding = response.headers.get("content-encoding", "identity").strip().lower()
+            if coding != "identity":
+                # Only identity was accepted; decoding a compressed body could inflate it far
+                # beyond the byte limit before the limit is checked (CIMD-FETCH-06).
+                raise FetchError("the document was served with an unrequested content coding")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._limit:
+                raise FetchError("the client metadata document is too large")
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > self._limit:
+                    raise FetchError("the client metadata document is too large")
+            cache_control = ", ".join(response.headers.get_list("cache-control"))
+            return FetchedDocument(bytes(body), cache_control)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": USER_AGENT,
+        }
+
+    def _check_status(self, status: int) -> None:
+        # CIMD-02 §5: 200 is the only success; every other status, 2xx included, is an error.
+        if status == 200 or (self._any_2xx and 200 <= status < 300):
+            return
+        raise FetchError(f"the client metadata document was answered with HTTP status {status}")
+
+
+def freshness_lifetime(cache_control: str) -> int | None:
+    """Seconds a document may be reused for, or ``None`` when it must not be stored.
+
+    A simple reading of RFC 9111 §5.2.2: only a positive ``max-age`` without ``no-store`` or
+    ``no-cache`` is stored, for at most :data:`MAX_CACHE_LIFETIME_S` (CIMD-02 §5.2 lets the AS
+    set its own bounds). A repeated ``max-age`` makes the response stale (RFC 9111 §4.2.1).
+    """
+    directives: dict[str, list[str]] = {}
+    for item in cache_control.split(","):
+        name, _, value = item.strip().partition("=")
+        directives.setdefault(name.strip().lower(), []).append(value.strip().strip('"'))
+    if "no-store" in directives or "no-cache" in directives:
+        return None
+    ages = directives.get("max-age", [])
+    if len(ages) != 1 or not ages[0].isdigit() or int(ages[0]) <= 0:
+        return None
+    return min(int(ages[0]), MAX_CACHE_LIFETIME_S)
+
+
+class DocumentCache(Generic[T]):
+    """Valid documents keyed by the exact identifier string (CIMD-CACHE-05).
+
+    Only valid documents are ever put here: errors and invalid documents are never cached
+    (CIMD-CACHE-02, CIMD-CACHE-03).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[T, float]] = {}
+
+    def get(self, identifier: str) -> T | None:
+        """The fresh cached entry for ``identifier``, if there is one."""
+        entry = self._entries.get(identifier)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            del self._entries[identifier]
+            return None
+        return entry[0]
+
+    def put(self, identifier: str, value: T, cache_control: str) -> None:
+        """Store ``value`` when ``cache_control`` allows it."""
+        lifetime = freshness_lifetime(cache_control)
+        if lifetime is None:
+            self._entries.pop(identifier, None)
+            return
+        self._entries[identifier] = (value, time.monotonic() + lifetime)

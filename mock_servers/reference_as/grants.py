@@ -1,0 +1,153 @@
+"""One issuer's server-side state: sessions, pending consents, codes and refresh tokens.
+
+Everything lives in memory and is touched only from the server's event loop, so no locks.
+Secrets are ``secrets.token_urlsafe`` values and are never logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+SESSION_LIFETIME_S = 8 * 3600
+PENDING_LIFETIME_S = 600
+CODE_LIFETIME_S = 60
+ACCESS_TOKEN_LIFETIME_S = 3600
+REFRESH_LIFETIME_S = 30 * 24 * 3600
+
+
+class _Expiring(Protocol):
+    @property
+    def expires_at(self) -> float: ...
+
+
+E = TypeVar("E", bound=_Expiring)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in user; ``csrf`` guards the forms the session submits."""
+
+    user: str
+    csrf: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """A verified authorization request, as later bound to a code."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_uri_sent: bool  # RFC 6749 §4.1.3: then the token request must repeat it
+    state: str | None
+    code_challenge: str | None  # None only with the pkce-optional fault
+    scope: str | None
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a code or refresh token stands for: a user's approval of a request."""
+
+    request: AuthorizationRequest
+    user: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A freshly issued token pair."""
+
+    access_token: str
+    refresh_token: str
+
+
+class IssuerState:
+    """The mutable state of one issuer."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._pending: dict[str, tuple[str, AuthorizationRequest, float]] = {}
+        self._codes: dict[str, Grant] = {}
+        self._redeemed: dict[str, str] = {}  # code -> the refresh token it produced
+        self._refresh: dict[str, Grant] = {}
+
+    def start_session(self, user: str) -> tuple[str, Session]:
+        """A new session (a fresh id at every login, against session fixation)."""
+        session_id = secrets.token_urlsafe(32)
+        session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
+        _purge(self._sessions)
+        self._sessions[session_id] = session
+        return session_id, session
+
+    def session(self, session_id: str | None) -> Session | None:
+        """The live session with this id, if any."""
+        session = self._sessions.get(session_id or "")
+        return session if session and session.expires_at > time.monotonic() else None
+
+    def add_pending(self, session_id: str, request: AuthorizationRequest) -> str:
+        """Keep a request awaiting the user's decision; returns its id for the consent form."""
+        request_id = secrets.token_urlsafe(16)
+        entry = (session_id, request, _deadline(PENDING_LIFETIME_S))
+        now = time.monotonic()
+        self._pending = {key: value for key, value in self._pending.items() if value[2] > now}
+        self._pending[request_id] = entry
+        return request_id
+
+    def take_pending(self, request_id: str, session_id: str) -> AuthorizationRequest | None:
+        """Remove and return the pending request, if it is live and belongs to the session."""
+        entry = self._pending.get(request_id)
+        if entry is None or entry[0] != session_id:
+            return None
+        del self._pending[request_id]
+        return entry[1] if entry[2] > time.monotonic() else None
+
+    def issue_code(self, request: AuthorizationRequest, user: str) -> str:
+        """A one-time authorization code for the approved request."""
+        code = secrets.token_urlsafe(32)
+        _purge(self._codes)
+        self._codes[code] = Grant(request, user, _deadline(CODE_LIFETIME_S))
+        return code
+
+    def take_code(self, code: str) -> Grant | None:
+        """Consume a code: it works once. A second use revokes what the first produced."""
+        grant = self._codes.pop(code, None)
+        if grant is None:
+            # OAuth 2.1 §4.1.3: a replayed code suggests theft; revoke its tokens.
+            self._refresh.pop(self._redeemed.pop(code, ""), None)
+            return None
+        return grant if grant.expires_at > time.monotonic() else None
+
+    def issue_tokens(self, grant: Grant, code: str | None = None) -> Tokens:
+        """An access token and a new refresh token for ``grant``."""
+        tokens = Tokens(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        _purge(self._refresh)
+        self._refresh[tokens.refresh_token] = Grant(
+            grant.request, grant.user, _deadline(REFRESH_LIFETIME_S)
+        )
+        if code is not None:
+            self._redeemed[code] = tokens.refresh_token
+        return tokens
+
+    def refresh_grant(self, token: str) -> Grant | None:
+        """The grant behind a live refresh token, without consuming it."""
+        grant = self._refresh.get(token)
+        return grant if grant and grant.expires_at > time.monotonic() else None
+
+    def retire_refresh(self, token: str) -> None:
+        """Rotation: the old refresh token stops working (OAuth 2.1 §4.3.1)."""
+        self._refresh.pop(token, None)
+
+
+def _deadline(lifetime_s: float) -> float:
+    return time.monotonic() + lifetime_s
+
+
+def _purge(entries: dict[str, E]) -> None:
+    # Called before every insertion, so memory stays bounded on a long-running server.
+    now = time.monotonic()
+    for key in [key for key, value in entries.items() if value.expires_at <= now]:
+        del entries[key]

@@ -1,0 +1,136 @@
+"""Client Identifier URLs: raw syntax checks, the fetch URL, and raw URI pieces.
+
+CIMD-02 §3 rules are checked on the raw string, before any parser touches it: URL libraries
+(WHATWG ``new URL()``, httpx) silently remove dot segments and drop fragments, so a check made
+after parsing would pass exactly the identifiers it must refuse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# RFC 3986 Appendix B. Optional groups tell "absent" (None) from "empty" ("").
+_URI = re.compile(
+    r"(?:(?P<scheme>[^:/?#]+):)?(?://(?P<authority>[^/?#]*))?"
+    r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?",
+    re.DOTALL,
+)
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+@dataclass(frozen=True)
+class RawURI:
+    """The five RFC 3986 components of a URI reference, exactly as written."""
+
+    scheme: str | None
+    authority: str | None
+    path: str
+    query: str | None
+    fragment: str | None
+
+    def host_port(self) -> tuple[str, str | None]:
+        """The host as written (brackets kept) and the port, or ``None`` without one."""
+        hostport = (self.authority or "").rpartition("@")[2]
+        if hostport.startswith("["):
+            host, _, rest = hostport.partition("]")
+            return host + "]", rest[1:] if rest.startswith(":") else None
+        host, colon, port = hostport.partition(":")
+        return host, port if colon else None
+
+
+class ClientIdSyntaxError(ValueError):
+    """The identifier breaks a CIMD-02 §3 syntax rule; the message says which."""
+
+
+def split_uri(value: str) -> RawURI:
+    """Split ``value`` into its raw components without any normalization."""
+    match = _URI.fullmatch(value)
+    assert match is not None  # every string matches the Appendix B pattern
+    return RawURI(
+        match["scheme"], match["authority"], match["path"], match["query"], match["fragment"]
+    )
+
+
+def check_client_id(identifier: str, faults: frozenset[str]) -> str:
+    """Check the raw identifier and return the URL to fetch its document from.
+
+    Without faults the fetch URL is the identifier itself (CIMD-FETCH-02). The URL faults
+    skip their check and reproduce what the URL library would then do to the string.
+
+    Raises:
+        ClientIdSyntaxError: the identifier breaks a syntax rule that is not faulted away.
+    """
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in identifier):
+        raise ClientIdSyntaxError("client_id contains whitespace or control characters")
+    schemes = ("https://", "http://") if "allows-http-client-id" in faults else ("https://",)
+    if not identifier.startswith(schemes):
+        raise ClientIdSyntaxError("client_id must be an https URL")
+    if "#" in identifier and "allows-fragment" not in faults:
+        raise ClientIdSyntaxError("client_id must not contain a fragment")
+    parts = split_uri(identifier)
+    if not parts.authority:
+        raise ClientIdSyntaxError("client_id must name a host")
+    if "@" in parts.authority and "allows-userinfo" not in faults:
+        raise ClientIdSyntaxError("client_id must not contain a username or password")
+    if not parts.path.startswith("/") and "allows-empty-path" not in faults:
+        raise ClientIdSyntaxError("client_id must contain a path")
+    has_dots = any(segment in (".", "..") for segment in parts.path.split("/"))
+    if has_dots and "ignores-dot-segments" not in faults:
+        raise ClientIdSyntaxError("client_id must not contain '.' or '..' path segments")
+    return _fetch_url(parts, identifier, faults)
+
+
+def _fetch_url(parts: RawURI, identifier: str, faults: frozenset[str]) -> str:
+    if parts.fragment is None and "ignores-dot-segments" not in faults:
+        return identifier
+    path = remove_dot_segments(parts.path) if "ignores-dot-segments" in faults else parts.path
+    query = "" if parts.query is None else "?" + parts.query
+    return f"{parts.scheme}://{parts.authority}{path}{query}"
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4, as URL libraries apply it to every path they parse."""
+    output: list[str] = []
+    rest = path
+    while rest:
+        if rest.startswith(("../", "./")):
+            rest = rest.partition("/")[2]
+        elif rest.startswith("/./") or rest == "/.":
+            rest = "/" + rest[3:]
+        elif rest.startswith("/../") or rest == "/..":
+            rest = "/" + rest[4:]
+            if output:
+                output.pop()
+        elif rest in (".", ".."):
+            rest = ""
+        else:
+            end = rest.find("/", 1)
+            segment = rest if end == -1 else rest[:end]
+            output.append(segment)
+            rest = rest[len(segment) :]
+    return "".join(output)
+
+
+def normalize_identifier(value: str) -> str:
+    """The normalization that the ``normalizes-client-id`` fault wrongly applies.
+
+    Lower-cases scheme and host, drops ``:443``, strips one trailing ``/``, decodes
+    percent-encoded unreserved characters and sorts the query parameters.
+    """
+    parts = split_uri(value)
+    scheme = (parts.scheme or "").lower()
+    userinfo, at, hostport = (parts.authority or "").rpartition("@")
+    hostport = hostport.lower().removesuffix(":443") if scheme == "https" else hostport.lower()
+    path = _decode_unreserved(parts.path).removesuffix("/")
+    query = "" if parts.query is None else "?" + "&".join(sorted(parts.query.split("&")))
+    return f"{scheme}://{userinfo}{at}{hostport}{path}{_decode_unreserved(query)}"
+
+
+def _decode_unreserved(text: str) -> str:
+    def decode(match: re.Match[str]) -> str:
+        char = chr(int(match[1], 16))
+        return char if char in _UNRESERVED else match[0].upper()
+
+    return _PERCENT.sub(decode, text)

@@ -1,0 +1,103 @@
+"""Redirect URIs: which may be registered, which request matches, and building responses.
+
+Matching is simple string comparison (CIMD-02 §4.2, RFC 9700 §2.1) with one exception,
+RFC 8252 §7.3: a loopback ``http`` redirect URI matches whatever port the request names,
+because native clients bind an ephemeral port at run time. Nothing but the port is relaxed.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from .identifiers import split_uri
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
+
+
+class RedirectUriError(ValueError):
+    """The request's redirect URI cannot be used; never redirect to it."""
+
+
+def is_loopback_http(uri: str) -> bool:
+    """Whether ``uri`` is an ``http`` URI on a loopback host (RFC 8252 §7.3, §8.3)."""
+    parts = split_uri(uri)
+    if (parts.scheme or "").lower() != "http" or "@" in (parts.authority or ""):
+        return False
+    return parts.host_port()[0].lower() in LOOPBACK_HOSTS
+
+
+def is_registrable_redirect_uri(uri: str) -> bool:
+    """Absolute, fragment-free, and https or loopback http (RFC 6749 §3.1.2, RFC 9700 §2.6)."""
+    parts = split_uri(uri)
+    if not parts.scheme or not parts.authority or "#" in uri:
+        return False
+    return parts.scheme.lower() == "https" or is_loopback_http(uri)
+
+
+def choose_redirect_uri(
+    registered: tuple[str, ...] | None, requested: str | None, faults: frozenset[str]
+) -> str:
+    """The redirect URI to answer on, checked against the registered ones.
+
+    Args:
+        registered: the document's redirect URIs; ``None`` trusts the request (faults only).
+        requested: the request's ``redirect_uri``, ``None`` when absent.
+        faults: the issuer's faults.
+
+    Raises:
+        RedirectUriError: absent where it is needed, or not registered.
+    """
+    if registered is None:
+        if requested is None:
+            raise RedirectUriError("redirect_uri is required")
+        return requested
+    if requested is None:
+        if len(registered) == 1:
+            return registered[0]
+        # OAuth 2.1 §2.3.2: with several registered URIs the request must name one.
+        raise RedirectUriError("the client registers several redirect URIs; name one")
+    if any(_matches(listed, requested, faults) for listed in registered):
+        return requested
+    raise RedirectUriError("redirect_uri is not registered in the client metadata document")
+
+
+def _matches(listed: str, requested: str, faults: frozenset[str]) -> bool:
+    if requested == listed:
+        return True
+    if "prefix-redirect-match" in faults and not is_loopback_http(requested):
+        return requested.startswith(listed)
+    return _loopback_port_match(listed, requested, strict="strict-loopback-port" in faults)
+
+
+def _loopback_port_match(listed: str, requested: str, *, strict: bool) -> bool:
+    want, got = split_uri(listed), split_uri(requested)
+    want_host, want_port = want.host_port()
+    got_host, got_port = got.host_port()
+    if want.scheme != "http" or want_host not in LOOPBACK_HOSTS or "@" in (got.authority or ""):
+        return False
+    same_otherwise = (want.scheme, want_host, want.path, want.query, want.fragment) == (
+        got.scheme,
+        got_host,
+        got.path,
+        got.query,
+        got.fragment,
+    )
+    if not same_otherwise or not _valid_port(got_port):
+        return False
+    if strict:  # the strict-loopback-port fault: a missing port is taken to be 80
+        return (want_port or "80") == (got_port or "80")
+    return True
+
+
+def _valid_port(port: str | None) -> bool:
+    return port is None or (port.isdigit() and 0 < int(port) < 65536)
+
+
+def with_parameters(uri: str, parameters: dict[str, str | None]) -> str:
+    """``uri`` with ``parameters`` (``None`` values left out) added to its query."""
+    base = uri.partition("#")[0]  # RFC 6749 §3.1.2: the response goes in the query, never after #
+    query = urlencode([(name, value) for name, value in parameters.items() if value is not None])
+    if not query:
+        return base
+    separator = "" if base.endswith(("?", "&")) else "&" if "?" in base else "?"
+    return base + separator + query

@@ -1,0 +1,131 @@
+"""The token endpoint: authorization-code and refresh-token grants for public clients.
+
+Every client here is a CIMD public client (``token_endpoint_auth_method`` ``none``): it
+identifies itself with ``client_id`` in the body and proves possession with PKCE, never with
+a secret (CIMD-02 §4.1, CIMD-AUTHN-05). The client comes from the code's binding, so the
+document is not fetched again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .grants import ACCESS_TOKEN_LIFETIME_S, Tokens
+from .issuer import Issuer
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
+AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,30}")  # echoed in WWW-Authenticate
+CREDENTIAL_FIELDS = ("client_secret", "client_assertion", "client_assertion_type")
+
+
+async def token(issuer: Issuer, request: Request) -> Response:
+    """POST /token."""
+    async with request.form() as form:
+        return _answer(issuer, request, form)
+
+
+def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
+    if any(len(form.getlist(name)) > 1 for name in form):
+        return oauth_error("invalid_request", "parameters must not be repeated")
+    authorization = request.headers.get("authorization")
+    if issuer.has("token-demands-secret"):
+        # The RFC 7591 default method is client_secret_basic; no URL client has a secret.
+        return oauth_error("invalid_client", "client authentication required", 401, "Basic")
+    if authorization or any(name in form for name in CREDENTIAL_FIELDS):
+        scheme = (authorization or "").partition(" ")[0]
+        echoed = scheme if AUTH_SCHEME.fullmatch(scheme) else None
+        return oauth_error("invalid_client", "public clients do not authenticate", 401, echoed)
+    grant_type = _field(form, "grant_type")
+    if grant_type == "authorization_code":
+        return _redeem_code(issuer, form)
+    if grant_type == "refresh_token":
+        return _refresh(issuer, form)
+    if not grant_type:
+        return oauth_error("invalid_request", "grant_type is required")
+    return oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
+
+
+def _redeem_code(issuer: Issuer, form: FormData) -> Response:
+    client_id, code = _field(form, "client_id"), _field(form, "code")
+    if not client_id:
+        return oauth_error("invalid_client", "client_id is required", 401)
+    if not code:
+        return oauth_error("invalid_request", "code is required")
+    grant = issuer.state.take_code(code)  # consumed even if what follows fails
+    if grant is None or grant.request.client_id != client_id:
+        return oauth_error("invalid_grant", "the code is invalid, expired, used or not yours")
+    sent = _field(form, "redirect_uri")
+    if sent != grant.request.redirect_uri and (sent is not None or grant.request.redirect_uri_sent):
+        return oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
+    challenge = grant.request.code_challenge
+    if challenge is not None and not _verifier_matches(_field(form, "code_verifier"), challenge):
+        return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+    return _token_response(issuer.state.issue_tokens(grant, code), grant.request.scope)
+
+
+def _refresh(issuer: Issuer, form: FormData) -> Response:
+    client_id, refresh_token = _field(form, "client_id"), _field(form, "refresh_token")
+    if not client_id:
+        return oauth_error("invalid_client", "client_id is required", 401)
+    if not refresh_token:
+        return oauth_error("invalid_request", "refresh_token is required")
+    grant = issuer.state.refresh_grant(refresh_token)
+    if grant is None or grant.request.client_id != client_id:
+        return oauth_error("invalid_grant", "the refresh token is invalid, expired or not yours")
+    scope = _field(form, "scope")
+    granted = set((grant.request.scope or "").split())
+    if scope is not None and not set(scope.split()) <= granted:
+        return oauth_error("invalid_scope", "scope exceeds what was granted")
+    issuer.state.retire_refresh(refresh_token)  # rotation: OAuth 2.1 §4.3.1
+    return _token_response(issuer.state.issue_tokens(grant), scope or grant.request.scope)
+
+
+def _verifier_matches(verifier: str | None, challenge: str) -> bool:
+    if verifier is None or not CODE_VERIFIER.fullmatch(verifier):
+        return False
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    computed = base64.urlsafe_b64encode(digest).rstrip(b"=")
+    return hmac.compare_digest(computed, challenge.encode("ascii"))
+
+
+def _token_response(tokens: Tokens, scope: str | None) -> Response:
+    body: dict[str, str | int] = {
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME_S,
+        "refresh_token": tokens.refresh_token,
+    }
+    if scope:
+        body["scope"] = scope
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+def oauth_error(
+    error: str, description: str, status_code: int = 400, scheme: str | None = None
+) -> Response:
+    """An RFC 6749 §5.2 error response.
+
+    Args:
+        error: the error code.
+        description: a human-readable ``error_description``.
+        status_code: 400, or 401 for ``invalid_client``.
+        scheme: the authentication scheme to name in ``WWW-Authenticate`` (RFC 6749 §5.2
+            requires one when the client tried an Authorization header).
+    """
+    headers = dict(NO_STORE)
+    if scheme:
+        headers["WWW-Authenticate"] = f'{scheme} realm="token"'
+    return JSONResponse({"error": error, "error_description": description}, status_code, headers)

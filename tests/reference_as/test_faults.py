@@ -1,0 +1,242 @@
+"""Each fault changes the behaviour it names, and a clean issuer refuses the same request."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import DocumentHost, authz_params, golden, pkce, query_of
+
+CALLBACK = "https://app.test/cb"
+Setup = Callable[[DocumentHost], tuple[str, str]]
+
+
+def _origin(docs: DocumentHost) -> str:
+    return docs.base_url.removeprefix("https://")
+
+
+def fragment(docs: DocumentHost) -> tuple[str, str]:
+    url = docs.new_url()
+    docs.serve(url, golden(url + "#x"))
+    return url + "#x", CALLBACK
+
+
+def dot_segments(docs: DocumentHost) -> tuple[str, str]:
+    url = docs.new_url()
+    raw = url.replace("/c/", "/c/a/../")
+    docs.serve(url, golden(raw))
+    return raw, CALLBACK
+
+
+def empty_path(docs: DocumentHost) -> tuple[str, str]:
+    docs.serve("/", golden(docs.base_url))
+    return docs.base_url, CALLBACK
+
+
+def any_2xx(docs: DocumentHost) -> tuple[str, str]:
+    url = docs.new_url()
+    docs.serve(url, golden(url), status=203)
+    return url, CALLBACK
+
+
+def redirect(docs: DocumentHost) -> tuple[str, str]:
+    url, elsewhere = docs.new_url(), docs.new_url()
+    docs.serve(elsewhere, golden(url))
+    docs.serve(url, b"", status=307, headers=[("location", elsewhere)])
+    return url, CALLBACK
+
+
+def trailing_garbage(docs: DocumentHost) -> tuple[str, str]:
+    url = docs.new_url()
+    docs.serve(url, httpx.Response(200, json=golden(url)).content + b" garbage")
+    return url, CALLBACK
+
+
+def with_members(**members: Any) -> Setup:
+    def setup(docs: DocumentHost) -> tuple[str, str]:
+        url = docs.new_url()
+        docs.serve(url, golden(url, **members))
+        return url, CALLBACK
+
+    return setup
+
+
+def claiming(suffix: str | None) -> Setup:
+    """A document whose client_id is the URL plus ``suffix`` (absent when ``None``)."""
+
+    def setup(docs: DocumentHost) -> tuple[str, str]:
+        url = docs.new_url()
+        docs.serve(url, golden(url, client_id=None if suffix is None else url + suffix))
+        return url, CALLBACK
+
+    return setup
+
+
+def requesting(redirect_uri: str, **members: Any) -> Setup:
+    def setup(docs: DocumentHost) -> tuple[str, str]:
+        url = docs.new_url()
+        docs.serve(url, golden(url, **members))
+        return url, redirect_uri
+
+    return setup
+
+
+def unreachable(docs: DocumentHost) -> tuple[str, str]:
+    return "https://127.0.0.1:1/c.json", CALLBACK
+
+
+ACCEPTED_ONLY_WITH_FAULT: list[tuple[str, Setup]] = [
+    ("allows-fragment", fragment),
+    ("ignores-dot-segments", dot_segments),
+    ("allows-empty-path", empty_path),
+    ("accepts-any-2xx", any_2xx),
+    ("follows-redirects", redirect),
+    ("lenient-json", trailing_garbage),
+    ("normalizes-client-id", claiming("/")),
+    ("no-client-id-match", claiming("-other")),
+    ("ignores-auth-method", with_members(token_endpoint_auth_method="client_secret_basic")),
+    ("redirect-uris-optional", requesting("https://evil.test/cb", redirect_uris=None)),
+    ("prefix-redirect-match", requesting(CALLBACK + "/../evil")),
+    ("trusts-unreachable-documents", unreachable),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "setup"), ACCEPTED_ONLY_WITH_FAULT, ids=[f for f, _ in ACCEPTED_ONLY_WITH_FAULT]
+)
+async def test_fault_accepts_what_a_clean_issuer_refuses(
+    make_client: Any, docs: DocumentHost, fault: str, setup: Setup
+) -> None:
+    client_id, redirect_uri = setup(docs)
+    params = authz_params(client_id, redirect_uri, pkce()[1])
+    clean = await make_client().authorize(**params)
+    assert clean.status_code == 400 and "location" not in clean.headers
+    faulty = await make_client(fault).authorize(**params)
+    assert faulty.status_code == 302, faulty.text
+    assert faulty.headers["location"].startswith("/login?")
+
+
+async def test_client_id_optional_still_compares_a_present_client_id(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    faulty = make_client("client-id-optional")
+    absent, mismatched = claiming(None)(docs), claiming("-other")(docs)
+    assert (await faulty.authorize(**authz_params(*absent, pkce()[1]))).status_code == 302
+    assert (await faulty.authorize(**authz_params(*mismatched, pkce()[1]))).status_code == 400
+
+
+async def test_ignores_auth_method_still_refuses_private_key_jwt(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    client_id, redirect_uri = with_members(token_endpoint_auth_method="private_key_jwt")(docs)
+    response = await make_client("ignores-auth-method").authorize(
+        **authz_params(client_id, redirect_uri, pkce()[1])
+    )
+    assert response.status_code == 400
+
+
+async def test_allows_userinfo_sends_basic_auth(make_client: Any, docs: DocumentHost) -> None:
+    url = docs.new_url()
+    raw = url.replace("https://", "https://u:p@")
+    docs.serve(url, golden(raw))
+    response = await make_client("allows-userinfo").authorize(
+        **authz_params(raw, CALLBACK, pkce()[1])
+    )
+    assert response.status_code == 302
+    assert docs.log[-1].headers["authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+
+
+async def test_strict_loopback_port(make_client: Any, docs: DocumentHost) -> None:
+    client_id, _ = requesting("", redirect_uris=["http://127.0.0.1/callback"])(docs)
+    faulty = make_client("strict-loopback-port")
+    ephemeral = await faulty.authorize(
+        **authz_params(client_id, "http://127.0.0.1:49152/callback", pkce()[1])
+    )
+    assert ephemeral.status_code == 400
+    port_80 = await faulty.authorize(
+        **authz_params(client_id, "http://127.0.0.1:80/callback", pkce()[1])
+    )
+    assert port_80.status_code == 302
+
+
+async def test_redirects_unverified_uri(make_client: Any, docs: DocumentHost) -> None:
+    client_id, _ = requesting("")(docs)
+    params = authz_params(client_id, "https://evil.test/cb", pkce()[1])
+    response = await make_client("redirects-unverified-uri").authorize(**params)
+    assert response.headers["location"].startswith("https://evil.test/cb?")
+    assert query_of(response.headers["location"])["error"] == "invalid_request"
+
+
+async def test_redirects_fetch_errors_but_not_syntax_errors(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    faulty = make_client("redirects-fetch-errors")
+    missing = docs.new_url()
+    response = await faulty.authorize(**authz_params(missing, "https://evil.test/cb", pkce()[1]))
+    assert query_of(response.headers["location"])["error"] == "invalid_client"
+    syntax = await faulty.authorize(
+        **authz_params(missing + "#x", "https://evil.test/cb", pkce()[1])
+    )
+    assert syntax.status_code == 400 and "location" not in syntax.headers
+
+
+async def test_trusts_unreachable_documents_only_on_network_failures(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    missing = docs.new_url()
+    response = await make_client("trusts-unreachable-documents").authorize(
+        **authz_params(missing, CALLBACK, pkce()[1])
+    )
+    assert response.status_code == 400
+
+
+async def test_drops_state(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client("drops-state")
+    url = docs.new_url()
+    docs.serve_document(url)
+    await client.login()
+    page = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    query = query_of(await client.approve(page))
+    assert "code" in query and "state" not in query and query["iss"] == "https://as.test"
+
+
+async def test_token_demands_secret(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client("token-demands-secret")
+    url = docs.new_url()
+    docs.serve_document(url)
+    await client.login()
+    verifier, challenge = pkce()
+    page = await client.authorize(**authz_params(url, CALLBACK, challenge))
+    code = query_of(await client.approve(page))["code"]
+    response = await client.token(
+        grant_type="authorization_code",
+        code=code,
+        client_id=url,
+        redirect_uri=CALLBACK,
+        code_verifier=verifier,
+    )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+async def test_pkce_optional(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client("pkce-optional")
+    url = docs.new_url()
+    docs.serve_document(url)
+    await client.login()
+    params = authz_params(url, CALLBACK, "")
+    del params["code_challenge"], params["code_challenge_method"]
+    page = await client.authorize(**params)
+    assert page.status_code == 200
+    code = query_of(await client.approve(page))["code"]
+    response = await client.token(
+        grant_type="authorization_code",
+        code=code,
+        client_id=url,
+        redirect_uri=CALLBACK,
+        code_verifier=pkce()[0],
+    )
+    assert response.status_code == 200

@@ -1,0 +1,30 @@
+"""The fault table and its lookup."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mock_servers.reference_as import FAULTS, fault_names, get_fault
+from mock_servers.reference_as.faults import UnknownFaultError
+
+REQUIREMENT_ID = re.compile(r"(CIMD|MCP)-[A-Z]+-\d\d")
+
+
+def test_faults_have_unique_names_and_requirement_ids() -> None:
+    assert len(set(fault_names())) == len(FAULTS) == 24
+    for fault in FAULTS:
+        assert re.fullmatch(r"[a-z0-9-]+", fault.name)
+        assert fault.breaks and all(REQUIREMENT_ID.fullmatch(rid) for rid in fault.breaks)
+        assert fault.about
+
+
+def test_get_fault_names_the_valid_faults_when_unknown() -> None:
+    assert get_fault("token-demands-secret").breaks == (
+        "CIMD-AUTHN-05",
+        "CIMD-DISC-04",
+        "MCP-AUTH-08",
+    )
+    with pytest.raises(UnknownFaultError, match="drops-state"):
+        get_fault("no-such-fault")

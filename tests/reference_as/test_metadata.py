@@ -1,0 +1,82 @@
+"""RFC 8414 metadata, routing and the multi-issuer app."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mock_servers.reference_as import IssuerConfig, create_app
+
+ORIGIN = "https://as.test"
+
+
+def _client(*configs: IssuerConfig) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(configs)), base_url=ORIGIN
+    )
+
+
+async def test_root_issuer_publishes_cimd_metadata() -> None:
+    async with _client(IssuerConfig(issuer=ORIGIN)) as http:
+        response = await http.get("/.well-known/oauth-authorization-server")
+    assert response.status_code == 200
+    assert response.json() == {
+        "issuer": ORIGIN,
+        "authorization_endpoint": ORIGIN + "/authorize",
+        "token_endpoint": ORIGIN + "/token",
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "client_id_metadata_document_supported": True,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+async def test_matrix_issuer_uses_path_insertion() -> None:
+    root = IssuerConfig(issuer=ORIGIN)
+    faulty = IssuerConfig(
+        issuer=ORIGIN + "/faults/drops-state",
+        path_prefix="/faults/drops-state",
+        faults=frozenset({"drops-state"}),
+    )
+    async with _client(root, faulty) as http:
+        inserted = await http.get("/.well-known/oauth-authorization-server/faults/drops-state")
+        appended = await http.get("/faults/drops-state/.well-known/oauth-authorization-server")
+    assert inserted.json()["issuer"] == ORIGIN + "/faults/drops-state"
+    assert inserted.json()["token_endpoint"] == ORIGIN + "/faults/drops-state/token"
+    assert appended.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/openid-configuration", "/nowhere", "/faults/x/token"]
+)
+async def test_unknown_paths_are_404(path: str) -> None:
+    async with _client(IssuerConfig(issuer=ORIGIN)) as http:
+        assert (await http.get(path)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fault", "member", "expected"),
+    [
+        ("no-metadata-flag", "client_id_metadata_document_supported", None),
+        ("flag-as-string", "client_id_metadata_document_supported", "true"),
+        ("issuer-trailing-slash", "issuer", ORIGIN + "/"),
+    ],
+)
+async def test_metadata_faults(fault: str, member: str, expected: object) -> None:
+    async with _client(IssuerConfig(issuer=ORIGIN, faults=frozenset({fault}))) as http:
+        metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
+    assert metadata.get(member) == expected
+    assert metadata["authorization_endpoint"] == ORIGIN + "/authorize"
+
+
+def test_config_rejects_unknown_faults_and_bad_prefixes() -> None:
+    with pytest.raises(ValueError, match="valid faults"):
+        IssuerConfig(issuer=ORIGIN, faults=frozenset({"nope"}))
+    with pytest.raises(ValueError, match="path_prefix"):
+        IssuerConfig(issuer=ORIGIN + "/x/", path_prefix="/x/")
+    with pytest.raises(ValueError, match="own path_prefix"):
+        create_app([IssuerConfig(issuer=ORIGIN), IssuerConfig(issuer=ORIGIN)])
+    with pytest.raises(NotImplementedError):
+        IssuerConfig(issuer=ORIGIN, allow_loopback_fetch=False)
