@@ -199,6 +199,9 @@ def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> di
         with page.expect_request(lambda r: r.url.startswith(redirect_uri)) as caught:
             page.locator(recipe.approve_selector).first.click()
         url = caught.value.url
+        # let the navigation finish: closing a page mid-navigation can hang Chromium's close
+        page.wait_for_url(lambda u: u.startswith(redirect_uri))
+        page.wait_for_load_state("load")
     except PlaywrightError as exc:
         raise HarnessError(
             f"approving consent did not reach the redirect URI (at {page.url}): "

@@ -7,6 +7,7 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -49,8 +50,10 @@ class ReferenceTarget:
 
     def start(self) -> ReferenceTarget:
         """Start the process and wait for its ready line."""
+        # stderr goes to a file: a pipe nobody reads would stall the server once it fills
+        self._log = tempfile.TemporaryFile(mode="w+")
         self._process = subprocess.Popen(
-            self._args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+            self._args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=os.environ.copy()
         )
         line = self._read_line(READY_TIMEOUT_S)
         try:
@@ -71,7 +74,8 @@ class ReferenceTarget:
                 if line:
                     return line
             if self._process.poll() is not None:
-                err = self._process.stderr.read() if self._process.stderr else ""
+                self._log.seek(0)
+                err = self._log.read()
                 raise HarnessError(f"the reference AS exited ({self._process.returncode}): {err[-2000:]}")
         self.stop()
         raise HarnessError(f"the reference AS did not report ready within {timeout:.0f} s")

@@ -80,7 +80,8 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "no-client-id-match",
-        ("CIMD-DOC-03", "CIMD-URL-08"),
+        # never comparing also lets a document without client_id, or with another one, through
+        ("CIMD-DOC-02", "CIMD-DOC-03", "CIMD-ERR-01", "CIMD-URL-08"),
         "never compares the document's client_id with the identifier",
     ),
     Fault(

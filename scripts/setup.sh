@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what cimd-conformance needs on a Debian machine: Chromium and certutil from Debian
+# (never `playwright install`: the suite drives the system Chromium), then a venv with the
+# pinned package and its development tools. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if ! { [ -x /usr/bin/chromium ] || [ -x /usr/lib/chromium/chromium ]; } || ! command -v certutil >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends chromium libnss3-tools >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+log=$(mktemp)
+if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+.venv/bin/python -c "import conformance, mock_servers, playwright" 

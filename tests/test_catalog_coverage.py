@@ -1,0 +1,48 @@
+"""Every check names exactly one known requirement; every fault breaks known requirements."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+from conformance import requirements, scenarios
+from mock_servers.reference_as import FAULTS
+
+
+def _checks() -> list[tuple[str, object]]:
+    found = []
+    for info in pkgutil.iter_modules(scenarios.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"conformance.scenarios.{info.name}")
+        for name, func in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("test_") and func.__module__ == module.__name__:
+                found.append((f"{info.name}.{name}", func))
+    return found
+
+
+def test_there_are_checks() -> None:
+    assert len(_checks()) >= 24
+
+
+@pytest.mark.parametrize(("name", "func"), _checks(), ids=[n for n, _ in _checks()])
+def test_check_names_exactly_one_known_requirement(name: str, func: object) -> None:
+    marks = [m for m in getattr(func, "pytestmark", []) if m.name == "requirement"]
+    assert len(marks) == 1, name
+    requirements.get(marks[0].args[0])
+    assert "Expects:" in (inspect.getdoc(func) or ""), f"{name} states no expectation"
+
+
+def test_each_requirement_has_one_check() -> None:
+    ids = [m.args[0] for _, f in _checks() for m in getattr(f, "pytestmark", []) if m.name == "requirement"]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_fault_breaks_known_requirements(fault) -> None:  # type: ignore[no-untyped-def]
+    assert fault.breaks
+    for rid in fault.breaks:
+        requirements.get(rid)

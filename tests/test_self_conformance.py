@@ -1,0 +1,99 @@
+"""The self-test: the suite against the real reference AS, clean and with every fault.
+
+One reference-AS process serves a clean issuer and one issuer per fault; one suite run (one
+browser) scores them all. The clean issuer must be all green, and each fault must fail
+exactly the requirements it declares.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.report.model import Report
+from mock_servers.reference_as import FAULTS
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "conformance.cli"]
+
+
+def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def matrix(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[str, Report]:
+    """Reports of one `demo --matrix` run, by fault name ("" for the clean issuer)."""
+    out = tmp_path_factory.mktemp("matrix")
+    done = _run(["demo", "--matrix", "--report-dir", str(out), "--state-dir", str(state_dir)], timeout=1200)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    index = json.loads((out / "index.json").read_text())
+    reports = {}
+    for label in index:
+        name = label.removeprefix("faults-") if label.startswith("faults-") else ""
+        reports[name] = Report.load(out / label / "report.json")
+    return reports
+
+
+def test_reference_as_is_all_green(matrix: dict[str, Report]) -> None:
+    report = matrix[""]
+    assert report.preflight.get("error") is None
+    not_green = [(r.requirement, r.verdict, r.observed) for r in report.results if r.verdict != "pass"]
+    assert not_green == []
+    assert report.exit_code() == 0
+    assert len(report.results) >= 24
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_suite_catches_fault(fault, matrix: dict[str, Report]) -> None:  # type: ignore[no-untyped-def]
+    report = matrix[fault.name]
+    harness_errors = [(r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"]
+    assert harness_errors == []
+    assert report.failed_requirements() == set(fault.breaks)
+    assert report.exit_code() == 1
+
+
+def test_every_checked_requirement_has_a_fault(matrix: dict[str, Report]) -> None:
+    checked = {r.requirement for r in matrix[""].results}
+    broken = {rid for fault in FAULTS for rid in fault.breaks}
+    assert checked - broken == set()
+    assert broken - checked == set()
+
+
+def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> None:
+    done = _run(["demo", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "CONFORMANT" in done.stdout
+    report = Report.load(tmp_path / "report.json")
+    assert report.schema == "cimd-conformance-report/1"
+    assert {r.verdict for r in report.results} == {"pass"}
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count("<testcase") == len(report.results)
+
+
+def test_demo_strict_with_a_fault_exits_one(tmp_path: Path, state_dir: Path) -> None:
+    done = _run(["demo", "--strict", "--fault", "follows-redirects", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert Report.load(tmp_path / "report.json").failed_requirements() == {"CIMD-FETCH-04"}
+
+
+def test_unreachable_target_is_a_harness_error(tmp_path: Path, state_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _run(["run", "--issuer", f"https://127.0.0.1:{port}", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
+    assert done.returncode == 2, done.stdout[-3000:]
+    report = Report.load(tmp_path / "report.json")
+    assert "unreachable" in report.preflight["error"]
+    assert {r.verdict for r in report.results} == {"harness-error"}
