@@ -60,7 +60,7 @@ class LoginRecipe:
         "input[name=username], input[name=login], input[name=email], input[type=email], "
         "input#username"
     )
-    password_selector: str = "input[type=password]"
+    password_selector: str = "input[type=password]"  # noqa: S105 - a CSS selector
     submit_selector: str = "form:has(input[type=password]) [type=submit]"
     approve_selector: str = (
         "button#approve, "

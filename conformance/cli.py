@@ -28,15 +28,27 @@ DEFAULT_REPORT_DIR = Path("reports") / "latest"
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default: %(default)s")
+    parser.add_argument(
+        "--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default: %(default)s"
+    )
     parser.add_argument("--profile", choices=requirements.PROFILES, default="latest")
-    parser.add_argument("--strict", action="store_true", help="Recommended requirements fail the run too")
+    parser.add_argument(
+        "--strict", action="store_true", help="Recommended requirements fail the run too"
+    )
     parser.add_argument("--user", default="alice", help="the test user's login name")
-    parser.add_argument("--password", default="wonderland-test-only", help="the test user's password")
-    parser.add_argument("--browser", help="Chromium executable (else $CIMD_BROWSER, Playwright's, the system's)")
+    parser.add_argument(
+        "--password", default="wonderland-test-only", help="the test user's password"
+    )
+    parser.add_argument(
+        "--browser", help="Chromium executable (else $CIMD_BROWSER, Playwright's, the system's)"
+    )
     parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
-    parser.add_argument("--param", action="append", default=[], help="extra authorization parameter key=value")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every check as pytest runs it")
+    parser.add_argument(
+        "--param", action="append", default=[], help="extra authorization parameter key=value"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show every check as pytest runs it"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,13 +57,17 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"cimd-conformance {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="score an authorization server")
-    run.add_argument("--issuer", action="append", required=True, help="the target's issuer URL (repeatable)")
+    run.add_argument(
+        "--issuer", action="append", required=True, help="the target's issuer URL (repeatable)"
+    )
     _add_run_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
     demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
     _add_run_options(demo)
-    commands.add_parser("reference-as", help="run the reference AS (see reference-as --help)", add_help=False)
+    commands.add_parser(
+        "reference-as", help="run the reference AS (see reference-as --help)", add_help=False
+    )
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
@@ -87,7 +103,9 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
         path = directory / "report.json"
         if not path.exists():  # pytest stopped before the plugin could write anything
             report = Report(issuer, args.profile, args.strict, __version__, started="")
-            report.preflight["error"] = f"the run ended before any check (pytest exit status {int(status)})"
+            report.preflight["error"] = (
+                f"the run ended before any check (pytest exit status {int(status)})"
+            )
             write(report, directory)
         codes.append(Report.load(path).exit_code())
     code = 2 if 2 in codes else max(codes, default=2)
@@ -109,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ca(args)
         if args.command == "run":
             return run_suite(args, args.issuer)
-        with ReferenceTarget(tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir) as target:
+        with ReferenceTarget(
+            tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir
+        ) as target:
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
             return run_suite(args, issuers)
     except HarnessError as exc:

@@ -98,7 +98,7 @@ def body(name: str, *, client_id: str, metadata_host: str) -> Body:
 
 
 def names(kind: str, requirement: str | None = None) -> list[str]:
-    """Corpus entry names of ``kind`` (documents, variants, bodies), optionally for a requirement."""
+    """Corpus entry names of ``kind`` (documents, variants, bodies), maybe for a requirement."""
     entries: dict[str, Any] = manifest()[kind]
     return [
         n for n, e in entries.items() if requirement is None or e.get("requirement") == requirement

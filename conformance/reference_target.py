@@ -27,7 +27,9 @@ class ReferenceTarget:
         state_dir: the CA's state directory (shared with the suite).
     """
 
-    def __init__(self, faults: tuple[str, ...] = (), *, matrix: bool = False, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, faults: tuple[str, ...] = (), *, matrix: bool = False, state_dir: Path | None = None
+    ) -> None:
         self._args = [sys.executable, "-m", "mock_servers.reference_as", "--port", "0"]
         for fault in faults:
             self._args += ["--fault", fault]
@@ -51,7 +53,7 @@ class ReferenceTarget:
     def start(self) -> ReferenceTarget:
         """Start the process and wait for its ready line."""
         # stderr goes to a file: a pipe nobody reads would stall the server once it fills
-        self._log = tempfile.TemporaryFile(mode="w+")
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process
         self._process = subprocess.Popen(
             self._args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=os.environ.copy()
         )
@@ -76,7 +78,9 @@ class ReferenceTarget:
             if self._process.poll() is not None:
                 self._log.seek(0)
                 err = self._log.read()
-                raise HarnessError(f"the reference AS exited ({self._process.returncode}): {err[-2000:]}")
+                raise HarnessError(
+                    f"the reference AS exited ({self._process.returncode}): {err[-2000:]}"
+                )
         self.stop()
         raise HarnessError(f"the reference AS did not report ready within {timeout:.0f} s")
 
@@ -91,9 +95,9 @@ class ReferenceTarget:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(10)
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._log.close()
         self._process = None
 
     def __enter__(self) -> ReferenceTarget:

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from conformance import browser as browser_mod
-from conformance.probes import public_client
 from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
+from conformance.probes import public_client
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
@@ -38,7 +38,7 @@ class RunConfig:
     profile: str = "latest"
     strict: bool = False
     username: str = "alice"
-    password: str = "wonderland-test-only"
+    password: str = "wonderland-test-only"  # noqa: S105 - the reference AS test user
     browser: str | None = None
     state_dir: Path | None = None
     extra_params: tuple[tuple[str, str], ...] = ()

@@ -38,7 +38,7 @@ def verify_not_sent_to_redirect_uri(cases: Sequence[Case], what: str) -> None:
     ]
     if sent:
         raise NonConformance(
-            expected=f"{what} is reported to the user, never by a redirect to the presented redirect_uri",
+            expected=f"{what} is shown to the user, never redirected to the presented redirect_uri",
             observed=f"redirected {len(sent)} of {len(cases)}: " + "; ".join(sent),
         )
 

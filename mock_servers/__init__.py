@@ -1,0 +1,1 @@
+"""Mock servers for CIMD testing: ASGI apps and one runner; no pytest, no conformance."""

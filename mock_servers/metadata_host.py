@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from mock_servers.hosting import Fetch, Hosting
@@ -108,7 +109,7 @@ class MetadataHost:
         with self._lock:
             self._hostings[_key(url)] = hosting
 
-    def serve_document(self, url: str, doc: object, **changes: object) -> None:
+    def serve_document(self, url: str, doc: object, **changes: Any) -> None:
         """Serve ``doc`` as JSON at ``url`` (``changes`` override Hosting fields)."""
         self.serve(url, Hosting.document(doc, **changes))
 

@@ -37,7 +37,12 @@ def test_check_names_exactly_one_known_requirement(name: str, func: object) -> N
 
 
 def test_each_requirement_has_one_check() -> None:
-    ids = [m.args[0] for _, f in _checks() for m in getattr(f, "pytestmark", []) if m.name == "requirement"]
+    ids = [
+        m.args[0]
+        for _, f in _checks()
+        for m in getattr(f, "pytestmark", [])
+        if m.name == "requirement"
+    ]
     assert len(ids) == len(set(ids))
 
 

@@ -34,7 +34,9 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def matrix(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[str, Report]:
     """Reports of one `demo --matrix` run, by fault name ("" for the clean issuer)."""
     out = tmp_path_factory.mktemp("matrix")
-    done = _run(["demo", "--matrix", "--report-dir", str(out), "--state-dir", str(state_dir)], timeout=1200)
+    done = _run(
+        ["demo", "--matrix", "--report-dir", str(out), "--state-dir", str(state_dir)], timeout=1200
+    )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     index = json.loads((out / "index.json").read_text())
     reports = {}
@@ -47,7 +49,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, state_dir: Path) -> dict[st
 def test_reference_as_is_all_green(matrix: dict[str, Report]) -> None:
     report = matrix[""]
     assert report.preflight.get("error") is None
-    not_green = [(r.requirement, r.verdict, r.observed) for r in report.results if r.verdict != "pass"]
+    not_green = [
+        (r.requirement, r.verdict, r.observed) for r in report.results if r.verdict != "pass"
+    ]
     assert not_green == []
     assert report.exit_code() == 0
     assert len(report.results) >= 24
@@ -56,7 +60,9 @@ def test_reference_as_is_all_green(matrix: dict[str, Report]) -> None:
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 def test_suite_catches_fault(fault, matrix: dict[str, Report]) -> None:  # type: ignore[no-untyped-def]
     report = matrix[fault.name]
-    harness_errors = [(r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"]
+    harness_errors = [
+        (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
+    ]
     assert harness_errors == []
     assert report.failed_requirements() == set(fault.breaks)
     assert report.exit_code() == 1
@@ -81,7 +87,18 @@ def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> 
 
 
 def test_demo_strict_with_a_fault_exits_one(tmp_path: Path, state_dir: Path) -> None:
-    done = _run(["demo", "--strict", "--fault", "follows-redirects", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
+    done = _run(
+        [
+            "demo",
+            "--strict",
+            "--fault",
+            "follows-redirects",
+            "--report-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(state_dir),
+        ]
+    )
     assert done.returncode == 1, done.stdout[-3000:]
     assert Report.load(tmp_path / "report.json").failed_requirements() == {"CIMD-FETCH-04"}
 
@@ -92,7 +109,17 @@ def test_unreachable_target_is_a_harness_error(tmp_path: Path, state_dir: Path) 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = _run(["run", "--issuer", f"https://127.0.0.1:{port}", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
+    done = _run(
+        [
+            "run",
+            "--issuer",
+            f"https://127.0.0.1:{port}",
+            "--report-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(state_dir),
+        ]
+    )
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(tmp_path / "report.json")
     assert "unreachable" in report.preflight["error"]

@@ -1,0 +1,1 @@
+"""Reports: the JSON model and the writers rendered from it."""

@@ -53,7 +53,8 @@ class ResultCollector:
         """Give each check a verdict and make pytest's outcome agree with it."""
         report = yield
         marker = item.get_closest_marker("requirement")
-        issuer = getattr(item, "callspec", None) and item.callspec.params.get("cimd_issuer")
+        callspec = getattr(item, "callspec", None)
+        issuer = callspec.params.get("cimd_issuer") if callspec is not None else None
         if marker is None or not issuer:
             return report
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):

@@ -42,4 +42,5 @@ def render(reports: list[Report]) -> bytes:
                 case, "system-out"
             ).text = f"verdict: {result.verdict} (tier {result.tier})\n{detail}"
     ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return xml

@@ -54,7 +54,7 @@ def test_metadata_found_at_mcp_well_known_urls(cimd_metadata: Target) -> None:
     if found != cimd_metadata.issuer:
         probes = "; ".join(f"{p.url} -> {p.status or p.error}" for p in cimd_metadata.probes)
         raise NonConformance(
-            expected=f"metadata at {cimd_metadata.metadata_url} with issuer {cimd_metadata.issuer!r}",
+            expected=f"metadata with issuer {cimd_metadata.issuer!r}",
             observed=f"issuer {found!r} ({probes})",
         )
 
@@ -89,7 +89,8 @@ def test_conforming_client_completes_the_flow_in_the_browser(
     params = cimd_browser.authorize(url, client.redirect_uri, "disc-04-consent")
     expected = "a code with the client's state at the redirect URI, redeemable for tokens"
     if "code" not in params or params.get("state") != state:
-        observed = f"redirect parameters {sorted(params)}; state {'echoed' if params.get('state') == state else 'missing or changed'}"
+        echoed = "echoed" if params.get("state") == state else "missing or changed"
+        observed = f"redirect parameters {sorted(params)}; state {echoed}"
         raise NonConformance(expected=expected, observed=observed)
     tokens = cimd_target.redeem(
         client_id=client.client_id,

@@ -9,15 +9,13 @@ from conformance.harness import TargetSession
 from conformance.probes import public_client
 from conformance.requirements import Tier
 from conformance.verdicts import NonConformance
-from conformance.verify import verify_refused
+from conformance.verify import Case, verify_refused
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
 
-def _variant_cases(
-    target: TargetSession, host: MetadataHost, requirement: str
-) -> list[tuple[str, object]]:
-    cases = []
+def _variant_cases(target: TargetSession, host: MetadataHost, requirement: str) -> list[Case]:
+    cases: list[Case] = []
     for name in corpus.names("variants", requirement):
         client = public_client(host, name)
         cases.append((name, target.attempt(client.client_id, client.redirect_uri)))
@@ -56,7 +54,7 @@ def test_refuses_document_without_client_id(
     verify_refused(
         _variant_cases(cimd_target, cimd_metadata_host, "CIMD-DOC-02"),
         "a document without client_id",
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.requirement("CIMD-DOC-03")
@@ -70,7 +68,7 @@ def test_refuses_document_whose_client_id_differs(
     verify_refused(
         _variant_cases(cimd_target, cimd_metadata_host, "CIMD-DOC-03"),
         "a document whose client_id is not the URL",
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.requirement("CIMD-DOC-04")

@@ -1,4 +1,4 @@
-"""Error behaviour (CIMD-ERR): a document that cannot be had aborts the request, shown to the user."""
+"""Error behaviour (CIMD-ERR): a failed document aborts the request, shown to the user."""
 
 from __future__ import annotations
 

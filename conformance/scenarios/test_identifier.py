@@ -12,8 +12,8 @@ import pytest
 
 from conformance.harness import TargetSession
 from conformance.probes import document_for
-from conformance.verify import Case, verify_refused
 from conformance.verdicts import NonConformance
+from conformance.verify import Case, verify_refused
 from mock_servers.metadata_host import MetadataHost
 
 

@@ -69,7 +69,7 @@ def test_loopback_redirect_uri_matches_any_port(
         delivered = cimd_callback.received("/callback")[before:]
         if not any("code" in c.params for c in delivered):
             problems.append(
-                f"{listed}: after approval {approved.describe()}, no code at port {cimd_callback.port}"
+                f"{listed}: approval gave {approved.describe()}; no code at {cimd_callback.port}"
             )
     if problems:
         raise NonConformance(
