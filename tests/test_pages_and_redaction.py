@@ -1,0 +1,60 @@
+"""Reading target pages without a browser, and redaction of secrets in evidence."""
+
+from __future__ import annotations
+
+from conformance.outcome import OutcomeKind, classify_redirect
+from conformance.pages import parse
+from conformance.redaction import REDACTED, redact_headers, redact_url
+
+CONSENT = """<form method=post action="/consent"><input type=hidden name=csrf value=t>
+<button name=decision value=deny>Deny</button>
+<button name=decision value=approve>Approve</button></form>"""
+LOGIN = """<form method=post><input name=username><input type=password name=password>
+<button>Sign in</button></form>"""
+
+
+def test_consent_form_and_its_approve_button_are_found() -> None:
+    page = parse(CONSENT)
+    form = page.consent_form()
+    assert form is not None and page.login_form() is None
+    button = form.approve_button()
+    assert button is not None and button.value == "approve"
+    assert form.fields == {"csrf": "t"}
+
+
+def test_login_form_is_not_taken_for_consent() -> None:
+    page = parse(LOGIN)
+    assert page.login_form() is not None
+    assert page.consent_form() is None
+
+
+def test_auto_navigation_to_the_redirect_uri_is_seen() -> None:
+    html = (
+        '<form method=post action="https://app.test/cb">'
+        "<input type=hidden name=error value=x></form>"
+    )
+    assert parse(html).navigates_to("https://app.test/cb")
+    assert parse(
+        '<meta http-equiv="refresh" content="0;url=https://app.test/cb?e=1">'
+    ).navigates_to("https://app.test/cb")
+    assert not parse(CONSENT).navigates_to("https://app.test/cb")
+
+
+def test_redirects_are_classified_by_their_parameters() -> None:
+    uri = "https://app.test/cb"
+    assert classify_redirect(uri + "?code=abc&state=s", uri, 302, "").kind is OutcomeKind.CODE
+    assert (
+        classify_redirect(uri + "?error=access_denied", uri, 302, "").kind
+        is OutcomeKind.ERROR_REDIRECT
+    )
+    code = classify_redirect(uri + "?code=abc", uri, 302, "")
+    assert code.sent_to_redirect_uri and "abc" not in code.describe()
+
+
+def test_secrets_are_redacted() -> None:
+    url = redact_url("https://u:pw@h.test/cb?code=abc&state=s&access_token=t")
+    assert "abc" not in url and "pw" not in url and "t&" not in url and "state=s" in url
+    assert redact_headers([("Cookie", "sid=1"), ("accept", "x")]) == [
+        ("Cookie", REDACTED),
+        ("accept", "x"),
+    ]
