@@ -156,8 +156,14 @@ class TargetSession:
         return Attempt(client_id, redirect_uri, state, pkce, outcome)
 
     def approve(self, attempt: Attempt) -> Outcome:
-        """Submit the consent form's approve button and classify where it leads."""
+        """Submit the consent form's approve button and classify where it leads.
+
+        A target may skip consent for a client the user approved before and redirect with a
+        code at once; that outcome is returned as it is.
+        """
         outcome = attempt.outcome
+        if outcome.kind is OutcomeKind.CODE:
+            return outcome
         form = outcome.consent_form
         button = form.approve_button() if form else None
         if form is None or button is None:

@@ -51,6 +51,11 @@ class Outcome:
         return self.kind in (OutcomeKind.CONSENT, OutcomeKind.LOGIN, OutcomeKind.CODE)
 
     @property
+    def approvable(self) -> bool:
+        """Consent is shown, or the target already redirected with a code."""
+        return self.kind is OutcomeKind.CODE or self.consent_form is not None
+
+    @property
     def consent_form(self) -> Form | None:
         """The consent form, when consent was shown."""
         return self.page.consent_form() if self.page else None

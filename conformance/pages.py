@@ -62,6 +62,7 @@ class _Parser(HTMLParser):
         self._form: Form | None = None
         self._button: Button | None = None
         self._script = False
+        self._style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -75,8 +76,8 @@ class _Parser(HTMLParser):
             self._form.buttons.append(self._button)
         elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             self.navigations.append(a.get("content", ""))
-        elif tag == "script":
-            self._script = True
+        elif tag in ("script", "style"):
+            self._script, self._style = tag == "script", tag == "style"
 
     def _input(self, form: Form, a: dict[str, str]) -> None:
         kind, name = a.get("type", "text").lower(), a.get("name", "")
@@ -96,15 +97,15 @@ class _Parser(HTMLParser):
             self._form = None
         elif tag == "button":
             self._button = None
-        elif tag == "script":
-            self._script = False
+        elif tag in ("script", "style"):
+            self._script = self._style = False
 
     def handle_data(self, data: str) -> None:
         if self._button is not None:
             self._button.text += data
         if self._script:
             self.navigations.append(data)
-        elif data.strip():
+        elif data.strip() and not self._style:
             self.text.append(data.strip())
 
 

@@ -21,7 +21,7 @@ def test_public_client_redeems_code_without_secret(
     """
     client = public_client(cimd_metadata_host)
     attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
-    if attempt.outcome.consent_form is None or attempt.pkce is None:
+    if not attempt.outcome.approvable or attempt.pkce is None:
         raise NotApplicable(
             f"the valid client was not accepted ({attempt.outcome.describe()}); see CIMD-DISC-04"
         )

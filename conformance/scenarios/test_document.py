@@ -88,7 +88,7 @@ def test_never_issues_tokens_to_shared_secret_client(
         if not attempt.outcome.accepted:
             continue
         consented.append(name)
-        approved = cimd_target.approve(attempt) if attempt.outcome.consent_form else attempt.outcome
+        approved = cimd_target.approve(attempt) if attempt.outcome.approvable else attempt.outcome
         code = approved.params.get("code")
         if code is None or attempt.pkce is None:
             continue

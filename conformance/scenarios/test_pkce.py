@@ -13,7 +13,7 @@ from mock_servers.metadata_host import MetadataHost
 
 def _code(target: TargetSession, client_id: str, redirect_uri: str, pkce: Pkce) -> str | None:
     attempt = target.attempt(client_id, redirect_uri, pkce=pkce)
-    if attempt.outcome.consent_form is None:
+    if not attempt.outcome.approvable:
         return None
     return target.approve(attempt).params.get("code")
 

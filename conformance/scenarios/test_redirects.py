@@ -59,7 +59,7 @@ def test_loopback_redirect_uri_matches_any_port(
     for listed in ("http://127.0.0.1/callback", "http://127.0.0.1:3000/callback"):
         client = public_client(cimd_metadata_host, redirect_uris=[listed])
         attempt = cimd_target.attempt(client.client_id, ephemeral)
-        if attempt.outcome.consent_form is None:
+        if not attempt.outcome.approvable:
             problems.append(f"{listed}: {attempt.outcome.describe()}")
             continue
         before = len(cimd_callback.received("/callback"))
