@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__, requirements
-from conformance.report import console, junit
+from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.run import SuiteRun, label_for
 from conformance.verdicts import (
@@ -181,3 +181,4 @@ def write(report: Report, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
     (directory / "junit.xml").write_bytes(junit.render([report]))
+    (directory / "report.html").write_text(html.render(report, directory), "utf-8")

@@ -1,0 +1,37 @@
+"""A self-contained HTML page rendered from the report model: verdicts, evidence, screenshots.
+
+Everything that came from the target (page text, URLs, parameters) is escaped by Jinja2's
+autoescaping; the report's evidence is already redacted. Screenshots are embedded as data
+URLs so the page stands alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from conformance.report.model import Report
+
+_ENV = Environment(
+    loader=PackageLoader("conformance.report", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+_WORDS = {0: "Conformant", 1: "Non-conformant", 2: "Not tested: the harness could not test"}
+
+
+def render(report: Report, directory: Path | None = None) -> str:
+    """The HTML page; screenshots in ``directory/screenshots`` are embedded."""
+    shots = []
+    if directory is not None and (directory / "screenshots").is_dir():
+        for path in sorted((directory / "screenshots").glob("*.png")):
+            shots.append((path.stem, base64.b64encode(path.read_bytes()).decode("ascii")))
+    return _ENV.get_template("report.html").render(
+        report=report,
+        verdict=_WORDS[report.exit_code()],
+        summary=report.summary(),
+        shots=shots,
+        evidence=lambda r: json.dumps(r.evidence, indent=1),
+    )
