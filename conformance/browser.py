@@ -181,6 +181,11 @@ def login(
             page.locator(recipe.password_selector).first.fill(recipe.password)
             page.locator(recipe.submit_selector).first.click()
             page.wait_for_load_state("load")
+            if page.locator(recipe.password_selector).count():
+                raise HarnessError(
+                    f"the login recipe's credentials were refused: the login form came back at "
+                    f"{page.url} ({_page_text(page)!r}). Check --user and --password."
+                )
         page.locator(recipe.approve_selector).first.wait_for(state="visible")
     except PlaywrightError as exc:
         _screenshot(page, shot)

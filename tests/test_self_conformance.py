@@ -124,3 +124,27 @@ def test_unreachable_target_is_a_harness_error(tmp_path: Path, state_dir: Path) 
     report = Report.load(tmp_path / "report.json")
     assert "unreachable" in report.preflight["error"]
     assert {r.verdict for r in report.results} == {"harness-error"}
+
+
+def test_wrong_credentials_are_a_harness_error_naming_the_recipe(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    done = _run(
+        [
+            "demo",
+            "--password",
+            "not-the-password",
+            "--report-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(state_dir),
+        ]
+    )
+    assert done.returncode == 2, done.stdout[-3000:]
+    report = Report.load(tmp_path / "report.json")
+    assert "login recipe" in report.preflight["error"]
+    assert report.failed_requirements() == set()
+    # checks that need only discovery still ran: the target is not blamed for the login
+    verdicts = {r.requirement: r.verdict for r in report.results}
+    assert verdicts["CIMD-DISC-01"] == "pass"
+    assert verdicts["CIMD-URL-01"] == "harness-error"
