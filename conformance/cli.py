@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, requirements
+from conformance import __version__, baseline, requirements
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
@@ -43,6 +43,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--browser", help="Chromium executable (else $CIMD_BROWSER, Playwright's, the system's)"
     )
     parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
+    parser.add_argument("--baseline", type=Path, help="TOML file of known failures")
     parser.add_argument(
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
@@ -91,11 +92,24 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-state-dir", str(args.state_dir)]
     for param in args.param:
         argv += ["--cimd-param", param]
+    if args.baseline:
+        argv += ["--cimd-baseline", str(args.baseline.resolve())]
     return argv
 
 
 def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
     """Run the checks against ``issuers``; returns the combined exit code."""
+    if args.baseline:
+        try:
+            baseline.load(args.baseline)
+        except baseline.BaselineError as exc:
+            for issuer in issuers:
+                report = Report(issuer, args.profile, args.strict, __version__, started="")
+                report.preflight["error"] = f"{exc}. Fix the baseline file."
+                multi = len(issuers) > 1
+                write(report, args.report_dir / label_for(issuer) if multi else args.report_dir)
+            print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
+            return 2
     status = pytest.main(pytest_args(args, issuers))
     codes = []
     for issuer in issuers:

@@ -42,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--cimd-browser", default=None, help="path of the Chromium to drive")
     group.addoption("--cimd-state-dir", default=None, help="where the test CA is kept")
+    group.addoption("--cimd-baseline", default=None, help="TOML file of known failures")
     group.addoption(
         "--cimd-param", action="append", default=[], help="extra authorization parameter k=v"
     )

@@ -148,3 +148,30 @@ def test_wrong_credentials_are_a_harness_error_naming_the_recipe(
     verdicts = {r.requirement: r.verdict for r in report.results}
     assert verdicts["CIMD-DISC-01"] == "pass"
     assert verdicts["CIMD-URL-01"] == "harness-error"
+
+
+def test_baseline_accepts_known_failures_and_rejects_stale_ones(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    known = tmp_path / "known.toml"
+    known.write_text(
+        '[[known-failure]]\nrequirement = "CIMD-FETCH-04"\nreason = "fault on purpose"\n'
+    )
+    args = ["demo", "--fault", "follows-redirects", "--state-dir", str(state_dir)]
+    done = _run([*args, "--baseline", str(known), "--report-dir", str(tmp_path / "a")])
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "KNOWN FAILURE" in done.stdout
+
+    stale = tmp_path / "stale.toml"
+    stale.write_text(
+        known.read_text() + '[[known-failure]]\nrequirement = "CIMD-URL-01"\nreason = "old"\n'
+    )
+    done = _run([*args, "--baseline", str(stale), "--report-dir", str(tmp_path / "b")])
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert Report.load(tmp_path / "b" / "report.json").baseline["stale"] == ["CIMD-URL-01"]
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[known-failure]]\nrequirment = "CIMD-URL-01"\nreason = "typo"\n')
+    done = _run([*args, "--baseline", str(broken), "--report-dir", str(tmp_path / "c")])
+    assert done.returncode == 2
+    assert "requirment" in Report.load(tmp_path / "c" / "report.json").preflight["error"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, requirements
+from conformance import __version__, baseline, requirements
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.run import SuiteRun, label_for
@@ -156,7 +156,7 @@ class ResultCollector:
             if run is not None
             else {"error": "the run never reached this target"}
         )
-        return Report(
+        report = Report(
             issuer=issuer,
             profile=self._config.getoption("cimd_profile"),
             strict=self._config.getoption("cimd_strict"),
@@ -167,6 +167,10 @@ class ResultCollector:
             preflight=preflight,
             results=sorted(results, key=lambda r: r.requirement),
         )
+        baseline_file = self._config.getoption("cimd_baseline")
+        if baseline_file:
+            report.apply_baseline(baseline.load(Path(baseline_file)))
+        return report
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the console summary of every target."""

@@ -18,11 +18,17 @@ def render(report: Report) -> str:
     ]
     if report.preflight.get("error"):
         lines.append(f"  preflight: {report.preflight['error']}")
+    known = set(report.baseline.get("known", []))
     for result in report.results:
         if Verdict(result.verdict) in _SHOWN:
-            lines.append(f"  {result.verdict.upper():<14} {result.requirement:<14} {result.title}")
+            word = "KNOWN FAILURE" if result.requirement in known else result.verdict.upper()
+            lines.append(f"  {word:<14} {result.requirement:<14} {result.title}")
             if result.verdict != Verdict.HARNESS_ERROR.value or not report.preflight.get("error"):
                 lines.append(f"  {'':<14} expected: {result.expected}")
                 lines.append(f"  {'':<14} observed: {result.observed}")
+    for stale in report.baseline.get("stale", []):
+        lines.append(
+            f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
+        )
     lines.append(f"  verdict: {word} ({counts or 'no checks ran'})")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.baseline import Baseline
 from conformance.verdicts import Verdict, exit_code
 
 SCHEMA = "cimd-conformance-report/1"
@@ -54,6 +55,7 @@ class Report:
     environment: dict[str, Any] = field(default_factory=dict)
     preflight: dict[str, Any] = field(default_factory=dict)
     results: list[CheckResult] = field(default_factory=list)
+    baseline: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
     def verdicts(self) -> list[Verdict]:
@@ -61,8 +63,25 @@ class Report:
         return [Verdict(r.verdict) for r in self.results]
 
     def exit_code(self) -> int:
-        """0 conformant, 1 non-conformant, 2 the harness could not test."""
-        return exit_code(self.verdicts())
+        """0 conformant, 1 non-conformant, 2 the harness could not test.
+
+        Failures listed in the baseline do not count; stale baseline entries do.
+        """
+        code = exit_code(self.verdicts())
+        if code != 1 or not self.baseline:
+            return code if code != 0 or not self.baseline.get("stale") else 1
+        unlisted = self.failed_requirements() - set(self.baseline.get("known", []))
+        return 1 if unlisted or self.baseline.get("stale") else 0
+
+    def apply_baseline(self, baseline: Baseline) -> None:
+        """Record which failures the baseline knows and which of its entries are stale."""
+        passed = {r.requirement for r in self.results if r.verdict == Verdict.PASS.value}
+        self.baseline = {
+            "file": baseline.path,
+            "known": sorted(baseline.requirements & self.failed_requirements()),
+            "stale": sorted(baseline.requirements & passed),
+            "reasons": {e.requirement: e.reason for e in baseline.entries},
+        }
 
     def summary(self) -> dict[str, int]:
         """How many checks ended in each verdict."""
