@@ -1,0 +1,121 @@
+"""Interop: the suite scores panva's oidc-provider, and the verdicts match the baseline exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.baseline import load
+from conformance.report.model import Report
+from mock_servers.pki import TestCA
+
+HERE = Path(__file__).resolve().parent / "oidc-provider"
+ROOT = HERE.parents[2]
+WORK = Path(os.environ.get("CIMD_INTEROP_DIR", ROOT / ".interop")) / "oidc-provider"
+pytestmark = pytest.mark.slow
+
+
+def _install() -> Path:
+    """npm-install the pinned package (once) and copy the server beside it."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is needed for the oidc-provider interop target (Node.js 20+)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    manifest = (HERE / "package.json").read_text()
+    if (
+        not (WORK / "node_modules" / "oidc-provider").is_dir()
+        or (WORK / "package.json").read_text() != manifest
+    ):
+        (WORK / "package.json").write_text(manifest)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=WORK,
+            check=True,
+            timeout=600,
+        )
+    shutil.copy(HERE / "server.mjs", WORK / "server.mjs")
+    return WORK
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """oidc-provider on loopback, trusting the suite's test CA; yields its issuer."""
+    work = _install()
+    ca = TestCA.load_or_create(state_dir)
+    env = {**os.environ, "PORT": str(_free_port()), "NODE_EXTRA_CA_CERTS": str(ca.cert_path)}
+    log = tmp_path_factory.mktemp("oidc-provider") / "server.log"
+    with log.open("w") as err:
+        process = subprocess.Popen(
+            ["node", "server.mjs"], cwd=work, env=env, stdout=subprocess.PIPE, stderr=err, text=True
+        )
+        try:
+            yield _issuer(process, log)
+        finally:
+            process.terminate()
+            process.wait(10)
+            assert process.stdout is not None
+            process.stdout.close()
+
+
+def _issuer(process: subprocess.Popen[str], log: Path) -> str:
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if selector.select(0.2):
+            line = process.stdout.readline()
+            if line.startswith("{"):
+                return str(json.loads(line)["issuer"])
+        if process.poll() is not None:
+            pytest.fail(f"oidc-provider exited: {log.read_text()[-2000:]}")
+    pytest.fail("oidc-provider did not start within 60 s")
+
+
+def test_oidc_provider_matches_its_baseline(
+    oidc_provider: str, state_dir: Path, tmp_path: Path
+) -> None:
+    baseline = HERE / "baseline.toml"
+    args = [
+        "run",
+        "--issuer",
+        oidc_provider,
+        "--param",
+        "scope=openid",
+        "--baseline",
+        str(baseline),
+    ]
+    args += ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = Report.load(tmp_path / "report.json")
+    assert report.preflight.get("error") is None, report.preflight
+    assert [r.requirement for r in report.results if r.verdict == "harness-error"] == []
+    assert report.failed_requirements() == set(load(baseline).requirements), done.stdout[-3000:]
+    assert report.baseline["stale"] == []
+    assert done.returncode == 0, done.stdout[-3000:]
