@@ -190,6 +190,12 @@ def login(
     except PlaywrightError as exc:
         _screenshot(page, shot)
         text = _page_text(page)
+        error = dict(parse_qsl(urlsplit(page.url).query)).get("error")
+        if error:
+            raise HarnessError(
+                f"after login the target ended the request with error={error!r} at {page.url}: "
+                "it may need more authorization parameters (add --param, e.g. scope=openid)"
+            ) from exc
         raise HarnessError(
             f"the login recipe did not lead to a consent page (at {page.url}: {text!r}): "
             f"{str(exc).splitlines()[0]}. Check the credentials and the recipe's selectors."

@@ -28,7 +28,12 @@ class ReferenceTarget:
     """
 
     def __init__(
-        self, faults: tuple[str, ...] = (), *, matrix: bool = False, state_dir: Path | None = None
+        self,
+        faults: tuple[str, ...] = (),
+        *,
+        matrix: bool = False,
+        state_dir: Path | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self._args = [sys.executable, "-m", "mock_servers.reference_as", "--port", "0"]
         for fault in faults:
@@ -37,6 +42,7 @@ class ReferenceTarget:
             self._args.append("--matrix")
         if state_dir is not None:
             self._args += ["--state-dir", str(state_dir)]
+        self._args += list(extra_args)
         self._process: subprocess.Popen[str] | None = None
         self.ready: dict[str, Any] = {}
 

@@ -136,6 +136,7 @@ class SuiteRun:
             run.target = discover(client, issuer)
             run.preflight["metadata_url"] = run.target.metadata_url
             session = TargetSession(run.target, client, self.tls, dict(self.config.extra_params))
+            self._check_reachability(run, session)
             run.login_context = self._login(run, session)
             run.session = session
         except HarnessError as exc:
@@ -143,6 +144,37 @@ class SuiteRun:
             client.close()
         run.preflight["error"] = run.preflight_error or None
         return run
+
+    def _check_reachability(self, run: TargetRun, session: TargetSession) -> None:
+        """Send a valid client once without a session, and explain a refusal before login.
+
+        A target that never fetched the document cannot reach the metadata host, does not
+        trust the test CA, or refuses its host by policy: the suite cannot test it, and says
+        so with the fixes, instead of blaming it.
+        """
+        client = public_client(self.metadata_host)
+        attempt = session.attempt(client.client_id, client.redirect_uri)
+        fetched = self.metadata_host.fetches(client.client_id)
+        run.preflight["valid_client"] = attempt.outcome.describe()
+        run.preflight["valid_client_fetches"] = len(fetched)
+        if attempt.outcome.accepted:
+            return
+        ca = self.ca.cert_path
+        if not fetched:
+            raise HarnessError(
+                f"the target refused a valid client ({attempt.outcome.describe()}) without "
+                f"fetching its document from the metadata host {self.metadata_host.base_url}. "
+                "It cannot reach the host, does not trust the suite's test CA, or refuses the "
+                "host by policy (allowlist, SSRF block of loopback). Fixes: run the target on "
+                f"this machine; trust {ca} (Node: NODE_EXTRA_CA_CERTS, Python: SSL_CERT_FILE or "
+                "REQUESTS_CA_BUNDLE, JDK: keytool -importcert into cacerts); allow the metadata "
+                "host in the target's client_id policy"
+            )
+        raise HarnessError(
+            f"the target fetched a valid client document ({len(fetched)} fetches) but refused "
+            f"the request ({attempt.outcome.describe()}): add required parameters with --param "
+            "(for example scope=openid) or check the target's client policy"
+        )
 
     def _login(self, run: TargetRun, session: TargetSession) -> Any:
         """Log in once through the browser with a valid client; keep the cookies."""

@@ -175,3 +175,31 @@ def test_baseline_accepts_known_failures_and_rejects_stale_ones(
     done = _run([*args, "--baseline", str(broken), "--report-dir", str(tmp_path / "c")])
     assert done.returncode == 2
     assert "requirment" in Report.load(tmp_path / "c" / "report.json").preflight["error"]
+
+
+def test_target_that_does_not_trust_the_ca_is_a_harness_error(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    from conformance.reference_target import ReferenceTarget
+    from mock_servers.pki import TestCA
+
+    other = TestCA.untrusted()
+    with ReferenceTarget(
+        state_dir=state_dir, extra_args=("--trust-ca", str(other.cert_path))
+    ) as target:
+        done = _run(
+            [
+                "run",
+                "--issuer",
+                target.issuer,
+                "--report-dir",
+                str(tmp_path),
+                "--state-dir",
+                str(state_dir),
+            ]
+        )
+    assert done.returncode == 2, done.stdout[-3000:]
+    report = Report.load(tmp_path / "report.json")
+    assert "without fetching" in report.preflight["error"]
+    assert "NODE_EXTRA_CA_CERTS" in report.preflight["error"]
+    assert report.failed_requirements() == set()
