@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, baseline, requirements
+from conformance import __version__, baseline, requirements, target_file
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
@@ -31,14 +31,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-dir", type=Path, default=DEFAULT_REPORT_DIR, help="default: %(default)s"
     )
-    parser.add_argument("--profile", choices=requirements.PROFILES, default="latest")
+    parser.add_argument("--profile", choices=requirements.PROFILES, help="default: latest")
     parser.add_argument(
         "--strict", action="store_true", help="Recommended requirements fail the run too"
     )
-    parser.add_argument("--user", default="alice", help="the test user's login name")
-    parser.add_argument(
-        "--password", default="wonderland-test-only", help="the test user's password"
-    )
+    parser.add_argument("--user", help="the test user's login name (default alice)")
+    parser.add_argument("--password", help="the test user's password")
     parser.add_argument(
         "--browser", help="Chromium executable (else $CIMD_BROWSER, Playwright's, the system's)"
     )
@@ -58,9 +56,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"cimd-conformance {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="score an authorization server")
-    run.add_argument(
-        "--issuer", action="append", required=True, help="the target's issuer URL (repeatable)"
-    )
+    run.add_argument("--issuer", action="append", help="the target's issuer URL (repeatable)")
+    run.add_argument("--target", type=Path, help="a target file (TOML; see README)")
     _add_run_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
@@ -85,6 +82,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-issuer", issuer]
     argv += ["--cimd-report-dir", str(args.report_dir.resolve()), "--cimd-profile", args.profile]
     argv += ["--cimd-user", args.user, "--cimd-password", args.password]
+    for key, value in getattr(args, "login", {}).items():
+        argv += ["--cimd-login", f"{key}={value}"]
     argv += ["--strict-markers"] + (["--cimd-strict"] if args.strict else [])
     if args.browser:
         argv += ["--cimd-browser", args.browser]
@@ -140,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ca":
             return _ca(args)
         if args.command == "run":
-            return run_suite(args, args.issuer)
+            return _run(args)
+        _resolve(args, None)
         with ReferenceTarget(
             tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir
         ) as target:
@@ -149,6 +149,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2
+
+
+def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> None:
+    """Fill options left unset: from the target file, else the built-in defaults."""
+    args.user = args.user or (spec and spec.user) or "alice"
+    args.password = args.password or (spec and spec.password) or "wonderland-test-only"
+    args.profile = args.profile or (spec and spec.profile) or "latest"
+    if spec is not None:
+        args.param = [f"{k}={v}" for k, v in spec.params.items()] + args.param
+        args.login = spec.login
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = None
+    if args.target is not None:
+        try:
+            spec = target_file.load(args.target)
+        except target_file.TargetFileError as exc:
+            _resolve(args, None)
+            report = Report(
+                ", ".join(args.issuer or ["(from the target file)"]),
+                args.profile,
+                args.strict,
+                __version__,
+                started="",
+            )
+            report.preflight["error"] = f"{exc}. Fix the target file."
+            write(report, args.report_dir)
+            print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
+            return 2
+    _resolve(args, spec)
+    issuers = args.issuer or ([spec.issuer] if spec else [])
+    if not issuers:
+        parser().error("run needs --issuer URL or --target FILE")
+    return run_suite(args, issuers)
 
 
 def _ca(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cimd-state-dir", default=None, help="where the test CA is kept")
     group.addoption("--cimd-baseline", default=None, help="TOML file of known failures")
     group.addoption(
+        "--cimd-login", action="append", default=[], help="login recipe selector key=value"
+    )
+    group.addoption(
         "--cimd-param", action="append", default=[], help="extra authorization parameter k=v"
     )
 
@@ -65,12 +68,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def run_config(config: pytest.Config) -> RunConfig:
     """The run's configuration from the ``--cimd-*`` options."""
-    params = []
-    for item in config.getoption("cimd_param"):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise pytest.UsageError(f"--cimd-param takes key=value, got {item!r}")
-        params.append((key, value))
     state = config.getoption("cimd_state_dir")
     return RunConfig(
         issuers=tuple(config.getoption("cimd_issuer")),
@@ -81,8 +78,20 @@ def run_config(config: pytest.Config) -> RunConfig:
         password=config.getoption("cimd_password"),
         browser=config.getoption("cimd_browser"),
         state_dir=Path(state) if state else None,
-        extra_params=tuple(params),
+        extra_params=_pairs(config, "cimd_param"),
+        login=_pairs(config, "cimd_login"),
     )
+
+
+def _pairs(config: pytest.Config, option: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in config.getoption(option):
+        key, sep, value = item.partition("=")
+        if not sep:
+            flag = "--" + option.replace("_", "-")
+            raise pytest.UsageError(f"{flag} takes key=value, got {item!r}")
+        pairs.append((key, value))
+    return tuple(pairs)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ class RunConfig:
     browser: str | None = None
     state_dir: Path | None = None
     extra_params: tuple[tuple[str, str], ...] = ()
+    login: tuple[tuple[str, str], ...] = ()
     bind: str = "127.0.0.1"
 
 
@@ -87,7 +88,9 @@ class SuiteRun:
         self.metadata_host = MetadataHost(self.ca, config.bind)
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
-        self.recipe = browser_mod.LoginRecipe(config.username, config.password)
+        self.recipe = browser_mod.LoginRecipe(
+            config.username, config.password, **dict(config.login)
+        )
         self.targets: dict[str, TargetRun] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
 

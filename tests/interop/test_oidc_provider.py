@@ -97,15 +97,14 @@ def test_oidc_provider_matches_its_baseline(
     oidc_provider: str, state_dir: Path, tmp_path: Path
 ) -> None:
     baseline = HERE / "baseline.toml"
-    args = [
-        "run",
-        "--issuer",
-        oidc_provider,
-        "--param",
-        "scope=openid",
-        "--baseline",
-        str(baseline),
-    ]
+    target = tmp_path / "target.toml"
+    target.write_text(
+        f'issuer = "{oidc_provider}"\n'
+        '[user]\nname = "alice"\npassword = "any"\n'
+        '[authorization]\nscope = "openid"\n'
+        '[login]\nusername_selector = "input[name=login]"\n'
+    )
+    args = ["run", "--target", str(target), "--baseline", str(baseline)]
     args += ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", *args],

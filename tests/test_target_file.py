@@ -1,0 +1,71 @@
+"""Target files are validated strictly: a typo is an error naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.report.model import Report
+from conformance.target_file import TargetFileError, load
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "target.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_full_target_file_is_read(tmp_path: Path) -> None:
+    spec = load(
+        _write(
+            tmp_path,
+            'issuer = "https://as.test"\nprofile = "mcp-2025-11-25"\n'
+            '[user]\nname = "bob"\npassword = "pw"\n'
+            '[authorization]\nscope = "openid"\n[login]\napprove_selector = "text=Allow"\n',
+        )
+    )
+    assert spec.issuer == "https://as.test" and spec.profile == "mcp-2025-11-25"
+    assert (spec.user, spec.password) == ("bob", "pw")
+    assert spec.params == {"scope": "openid"} and spec.login == {"approve_selector": "text=Allow"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('issuer = "https://as.test"\nisuer = "x"\n', "unknown key 'isuer'"),
+        ('issuer = "https://as.test"\n[user]\nnmae = "x"\n', r"\[user\]: unknown key 'nmae'"),
+        ('issuer = "https://as.test"\n[login]\napprove = "x"\n', "unknown key 'approve'"),
+        ('issuer = "https://as.test"\nprofile = "cimd-99"\n', "profile 'cimd-99'"),
+        ("issuer = 3\n", "'issuer' must be a str"),
+        ('[user]\nname = "x"\n', "issuer key is missing"),
+        ('issuer = "https://as.test\n', "not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(TargetFileError, match=message):
+        load(_write(tmp_path, text))
+
+
+def test_a_broken_target_file_exits_2_with_a_report(tmp_path: Path) -> None:
+    target = _write(tmp_path, 'issuer = "https://127.0.0.1:9"\n[login]\nsubmit = "x"\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--target",
+            str(target),
+            "--report-dir",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unknown key 'submit'" in done.stderr
+    assert "unknown key 'submit'" in Report.load(tmp_path / "r" / "report.json").preflight["error"]
