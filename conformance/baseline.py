@@ -15,11 +15,10 @@ requirement IDs are errors that name the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import requirements
+from conformance import requirements, toml_file
 
 _TOP_KEYS = frozenset({"known-failure"})
 _ENTRY_KEYS = frozenset({"requirement", "reason"})
@@ -56,12 +55,7 @@ def load(path: Path) -> Baseline:
     Raises:
         BaselineError: the file is missing, not TOML, or has an unknown key or ID.
     """
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise BaselineError(f"cannot read the baseline {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BaselineError(f"the baseline {path} is not valid TOML: {exc}") from exc
+    data = toml_file.read(path, "baseline", BaselineError)
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise BaselineError(

@@ -24,12 +24,11 @@ how a target is driven.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import requirements
+from conformance import requirements, toml_file
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,
@@ -85,12 +84,7 @@ def load(path: Path) -> TargetFile:
     Raises:
         TargetFileError: unreadable, not TOML, an unknown key, a wrong type, or no issuer.
     """
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise TargetFileError(f"cannot read the target file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetFileError(f"the target file {path} is not valid TOML: {exc}") from exc
+    data = toml_file.read(path, "target file", TargetFileError)
     _check(data, _SCHEMA, str(path))
     if "issuer" not in data:
         raise TargetFileError(f"{path}: the issuer key is missing")
