@@ -203,3 +203,24 @@ def test_target_that_does_not_trust_the_ca_is_a_harness_error(
     assert "without fetching" in report.preflight["error"]
     assert "NODE_EXTRA_CA_CERTS" in report.preflight["error"]
     assert report.failed_requirements() == set()
+
+
+def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) -> None:
+    from conformance.reference_target import ReferenceTarget
+
+    with ReferenceTarget(state_dir=state_dir) as target:
+        done = _run(
+            [
+                "run",
+                "--issuer",
+                target.issuer + "/no-such-tenant",
+                "--report-dir",
+                str(tmp_path),
+                "--state-dir",
+                str(state_dir),
+            ]
+        )
+    assert done.returncode == 2, done.stdout[-3000:]
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "no authorization server metadata" in error
+    assert "/.well-known/oauth-authorization-server/no-such-tenant -> 404" in error
