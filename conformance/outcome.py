@@ -92,13 +92,6 @@ class Outcome:
         }
 
 
-def goes_to_client(location: str, redirect_uri: str, target_origin: str) -> bool:
-    """Whether a redirect leaves the target for the client's redirect URI origin."""
-    loc, red = urlsplit(location), urlsplit(redirect_uri)
-    origin = f"{loc.scheme}://{loc.netloc}"
-    return origin != target_origin and (loc.scheme, loc.netloc) == (red.scheme, red.netloc)
-
-
 def classify_redirect(location: str, redirect_uri: str, status: int, url: str) -> Outcome:
     """An outcome for a redirect that leaves the target."""
     params = dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))

@@ -44,11 +44,3 @@ def redact_url(url: str) -> str:
 def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers with credentials and cookies replaced."""
     return [(k, REDACTED if k.lower() in _HEADER_SECRETS else v) for k, v in headers]
-
-
-def redact_text(text: str, secrets: list[str]) -> str:
-    """``text`` with every occurrence of the given secret strings replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text

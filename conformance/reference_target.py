@@ -63,32 +63,14 @@ class ReferenceTarget:
         self._process = subprocess.Popen(
             self._args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=os.environ.copy()
         )
-        line = self._read_line(READY_TIMEOUT_S)
         try:
-            self.ready = json.loads(line)
-        except ValueError as exc:
+            self.ready = read_json_line(self._process, READY_TIMEOUT_S, "the reference AS")
+        except HarnessError as exc:
+            self._log.seek(0)
+            log = self._log.read()[-2000:]
             self.stop()
-            raise HarnessError(f"the reference AS did not start: {line!r}") from exc
+            raise HarnessError(f"{exc}: {log}" if log else str(exc)) from exc
         return self
-
-    def _read_line(self, timeout: float) -> str:
-        assert self._process is not None and self._process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if selector.select(timeout=0.2):
-                line = self._process.stdout.readline()
-                if line:
-                    return line
-            if self._process.poll() is not None:
-                self._log.seek(0)
-                err = self._log.read()
-                raise HarnessError(
-                    f"the reference AS exited ({self._process.returncode}): {err[-2000:]}"
-                )
-        self.stop()
-        raise HarnessError(f"the reference AS did not report ready within {timeout:.0f} s")
 
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
@@ -113,3 +95,27 @@ class ReferenceTarget:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def read_json_line(process: subprocess.Popen[str], timeout: float, what: str) -> dict[str, Any]:
+    """The first line of ``process``'s stdout that is a JSON object (a server's ready line).
+
+    Raises:
+        HarnessError: the process exited, or printed no such line within ``timeout``.
+    """
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.2):
+            line = process.stdout.readline()
+            if line.startswith("{"):
+                try:
+                    ready: dict[str, Any] = json.loads(line)
+                    return ready
+                except ValueError:
+                    continue
+        if process.poll() is not None:
+            raise HarnessError(f"{what} exited ({process.returncode})")
+    raise HarnessError(f"{what} did not report ready within {timeout:.0f} s")

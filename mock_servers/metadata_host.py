@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from mock_servers.hosting import Fetch, Hosting
 from mock_servers.pki import TestCA
@@ -195,8 +194,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def host_of(url: str) -> str:
-    """The host of ``url`` as written (no port), for display checks."""
-    return urlsplit(url).hostname or ""

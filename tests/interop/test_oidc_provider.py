@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance.baseline import load
+from conformance.reference_target import read_json_line
 from conformance.report.model import Report
+from conformance.verdicts import HarnessError
 from mock_servers.pki import TestCA
 
 HERE = Path(__file__).resolve().parent / "oidc-provider"
@@ -70,27 +69,16 @@ def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             ["node", "server.mjs"], cwd=work, env=env, stdout=subprocess.PIPE, stderr=err, text=True
         )
         try:
-            yield _issuer(process, log)
+            try:
+                ready = read_json_line(process, 60, "oidc-provider")
+            except HarnessError as exc:
+                pytest.fail(f"{exc}: {log.read_text()[-2000:]}")
+            yield str(ready["issuer"])
         finally:
             process.terminate()
             process.wait(10)
             assert process.stdout is not None
             process.stdout.close()
-
-
-def _issuer(process: subprocess.Popen[str], log: Path) -> str:
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if selector.select(0.2):
-            line = process.stdout.readline()
-            if line.startswith("{"):
-                return str(json.loads(line)["issuer"])
-        if process.poll() is not None:
-            pytest.fail(f"oidc-provider exited: {log.read_text()[-2000:]}")
-    pytest.fail("oidc-provider did not start within 60 s")
 
 
 def test_oidc_provider_matches_its_baseline(
