@@ -37,6 +37,23 @@ CHROMIUM_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE *.localhost , "
     "EXCLUDE 127.0.0.1",
 )
+
+
+def chromium_args(host_maps: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """The launch flags, with ``host_maps`` (name, address) resolved before everything else.
+
+    Chromium resolves nothing else: every other name fails, so it can only reach loopback
+    and, in the lab, the metadata host's names.
+    """
+    if not host_maps:
+        return list(CHROMIUM_ARGS)
+    maps = "".join(f"MAP {name} {address} , " for name, address in host_maps)
+    return [
+        arg.replace("--host-resolver-rules=", "--host-resolver-rules=" + maps, 1)
+        for arg in CHROMIUM_ARGS
+    ]
+
+
 SYSTEM_BROWSERS = (
     "/usr/bin/chromium",
     "/usr/lib/chromium/chromium",
@@ -113,10 +130,17 @@ class Browser:
     Args:
         ca_file: the suite's CA certificate, trusted for every page.
         executable: an explicit browser path, else one is found.
+        host_maps: (name, address) pairs Chromium resolves (the lab's metadata host).
     """
 
-    def __init__(self, ca_file: Path, executable: str | None = None) -> None:
+    def __init__(
+        self,
+        ca_file: Path,
+        executable: str | None = None,
+        host_maps: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self._ca_file = ca_file
+        self._host_maps = host_maps
         self._executable = executable
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
@@ -133,7 +157,7 @@ class Browser:
             self._browser = self._playwright.chromium.launch(
                 executable_path=path,
                 headless=True,
-                args=list(CHROMIUM_ARGS),
+                args=chromium_args(self._host_maps),
                 env={**os.environ, "HOME": str(home)},  # env replaces the whole environment
                 timeout=60_000,
             )

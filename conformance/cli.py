@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, baseline, requirements, target_file
+from conformance import __version__, baseline, lab, requirements, target_file
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
 from conformance.run import label_for
+from conformance.target_command import TargetCommand
 from conformance.verdicts import HarnessError
 from mock_servers.pki import TestCA
 
@@ -46,6 +47,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
     parser.add_argument(
+        "--lab",
+        action="store_true",
+        help="run inside a private network namespace with lab DNS and special-use canaries "
+        "(root only; see README)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="show every check as pytest runs it"
     )
 
@@ -58,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="score an authorization server")
     run.add_argument("--issuer", action="append", help="the target's issuer URL (repeatable)")
     run.add_argument("--target", type=Path, help="a target file (TOML; see README)")
+    run.add_argument(
+        "--target-command",
+        help="shell command that starts the target for the run (inside the lab with --lab); "
+        "it gets the test CA as $CIMD_CA_FILE",
+    )
     _add_run_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
@@ -96,19 +108,24 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
     return argv
 
 
+def could_not_test(args: argparse.Namespace, issuers: Sequence[str], message: str) -> int:
+    """Write a report saying why nothing could be tested; returns exit code 2."""
+    for issuer in issuers or ["(no target)"]:
+        report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
+        report.preflight["error"] = message
+        multi = len(issuers) > 1
+        write(report, args.report_dir / label_for(issuer) if multi else args.report_dir)
+    print(f"cimd-conformance: the harness could not test: {message}", file=sys.stderr)
+    return 2
+
+
 def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
     """Run the checks against ``issuers``; returns the combined exit code."""
     if args.baseline:
         try:
             baseline.load(args.baseline)
         except baseline.BaselineError as exc:
-            for issuer in issuers:
-                report = Report(issuer, args.profile, args.strict, __version__, started="")
-                report.preflight["error"] = f"{exc}. Fix the baseline file."
-                multi = len(issuers) > 1
-                write(report, args.report_dir / label_for(issuer) if multi else args.report_dir)
-            print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
-            return 2
+            return could_not_test(args, issuers, f"{exc}. Fix the baseline file.")
     status = pytest.main(pytest_args(args, issuers))
     codes = []
     for issuer in issuers:
@@ -135,14 +152,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return reference_main(argv[1:])
     args = parser().parse_args(argv)
+    if args.command == "ca":
+        return _ca(args)
+    if args.lab and not lab.inside():
+        try:
+            lab.check_can_enter()
+        except HarnessError as exc:
+            _resolve(args, None)
+            return could_not_test(args, getattr(args, "issuer", None) or [], str(exc))
+        return lab.run_inside([sys.executable, "-m", "conformance.cli", *argv])
     try:
-        if args.command == "ca":
-            return _ca(args)
+        if lab.inside():
+            lab.prepare()
         if args.command == "run":
             return _run(args)
         _resolve(args, None)
+        production = ("--production",) if lab.inside() else ()
         with ReferenceTarget(
-            tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir
+            tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir, extra_args=production
         ) as target:
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
             return run_suite(args, issuers)
@@ -183,7 +210,14 @@ def _run(args: argparse.Namespace) -> int:
     issuers = args.issuer or ([spec.issuer] if spec else [])
     if not issuers:
         parser().error("run needs --issuer URL or --target FILE")
-    return run_suite(args, issuers)
+    if not args.target_command:
+        return run_suite(args, issuers)
+    ca = TestCA.load_or_create(args.state_dir)
+    try:
+        with TargetCommand(args.target_command, issuers[0], ca.cert_path):
+            return run_suite(args, issuers)
+    except HarnessError as exc:
+        return could_not_test(args, issuers, str(exc))
 
 
 def _ca(args: argparse.Namespace) -> int:

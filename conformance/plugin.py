@@ -17,6 +17,7 @@ import pytest
 
 from conformance import requirements
 from conformance.harness import TargetSession
+from conformance.network import Planter
 from conformance.report.collect import ResultCollector
 from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
 from conformance.target import Target
@@ -151,6 +152,18 @@ def cimd_callback(cimd_suite: SuiteRun) -> CallbackListener:
 
 
 @pytest.fixture
+def cimd_ssrf(cimd_suite: SuiteRun, request: pytest.FixtureRequest) -> Iterator[Planter]:
+    """This check's SSRF canaries; every connection they see is evidence against the target.
+
+    The canaries go on listening for a while after the check ends; a connection that comes
+    late still fails the check when the report is written.
+    """
+    planter = Planter(cimd_suite.network, request.node.name)
+    yield planter
+    planter.close()
+
+
+@pytest.fixture
 def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlow:
     """Authorization flows in the real browser, logged in as the test user."""
     return BrowserFlow(cimd_suite, cimd_target_run)
@@ -161,6 +174,7 @@ def environment(suite: SuiteRun | None) -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
     if suite is not None:
         env["metadata_host"] = suite.metadata_host.base_url
+        env["network"] = suite.network.describe()["meaning"]
         env["browser"] = suite.browser_version()
     env["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return env

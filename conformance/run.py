@@ -21,6 +21,7 @@ import httpx
 
 from conformance import browser as browser_mod
 from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
+from conformance.network import Network
 from conformance.probes import public_client
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
@@ -85,7 +86,9 @@ class SuiteRun:
         self.config = config
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
-        self.metadata_host = MetadataHost(self.ca, config.bind)
+        self.network = Network.start()
+        address, name, alias = self.network.metadata_bind
+        self.metadata_host = MetadataHost(self.ca, address, name, alias)
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
         self.recipe = browser_mod.LoginRecipe(
@@ -113,12 +116,17 @@ class SuiteRun:
             self._browser.stop()
         self.callback.stop()
         self.metadata_host.stop()
+        self.network.stop()
 
     @property
     def browser(self) -> browser_mod.Browser:
         """The run's one browser, started on first use."""
         if self._browser is None:
-            self._browser = browser_mod.Browser(self.ca.cert_path, self.config.browser).start()
+            host = self.metadata_host
+            maps = ((host.host_name, host.address), (host.alias, host.address))
+            self._browser = browser_mod.Browser(
+                self.ca.cert_path, self.config.browser, maps if self.network.is_lab else ()
+            ).start()
         return self._browser
 
     def screenshot_path(self, label: str, name: str) -> Path:

@@ -45,10 +45,17 @@ class MetadataHost:
 
     Args:
         ca: the CA the target trusts; the TLS listener's certificate comes from it.
-        host: the loopback address to bind.
+        host: the address to bind (loopback, or the lab's metadata address).
+        name: the DNS name in its URLs (default: the address itself); the certificate also
+            covers every name under ``*.`` + ``name``'s parent zone, so lab names that the
+            lab DNS points at this host are served with a valid certificate.
+        alias: a second name for this host (``localhost`` on loopback), for checks that need
+            "the same document on another host name".
     """
 
-    def __init__(self, ca: TestCA, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, ca: TestCA, host: str = "127.0.0.1", name: str | None = None, alias: str = "localhost"
+    ) -> None:
         self._lock = threading.Lock()
         self._hostings: dict[str, Hosting] = {CALLBACK_PATH: CALLBACK_PAGE}
         self._fetches: list[Fetch] = []
@@ -56,17 +63,40 @@ class MetadataHost:
         self._run = secrets.token_hex(3)
         self._dir = Path(tempfile.mkdtemp(prefix="cimd-metadata-host-"))
         self._untrusted_ca = TestCA.untrusted()
-        names = (host, "localhost") if host != "localhost" else (host,)
-        self._tls = Server(self._app("tls"), host, 0, ca.issue_server_pem(self._dir, names))
-        self._plain = Server(self._app("plain"), host, 0)
+        names: tuple[str, ...] = (host, alias) if host != alias else (host,)
+        if name is not None:
+            names = (name, "*." + name.split(".", 1)[1], *names)
+        self.address = host
+        self.alias = alias
+        self._tls = Server(self._app("tls"), host, 0, ca.issue_server_pem(self._dir, names), name)
+        self._plain = Server(self._app("plain"), host, 0, name=name)
         self._untrusted = Server(
-            self._app("untrusted"), host, 0, self._untrusted_ca.issue_server_pem(self._dir, names)
+            self._app("untrusted"),
+            host,
+            0,
+            self._untrusted_ca.issue_server_pem(self._dir, names),
+            name,
         )
 
     @property
     def base_url(self) -> str:
         """The trusted TLS origin, e.g. ``https://127.0.0.1:40123``."""
         return self._tls.base_url
+
+    @property
+    def alias_base_url(self) -> str:
+        """The trusted TLS origin under :attr:`alias`, e.g. ``https://localhost:40123``."""
+        return f"https://{self.alias}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        """The trusted TLS listener's port."""
+        return self._tls.port
+
+    @property
+    def host_name(self) -> str:
+        """The host in :attr:`base_url`: a DNS name in the lab, else the bound address."""
+        return self._tls.name
 
     @property
     def plain_base_url(self) -> str:

@@ -38,10 +38,16 @@ class Server:
         host: the address to bind; loopback by default.
         port: the port, 0 for any free port.
         certfile: a PEM with key and certificate chain; ``None`` serves plain HTTP.
+        name: the host name in :attr:`base_url` (default: the bound address).
     """
 
     def __init__(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, certfile: Path | None = None
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        certfile: Path | None = None,
+        name: str | None = None,
     ) -> None:
         self._app = app
         self._certfile = certfile
@@ -52,6 +58,7 @@ class Server:
         self._sock.listen(128)
         self._sock.set_inheritable(True)
         self.host = host
+        self.name = name or host
         self.port: int = self._sock.getsockname()[1]
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -67,7 +74,7 @@ class Server:
     @property
     def base_url(self) -> str:
         """The origin, e.g. ``https://127.0.0.1:8443``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = f"[{self.name}]" if ":" in self.name else self.name
         return f"{self.scheme}://{host}:{self.port}"
 
     def start(self) -> Server:

@@ -48,6 +48,6 @@ def test_each_requirement_has_one_check() -> None:
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 def test_fault_breaks_known_requirements(fault) -> None:  # type: ignore[no-untyped-def]
-    assert fault.breaks
-    for rid in fault.breaks:
+    assert fault.breaks_in("lab")
+    for rid in (*fault.breaks, *fault.breaks_in("lab")):
         requirements.get(rid)

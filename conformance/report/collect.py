@@ -14,6 +14,7 @@ import pytest
 from conformance import __version__, baseline, requirements
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
+from conformance.requirements import Tier
 from conformance.run import SuiteRun, label_for
 from conformance.verdicts import (
     HarnessError,
@@ -44,6 +45,7 @@ class ResultCollector:
             i: [] for i in config.getoption("cimd_issuer")
         }
         self._by_item: dict[str, CheckResult] = {}
+        self._planted: list[tuple[CheckResult, Any]] = []
         self.reports: list[Report] = []
 
     @pytest.hookimpl(wrapper=True)
@@ -60,6 +62,9 @@ class ResultCollector:
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             result = self._result(item, call, marker.args[0])
             self._by_item[item.nodeid] = result
+            planter = getattr(item, "funcargs", {}).get("cimd_ssrf")
+            if planter is not None:
+                self._planted.append((result, planter))
             self._results.setdefault(issuer, []).append(result)
         elif (
             report.when == "teardown"
@@ -129,10 +134,30 @@ class ResultCollector:
         host = funcargs.get("cimd_metadata_host")
         if host is not None and MARK_KEY in item.stash:
             evidence["fetches"] = [f.summary() for f in host.fetches_since(item.stash[MARK_KEY])]
+        planter = funcargs.get("cimd_ssrf")
+        if planter is not None:
+            evidence["canaries"] = planter.evidence()
         return evidence
+
+    def _late_canary_connections(self) -> None:
+        """Fail passed checks whose canaries saw a connection after the check ended.
+
+        The run's canaries stop only after their settle time (when the suite stops, before
+        this hook), so every late connection has been recorded by now.
+        """
+        strict = self._config.getoption("cimd_strict")
+        for result, planter in self._planted:
+            seen = len(result.evidence.get("canaries", {}).get("canary_connections", []))
+            late = planter.late_violation(seen)
+            result.evidence["canaries"] = planter.evidence()
+            if late is not None and result.verdict == Verdict.PASS.value:
+                result.verdict = verdict_for_violation(Tier(result.tier), strict=strict).value
+                result.expected = late.expected
+                result.observed = "after the check ended, " + late.observed
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write report.json and junit.xml for every target."""
+        self._late_canary_connections()
         suite = self._config.stash.get(self._suite_key, None)
         report_dir = Path(self._config.getoption("cimd_report_dir"))
         for issuer, results in self._results.items():
@@ -164,6 +189,7 @@ class ResultCollector:
             started=suite.started if suite is not None else "",
             finished=datetime.now(UTC).isoformat(timespec="seconds"),
             environment=environment(suite),
+            mode=suite.network.mode if suite is not None else "loopback",
             preflight=preflight,
             results=sorted(results, key=lambda r: r.requirement),
         )

@@ -14,9 +14,9 @@ from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def _closed_port(address: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as sock:
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
 
 
@@ -24,7 +24,7 @@ def _failing_documents(host: MetadataHost) -> list[tuple[str, ProbeClient]]:
     """Client URLs whose document cannot be obtained or is invalid, one way each."""
     refused = public_client(host)
     refused = ProbeClient(
-        f"https://127.0.0.1:{_closed_port()}/c/refused/client.json",
+        f"https://{host.host_name}:{_closed_port(host.address)}/c/refused/client.json",
         refused.document,
         refused.redirect_uri,
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.aims import Aim, loopback_literals, special_names
 from conformance.harness import TargetSession
+from conformance.network import Planter
 from conformance.probes import public_client
-from conformance.verify import verify_never_fetched, verify_refused
+from conformance.verify import Case, verify_never_fetched, verify_refused
 from mock_servers.hosting import Hosting
+from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 
 NON_200 = (201, 202, 203, 204, 206, 226, 300, 304, 400, 401, 403, 404, 410, 429, 500, 502, 503)
@@ -43,20 +46,22 @@ def test_only_200_counts_as_success(
 
 @pytest.mark.requirement("CIMD-FETCH-04")
 def test_does_not_follow_redirect_when_fetching_document(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
 ) -> None:
     """Answers the client URL with 301/302/303/307/308 to (a) a document claiming the client
-    URL, (b) a document claiming its own URL, (c) the same on another host name.
+    URL, (b) a document claiming its own URL, (c) the same on another host name; and with 302
+    and 307 to canaries on special-use hosts (127.0.0.2, localhost, 2130706433; in the lab
+    also names resolving to private and link-local addresses).
 
-    Expects: every request is refused and no redirect target is ever fetched.
+    Expects: every request is refused, no redirect target is ever fetched, and no canary
+    sees a connection.
     """
     host = cimd_metadata_host
-    other_host = host.base_url.replace("127.0.0.1", "localhost", 1)
     cases, targets = [], []
     for status in REDIRECTS:
         for variant in ("same-client-id", "own-client-id", "other-host"):
             client = public_client(host)
-            base = other_host if variant == "other-host" else host.base_url
+            base = host.alias_base_url if variant == "other-host" else host.base_url
             elsewhere = host.new_client_url(base=base)
             claimed = elsewhere if variant == "own-client-id" else client.client_id
             host.serve_document(elsewhere, {**client.document, "client_id": claimed})
@@ -65,5 +70,29 @@ def test_does_not_follow_redirect_when_fetching_document(
             cases.append(
                 (f"{status} {variant}", cimd_target.attempt(client.client_id, client.redirect_uri))
             )
+    cases += _redirect_to_special_use(cimd_target, host, cimd_ssrf)
+    cimd_ssrf.verify_untouched("a special-use host named in a redirect's Location")
     verify_refused(cases, "a client URL that answers with a redirect")
     verify_never_fetched(host, targets, "a redirect's Location when fetching a client document")
+
+
+def _redirect_to_special_use(
+    target: TargetSession, host: MetadataHost, planter: Planter
+) -> list[Case]:
+    network = planter.network
+    aims = [*loopback_literals(network)[:1], *special_names(network)[:1]]
+    aims.append(Aim("2130706433", "2130706433", ("127.0.0.1",)))
+    if network.is_lab:
+        for address in ("10.0.0.1", "169.254.169.254"):
+            name = network.new_name("redirect", Answer((address,)))
+            aims.append(Aim(f"a name resolving to {address}", name, (address,)))
+    cases = []
+    for aim in aims:
+        for status in (302, 307):
+            planted = planter.plant(f"{status} Location on {aim.name}", aim.listen)
+            client = public_client(host)
+            to = f"https://{aim.host}:{planted.port}/c.json"
+            host.serve_redirect(client.client_id, to=to, status=status)
+            attempt = target.attempt(client.client_id, client.redirect_uri)
+            cases.append((f"{status} to {aim.name}", attempt))
+    return cases

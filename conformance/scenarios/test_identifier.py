@@ -121,11 +121,11 @@ def test_refuses_userinfo(cimd_target: TargetSession, cimd_metadata_host: Metada
 def _comparison_cases(host: MetadataHost) -> list[tuple[str, str, str]]:
     """(case, requested identifier, document client_id) pairs that differ in one way each."""
     url = host.new_client_url("Probe~client.json")
-    local = url.replace("https://127.0.0.1:", "https://localhost:", 1)
+    local = host.new_client_url("Probe~client.json", base=host.alias_base_url)
     query = host.new_client_url() + "?a=1&b=2"
     return [
         ("scheme upper-cased", url, "HTTPS" + url[len("https") :]),
-        ("host upper-cased", local, local.replace("localhost", "LOCALHOST", 1)),
+        ("host upper-cased", local, local.replace(host.alias, host.alias.upper(), 1)),
         ("trailing slash added", url, url + "/"),
         ("~ written as %7E", url, url.replace("~", "%7E")),
         ("query reordered", query, query.replace("a=1&b=2", "b=2&a=1")),

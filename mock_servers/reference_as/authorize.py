@@ -75,7 +75,8 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
     )
     session_id, session = found
     request_id = issuer.state.add_pending(session_id, auth)
-    return _consent_page(issuer, client, auth, request_id, session.csrf, session.user)
+    logo = await issuer.clients.logo(client)
+    return _consent_page(issuer, client, auth, request_id, session.csrf, session.user, logo)
 
 
 def _client_failure(
@@ -127,6 +128,7 @@ def _consent_page(
     request_id: str,
     csrf: str,
     user: str,
+    logo: str | None,
 ) -> Response:
     client_host = split_uri(client.client_id).host_port()[0]
     registered = client.redirect_uris or (auth.redirect_uri,)
@@ -136,6 +138,7 @@ def _consent_page(
         client_name=client.client_name or client_host,
         client_host=client_host,
         client_id=client.client_id,
+        logo=logo,
         redirect_host=split_uri(auth.redirect_uri).host_port()[0],
         # MCP §11.6.2: warn when the client can only ever answer on this machine.
         loopback_warning=all(is_loopback_http(uri) for uri in registered),

@@ -20,7 +20,7 @@ from typing import Any
 from ..pki import LOOPBACK_NAMES, TestCA, default_state_dir
 from ..runner import Receive, Scope, Send, Server
 from .app import create_app
-from .config import DEFAULT_PASSWORD, DEFAULT_USER, IssuerConfig
+from .config import DEFAULT_PASSWORD, DEFAULT_USER, DEV_EXEMPT_HOSTS, IssuerConfig
 from .faults import FAULTS, UnknownFaultError, check_fault_names
 
 
@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="CA bundle trusted when fetching documents (default: the test CA)",
+    )
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="no loopback exception: refuse every special-use address (default: documents "
+        "on 127.0.0.1 may be fetched, a development setting)",
     )
     parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
@@ -116,6 +122,7 @@ def _configs(
             trust_ca=trust_ca,
             user=args.user,
             password=args.password,
+            exempt_hosts=frozenset() if args.production else DEV_EXEMPT_HOSTS,
         )
 
     configs = [config("", root_faults)]
@@ -131,6 +138,7 @@ def _ready_line(configs: list[IssuerConfig], args: argparse.Namespace) -> dict[s
         "issuers": issuers,
         "user": args.user,
         "password": args.password,
+        "mode": "production" if args.production else "development",
         "pid": os.getpid(),
     }
 

@@ -38,6 +38,10 @@ class ClientResolver:
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
 
+    async def logo(self, client: ClientDocument) -> str | None:
+        """The client's logo as a ``data:`` URI for the consent page, if it can be had."""
+        return await self._fetcher.fetch_logo(client.logo_uri)
+
     async def resolve(self, identifier: str) -> ClientDocument:
         """The validated client for ``identifier``.
 

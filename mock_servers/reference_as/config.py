@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .faults import check_fault_names
+from .ssrf import SsrfPolicy
 
 DEFAULT_USER = "alice"
 DEFAULT_PASSWORD = "wonderland-test-only"  # noqa: S105 - a published test credential, not a secret
+# Development mode's loopback exception (CIMD-02 §8.6 allows one only in dev/test): exactly
+# this host string, as written in the URL, may be fetched although it is special-use.
+DEV_EXEMPT_HOSTS = frozenset({"127.0.0.1"})
 
 # Non-empty segments of unreserved characters, so the prefix can be used verbatim in paths,
 # well-known URLs (RFC 8414 §3.1 path insertion) and cookie names.
@@ -29,7 +33,8 @@ class IssuerConfig:
         password: the test user's password.
         fetch_timeout_s: the total time a document fetch may take.
         max_document_bytes: the most bytes read from a document; more is an error.
-        allow_loopback_fetch: dev/test mode, where documents may live on loopback.
+        exempt_hosts: URL hosts fetched despite being special-use (the development loopback
+            exception); empty in production mode, where every special-use address is refused.
     """
 
     issuer: str
@@ -40,7 +45,7 @@ class IssuerConfig:
     password: str = DEFAULT_PASSWORD
     fetch_timeout_s: float = 5.0
     max_document_bytes: int = 5120
-    allow_loopback_fetch: bool = True
+    exempt_hosts: frozenset[str] = DEV_EXEMPT_HOSTS
 
     def __post_init__(self) -> None:
         check_fault_names(self.faults)
@@ -48,11 +53,21 @@ class IssuerConfig:
             raise ValueError(f"path_prefix must be '' or like '/faults/x': {self.path_prefix!r}")
         if not self.issuer.endswith(self.path_prefix) or self.issuer.endswith("/"):
             raise ValueError("issuer must end with path_prefix and have no trailing '/'")
-        # SSRF protection (CIMD-SEC-01..03: resolve, check against the special-use registries,
-        # connect to the checked address) is not implemented yet. Until it is, refuse to
-        # pretend: production mode cannot be configured.
-        if not self.allow_loopback_fetch:
-            raise NotImplementedError("SSRF-safe fetching is not implemented yet")
+
+    @property
+    def production(self) -> bool:
+        """Whether no loopback exception is configured."""
+        return not self.exempt_hosts
+
+    def ssrf_policy(self) -> SsrfPolicy:
+        """The address checks for fetching client documents, with this issuer's faults."""
+        return SsrfPolicy(
+            enabled=not self.has("no-ssrf-check"),
+            exempt_hosts=self.exempt_hosts,
+            check_names=not self.has("ssrf-literals-only"),
+            recognise_mapped=not self.has("ssrf-mapped-ipv6"),
+            pin=not self.has("ssrf-rebinding"),
+        )
 
     def has(self, fault: str) -> bool:
         """Whether the named fault is switched on."""

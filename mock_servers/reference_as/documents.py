@@ -26,11 +26,13 @@ class ClientDocument:
         client_name: the self-asserted display name, if the document has one.
         redirect_uris: the registered redirect URIs; ``None`` means "trust the request", which
             only the ``redirect-uris-optional`` and ``trusts-unreachable-documents`` faults do.
+        logo_uri: the logo's URL, if the document names one as a string.
     """
 
     client_id: str
     client_name: str | None
     redirect_uris: tuple[str, ...] | None
+    logo_uri: str | None = None
 
 
 class DocumentError(ValueError):
@@ -91,7 +93,13 @@ def validate_document(
     name = document.get("client_name")
     if name is not None and not isinstance(name, str):
         raise DocumentError("client_name must be a string")
-    return ClientDocument(identifier, name or None, _redirect_uris(document, faults))
+    logo = document.get("logo_uri")
+    return ClientDocument(
+        identifier,
+        name or None,
+        _redirect_uris(document, faults),
+        logo if isinstance(logo, str) else None,
+    )
 
 
 def _check_client_id(document: dict[str, Any], identifier: str, faults: frozenset[str]) -> None:

@@ -17,13 +17,23 @@ class Fault:
 
     Attributes:
         name: the switch, e.g. ``follows-redirects``.
-        breaks: the requirement IDs a correct suite reports as failing with this fault on.
+        breaks: the requirement IDs a correct suite reports as failing with this fault on,
+            in the default (loopback) mode.
         about: one line saying what the defect does.
+        lab_breaks: the IDs in lab mode, where DNS answers and special-use canaries make
+            more of the defect observable; ``None`` means the same as ``breaks``.
     """
 
     name: str
     breaks: tuple[str, ...]
     about: str
+    lab_breaks: tuple[str, ...] | None = None
+
+    def breaks_in(self, mode: str) -> tuple[str, ...]:
+        """The IDs this fault breaks in ``mode`` (``loopback`` or ``lab``)."""
+        if mode == "lab" and self.lab_breaks is not None:
+            return self.lab_breaks
+        return self.breaks
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -123,6 +133,46 @@ FAULTS: tuple[Fault, ...] = (
         "token-demands-secret",
         ("CIMD-AUTHN-05", "CIMD-DISC-04", "MCP-AUTH-08"),
         "the token endpoint requires HTTP Basic client authentication for URL client_ids",
+    ),
+    Fault(
+        "no-ssrf-check",
+        ("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
+        "no address check at all: any host is fetched, names and literals alike",
+        lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
+    ),
+    Fault(
+        "ssrf-literals-only",
+        # 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 are not IP literals to ipaddress: names
+        ("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
+        "checks IP literals but fetches DNS names (and odd IPv4 spellings) unchecked",
+        lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
+    ),
+    Fault(
+        "ssrf-rebinding",
+        (),
+        "checks the resolved addresses, then resolves the name again to connect",
+        lab_breaks=("CIMD-SEC-03",),
+    ),
+    Fault(
+        "ssrf-mapped-ipv6",
+        ("CIMD-SEC-02",),
+        "does not recognise IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) as their IPv4 address",
+        lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02"),
+    ),
+    Fault(
+        "document-urls-unchecked",
+        ("CIMD-SEC-05",),
+        "fetches logo_uri without the address check the client document gets",
+    ),
+    Fault(
+        "document-urls-any-scheme",
+        ("CIMD-SEC-06",),
+        "fetches logo_uri with urllib, whatever its scheme (ftp:// included)",
+    ),
+    Fault(
+        "redirects-to-private",
+        ("CIMD-FETCH-04",),
+        "follows redirects when fetching and checks only the first URL's address",
     ),
     Fault("issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"),
     Fault(

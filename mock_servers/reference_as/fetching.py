@@ -2,27 +2,38 @@
 
 Every fetch gets its own short-lived HTTP client: no connection reuse, no cookie jar and no
 proxy settings from the environment, so each fetch is a separate, context-free request
-(CIMD-FETCH-10) that the metadata host logs on its own.
+(CIMD-FETCH-10) that the metadata host logs on its own. Every URL fetched, the document's
+and the logo's alike, passes the SSRF guard first (:mod:`.ssrf`), and the connection goes to
+the address the guard checked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import ssl
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from .config import IssuerConfig
+from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_client_kwargs
 
 _log = logging.getLogger("mock_servers.reference_as")
 
 MAX_CACHE_LIFETIME_S = 3600
 USER_AGENT = "cimd-reference-as/0.1"
 UNREACHABLE = "the client metadata document could not be retrieved"
+REFUSED_HOST = "the client metadata document's host is not allowed"
+MAX_REDIRECTS = 5
+LOGO_TIMEOUT_S = 3.0
+MAX_LOGO_BYTES = 65536
+LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 T = TypeVar("T")
 
@@ -59,20 +70,30 @@ class Fetcher:
         )
         self._timeout_s = config.fetch_timeout_s
         self._limit = config.max_document_bytes
-        self._follow = config.has("follows-redirects")
+        self._follow = config.has("follows-redirects") or config.has("redirects-to-private")
+        self._check_redirects = not config.has("redirects-to-private")
         self._any_2xx = config.has("accepts-any-2xx")
+        self._policy = config.ssrf_policy()
+        self._logo_policy = (
+            SsrfPolicy(enabled=False) if config.has("document-urls-unchecked") else self._policy
+        )
+        self._any_scheme_logos = config.has("document-urls-any-scheme")
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
 
         Raises:
-            FetchError: on any status but 200, an oversized body, or a network failure.
+            FetchError: on any status but 200, an oversized body, a host the SSRF guard
+                refuses, or a network failure.
         """
         try:
             # httpx's timeouts bound each read, not the whole fetch: a server dripping one
             # byte a second would never trip them, so the total is bounded here.
             async with asyncio.timeout(self._timeout_s):
                 return await self._get(url)
+        except SsrfRefused as exc:
+            _log.info("document fetch refused: %s", exc.reason)
+            raise FetchError(REFUSED_HOST) from exc
         except (TimeoutError, httpx.TransportError) as exc:
             _log.info("document fetch failed at the network level: %s", type(exc).__name__)
             raise FetchError(UNREACHABLE, network=True) from exc
@@ -81,15 +102,28 @@ class Fetcher:
             raise FetchError(UNREACHABLE) from exc
 
     async def _get(self, url: str) -> FetchedDocument:
+        policy = self._policy
+        for _ in range(MAX_REDIRECTS + 1):
+            found = await self._get_once(url, policy)
+            if isinstance(found, FetchedDocument):
+                return found
+            url = found  # only the redirect faults follow a Location
+            if not self._check_redirects:
+                policy = SsrfPolicy(enabled=False)
+        raise FetchError(UNREACHABLE)
+
+    async def _get_once(self, url: str, policy: SsrfPolicy) -> FetchedDocument | str:
+        """The document at ``url``, or the next URL when a redirect fault follows one."""
+        guarded = await guarded_client_kwargs(url, policy, self._ssl)
         async with (
             httpx.AsyncClient(
-                verify=self._ssl,
-                follow_redirects=self._follow,
-                timeout=self._timeout_s,
-                trust_env=False,
+                **guarded, follow_redirects=False, timeout=self._timeout_s, trust_env=False
             ) as client,
             client.stream("GET", url, headers=self._headers()) as response,
         ):
+            location = response.headers.get("location")
+            if self._follow and response.is_redirect and location:
+                return str(urljoin(url, location))
             self._check_status(response.status_code)
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
@@ -106,6 +140,58 @@ class Fetcher:
                     raise FetchError("the client metadata document is too large")
             cache_control = ", ".join(response.headers.get_list("cache-control"))
             return FetchedDocument(bytes(body), cache_control)
+
+    async def fetch_logo(self, url: str | None) -> str | None:
+        """The client's logo as a ``data:`` URI, or ``None`` when there is none or it fails.
+
+        The AS fetches the logo itself so that the user's browser never contacts the client's
+        hosts. Only ``https`` URLs are fetched (CIMD-SEC-06), through the same SSRF guard as the
+        document (CIMD-SEC-05), without redirects, within a few seconds and 64 KiB.
+        """
+        if not url:
+            return None
+        try:
+            async with asyncio.timeout(LOGO_TIMEOUT_S):
+                if urlsplit(url).scheme.lower() != "https":
+                    if self._any_scheme_logos:
+                        await self._fetch_any_scheme(url)
+                    return None
+                return await self._fetch_image(url)
+        except httpx.InvalidURL:
+            return None
+        except (TimeoutError, OSError, ValueError, SsrfRefused, httpx.HTTPError) as exc:
+            _log.info("logo not fetched: %s", type(exc).__name__)
+            return None
+
+    async def _fetch_image(self, url: str) -> str | None:
+        guarded = await guarded_client_kwargs(url, self._logo_policy, self._ssl)
+        async with (
+            httpx.AsyncClient(
+                **guarded, follow_redirects=False, timeout=LOGO_TIMEOUT_S, trust_env=False
+            ) as client,
+            client.stream("GET", url, headers={"User-Agent": USER_AGENT}) as response,
+        ):
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.status_code != 200 or kind not in LOGO_TYPES:
+                return None
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > MAX_LOGO_BYTES:
+                    return None
+        return f"data:{kind};base64,{base64.b64encode(body).decode('ascii')}"
+
+    async def _fetch_any_scheme(self, url: str) -> None:
+        """The ``document-urls-any-scheme`` fault: urllib opens ftp:// and the like."""
+        parts = urlsplit(url)
+        if parts.hostname:
+            await checked_addresses(parts.hostname, parts.port or 21, self._logo_policy)
+
+        def read() -> None:
+            with urllib.request.urlopen(url, timeout=LOGO_TIMEOUT_S) as handle:  # noqa: S310 - the fault
+                handle.read(MAX_LOGO_BYTES)
+
+        await asyncio.to_thread(read)
 
     def _headers(self) -> dict[str, str]:
         return {

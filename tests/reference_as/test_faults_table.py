@@ -13,11 +13,18 @@ REQUIREMENT_ID = re.compile(r"(CIMD|MCP)-[A-Z]+-\d\d")
 
 
 def test_faults_have_unique_names_and_requirement_ids() -> None:
-    assert len(set(fault_names())) == len(FAULTS) == 24
+    assert len(set(fault_names())) == len(FAULTS) == 31
     for fault in FAULTS:
         assert re.fullmatch(r"[a-z0-9-]+", fault.name)
-        assert fault.breaks and all(REQUIREMENT_ID.fullmatch(rid) for rid in fault.breaks)
+        lab = fault.breaks_in("lab")
+        assert fault.breaks or lab, "a fault must break something, at least in the lab"
+        assert all(REQUIREMENT_ID.fullmatch(rid) for rid in (*fault.breaks, *lab))
         assert fault.about
+
+
+def test_only_ssrf_rebinding_needs_the_lab_to_show() -> None:
+    assert [f.name for f in FAULTS if not f.breaks] == ["ssrf-rebinding"]
+    assert get_fault("ssrf-rebinding").breaks_in("lab") == ("CIMD-SEC-03",)
 
 
 def test_get_fault_names_the_valid_faults_when_unknown() -> None:

@@ -78,5 +78,5 @@ def test_config_rejects_unknown_faults_and_bad_prefixes() -> None:
         IssuerConfig(issuer=ORIGIN + "/x/", path_prefix="/x/")
     with pytest.raises(ValueError, match="own path_prefix"):
         create_app([IssuerConfig(issuer=ORIGIN), IssuerConfig(issuer=ORIGIN)])
-    with pytest.raises(NotImplementedError):
-        IssuerConfig(issuer=ORIGIN, allow_loopback_fetch=False)
+    assert IssuerConfig(issuer=ORIGIN, exempt_hosts=frozenset()).production
+    assert not IssuerConfig(issuer=ORIGIN).production

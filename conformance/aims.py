@@ -1,0 +1,86 @@
+"""Where the SSRF checks aim: special-use hosts, and where a connection to each one lands.
+
+Default mode has loopback only: other loopback addresses, ``[::1]``, ``0.0.0.0``, other
+spellings of ``127.0.0.1`` and ``localhost``. The lab adds special-use addresses of every
+kind, behind fresh lab DNS names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance import lab
+from conformance.network import Network
+from mock_servers.lab_dns import Answer
+
+
+@dataclass(frozen=True)
+class Aim:
+    """A URL host to plant and where a connection to it lands (the canary's addresses).
+
+    ``listen`` is empty when no canary can listen there (the address cannot be bound: a
+    broadcast or link-local address); the check then rests on the refusal alone.
+    """
+
+    name: str
+    host: str
+    listen: tuple[str, ...]
+
+
+def loopback_literals(network: Network) -> list[Aim]:
+    """Special-use IP literals (catalog row CIMD-SEC-02) with a canary behind each."""
+    aims = [
+        Aim("127.0.0.2 (another loopback address)", "127.0.0.2", ("127.0.0.2",)),
+        Aim("127.9.9.9 (another loopback address)", "127.9.9.9", ("127.9.9.9",)),
+        Aim("0.0.0.0 (reaches this host)", "0.0.0.0", ("127.0.0.1",)),  # noqa: S104 - a URL host
+        Aim("2130706433 (127.0.0.1 as one number)", "2130706433", ("127.0.0.1",)),
+        Aim("0x7f000001 (127.0.0.1 in hex)", "0x7f000001", ("127.0.0.1",)),
+        Aim("0177.0.0.1 (127.0.0.1 in octal)", "0177.0.0.1", ("127.0.0.1",)),
+        Aim("127.1 (127.0.0.1 shortened)", "127.1", ("127.0.0.1",)),
+        Aim("[::ffff:7f00:1] (IPv4-mapped 127.0.0.1)", "[::ffff:7f00:1]", ("127.0.0.1",)),
+    ]
+    if network.has("::1"):
+        aims.append(Aim("[::1]", "[::1]", ("::1",)))
+    if network.is_lab:
+        aims += [
+            Aim("127.0.0.1", "127.0.0.1", ("127.0.0.1",)),
+            Aim("10.0.0.1", "10.0.0.1", ("10.0.0.1",)),
+            Aim("169.254.169.254", "169.254.169.254", ("169.254.169.254",)),
+            Aim(
+                "[0:0:0:0:0:ffff:a9fe:a9fe] (IPv4-mapped 169.254.169.254)",
+                "[0:0:0:0:0:ffff:a9fe:a9fe]",
+                ("169.254.169.254",),
+            ),
+            Aim("[fc00::1]", "[fc00::1]", ("fc00::1",)),
+        ]
+    return aims
+
+
+# Special-use answers for lab names (catalog row CIMD-SEC-01), and where a connection lands.
+_SPECIAL_ANSWERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    *((a.address, (a.address,)) for a in lab.CANARY_ADDRESSES),
+    ("0.0.0.0", ("127.0.0.1",)),  # noqa: S104 - a DNS answer, not a bind address
+    ("255.255.255.255", ()),
+    ("::", ("::1",)),
+    ("fe80::1", ()),
+    ("::ffff:127.0.0.1", ("127.0.0.1",)),
+)
+
+
+def special_names(network: Network) -> list[Aim]:
+    """Host names that resolve to special-use addresses (CIMD-SEC-01).
+
+    ``localhost`` in default mode; in the lab, one fresh name per special-use answer.
+    """
+    if not network.is_lab:
+        both = ("127.0.0.1", "::1")
+        listen: tuple[str, ...] = both if network.has("::1") else both[:1]
+        return [
+            Aim("localhost", "localhost", listen),
+            Aim("localhost. (fully qualified)", "localhost.", listen),
+        ]
+    aims = []
+    for address, listen in _SPECIAL_ANSWERS:
+        host = network.new_name("sec01", Answer((address,)))
+        aims.append(Aim(f"a name resolving to {address}", host, listen))
+    return aims

@@ -1,0 +1,178 @@
+"""The run's network: where the metadata host lives, the canaries, and (in the lab) the DNS.
+
+Two modes:
+
+- **loopback** (default, no privileges): the metadata host is on ``127.0.0.1``, so the target
+  can only fetch it with a loopback exception switched on, a development or test setting
+  (CIMD-SEC-04). The SSRF checks then aim at loopback addresses other than the metadata
+  host's own (``127.0.0.2``, ``[::1]``, ``localhost``, ``0.0.0.0``) and at other spellings of
+  it (``2130706433``, ``127.1`` ...), where canaries listen: a loopback exception that covers
+  more than the metadata host's exact address is scored as the SSRF hole it is.
+- **lab** (``--lab``, root): the run is inside a private network namespace (see
+  :mod:`conformance.lab`). The metadata host has a DNS name and an ordinary-looking address,
+  so the target runs in its production configuration; canaries sit on RFC 1918, link-local,
+  CGNAT, ULA ... addresses, and the lab DNS answers per-check names, including rebinding
+  sequences.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance import lab
+from conformance.verdicts import NonConformance
+from mock_servers.canary import Canaries, Hit, Plant, can_bind
+from mock_servers.lab_dns import Answer, LabDns
+
+# A connection a target opens in the background (after answering) still counts: a check's
+# canaries keep listening this long after it ends, while the run goes on, and the report is
+# written only after the last of them closed (late connections fail their check then).
+SETTLE_S = 2.0
+
+LOOPBACK = "loopback"
+LAB = "lab"
+
+
+@dataclass
+class Network:
+    """The run's network mode, its canaries and its DNS (lab only)."""
+
+    mode: str
+    canaries: Canaries
+    dns: LabDns | None = None
+    _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _addresses: itertools.count[int] = field(default_factory=itertools.count)
+    _run: str = field(default_factory=lambda: secrets.token_hex(2))
+
+    @classmethod
+    def start(cls) -> Network:
+        """The network of this process: the lab when inside it, else loopback."""
+        canaries = Canaries().start()
+        if not lab.inside():
+            return cls(LOOPBACK, canaries)
+        dns = LabDns(lab.DNS_ADDRESS, 53)
+        dns.address(lab.METADATA_NAME, lab.METADATA_ADDRESS)
+        dns.address(lab.ALIAS_NAME, lab.METADATA_ADDRESS)
+        return cls(LAB, canaries, dns.start())
+
+    def stop(self) -> None:
+        """Stop the canaries and the DNS."""
+        self.canaries.stop()
+        if self.dns is not None:
+            self.dns.stop()
+
+    @property
+    def is_lab(self) -> bool:
+        """Whether the run is in the lab (DNS and special-use canaries available)."""
+        return self.mode == LAB
+
+    @property
+    def metadata_bind(self) -> tuple[str, str | None, str]:
+        """(address, DNS name or None, alias name) for the metadata host."""
+        if self.is_lab:
+            return lab.METADATA_ADDRESS, lab.METADATA_NAME, lab.ALIAS_NAME
+        return "127.0.0.1", None, "localhost"
+
+    def new_name(self, stem: str, *answers: Answer) -> str:
+        """A fresh lab DNS name answered with ``answers`` (a sequence rebinds in turn)."""
+        if self.dns is None:
+            raise RuntimeError("lab DNS names exist only in lab mode")
+        name = f"{stem}-{self._run}-{next(self._names)}.{lab.ZONE}"
+        self.dns.set(name, *answers)
+        return name
+
+    def fresh_address(self, block: int) -> str:
+        """An address no other check uses, in ``10.<block>.0.0/16`` (lab only)."""
+        if not self.is_lab:
+            raise RuntimeError("fresh private addresses exist only in lab mode")
+        n = next(self._addresses)
+        return f"10.{block}.{n // 250}.{n % 250 + 1}"
+
+    def has(self, address: str) -> bool:
+        """Whether a canary can listen on ``address`` here."""
+        return can_bind(address)
+
+    def describe(self) -> dict[str, Any]:
+        """The mode and what it means, for the report."""
+        if self.is_lab:
+            return {
+                "mode": LAB,
+                "meaning": (
+                    "the target ran inside the suite's private network namespace with the lab "
+                    "DNS; the metadata host was an ordinary public-looking host "
+                    f"({lab.METADATA_NAME} = {lab.METADATA_ADDRESS}), so the target ran without "
+                    "any loopback exception"
+                ),
+            }
+        return {
+            "mode": LOOPBACK,
+            "meaning": (
+                "the metadata host was on 127.0.0.1, so the target fetched it through a "
+                "loopback exception, which CIMD-02 allows only in development and test "
+                "deployments (CIMD-SEC-04); SSRF checks aimed at other loopback addresses and "
+                "spellings, and checks that need DNS answers ran only in lab mode (--lab)"
+            ),
+        }
+
+
+@dataclass
+class Planter:
+    """One check's canaries: plants them, then verifies none was contacted."""
+
+    network: Network
+    check: str
+    plants: list[Plant] = field(default_factory=list)
+    what: str = "the special-use hosts planted by this check"
+
+    def plant(self, label: str, addresses: Sequence[str], port: int = 0) -> Plant:
+        """A canary on ``addresses`` for what ``label`` describes."""
+        planted = self.network.canaries.plant(self.check, label, addresses, port)
+        self.plants.append(planted)
+        return planted
+
+    def hits(self) -> list[Hit]:
+        """Every connection to this check's canaries so far."""
+        return self.network.canaries.hits(self.plants)
+
+    def verify_untouched(self, what: str) -> None:
+        """No canary of this check has seen a connection so far.
+
+        Connections that come later, while the canaries still listen, fail the check when
+        the report is written (see :meth:`late_violation`).
+
+        Raises:
+            NonConformance: listing every connection, with what had been planted there.
+        """
+        self.what = what
+        violation = self._violation(self.hits())
+        if violation is not None:
+            raise violation
+
+    def _violation(self, hits: list[Hit]) -> NonConformance | None:
+        if not hits:
+            return None
+        return NonConformance(
+            expected=f"the target never connects to {self.what}",
+            observed=f"{len(hits)} connection(s) to canaries: "
+            + "; ".join(f"{h.plant.label}: {h.describe()}" for h in hits),
+        )
+
+    def late_violation(self, seen: int) -> NonConformance | None:
+        """The violation, if more connections arrived than the ``seen`` the check judged."""
+        hits = self.hits()
+        return self._violation(hits) if len(hits) > seen else None
+
+    def close(self) -> None:
+        """Stop this check's canaries after the settle time (in the background)."""
+        self.network.canaries.close(self.plants, after=SETTLE_S)
+
+    def evidence(self) -> dict[str, Any]:
+        """What was planted and every connection seen, for the report."""
+        return {
+            "planted": [p.summary() for p in self.plants],
+            "canary_connections": [h.summary() for h in self.hits()],
+        }

@@ -1,0 +1,165 @@
+"""SSRF (CIMD-SEC, CIMD-FETCH-04): proven by what the target connects to, not what it says.
+
+Every check plants canaries (listeners that record each connection) where its URLs point.
+A check passes only when the target refuses and no canary saw a connection: a target that
+refuses after connecting has already made the request an attacker wanted.
+
+Default mode aims at loopback addresses other than the metadata host's own and at other
+spellings of it. Lab mode (``--lab``) adds special-use addresses of every kind behind lab DNS
+names, and DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.aims import Aim, loopback_literals, special_names
+from conformance.harness import TargetSession
+from conformance.network import Network, Planter
+from conformance.probes import public_client
+from conformance.verdicts import NotApplicable
+from conformance.verify import Case, verify_refused
+from mock_servers.lab_dns import Answer
+from mock_servers.metadata_host import MetadataHost
+
+DOCUMENT_URLS = ("logo_uri", "client_uri", "tos_uri", "policy_uri", "jwks_uri")
+REBIND_ATTEMPTS = 20
+
+
+def _plant_client_ids(
+    planter: Planter, aims: list[Aim], target: TargetSession, host: MetadataHost
+) -> list[Case]:
+    cases = []
+    for aim in aims:
+        port = planter.plant(f"client_id on {aim.name}", aim.listen).port if aim.listen else 443
+        client = public_client(host)
+        url = f"https://{aim.host}:{port}/c/{client.client_id.rsplit('/c/', 1)[1]}"
+        host.serve_document(url, {**client.document, "client_id": url})
+        cases.append((aim.name, target.attempt(url, client.redirect_uri)))
+    return cases
+
+
+@pytest.mark.requirement("CIMD-SEC-02")
+def test_refuses_special_use_ip_literals(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Presents client_id URLs on IP literals other than the metadata host's own: other
+    loopback addresses, [::1], 0.0.0.0, and other spellings of 127.0.0.1 (2130706433,
+    0x7f000001, 0177.0.0.1, 127.1, [::ffff:7f00:1]); in the lab also private, link-local and
+    ULA literals. A canary listens behind each.
+
+    Expects: every request is refused and no canary sees a connection.
+    """
+    aims = loopback_literals(cimd_ssrf.network)
+    cases = _plant_client_ids(cimd_ssrf, aims, cimd_target, cimd_metadata_host)
+    cimd_ssrf.verify_untouched("a special-use IP literal in a client_id")
+    verify_refused(cases, "a client_id on a special-use IP literal")
+
+
+@pytest.mark.requirement("CIMD-SEC-01")
+def test_refuses_names_resolving_to_special_use(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Presents client_id URLs on host names that resolve to special-use addresses:
+    ``localhost`` in default mode; in the lab, one fresh name per address in the catalog's
+    list (loopback, private, CGNAT, link-local, benchmarking, reserved, ULA, NAT64,
+    documentation, IPv4-mapped, unspecified, broadcast), with a canary wherever one can
+    listen.
+
+    Expects: every request is refused and no canary sees a connection.
+    """
+    aims = special_names(cimd_ssrf.network)
+    cases = _plant_client_ids(cimd_ssrf, aims, cimd_target, cimd_metadata_host)
+    cimd_ssrf.verify_untouched("a host whose name resolves to a special-use address")
+    verify_refused(cases, "a client_id whose host resolves to a special-use address")
+
+
+@pytest.mark.requirement("CIMD-SEC-03")
+def test_connects_only_to_the_address_it_checked(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Lab only. (a) A name whose answer alternates between the metadata host and a canary
+    (TTL 0), asked for with fresh client URLs 20 times; (b) a name with both addresses in one
+    answer; (c) a CNAME chain ending at a canary. The canaries listen on the metadata host's
+    port, so a second resolution at connect time would reach them.
+
+    Expects: no canary ever sees a connection.
+    """
+    network = cimd_ssrf.network
+    if not network.is_lab:
+        raise NotApplicable(
+            "needs DNS answers the suite controls: run in lab mode (--lab, as root)"
+        )
+    host = cimd_metadata_host
+    port = host.port
+    # fresh addresses: these canaries share the metadata host's port, for every target
+    rebind = cimd_ssrf.plant(
+        "rebinding name (second answer)", (network.fresh_address(3),), port
+    ).addresses
+    mixed = cimd_ssrf.plant(
+        "name answering both addresses", (network.fresh_address(4),), port
+    ).addresses
+    chained = cimd_ssrf.plant("CNAME chain end", (network.fresh_address(5),), port).addresses
+    names = [
+        network.new_name("rebind", Answer((host.address,)), Answer(rebind)),
+        network.new_name("mixed", Answer((host.address, *mixed))),
+        network.new_name("chain", Answer(cname=network.new_name("end", Answer(chained)))),
+    ]
+    for index in range(REBIND_ATTEMPTS):
+        for name in names if index == 0 else names[:1]:
+            client = public_client(host)
+            url = client.client_id.replace(host.base_url, f"https://{name}:{port}", 1)
+            host.serve_document(url, {**client.document, "client_id": url})
+            cimd_target.attempt(url, client.redirect_uri)
+    cimd_ssrf.verify_untouched("an address other than the one it resolved and checked")
+
+
+def _document_aims(network: Network) -> list[Aim]:
+    if not network.is_lab:
+        aims = [*special_names(network)[:1], Aim("127.0.0.2", "127.0.0.2", ("127.0.0.2",))]
+        return [aims[i % len(aims)] for i in range(len(DOCUMENT_URLS))]
+    targets = ("10.0.0.1", "169.254.169.254", "100.64.0.1", "fc00::1", "127.0.0.1")
+    return [
+        Aim(f"a name resolving to {a}", network.new_name("sec05", Answer((a,))), (a,))
+        for a in targets
+    ]
+
+
+@pytest.mark.requirement("CIMD-SEC-05")
+def test_does_not_fetch_document_urls_on_special_use_hosts(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
+    point at canaries (``localhost`` and 127.0.0.2; in the lab, names resolving to private,
+    link-local, CGNAT, ULA and loopback addresses) and drives the request to the consent page.
+
+    Expects: no canary sees a connection from the target.
+    """
+    members = {}
+    for member, aim in zip(DOCUMENT_URLS, _document_aims(cimd_ssrf.network), strict=True):
+        planted = cimd_ssrf.plant(f"{member} on {aim.name}", aim.listen)
+        members[member] = f"https://{aim.host}:{planted.port}/{member.removesuffix('_uri')}.png"
+    client = public_client(cimd_metadata_host, **members)
+    cimd_target.attempt(client.client_id, client.redirect_uri)
+    cimd_ssrf.verify_untouched("a special-use host named in a client document")
+
+
+@pytest.mark.requirement("CIMD-SEC-06")
+def test_does_not_fetch_non_http_document_urls(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
+    use ftp, gopher, ldap, dict and ftp, each aimed at a canary on the metadata host's own
+    address (which the target may contact), and drives the request to the consent page.
+
+    Expects: no canary sees a connection.
+    """
+    host = cimd_metadata_host
+    schemes = ("ftp", "gopher", "ldap", "dict", "ftp")
+    members = {}
+    for member, scheme in zip(DOCUMENT_URLS, schemes, strict=True):
+        planted = cimd_ssrf.plant(f"{member} as {scheme}://", (host.address,))
+        members[member] = f"{scheme}://{host.host_name}:{planted.port}/{member}"
+    client = public_client(host, **members)
+    cimd_target.attempt(client.client_id, client.redirect_uri)
+    cimd_ssrf.verify_untouched("a URL with a scheme other than http(s)")

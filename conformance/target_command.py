@@ -1,0 +1,110 @@
+"""``--target-command``: start the target for the run (inside the lab, so it uses the lab DNS).
+
+The command runs through the shell in its own process group, with ``CIMD_CA_FILE`` naming
+the test CA it must trust. The run waits until the issuer answers, and stops the whole
+process group at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from conformance.verdicts import HarnessError
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+
+
+class TargetCommand:
+    """A target started by a shell command, stopped with its process group.
+
+    Args:
+        command: the shell command.
+        issuer: the issuer URL the target will serve (polled until it answers).
+        ca_file: the test CA, exported as ``CIMD_CA_FILE`` and trusted while polling.
+    """
+
+    def __init__(self, command: str, issuer: str, ca_file: Path) -> None:
+        self._command = command
+        self._issuer = issuer
+        self._ca_file = ca_file
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+
+    def start(self) -> TargetCommand:
+        """Start the command and wait until the issuer answers over HTTPS.
+
+        Raises:
+            HarnessError: the command exited, or the issuer did not answer in time; the
+                message carries the end of the command's output.
+        """
+        env = {**os.environ, "CIMD_CA_FILE": str(self._ca_file)}
+        # the user's own command line, run as they wrote it
+        self._process = subprocess.Popen(  # noqa: S602
+            self._command,
+            shell=True,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise HarnessError(
+                    f"--target-command exited ({self._process.returncode}) before the issuer "
+                    f"{self._issuer} answered: {self.output()!r}"
+                )
+            if self._answers():
+                return self
+            time.sleep(0.25)
+        self.stop()
+        raise HarnessError(
+            f"--target-command started, but {self._issuer} did not answer within "
+            f"{READY_TIMEOUT_S:.0f} s: {self.output()!r}. Check the issuer URL and that the "
+            "target trusts CIMD_CA_FILE for its own TLS certificate or uses the test CA's"
+        )
+
+    def _answers(self) -> bool:
+        try:
+            httpx.get(self._issuer, verify=str(self._ca_file), timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def output(self) -> str:
+        """The last 2000 characters the command printed."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")[-2000:]
+
+    def stop(self) -> None:
+        """Stop the command's whole process group (SIGTERM, then SIGKILL)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(STOP_TIMEOUT_S)
+        self._log.close()
+
+    def __enter__(self) -> TargetCommand:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,100 @@
+"""Lab mode: a private network namespace with no route out, removed when the run ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import cli, lab
+from conformance.report.model import Report
+from conformance.verdicts import HarnessError
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="lab mode needs root (a network namespace); CI runs as root"
+)
+
+PROBE = r"""
+import errno, json, socket, subprocess
+from conformance import lab
+lab.prepare()
+links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+def ip(*args):
+    return subprocess.run(["ip", *args], capture_output=True, text=True)
+routes = ip("route", "show", "table", "main")
+routes6 = ip("-6", "route", "show", "table", "main")
+outside = {}
+# addresses that exist nowhere in the lab: a packet to them would have to leave the machine
+for address, family in (("11.0.0.11", socket.AF_INET), ("192.0.2.1", socket.AF_INET),
+                        ("2001:db9::1", socket.AF_INET6)):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        sock = socket.socket(family, kind)
+        try:
+            if kind == socket.SOCK_STREAM:
+                sock.settimeout(2)
+                sock.connect((address, 443))
+            else:
+                sock.sendto(b"x", (address, 53))
+            outside[f"{address}/{kind}"] = "sent"
+        except OSError as exc:
+            outside[f"{address}/{kind}"] = errno.errorcode.get(exc.errno, str(exc.errno))
+        finally:
+            sock.close()
+# a process left behind on purpose: the run must kill it with the namespace
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+print(json.dumps({"links": links, "routes": routes.stdout, "routes6": routes6.stdout,
+                  "resolv": open("/etc/resolv.conf").read(), "outside": outside,
+                  "netns": __import__("os").readlink("/proc/self/ns/net")}))
+"""
+
+
+@needs_root
+def test_lab_has_only_loopback_and_no_route_out() -> None:
+    host_resolv = Path("/etc/resolv.conf").read_text()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from conformance import lab; "
+            f"sys.exit(lab.run_inside([sys.executable, '-c', {PROBE!r}]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # one interface, the namespace's own loopback
+    assert [line.split(":")[1].strip() for line in seen["links"].splitlines()] == ["lo"]
+    # no route in the main tables: nothing but the namespace's own addresses is reachable
+    assert seen["routes"].strip() == ""
+    assert all(" dev lo " in line for line in seen["routes6"].splitlines())
+    assert not any(line.startswith("default") for line in seen["routes6"].splitlines())
+    assert set(seen["outside"].values()) == {"ENETUNREACH"}
+    assert seen["resolv"].startswith(f"nameserver {lab.DNS_ADDRESS}")
+    # the machine's own resolver is untouched, and nothing is left in the namespace
+    assert Path("/etc/resolv.conf").read_text() == host_resolv
+    assert seen["netns"] != os.readlink("/proc/self/ns/net")
+    assert lab.processes_in(seen["netns"]) == []
+
+
+def test_prepare_refuses_outside_a_private_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(lab.INSIDE_ENV, "1")
+    monkeypatch.setenv(lab.OUTER_ENV, os.readlink("/proc/self/ns/net"))
+    with pytest.raises(HarnessError, match="not in a private namespace"):
+        lab.prepare()
+
+
+def test_lab_without_root_is_a_harness_error_with_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(lab.INSIDE_ENV, raising=False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    code = cli.main(["demo", "--lab", "--report-dir", str(tmp_path)])
+    assert code == 2
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "needs root" in error and "without --lab" in error
