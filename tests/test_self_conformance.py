@@ -124,7 +124,9 @@ def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> 
     assert "CONFORMANT" in done.stdout
     report = Report.load(tmp_path / "report.json")
     assert report.schema == "cimd-conformance-report/1"
-    assert {r.verdict for r in report.results} == {"pass"}
+    assert report.mode == "loopback"
+    not_passed = {r.requirement: r.verdict for r in report.results if r.verdict != "pass"}
+    assert not_passed == {"CIMD-SEC-03": "not-applicable"}  # needs the lab's DNS
     junit = (tmp_path / "junit.xml").read_text()
     assert junit.count("<testcase") == len(report.results)
 

@@ -81,19 +81,44 @@ def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             process.stdout.close()
 
 
-def test_oidc_provider_matches_its_baseline(
-    oidc_provider: str, state_dir: Path, tmp_path: Path
-) -> None:
-    baseline = HERE / "baseline.toml"
-    target = tmp_path / "target.toml"
+def _target_file(issuer: str, directory: Path) -> Path:
+    target = directory / "target.toml"
     target.write_text(
-        f'issuer = "{oidc_provider}"\n'
+        f'issuer = "{issuer}"\n'
         '[user]\nname = "alice"\npassword = "any"\n'
         '[authorization]\nscope = "openid"\n'
         '[login]\nusername_selector = "input[name=login]"\n'
     )
+    return target
+
+
+def test_oidc_provider_matches_its_baseline(
+    oidc_provider: str, state_dir: Path, tmp_path: Path
+) -> None:
+    baseline = HERE / "baseline.toml"
+    target = _target_file(oidc_provider, tmp_path)
     args = ["run", "--target", str(target), "--baseline", str(baseline)]
     args += ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
+    _run_and_match(args, baseline, tmp_path, mode="loopback")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lab mode needs root; CI runs as root")
+def test_oidc_provider_in_the_lab_matches_its_lab_baseline(state_dir: Path, tmp_path: Path) -> None:
+    """The library's own SSRF protection on, started inside the lab by --target-command."""
+    work = _install()
+    baseline = HERE / "lab-baseline.toml"
+    target = _target_file("http://127.0.0.1:3000", tmp_path)
+    command = (
+        f"cd {work} && NODE_EXTRA_CA_CERTS=$CIMD_CA_FILE CIMD_ALLOW_LOOPBACK=0 PORT=3000 "
+        "exec node server.mjs"
+    )
+    args = ["run", "--lab", "--target", str(target), "--target-command", command]
+    args += ["--baseline", str(baseline), "--state-dir", str(state_dir)]
+    args += ["--report-dir", str(tmp_path)]
+    _run_and_match(args, baseline, tmp_path, mode="lab")
+
+
+def _run_and_match(args: list[str], baseline: Path, tmp_path: Path, mode: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", *args],
         capture_output=True,
@@ -101,6 +126,7 @@ def test_oidc_provider_matches_its_baseline(
         timeout=600,
     )
     report = Report.load(tmp_path / "report.json")
+    assert report.mode == mode
     assert report.preflight.get("error") is None, report.preflight
     assert [r.requirement for r in report.results if r.verdict == "harness-error"] == []
     assert report.failed_requirements() == set(load(baseline).requirements), done.stdout[-3000:]
