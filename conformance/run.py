@@ -159,27 +159,46 @@ class SuiteRun:
     def _check_reachability(self, run: TargetRun, session: TargetSession) -> None:
         """Send a valid client once without a session, and explain a refusal before login.
 
-        A target that never fetched the document cannot reach the metadata host, does not
-        trust the test CA, or refuses its host by policy: the suite cannot test it, and says
-        so with the fixes, instead of blaming it.
+        A target that never fetched the document cannot be tested, and the preflight says
+        why instead of blaming it. The metadata host's TLS listener counts TCP accepts and
+        completed handshakes, which tells apart a target that never connected (its policy
+        refuses the host, or it cannot reach it) from one that gave up during the handshake
+        (it does not trust the test CA).
         """
-        client = public_client(self.metadata_host)
+        host = self.metadata_host
+        client = public_client(host)
+        before = host.connections()
         attempt = session.attempt(client.client_id, client.redirect_uri)
-        fetched = self.metadata_host.fetches(client.client_id)
+        fetched = host.fetches(client.client_id)
+        accepted, established = (a - b for a, b in zip(host.connections(), before, strict=True))
         run.preflight["valid_client"] = attempt.outcome.describe()
         run.preflight["valid_client_fetches"] = len(fetched)
+        run.preflight["metadata_host_connections"] = {
+            "tcp_accepted": accepted,
+            "tls_established": established,
+        }
         if attempt.outcome.accepted:
             return
-        ca = self.ca.cert_path
+        refused = f"the target refused a valid client ({attempt.outcome.describe()})"
+        if not fetched and accepted > established:
+            raise HarnessError(
+                f"{refused}: it connected to the metadata host {host.base_url} but abandoned "
+                "the TLS handshake, so it does not trust the suite's test CA. Fix: trust "
+                f"{self.ca.cert_path} in the target (Node: NODE_EXTRA_CA_CERTS=<file>; Python: "
+                "SSL_CERT_FILE or REQUESTS_CA_BUNDLE, or the trust store your HTTP client "
+                "uses; JDK: keytool -importcert -cacerts -file <file>; Go and most others: "
+                "the system store, e.g. update-ca-certificates) and restart it"
+            )
         if not fetched:
             raise HarnessError(
-                f"the target refused a valid client ({attempt.outcome.describe()}) without "
-                f"fetching its document from the metadata host {self.metadata_host.base_url}. "
-                "It cannot reach the host, does not trust the suite's test CA, or refuses the "
-                "host by policy (allowlist, SSRF block of loopback). Fixes: run the target on "
-                f"this machine; trust {ca} (Node: NODE_EXTRA_CA_CERTS, Python: SSL_CERT_FILE or "
-                "REQUESTS_CA_BUNDLE, JDK: keytool -importcert into cacerts); allow the metadata "
-                "host in the target's client_id policy"
+                f"{refused} without ever connecting to the metadata host {host.base_url}: it "
+                "refuses that host by policy (a client_id allowlist, or an SSRF block of "
+                "loopback addresses: CIMD-02 allows loopback fetches only in development and "
+                "test deployments) or cannot reach it (another network namespace or "
+                f"container). Fixes: allow {host.host_name} in the target's client_id policy "
+                "or switch on its development loopback exception; run the target on this "
+                "machine; or score its production configuration in the lab (--lab, as root, "
+                "with --target-command)"
             )
         raise HarnessError(
             f"the target fetched a valid client document ({len(fetched)} fetches) but refused "

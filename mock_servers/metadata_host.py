@@ -166,6 +166,10 @@ class MetadataHost:
         with self._lock:
             return len(self._fetches)
 
+    def connections(self) -> tuple[int, int]:
+        """(TCP connections accepted, connections past the TLS handshake) on the TLS listener."""
+        return self._tls.connections.snapshot()
+
     def raise_crash(self) -> None:
         """Re-raise an exception the host's app raised while serving."""
         for server in (self._tls, self._plain, self._untrusted):

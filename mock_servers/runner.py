@@ -30,6 +30,63 @@ STARTUP_TIMEOUT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
+class Connections:
+    """How many TCP connections a server accepted, and how many got past the TLS handshake.
+
+    The difference tells "the client never connected" apart from "it connected and gave up
+    during the handshake" (it does not trust the certificate), which no HTTP log can show.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.established = 0
+
+    def count(self, established: bool) -> None:
+        """Count one accept, or one connection the app protocol received."""
+        with self._lock:
+            if established:
+                self.established += 1
+            else:
+                self.accepted += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        """(accepted, established) so far."""
+        with self._lock:
+            return self.accepted, self.established
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """An event loop whose servers count accepts and established connections.
+
+    asyncio calls the protocol factory when it accepts a connection, and the protocol's
+    ``connection_made`` only once the TLS handshake (if any) has completed.
+    """
+
+    def __init__(self, connections: Connections) -> None:
+        super().__init__()
+        self.connections = connections
+
+    async def create_server(
+        self, protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
+    ) -> asyncio.Server:
+        connections = self.connections
+
+        def counting_factory() -> asyncio.BaseProtocol:
+            connections.count(established=False)
+            protocol = protocol_factory()
+            made = protocol.connection_made
+
+            def connection_made(transport: asyncio.BaseTransport) -> None:
+                connections.count(established=True)
+                made(transport)
+
+            protocol.connection_made = connection_made  # type: ignore[method-assign]
+            return protocol
+
+        return await super().create_server(counting_factory, *args, **kwargs)
+
+
 class Server:
     """An ASGI app served by hypercorn on ``host:port`` (port 0 picks a free one).
 
@@ -60,7 +117,8 @@ class Server:
         self.host = host
         self.name = name or host
         self.port: int = self._sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
+        self.connections = Connections()
+        self._loop = _CountingLoop(self.connections)
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()

@@ -245,8 +245,41 @@ def test_target_that_does_not_trust_the_ca_is_a_harness_error(
         )
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(tmp_path / "report.json")
-    assert "without fetching" in report.preflight["error"]
+    assert "abandoned the TLS handshake" in report.preflight["error"]
+    assert "does not trust the suite's test CA" in report.preflight["error"]
     assert "NODE_EXTRA_CA_CERTS" in report.preflight["error"]
+    connections = report.preflight["metadata_host_connections"]
+    assert connections["tcp_accepted"] > connections["tls_established"]
+    assert report.failed_requirements() == set()
+
+
+def test_target_that_refuses_the_metadata_host_by_policy_is_a_harness_error(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    """The reference AS in production mode blocks loopback documents before connecting."""
+    from conformance.reference_target import ReferenceTarget
+
+    with ReferenceTarget(state_dir=state_dir, extra_args=("--production",)) as target:
+        done = _run(
+            [
+                "run",
+                "--issuer",
+                target.issuer,
+                "--report-dir",
+                str(tmp_path),
+                "--state-dir",
+                str(state_dir),
+            ]
+        )
+    assert done.returncode == 2, done.stdout[-3000:]
+    report = Report.load(tmp_path / "report.json")
+    error = report.preflight["error"]
+    assert "without ever connecting to the metadata host" in error
+    assert "by policy" in error and "--lab" in error
+    assert report.preflight["metadata_host_connections"] == {
+        "tcp_accepted": 0,
+        "tls_established": 0,
+    }
     assert report.failed_requirements() == set()
 
 
