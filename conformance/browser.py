@@ -22,6 +22,7 @@ from playwright.sync_api import Browser as PlaywrightBrowser
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from conformance import login_hook
 from conformance.verdicts import HarnessError
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
@@ -68,7 +69,9 @@ class LoginRecipe:
     """How to get through the target's login and consent pages.
 
     The defaults recognise common forms: a user name or e-mail field, a password field, the
-    form's submit button, and an approve-like button on the consent page.
+    form's submit button, and an approve-like button on the consent page. ``hook`` names a
+    Python function (``file.py:function``, see :mod:`conformance.login_hook`) that replaces the
+    fill-and-submit steps for unusual login pages.
     """
 
     username: str
@@ -79,6 +82,7 @@ class LoginRecipe:
     )
     password_selector: str = "input[type=password]"  # noqa: S105 - a CSS selector
     submit_selector: str = "form:has(input[type=password]) [type=submit]"
+    hook: str = ""
     approve_selector: str = (
         "button#approve, "
         'button:text-matches("^\\\\s*(approve|allow|authori[sz]e|accept|continue|yes)\\\\b", "i"), '
@@ -200,7 +204,11 @@ def login(
     page = context.new_page()
     try:
         page.goto(authorize_url, wait_until="load")
-        if page.locator(recipe.password_selector).count():
+        if recipe.hook and not page.locator(recipe.approve_selector).count():
+            # the hook runs unless consent is already showing (a session from an earlier login)
+            login_hook.call(recipe.hook, page, recipe.username, recipe.password)
+            page.wait_for_load_state("load")
+        elif page.locator(recipe.password_selector).count():
             page.locator(recipe.username_selector).first.fill(recipe.username)
             page.locator(recipe.password_selector).first.fill(recipe.password)
             page.locator(recipe.submit_selector).first.click()

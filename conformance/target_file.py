@@ -17,6 +17,7 @@ Example::
     password_selector = "#password"
     submit_selector = "button[type=submit]"
     approve_selector = "text=Allow access"
+    hook = "login_hook.py:log_in"      # a Python function for unusual login pages
 
 A key the suite does not know is an error that names it, so a typo never silently changes
 how a target is driven.
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import requirements, toml_file
+from conformance import login_hook, requirements, toml_file
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,
@@ -40,6 +41,7 @@ _SCHEMA: dict[str, Any] = {
         "password_selector": str,
         "submit_selector": str,
         "approve_selector": str,
+        "hook": str,
     },
 }
 
@@ -92,11 +94,26 @@ def load(path: Path) -> TargetFile:
     if profile is not None and profile not in requirements.PROFILES:
         raise TargetFileError(f"{path}: profile {profile!r} is not one of {requirements.PROFILES}")
     user = data.get("user", {})
+    login = dict(data.get("login", {}))
+    if "hook" in login:
+        login["hook"] = _hook(path, login["hook"])
     return TargetFile(
         issuer=data["issuer"],
         profile=profile,
         user=user.get("name"),
         password=user.get("password"),
         params=dict(data.get("authorization", {})),
-        login=dict(data.get("login", {})),
+        login=login,
     )
+
+
+def _hook(path: Path, spec: str) -> str:
+    """The hook spec with its file made absolute (relative to the target file)."""
+    try:
+        file, name = login_hook.split(spec)
+    except ValueError as exc:
+        raise TargetFileError(f"{path}: [login] hook: {exc}") from None
+    file = file if file.is_absolute() else path.resolve().parent / file
+    if not file.is_file():
+        raise TargetFileError(f"{path}: [login] hook: no such file {file}")
+    return f"{file}:{name}"
