@@ -96,6 +96,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
     argv += ["--cimd-user", args.user, "--cimd-password", args.password]
     for key, value in getattr(args, "login", {}).items():
         argv += ["--cimd-login", f"{key}={value}"]
+    for key, value in getattr(args, "metadata_host", {}).items():
+        argv += [f"--cimd-metadata-{key.replace('_', '-')}", str(value)]
     argv += ["--strict-markers"] + (["--cimd-strict"] if args.strict else [])
     if args.browser:
         argv += ["--cimd-browser", args.browser]
@@ -186,6 +188,7 @@ def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> N
     if spec is not None:
         args.param = [f"{k}={v}" for k, v in spec.params.items()] + args.param
         args.login = spec.login
+        args.metadata_host = spec.metadata_host
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import lab
-from conformance.verdicts import NonConformance
+from conformance.verdicts import NonConformance, NotApplicable
 from mock_servers.canary import Canaries, Hit, Plant, can_bind
 from mock_servers.lab_dns import Answer, LabDns
 
@@ -35,6 +35,7 @@ SETTLE_S = 2.0
 
 LOOPBACK = "loopback"
 LAB = "lab"
+PUBLIC_URL = "public-url"
 
 
 @dataclass
@@ -49,11 +50,16 @@ class Network:
     _run: str = field(default_factory=lambda: secrets.token_hex(2))
 
     @classmethod
-    def start(cls) -> Network:
-        """The network of this process: the lab when inside it, else loopback."""
+    def start(cls, public: bool = False) -> Network:
+        """The network of this process: the lab when inside it, else loopback.
+
+        Args:
+            public: the target reaches the metadata host through public URLs (a tunnel), so
+                it is elsewhere and canaries on this machine cannot see its connections.
+        """
         canaries = Canaries().start()
         if not lab.inside():
-            return cls(LOOPBACK, canaries)
+            return cls(PUBLIC_URL if public else LOOPBACK, canaries)
         dns = LabDns(lab.DNS_ADDRESS, 53)
         dns.address(lab.METADATA_NAME, lab.METADATA_ADDRESS)
         dns.address(lab.ALIAS_NAME, lab.METADATA_ADDRESS)
@@ -96,8 +102,30 @@ class Network:
         """Whether a canary can listen on ``address`` here."""
         return can_bind(address)
 
+    @property
+    def observes_target(self) -> bool:
+        """Whether canaries here can see the target's connections (it runs on this machine)."""
+        return self.mode != PUBLIC_URL
+
+    def require_canaries(self) -> None:
+        """Raise NotApplicable when the target's connections cannot be observed here."""
+        if not self.observes_target:
+            raise NotApplicable(
+                "the target reaches the metadata host through a public URL, so it runs "
+                "elsewhere and canaries on this machine cannot see its connections; score its "
+                "SSRF protection in the lab (--lab with --target-command)"
+            )
+
     def describe(self) -> dict[str, Any]:
         """The mode and what it means, for the report."""
+        if self.mode == PUBLIC_URL:
+            return {
+                "mode": PUBLIC_URL,
+                "meaning": (
+                    "the target reached the metadata host through the public URLs of the "
+                    "target file's [metadata_host]; SSRF checks were not applicable"
+                ),
+            }
         if self.is_lab:
             return {
                 "mode": LAB,
@@ -129,7 +157,12 @@ class Planter:
     what: str = "the special-use hosts planted by this check"
 
     def plant(self, label: str, addresses: Sequence[str], port: int = 0) -> Plant:
-        """A canary on ``addresses`` for what ``label`` describes."""
+        """A canary on ``addresses`` for what ``label`` describes.
+
+        Raises:
+            NotApplicable: the target runs elsewhere, so no canary here could see it.
+        """
+        self.network.require_canaries()
         planted = self.network.canaries.plant(self.check, label, addresses, port)
         self.plants.append(planted)
         return planted

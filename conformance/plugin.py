@@ -22,7 +22,7 @@ from conformance.report.collect import ResultCollector
 from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
 from conformance.target import Target
 from mock_servers.callback import CallbackListener
-from mock_servers.metadata_host import MetadataHost
+from mock_servers.metadata_host import MetadataHost, PublicUrls
 
 SUITE_KEY = pytest.StashKey[SuiteRun]()
 MARK_KEY = pytest.StashKey[int]()
@@ -50,6 +50,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cimd-param", action="append", default=[], help="extra authorization parameter k=v"
     )
+    group.addoption("--cimd-metadata-bind", default=None, help="address the metadata host binds")
+    group.addoption("--cimd-metadata-port", type=int, default=0, help="its TLS listener's port")
+    group.addoption(
+        "--cimd-metadata-public-url",
+        default=None,
+        help="base URL the target reaches the metadata host at (a tunnel)",
+    )
+    group.addoption("--cimd-metadata-plain-public-url", default=None)
+    group.addoption("--cimd-metadata-untrusted-public-url", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,6 +90,20 @@ def run_config(config: pytest.Config) -> RunConfig:
         state_dir=Path(state) if state else None,
         extra_params=_pairs(config, "cimd_param"),
         login=_pairs(config, "cimd_login"),
+        metadata_bind=config.getoption("cimd_metadata_bind"),
+        metadata_port=config.getoption("cimd_metadata_port"),
+        public=_public_urls(config),
+    )
+
+
+def _public_urls(config: pytest.Config) -> PublicUrls | None:
+    tls = config.getoption("cimd_metadata_public_url")
+    if not tls:
+        return None
+    return PublicUrls(
+        tls,
+        config.getoption("cimd_metadata_plain_public_url"),
+        config.getoption("cimd_metadata_untrusted_public_url"),
     )
 
 

@@ -26,7 +26,7 @@ from conformance.probes import public_client
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
-from mock_servers.metadata_host import MetadataHost
+from mock_servers.metadata_host import MetadataHost, PublicUrls
 from mock_servers.pki import TestCA
 
 
@@ -45,6 +45,9 @@ class RunConfig:
     extra_params: tuple[tuple[str, str], ...] = ()
     login: tuple[tuple[str, str], ...] = ()
     bind: str = "127.0.0.1"
+    metadata_bind: str | None = None
+    metadata_port: int = 0
+    public: PublicUrls | None = None
 
 
 def label_for(issuer: str) -> str:
@@ -86,9 +89,16 @@ class SuiteRun:
         self.config = config
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
-        self.network = Network.start()
+        self.network = Network.start(public=config.public is not None)
         address, name, alias = self.network.metadata_bind
-        self.metadata_host = MetadataHost(self.ca, address, name, alias)
+        self.metadata_host = MetadataHost(
+            self.ca,
+            config.metadata_bind or address,
+            name,
+            alias,
+            port=config.metadata_port,
+            public=config.public,
+        )
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
         self.recipe = browser_mod.LoginRecipe(
@@ -123,9 +133,13 @@ class SuiteRun:
         """The run's one browser, started on first use."""
         if self._browser is None:
             host = self.metadata_host
-            maps = ((host.host_name, host.address), (host.alias, host.address))
+            maps: tuple[tuple[str, str], ...] = ()
+            if self.network.is_lab:
+                maps = ((host.host_name, host.address), (host.alias, host.address))
+            elif host.public is not None:  # the browser reaches the host where it is bound
+                maps = tuple((name, host.address) for name in host.public.hosts())
             self._browser = browser_mod.Browser(
-                self.ca.cert_path, self.config.browser, maps if self.network.is_lab else ()
+                self.ca.cert_path, self.config.browser, maps
             ).start()
         return self._browser
 

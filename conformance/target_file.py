@@ -19,6 +19,13 @@ Example::
     approve_selector = "text=Allow access"
     hook = "login_hook.py:log_in"      # a Python function for unusual login pages
 
+    [metadata_host]                    # for a target elsewhere, behind a tunnel
+    bind = "127.0.0.1"                 # address the metadata host binds (default loopback)
+    port = 8443                        # its TLS listener's port (default: any free one)
+    public_url = "https://m.example.test"   # where the target reaches that listener
+    plain_public_url = "http://m-plain.example.test"         # optional
+    untrusted_public_url = "https://m-untrusted.example.test" # optional
+
 A key the suite does not know is an error that names it, so a typo never silently changes
 how a target is driven.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance import login_hook, requirements, toml_file
 
@@ -36,6 +44,13 @@ _SCHEMA: dict[str, Any] = {
     "profile": str,
     "user": {"name": str, "password": str},
     "authorization": dict,
+    "metadata_host": {
+        "bind": str,
+        "port": int,
+        "public_url": str,
+        "plain_public_url": str,
+        "untrusted_public_url": str,
+    },
     "login": {
         "username_selector": str,
         "password_selector": str,
@@ -60,6 +75,7 @@ class TargetFile:
     password: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     login: dict[str, str] = field(default_factory=dict)
+    metadata_host: dict[str, str | int] = field(default_factory=dict)
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -104,7 +120,17 @@ def load(path: Path) -> TargetFile:
         password=user.get("password"),
         params=dict(data.get("authorization", {})),
         login=login,
+        metadata_host=_metadata_host(path, data.get("metadata_host", {})),
     )
+
+
+def _metadata_host(path: Path, table: dict[str, Any]) -> dict[str, str | int]:
+    for key in ("public_url", "plain_public_url", "untrusted_public_url"):
+        if key in table and urlsplit(table[key]).scheme not in ("http", "https"):
+            raise TargetFileError(f"{path}: [metadata_host] {key} must be an http(s) URL")
+    if "public_url" not in table and ({"plain_public_url", "untrusted_public_url"} & table.keys()):
+        raise TargetFileError(f"{path}: [metadata_host] needs public_url with the other URLs")
+    return dict(table)
 
 
 def _hook(path: Path, spec: str) -> str:

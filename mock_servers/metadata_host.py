@@ -14,8 +14,10 @@ import secrets
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mock_servers.hosting import Fetch, Hosting
 from mock_servers.pki import TestCA
@@ -27,6 +29,26 @@ CALLBACK_PAGE = Hosting(
     body=b"<!doctype html><title>Callback</title><p>Authorization response received.</p>",
 )
 NOT_FOUND = Hosting(status=404, headers=(("content-type", "text/plain"),), body=b"not found")
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """Where a remote target reaches the listeners (through a tunnel or a proxy).
+
+    Attributes:
+        tls: the base URL of the trusted TLS listener, e.g. ``https://m.example.test``.
+        plain: the plain-HTTP listener's, if it is reachable too.
+        untrusted: the untrusted-CA listener's, if it is reachable too.
+    """
+
+    tls: str
+    plain: str | None = None
+    untrusted: str | None = None
+
+    def hosts(self) -> tuple[str, ...]:
+        """The host names in the URLs (for the certificates)."""
+        urls = (self.tls, self.plain, self.untrusted)
+        return tuple(dict.fromkeys(urlsplit(u).hostname or "" for u in urls if u))
 
 
 def _key(url_or_target: str) -> str:
@@ -51,10 +73,20 @@ class MetadataHost:
             lab DNS points at this host are served with a valid certificate.
         alias: a second name for this host (``localhost`` on loopback), for checks that need
             "the same document on another host name".
+        port: the TLS listener's port (0: any free port).
+        public: the URLs a remote target reaches the listeners at, when they differ from the
+            bound addresses; :attr:`base_url` and the others then use them.
     """
 
     def __init__(
-        self, ca: TestCA, host: str = "127.0.0.1", name: str | None = None, alias: str = "localhost"
+        self,
+        ca: TestCA,
+        host: str = "127.0.0.1",
+        name: str | None = None,
+        alias: str = "localhost",
+        *,
+        port: int = 0,
+        public: PublicUrls | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._hostings: dict[str, Hosting] = {CALLBACK_PATH: CALLBACK_PAGE}
@@ -66,9 +98,14 @@ class MetadataHost:
         names: tuple[str, ...] = (host, alias) if host != alias else (host,)
         if name is not None:
             names = (name, "*." + name.split(".", 1)[1], *names)
+        if public is not None:
+            names = (*public.hosts(), *names)
         self.address = host
         self.alias = alias
-        self._tls = Server(self._app("tls"), host, 0, ca.issue_server_pem(self._dir, names), name)
+        self.public = public
+        self._tls = Server(
+            self._app("tls"), host, port, ca.issue_server_pem(self._dir, names), name
+        )
         self._plain = Server(self._app("plain"), host, 0, name=name)
         self._untrusted = Server(
             self._app("untrusted"),
@@ -80,12 +117,14 @@ class MetadataHost:
 
     @property
     def base_url(self) -> str:
-        """The trusted TLS origin, e.g. ``https://127.0.0.1:40123``."""
-        return self._tls.base_url
+        """The trusted TLS origin, e.g. ``https://127.0.0.1:40123`` (or the public URL)."""
+        return self.public.tls.rstrip("/") if self.public else self._tls.base_url
 
     @property
     def alias_base_url(self) -> str:
         """The trusted TLS origin under :attr:`alias`, e.g. ``https://localhost:40123``."""
+        if self.public:  # a remote target knows the host by its public name only
+            return self.base_url
         return f"https://{self.alias}:{self.port}"
 
     @property
@@ -96,17 +135,33 @@ class MetadataHost:
     @property
     def host_name(self) -> str:
         """The host in :attr:`base_url`: a DNS name in the lab, else the bound address."""
+        if self.public:
+            return urlsplit(self.public.tls).hostname or self._tls.name
         return self._tls.name
 
     @property
     def plain_base_url(self) -> str:
         """The plain-HTTP origin (same app, same fetch log)."""
+        if self.public and self.public.plain:
+            return self.public.plain.rstrip("/")
         return self._plain.base_url
 
     @property
     def untrusted_base_url(self) -> str:
         """A TLS origin whose certificate comes from a CA the target does not trust."""
+        if self.public and self.public.untrusted:
+            return self.public.untrusted.rstrip("/")
         return self._untrusted.base_url
+
+    @property
+    def reaches_plain(self) -> bool:
+        """Whether the target can reach the plain-HTTP listener at :attr:`plain_base_url`."""
+        return self.public is None or self.public.plain is not None
+
+    @property
+    def reaches_untrusted(self) -> bool:
+        """Whether the target can reach the untrusted-CA listener."""
+        return self.public is None or self.public.untrusted is not None
 
     def start(self) -> MetadataHost:
         """Start all three listeners."""
