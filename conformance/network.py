@@ -17,8 +17,10 @@ Two modes:
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,8 @@ from conformance import lab
 from conformance.verdicts import NonConformance, NotApplicable
 from mock_servers.canary import Canaries, Hit, Plant, can_bind
 from mock_servers.lab_dns import Answer, LabDns
+from mock_servers.packet_watch import Attempt, PacketWatch
+from mock_servers.reference_as.ssrf import special_use
 
 # A connection a target opens in the background (after answering) still counts: a check's
 # canaries keep listening this long after it ends, while the run goes on, and the report is
@@ -45,6 +49,7 @@ class Network:
     mode: str
     canaries: Canaries
     dns: LabDns | None = None
+    packets: PacketWatch | None = None
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _addresses: itertools.count[int] = field(default_factory=itertools.count)
     _run: str = field(default_factory=lambda: secrets.token_hex(2))
@@ -63,13 +68,24 @@ class Network:
         dns = LabDns(lab.DNS_ADDRESS, 53)
         dns.address(lab.METADATA_NAME, lab.METADATA_ADDRESS)
         dns.address(lab.ALIAS_NAME, lab.METADATA_ADDRESS)
-        return cls(LAB, canaries, dns.start())
+        return cls(LAB, canaries, dns.start(), PacketWatch(_watched).start())
 
     def stop(self) -> None:
-        """Stop the canaries and the DNS."""
+        """Stop the canaries, the DNS and the packet watch."""
         self.canaries.stop()
         if self.dns is not None:
             self.dns.stop()
+        if self.packets is not None:
+            self.packets.stop()
+
+    def stray_attempts(self, since: float, until: float | None) -> list[Attempt]:
+        """Lab only: attempts to special-use addresses at endpoints no canary listened on."""
+        if self.packets is None:
+            return []
+        planted = {(a, p.port) for p in self.canaries.plants() for a in p.addresses}
+        return [
+            a for a in self.packets.attempts(since, until) if (a.destination, a.port) not in planted
+        ]
 
     @property
     def is_lab(self) -> bool:
@@ -147,6 +163,20 @@ class Network:
         }
 
 
+def _watched(address: str) -> bool:
+    """Whether every packet to ``address`` in the lab is evidence.
+
+    Special-use addresses are, except the suite's own loopback services: the target, the
+    browser and the suite on 127.0.0.1, and the lab DNS.
+    """
+    if address in ("127.0.0.1", lab.DNS_ADDRESS):
+        return False
+    try:
+        return special_use(ipaddress.ip_address(address)) is not None
+    except ValueError:
+        return False
+
+
 @dataclass
 class Planter:
     """One check's canaries: plants them, then verifies none was contacted."""
@@ -155,6 +185,8 @@ class Planter:
     check: str
     plants: list[Plant] = field(default_factory=list)
     what: str = "the special-use hosts planted by this check"
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
     def plant(self, label: str, addresses: Sequence[str], port: int = 0) -> Plant:
         """A canary on ``addresses`` for what ``label`` describes.
@@ -181,23 +213,32 @@ class Planter:
             NonConformance: listing every connection, with what had been planted there.
         """
         self.what = what
-        violation = self._violation(self.hits())
+        self.ended = time.monotonic()
+        violation = self._violation(self.hits(), self.strays())
         if violation is not None:
             raise violation
 
-    def _violation(self, hits: list[Hit]) -> NonConformance | None:
-        if not hits:
+    def strays(self) -> list[Attempt]:
+        """Lab only: this check's attempts to special-use endpoints where nothing listened."""
+        until = None if self.ended is None else self.ended + SETTLE_S
+        return self.network.stray_attempts(self.started, until)
+
+    def _violation(self, hits: list[Hit], strays: list[Attempt]) -> NonConformance | None:
+        if not hits and not strays:
             return None
+        observed = [f"{len(hits)} connection(s) to canaries"] if hits else []
+        observed += [f"{h.plant.label}: {h.describe()}" for h in hits]
+        if strays:
+            observed.append(f"{len(strays)} attempt(s) where no canary listened")
+            observed += [a.describe() for a in strays]
         return NonConformance(
-            expected=f"the target never connects to {self.what}",
-            observed=f"{len(hits)} connection(s) to canaries: "
-            + "; ".join(f"{h.plant.label}: {h.describe()}" for h in hits),
+            expected=f"the target never connects to {self.what}", observed="; ".join(observed)
         )
 
     def late_violation(self, seen: int) -> NonConformance | None:
         """The violation, if more connections arrived than the ``seen`` the check judged."""
-        hits = self.hits()
-        return self._violation(hits) if len(hits) > seen else None
+        hits, strays = self.hits(), self.strays()
+        return self._violation(hits, strays) if len(hits) + len(strays) > seen else None
 
     def close(self) -> None:
         """Stop this check's canaries after the settle time (in the background)."""
@@ -205,7 +246,10 @@ class Planter:
 
     def evidence(self) -> dict[str, Any]:
         """What was planted and every connection seen, for the report."""
-        return {
+        evidence: dict[str, Any] = {
             "planted": [p.summary() for p in self.plants],
             "canary_connections": [h.summary() for h in self.hits()],
         }
+        if self.network.packets is not None:
+            evidence["stray_attempts"] = [a.describe() for a in self.strays()]
+        return evidence

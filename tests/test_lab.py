@@ -98,3 +98,53 @@ def test_lab_without_root_is_a_harness_error_with_a_report(
     assert code == 2
     error = Report.load(tmp_path / "report.json").preflight["error"]
     assert "needs root" in error and "without --lab" in error
+
+
+WATCH = r"""
+import json, socket, time
+from conformance import lab
+from conformance.network import _watched
+from mock_servers.packet_watch import PacketWatch
+lab.prepare()
+watch = PacketWatch(_watched).start()
+time.sleep(0.2)
+tcp = socket.socket()
+tcp.settimeout(2)
+try:
+    tcp.connect(("10.0.0.1", 9))  # nothing listens: refused, but the SYN was sent
+except OSError:
+    pass
+tcp.close()
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.sendto(b"x", ("172.16.0.1", 5353))
+udp.close()
+own = socket.socket()
+try:
+    own.connect(("127.0.0.1", 9))  # the suite's own loopback address is not watched
+except OSError:
+    pass
+own.close()
+time.sleep(0.5)
+watch.stop()
+print(json.dumps([a.describe() for a in watch.attempts()]))
+"""
+
+
+@needs_root
+def test_packet_watch_records_attempts_where_nothing_listens() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from conformance import lab; "
+            f"sys.exit(lab.run_inside([sys.executable, '-c', {WATCH!r}]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(seen) == 2, seen
+    assert seen[0].startswith("TCP SYN from 10.0.0.1") and seen[0].endswith("to 10.0.0.1:9")
+    assert seen[1].startswith("UDP from") and seen[1].endswith("to 172.16.0.1:5353")

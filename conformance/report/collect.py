@@ -147,7 +147,10 @@ class ResultCollector:
         """
         strict = self._config.getoption("cimd_strict")
         for result, planter in self._planted:
-            seen = len(result.evidence.get("canaries", {}).get("canary_connections", []))
+            canaries = result.evidence.get("canaries", {})
+            seen = len(canaries.get("canary_connections", [])) + len(
+                canaries.get("stray_attempts", [])
+            )
             late = planter.late_violation(seen)
             result.evidence["canaries"] = planter.evidence()
             if late is not None and result.verdict == Verdict.PASS.value:
