@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
+from conformance.assertions import ASSERTION_TYPE
 from conformance.outcome import Outcome, OutcomeKind, classify_redirect
 from conformance.pages import parse
 from conformance.redaction import redact_url
@@ -236,9 +237,17 @@ class TargetSession:
         redirect_uri: str | None,
         verifier: str | None,
         auth: tuple[str, str] | None = None,
+        assertion: str | None = None,
     ) -> TokenResult:
-        """Exchange a code at the token endpoint (public client unless ``auth`` is given)."""
+        """Exchange a code at the token endpoint.
+
+        A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
+        assertion, for ``private_key_jwt``) is given.
+        """
         data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+        if assertion is not None:
+            data["client_assertion_type"] = ASSERTION_TYPE
+            data["client_assertion"] = assertion
         if redirect_uri is not None:
             data["redirect_uri"] = redirect_uri
         if verifier is not None:

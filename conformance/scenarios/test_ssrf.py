@@ -1,4 +1,4 @@
-"""SSRF (CIMD-SEC, CIMD-FETCH-04): proven by what the target connects to, not what it says.
+"""SSRF (CIMD-SEC, CIMD-AUTHN-07): proven by what the target connects to, not what it says.
 
 Every check plants canaries (listeners that record each connection) where its URLs point.
 A check passes only when the target refuses and no canary saw a connection: a target that
@@ -14,10 +14,11 @@ from __future__ import annotations
 import pytest
 
 from conformance.aims import Aim, loopback_literals, special_names
-from conformance.harness import TargetSession
+from conformance.assertions import ClientKey
+from conformance.harness import TargetSession, TokenResult
 from conformance.network import Network, Planter
 from conformance.probes import public_client
-from conformance.verdicts import NotApplicable
+from conformance.verdicts import NonConformance, NotApplicable
 from conformance.verify import Case, verify_refused
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
@@ -163,3 +164,73 @@ def test_does_not_fetch_non_http_document_urls(
     client = public_client(host, **members)
     cimd_target.attempt(client.client_id, client.redirect_uri)
     cimd_ssrf.verify_untouched("a URL with a scheme other than http(s)")
+
+
+def _redeem_with_key(
+    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str
+) -> tuple[str, TokenResult | None]:
+    """A private_key_jwt client with ``jwks_uri``: consent, approval, then the assertion.
+
+    Returns what happened and the token endpoint's answer (``None`` if it was not reached).
+    """
+    method = "private_key_jwt"
+    client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
+    attempt = target.attempt(client.client_id, client.redirect_uri)
+    if not attempt.outcome.approvable or attempt.pkce is None:
+        return f"refused at authorization: {attempt.outcome.describe()}", None
+    approved = target.approve(attempt)
+    code = approved.params.get("code")
+    if code is None:
+        return f"approval gave no code: {approved.describe()}", None
+    result = target.redeem(
+        client_id=client.client_id,
+        code=code,
+        redirect_uri=client.redirect_uri,
+        verifier=attempt.pkce.verifier,
+        assertion=key.assertion(client.client_id, target.target.token_endpoint),
+    )
+    return result.describe(), result
+
+
+@pytest.mark.requirement("CIMD-AUTHN-07")
+def test_jwks_uri_follows_the_ssrf_rules(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Serves private_key_jwt documents whose jwks_uri points at canaries (``localhost`` and
+    127.0.0.2; in the lab, names resolving to private and link-local addresses), approves
+    consent and redeems each code with an assertion signed by the client's key. A control
+    client whose jwks_uri is on the metadata host shows the target does use jwks_uri.
+
+    Expects: no canary sees a connection and no tokens are issued for the canary clients.
+    """
+    host, network = cimd_metadata_host, cimd_ssrf.network
+    key = ClientKey.new()
+    if network.is_lab:
+        aims = [
+            Aim(f"a name resolving to {a}", network.new_name("jwks", Answer((a,))), (a,))
+            for a in ("10.0.0.1", "169.254.169.254")
+        ]
+    else:
+        aims = [*special_names(network)[:1], *loopback_literals(network)[:1]]
+    issued = []
+    for aim in aims:
+        planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen)
+        what, result = _redeem_with_key(
+            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json"
+        )
+        if result is not None and result.issued:
+            issued.append(f"{aim.name}: {what}")
+    cimd_ssrf.verify_untouched("a special-use host named as a client's jwks_uri")
+    if issued:
+        raise NonConformance(
+            expected="no tokens when the client's keys sit on a special-use host",
+            observed="; ".join(issued),
+        )
+    control = host.new_path("jwks.json")
+    host.serve_document(host.base_url + control, key.jwks())
+    what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control)
+    if result is None or not result.issued:
+        raise NotApplicable(
+            "the target does not redeem a private_key_jwt client whose jwks_uri is on the "
+            f"metadata host ({what}), so a refusal here would show nothing about jwks_uri"
+        )

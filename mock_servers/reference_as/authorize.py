@@ -72,6 +72,7 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         code_challenge=params.get("code_challenge"),
         scope=params.get("scope"),
         resources=tuple(params.getlist("resource")),
+        client=client,
     )
     session_id, session = found
     request_id = issuer.state.add_pending(session_id, auth)

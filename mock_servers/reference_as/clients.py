@@ -38,6 +38,14 @@ class ClientResolver:
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
 
+    async def jwks(self, url: str) -> bytes:
+        """The key set at ``url`` (a client's ``jwks_uri``), fetched under the SSRF rules.
+
+        Raises:
+            FetchError: it cannot be had.
+        """
+        return await self._fetcher.fetch_jwks(url)
+
     async def logo(self, client: ClientDocument) -> str | None:
         """The client's logo as a ``data:`` URI for the consent page, if it can be had."""
         return await self._fetcher.fetch_logo(client.logo_uri)

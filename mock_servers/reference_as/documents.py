@@ -27,12 +27,18 @@ class ClientDocument:
         redirect_uris: the registered redirect URIs; ``None`` means "trust the request", which
             only the ``redirect-uris-optional`` and ``trusts-unreachable-documents`` faults do.
         logo_uri: the logo's URL, if the document names one as a string.
+        auth_method: ``none`` (a public client) or ``private_key_jwt``.
+        jwks: the public keys published in the document, for ``private_key_jwt``.
+        jwks_uri: where the public keys are published instead, for ``private_key_jwt``.
     """
 
     client_id: str
     client_name: str | None
     redirect_uris: tuple[str, ...] | None
     logo_uri: str | None = None
+    auth_method: str = "none"
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
 
 
 class DocumentError(ValueError):
@@ -94,11 +100,15 @@ def validate_document(
     if name is not None and not isinstance(name, str):
         raise DocumentError("client_name must be a string")
     logo = document.get("logo_uri")
+    private_key_jwt = document.get("token_endpoint_auth_method") == "private_key_jwt"
     return ClientDocument(
         identifier,
         name or None,
         _redirect_uris(document, faults),
         logo if isinstance(logo, str) else None,
+        auth_method="private_key_jwt" if private_key_jwt else "none",
+        jwks=document.get("jwks") if private_key_jwt else None,
+        jwks_uri=document.get("jwks_uri") if private_key_jwt else None,
     )
 
 
@@ -123,10 +133,13 @@ def _check_credentials(document: dict[str, Any], faults: frozenset[str]) -> None
         raise DocumentError("client metadata documents must not contain a client secret")
     method = document.get("token_endpoint_auth_method", "none")
     if method == "private_key_jwt":
-        raise DocumentError("private_key_jwt clients are not supported by this server yet")
+        if not isinstance(document.get("jwks"), dict) and not isinstance(
+            document.get("jwks_uri"), str
+        ):
+            raise DocumentError("a private_key_jwt client must publish jwks or jwks_uri")
     # The ignores-auth-method fault: the realistic bug is a branch that treats whatever is
     # not private_key_jwt as public, shared-secret methods included.
-    if method != "none" and "ignores-auth-method" not in faults:
+    elif method != "none" and "ignores-auth-method" not in faults:
         if method in SHARED_SECRET_METHODS:
             raise DocumentError("shared-secret client authentication is not allowed")
         raise DocumentError("unsupported token_endpoint_auth_method")

@@ -136,16 +136,16 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "no-ssrf-check",
-        ("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
+        ("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
         "no address check at all: any host is fetched, names and literals alike",
-        lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
+        lab_breaks=("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
     ),
     Fault(
         "ssrf-literals-only",
         # 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 are not IP literals to ipaddress: names
-        ("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
+        ("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-05"),
         "checks IP literals but fetches DNS names (and odd IPv4 spellings) unchecked",
-        lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
+        lab_breaks=("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
     ),
     Fault(
         "ssrf-rebinding",
@@ -163,6 +163,11 @@ FAULTS: tuple[Fault, ...] = (
         "document-urls-unchecked",
         ("CIMD-SEC-05",),
         "fetches logo_uri without the address check the client document gets",
+    ),
+    Fault(
+        "jwks-uri-unchecked",
+        ("CIMD-AUTHN-07",),
+        "fetches a private_key_jwt client's jwks_uri without the address check",
     ),
     Fault(
         "document-urls-any-scheme",

@@ -78,6 +78,9 @@ class Fetcher:
             SsrfPolicy(enabled=False) if config.has("document-urls-unchecked") else self._policy
         )
         self._any_scheme_logos = config.has("document-urls-any-scheme")
+        self._jwks_policy = (
+            SsrfPolicy(enabled=False) if config.has("jwks-uri-unchecked") else self._policy
+        )
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
@@ -140,6 +143,37 @@ class Fetcher:
                     raise FetchError("the client metadata document is too large")
             cache_control = ", ".join(response.headers.get_list("cache-control"))
             return FetchedDocument(bytes(body), cache_control)
+
+    async def fetch_jwks(self, url: str) -> bytes:
+        """The key set at a client's ``jwks_uri``: https only, SSRF-guarded, no redirects.
+
+        Raises:
+            FetchError: the URL is refused, unreachable, not 200, or too large.
+        """
+        if urlsplit(url).scheme.lower() != "https":
+            raise FetchError("jwks_uri must be an https URL")
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                guarded = await guarded_client_kwargs(url, self._jwks_policy, self._ssl)
+                async with (
+                    httpx.AsyncClient(
+                        **guarded, follow_redirects=False, timeout=self._timeout_s, trust_env=False
+                    ) as client,
+                    client.stream("GET", url, headers=self._headers()) as response,
+                ):
+                    if response.status_code != 200:
+                        raise FetchError("the jwks_uri answered with an error")
+                    body = bytearray()
+                    async for chunk in response.aiter_raw():
+                        body += chunk
+                        if len(body) > self._limit * 4:
+                            raise FetchError("the key set is too large")
+                    return bytes(body)
+        except SsrfRefused as exc:
+            _log.info("jwks fetch refused: %s", exc.reason)
+            raise FetchError("the jwks_uri's host is not allowed") from exc
+        except (TimeoutError, httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise FetchError("the jwks_uri could not be retrieved", network=True) from exc
 
     async def fetch_logo(self, url: str | None) -> str | None:
         """The client's logo as a ``data:`` URI, or ``None`` when there is none or it fails.

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from .documents import ClientDocument
+
 SESSION_LIFETIME_S = 8 * 3600
 PENDING_LIFETIME_S = 600
 CODE_LIFETIME_S = 60
@@ -46,6 +48,7 @@ class AuthorizationRequest:
     code_challenge: str | None  # None only with the pkce-optional fault
     scope: str | None
     resources: tuple[str, ...]
+    client: ClientDocument | None = None  # how the client authenticates at the token endpoint
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .client_auth import ASSERTION_ALGORITHMS
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .grants import IssuerState, Session
@@ -62,7 +63,8 @@ class Issuer:
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }

@@ -1,9 +1,9 @@
-"""The token endpoint: authorization-code and refresh-token grants for public clients.
+"""The token endpoint: authorization-code and refresh-token grants.
 
-Every client here is a CIMD public client (``token_endpoint_auth_method`` ``none``): it
-identifies itself with ``client_id`` in the body and proves possession with PKCE, never with
-a secret (CIMD-02 §4.1, CIMD-AUTHN-05). The client comes from the code's binding, so the
-document is not fetched again.
+A CIMD public client (``token_endpoint_auth_method`` ``none``) identifies itself with
+``client_id`` in the body and proves possession with PKCE, never with a secret (CIMD-02 §4.1,
+CIMD-AUTHN-05); a ``private_key_jwt`` client also sends an assertion (:mod:`.client_auth`).
+The client comes from the code's binding, so the document is not fetched again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .grants import ACCESS_TOKEN_LIFETIME_S, Tokens
+from .client_auth import ClientAuthError, authenticate
+from .grants import ACCESS_TOKEN_LIFETIME_S, Grant, Tokens
 from .issuer import Issuer
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -29,31 +30,48 @@ CREDENTIAL_FIELDS = ("client_secret", "client_assertion", "client_assertion_type
 async def token(issuer: Issuer, request: Request) -> Response:
     """POST /token."""
     async with request.form() as form:
-        return _answer(issuer, request, form)
+        return await _answer(issuer, request, form)
 
 
-def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
+async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
     if any(len(form.getlist(name)) > 1 for name in form):
         return oauth_error("invalid_request", "parameters must not be repeated")
     authorization = request.headers.get("authorization")
     if issuer.has("token-demands-secret"):
         # The RFC 7591 default method is client_secret_basic; no URL client has a secret.
         return oauth_error("invalid_client", "client authentication required", 401, "Basic")
-    if authorization or any(name in form for name in CREDENTIAL_FIELDS):
+    if authorization or "client_secret" in form:
         scheme = (authorization or "").partition(" ")[0]
         echoed = scheme if AUTH_SCHEME.fullmatch(scheme) else None
-        return oauth_error("invalid_client", "public clients do not authenticate", 401, echoed)
+        return oauth_error("invalid_client", "URL clients never use shared secrets", 401, echoed)
     grant_type = _field(form, "grant_type")
     if grant_type == "authorization_code":
-        return _redeem_code(issuer, form)
+        return await _redeem_code(issuer, form)
     if grant_type == "refresh_token":
-        return _refresh(issuer, form)
+        return await _refresh(issuer, form)
     if not grant_type:
         return oauth_error("invalid_request", "grant_type is required")
     return oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
 
 
-def _redeem_code(issuer: Issuer, form: FormData) -> Response:
+async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
+    """An ``invalid_client`` error when the client did not authenticate as it must."""
+    fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
+    token_endpoint = issuer.config.issuer + "/token"
+    try:
+        await authenticate(
+            grant.request.client,
+            grant.request.client_id,
+            fields,
+            (issuer.config.issuer, token_endpoint),
+            issuer.clients.jwks,
+        )
+    except ClientAuthError as exc:
+        return oauth_error("invalid_client", str(exc), 401)
+    return None
+
+
+async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     client_id, code = _field(form, "client_id"), _field(form, "code")
     if not client_id:
         return oauth_error("invalid_client", "client_id is required", 401)
@@ -62,6 +80,8 @@ def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     grant = issuer.state.take_code(code)  # consumed even if what follows fails
     if grant is None or grant.request.client_id != client_id:
         return oauth_error("invalid_grant", "the code is invalid, expired, used or not yours")
+    if (failed := await _authenticate(issuer, grant, form)) is not None:
+        return failed
     sent = _field(form, "redirect_uri")
     if sent != grant.request.redirect_uri and (sent is not None or grant.request.redirect_uri_sent):
         return oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
@@ -71,7 +91,7 @@ def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     return _token_response(issuer.state.issue_tokens(grant, code), grant.request.scope)
 
 
-def _refresh(issuer: Issuer, form: FormData) -> Response:
+async def _refresh(issuer: Issuer, form: FormData) -> Response:
     client_id, refresh_token = _field(form, "client_id"), _field(form, "refresh_token")
     if not client_id:
         return oauth_error("invalid_client", "client_id is required", 401)
@@ -80,6 +100,8 @@ def _refresh(issuer: Issuer, form: FormData) -> Response:
     grant = issuer.state.refresh_grant(refresh_token)
     if grant is None or grant.request.client_id != client_id:
         return oauth_error("invalid_grant", "the refresh token is invalid, expired or not yours")
+    if (failed := await _authenticate(issuer, grant, form)) is not None:
+        return failed
     scope = _field(form, "scope")
     granted = set((grant.request.scope or "").split())
     if scope is not None and not set(scope.split()) <= granted:

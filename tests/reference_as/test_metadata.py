@@ -27,7 +27,8 @@ async def test_root_issuer_publishes_cimd_metadata() -> None:
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
         "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
     }

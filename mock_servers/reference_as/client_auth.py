@@ -1,0 +1,90 @@
+"""Client authentication at the token endpoint: public clients, and private_key_jwt.
+
+A CIMD client that declares ``private_key_jwt`` proves itself with an RFC 7523 assertion
+signed by a key its document publishes, inline (``jwks``) or at ``jwks_uri`` (CIMD-02 §8.2).
+The ``jwks_uri`` is fetched when the assertion arrives, under the same SSRF rules as the
+document (CIMD-AUTHN-07). Public clients must not authenticate at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jwt
+
+from .documents import ClientDocument
+from .fetching import FetchError
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# asymmetric only: an HMAC "signature" keyed with the published public key proves nothing
+ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
+
+
+class ClientAuthError(Exception):
+    """The client did not authenticate as its document requires (``invalid_client``)."""
+
+
+async def authenticate(
+    client: ClientDocument | None,
+    client_id: str,
+    fields: dict[str, str],
+    audiences: tuple[str, ...],
+    fetch_jwks: Any,
+) -> None:
+    """Check the token request's client authentication against the client's document.
+
+    Args:
+        client: the client the grant was issued to (``None``: a public client).
+        client_id: the ``client_id`` of the token request.
+        fields: ``client_assertion_type`` and ``client_assertion`` if sent.
+        audiences: the values an assertion's ``aud`` may name (issuer, token endpoint).
+        fetch_jwks: ``async (url) -> bytes``, the SSRF-guarded fetch of a ``jwks_uri``.
+
+    Raises:
+        ClientAuthError: with a description safe to return to the client.
+    """
+    assertion_type = fields.get("client_assertion_type")
+    assertion = fields.get("client_assertion")
+    if client is None or client.auth_method == "none":
+        if assertion_type or assertion:
+            raise ClientAuthError("public clients do not authenticate")
+        return
+    if assertion_type != ASSERTION_TYPE or not assertion:
+        raise ClientAuthError("this client must authenticate with private_key_jwt")
+    keys = client.jwks
+    if keys is None and client.jwks_uri:
+        try:
+            keys = json.loads(await fetch_jwks(client.jwks_uri))
+        except (FetchError, ValueError) as exc:
+            raise ClientAuthError("the client's key set could not be obtained") from exc
+    _verify(assertion, keys, client_id, audiences)
+
+
+def _verify(assertion: str, keys: Any, client_id: str, audiences: tuple[str, ...]) -> None:
+    try:
+        key_set = jwt.PyJWKSet.from_dict(keys if isinstance(keys, dict) else {})
+        header = jwt.get_unverified_header(assertion)
+    except (jwt.PyJWTError, jwt.exceptions.PyJWKSetError, ValueError) as exc:
+        raise ClientAuthError("the client assertion or key set is malformed") from exc
+    algorithm = header.get("alg")
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise ClientAuthError("the client assertion's algorithm is not accepted")
+    kid = header.get("kid")
+    for key in key_set.keys:
+        if kid is not None and key.key_id != kid:
+            continue
+        try:
+            claims = jwt.decode(
+                assertion,
+                key.key,
+                algorithms=[algorithm],
+                audience=list(audiences),
+                issuer=client_id,
+                options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.PyJWTError:
+            continue
+        if claims.get("sub") == client_id:
+            return
+    raise ClientAuthError("the client assertion is not valid for this client")
