@@ -158,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ca(args)
     if args.lab and not lab.inside():
         try:
+            if args.command == "run" and not args.target_command:
+                raise HarnessError(
+                    "run --lab needs --target-command: the lab has no route out, so the "
+                    "target must be started inside it"
+                )
             lab.check_can_enter()
         except HarnessError as exc:
             _resolve(args, None)

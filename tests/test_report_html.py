@@ -31,3 +31,27 @@ def test_target_content_is_escaped_in_html() -> None:
 def test_junit_round_trips_hostile_text() -> None:
     xml = junit.render([_report()]).decode()
     assert "<script>" not in xml and "&lt;script&gt;" in xml
+
+
+def test_canary_evidence_is_shown_and_escaped() -> None:
+    hostile = "<script>alert(3)</script>"
+    canaries = {
+        "planted": [
+            {"check": "c", "planted": "client_id on 127.0.0.2", "listens": ["127.0.0.2:1"]}
+        ],
+        "canary_connections": [
+            {
+                "check": "c",
+                "planted": "client_id on 127.0.0.2",
+                "connected_to": "127.0.0.2:1",
+                "from": "127.0.0.1:5",
+                "sent": f"request line GET /{hostile} HTTP/1.1",
+            }
+        ],
+        "stray_attempts": ["TCP SYN from 10.0.0.1 to 10.0.0.1:443"],
+    }
+    result = CheckResult("CIMD-SEC-02", "t", "title", "R", "fail", evidence={"canaries": canaries})
+    page = html.render(Report("https://as.test", "latest", False, "0", "now", results=[result]))
+    assert "1 planted, 1 connection(s), 1 stray attempt(s)" in page
+    assert "client_id on 127.0.0.2" in page and "TCP SYN from 10.0.0.1" in page
+    assert hostile not in page and "&lt;script&gt;alert(3)" in page
