@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from conformance import browser as browser_mod
+from conformance import locality
 from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
 from conformance.network import Network
 from conformance.probes import public_client
@@ -204,20 +205,48 @@ class SuiteRun:
                 "the system store, e.g. update-ca-certificates) and restart it"
             )
         if not fetched:
-            raise HarnessError(
-                f"{refused} without ever connecting to the metadata host {host.base_url}: it "
-                "refuses that host by policy (a client_id allowlist, or an SSRF block of "
-                "loopback addresses: CIMD-02 allows loopback fetches only in development and "
-                "test deployments) or cannot reach it (another network namespace or "
-                f"container). Fixes: allow {host.host_name} in the target's client_id policy "
-                "or switch on its development loopback exception; run the target on this "
-                "machine; or score its production configuration in the lab (--lab, as root, "
-                "with --target-command)"
-            )
+            raise HarnessError(self._never_connected(refused, session))
         raise HarnessError(
             f"the target fetched a valid client document ({len(fetched)} fetches) but refused "
             f"the request ({attempt.outcome.describe()}): add required parameters with --param "
             "(for example scope=openid) or check the target's client policy"
+        )
+
+    def _never_connected(self, refused: str, session: TargetSession) -> str:
+        """Why a target never connected to the metadata host, as far as can be told here."""
+        host = self.metadata_host
+        prefix = f"{refused} without ever connecting to the metadata host {host.base_url}"
+        endpoint = urlsplit(session.target.authorization_endpoint)
+        port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+        cause = locality.why_never_connected(endpoint.hostname or "", port)
+        policy = (
+            "refuses that host by policy (a client_id allowlist, or an SSRF block of loopback "
+            "addresses: CIMD-02 allows loopback fetches only in development and test "
+            "deployments)"
+        )
+        policy_fixes = (
+            f"allow {host.host_name} in the target's client_id policy or switch on its "
+            "development loopback exception, or score its production configuration in the "
+            "lab (--lab, as root, with --target-command)"
+        )
+        if cause == "policy":
+            return (
+                f"{prefix}: it runs in this machine's network namespace, where the metadata "
+                f"host is reachable, so it {policy}. Fixes: {policy_fixes}"
+            )
+        if cause is not None:
+            forwarder = cause.removeprefix("reach: ")
+            return (
+                f"{prefix}: it cannot reach it. Its port is served by {forwarder}, so the "
+                "target runs in another network namespace (a container), where 127.0.0.1 is "
+                "not this machine's loopback. Fixes: run the target in the host's network, "
+                "or bind the metadata host where the target reaches it and say so in the "
+                "target file ([metadata_host] bind and public_url)"
+            )
+        return (
+            f"{prefix}: it {policy} or cannot reach it (another network namespace or "
+            f"machine). Fixes: {policy_fixes}; run the target on this machine; or give "
+            "[metadata_host] bind and public_url in the target file"
         )
 
     def _login(self, run: TargetRun, session: TargetSession) -> Any:

@@ -275,6 +275,7 @@ def test_target_that_refuses_the_metadata_host_by_policy_is_a_harness_error(
     report = Report.load(tmp_path / "report.json")
     error = report.preflight["error"]
     assert "without ever connecting to the metadata host" in error
+    assert "runs in this machine's network namespace" in error
     assert "by policy" in error and "--lab" in error
     assert report.preflight["metadata_host_connections"] == {
         "tcp_accepted": 0,
