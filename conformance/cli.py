@@ -164,10 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "target must be started inside it"
                 )
             lab.check_can_enter()
+            return lab.run_inside([sys.executable, "-m", "conformance.cli", *argv])
         except HarnessError as exc:
             _resolve(args, None)
             return could_not_test(args, getattr(args, "issuer", None) or [], str(exc))
-        return lab.run_inside([sys.executable, "-m", "conformance.cli", *argv])
     try:
         if lab.inside():
             lab.prepare()

@@ -120,7 +120,14 @@ def run_inside(command: Sequence[str], env: dict[str, str] | None = None) -> int
             if lab and lab != ours:
                 break
             time.sleep(0.01)
-        return process.wait()
+        code = process.wait()
+        if not lab or lab == ours:
+            raise HarnessError(
+                f"unshare could not create the lab's network namespace (exit {code}): it "
+                "needs root with CAP_SYS_ADMIN (in a container: --privileged, or "
+                "--cap-add SYS_ADMIN); run without --lab for the default mode"
+            )
+        return code
     except BaseException:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -148,3 +148,21 @@ def test_packet_watch_records_attempts_where_nothing_listens() -> None:
     assert len(seen) == 2, seen
     assert seen[0].startswith("TCP SYN from 10.0.0.1") and seen[0].endswith("to 10.0.0.1:9")
     assert seen[1].startswith("UDP from") and seen[1].endswith("to 172.16.0.1:5353")
+
+
+def test_a_namespace_that_cannot_be_created_is_a_harness_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "unshare").write_text(
+        "#!/bin/sh\necho 'unshare: Operation not permitted' >&2\nexit 1\n"
+    )
+    (fake / "unshare").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.delenv(lab.INSIDE_ENV, raising=False)
+    code = cli.main(["demo", "--lab", "--report-dir", str(tmp_path / "out")])
+    assert code == 2
+    error = Report.load(tmp_path / "out" / "report.json").preflight["error"]
+    assert "could not create the lab's network namespace" in error and "CAP_SYS_ADMIN" in error
