@@ -113,6 +113,7 @@ def test_run_through_a_public_url(tmp_path: Path, tunnel: tuple[int, Tunnel]) ->
     not_applicable = {rid for rid, r in verdicts.items() if r.verdict == "not-applicable"}
     assert not_applicable == {
         "CIMD-URL-01",  # the plain listener has no public URL
+        "CIMD-AUTHN-07",
         "CIMD-SEC-01",
         "CIMD-SEC-02",
         "CIMD-SEC-03",
