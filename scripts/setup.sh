@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what cimd-conformance needs on a Debian machine: Chromium and certutil from Debian
-# (never `playwright install`: the suite drives the system Chromium), then a venv with the
-# pinned package and its development tools. Idempotent.
+# (never `playwright install`: the suite drives the system Chromium), iproute2 for lab mode,
+# then a venv with the pinned package and its development tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if ! { [ -x /usr/bin/chromium ] || [ -x /usr/lib/chromium/chromium ]; } || ! command -v certutil >/dev/null 2>&1; then
+if ! { [ -x /usr/bin/chromium ] || [ -x /usr/lib/chromium/chromium ]; } \
+  || ! command -v certutil >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium libnss3-tools >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends chromium libnss3-tools iproute2 >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 log=$(mktemp)
