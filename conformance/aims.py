@@ -42,7 +42,7 @@ def loopback_literals(network: Network) -> list[Aim]:
     if network.has("::1"):
         aims.append(Aim("[::1]", "[::1]", ("::1",)))
     if network.is_lab:
-        aims += [
+        lab_aims = [
             Aim("127.0.0.1", "127.0.0.1", ("127.0.0.1",)),
             Aim("10.0.0.1", "10.0.0.1", ("10.0.0.1",)),
             Aim("169.254.169.254", "169.254.169.254", ("169.254.169.254",)),
@@ -53,6 +53,7 @@ def loopback_literals(network: Network) -> list[Aim]:
             ),
             Aim("[fc00::1]", "[fc00::1]", ("fc00::1",)),
         ]
+        aims += [Aim(a.name, a.host, network.listenable(a.listen)) for a in lab_aims]
     return aims
 
 
@@ -82,5 +83,5 @@ def special_names(network: Network) -> list[Aim]:
     aims = []
     for address, listen in _SPECIAL_ANSWERS:
         host = network.new_name("sec01", Answer((address,)))
-        aims.append(Aim(f"a name resolving to {address}", host, listen))
+        aims.append(Aim(f"a name resolving to {address}", host, network.listenable(listen)))
     return aims

@@ -118,6 +118,10 @@ class Network:
         """Whether a canary can listen on ``address`` here."""
         return can_bind(address)
 
+    def listenable(self, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        """The addresses a canary can listen on here (IPv6 may be off in the namespace)."""
+        return tuple(a for a in addresses if self.has(a))
+
     @property
     def observes_target(self) -> bool:
         """Whether canaries here can see the target's connections (it runs on this machine)."""

@@ -119,7 +119,9 @@ def _document_aims(network: Network) -> list[Aim]:
     if not network.is_lab:
         aims = [*special_names(network)[:1], Aim("127.0.0.2", "127.0.0.2", ("127.0.0.2",))]
         return [aims[i % len(aims)] for i in range(len(DOCUMENT_URLS))]
-    targets = ("10.0.0.1", "169.254.169.254", "100.64.0.1", "fc00::1", "127.0.0.1")
+    wanted = ("10.0.0.1", "169.254.169.254", "100.64.0.1", "fc00::1", "127.0.0.1")
+    targets = [a for a in wanted if network.has(a)] or ["10.0.0.1"]
+    targets = [targets[i % len(targets)] for i in range(len(DOCUMENT_URLS))]
     return [
         Aim(f"a name resolving to {a}", network.new_name("sec05", Answer((a,))), (a,))
         for a in targets
