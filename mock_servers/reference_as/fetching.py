@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import ssl
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -59,6 +61,16 @@ class FetchError(Exception):
         super().__init__(description)
         self.description = description
         self.network = network
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
+    """The raw body, or ``None`` as soon as it grows past ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 class Fetcher:
@@ -115,15 +127,27 @@ class Fetcher:
                 policy = SsrfPolicy(enabled=False)
         raise FetchError(UNREACHABLE)
 
-    async def _get_once(self, url: str, policy: SsrfPolicy) -> FetchedDocument | str:
-        """The document at ``url``, or the next URL when a redirect fault follows one."""
+    @contextlib.asynccontextmanager
+    async def _guarded_get(
+        self, url: str, policy: SsrfPolicy, timeout: float, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed GET of ``url`` through the SSRF guard, connected to the checked address.
+
+        Raises:
+            SsrfRefused: the guard refused the URL.
+        """
         guarded = await guarded_client_kwargs(url, policy, self._ssl)
         async with (
             httpx.AsyncClient(
-                **guarded, follow_redirects=False, timeout=self._timeout_s, trust_env=False
+                **guarded, follow_redirects=False, timeout=timeout, trust_env=False
             ) as client,
-            client.stream("GET", url, headers=self._headers()) as response,
+            client.stream("GET", url, headers=headers or self._headers()) as response,
         ):
+            yield response
+
+    async def _get_once(self, url: str, policy: SsrfPolicy) -> FetchedDocument | str:
+        """The document at ``url``, or the next URL when a redirect fault follows one."""
+        async with self._guarded_get(url, policy, self._timeout_s) as response:
             location = response.headers.get("location")
             if self._follow and response.is_redirect and location:
                 return str(urljoin(url, location))
@@ -134,15 +158,13 @@ class Fetcher:
                 # beyond the byte limit before the limit is checked (CIMD-FETCH-06).
                 raise FetchError("the document was served with an unrequested content coding")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self._limit:
+            body = None
+            if not declared.isdigit() or int(declared) <= self._limit:
+                body = await _read_limited(response, self._limit)
+            if body is None:
                 raise FetchError("the client metadata document is too large")
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > self._limit:
-                    raise FetchError("the client metadata document is too large")
             cache_control = ", ".join(response.headers.get_list("cache-control"))
-            return FetchedDocument(bytes(body), cache_control)
+            return FetchedDocument(body, cache_control)
 
     async def fetch_jwks(self, url: str) -> bytes:
         """The key set at a client's ``jwks_uri``: https only, SSRF-guarded, no redirects.
@@ -153,22 +175,16 @@ class Fetcher:
         if urlsplit(url).scheme.lower() != "https":
             raise FetchError("jwks_uri must be an https URL")
         try:
-            async with asyncio.timeout(self._timeout_s):
-                guarded = await guarded_client_kwargs(url, self._jwks_policy, self._ssl)
-                async with (
-                    httpx.AsyncClient(
-                        **guarded, follow_redirects=False, timeout=self._timeout_s, trust_env=False
-                    ) as client,
-                    client.stream("GET", url, headers=self._headers()) as response,
-                ):
-                    if response.status_code != 200:
-                        raise FetchError("the jwks_uri answered with an error")
-                    body = bytearray()
-                    async for chunk in response.aiter_raw():
-                        body += chunk
-                        if len(body) > self._limit * 4:
-                            raise FetchError("the key set is too large")
-                    return bytes(body)
+            async with (
+                asyncio.timeout(self._timeout_s),
+                self._guarded_get(url, self._jwks_policy, self._timeout_s) as response,
+            ):
+                if response.status_code != 200:
+                    raise FetchError("the jwks_uri answered with an error")
+                body = await _read_limited(response, self._limit * 4)
+                if body is None:
+                    raise FetchError("the key set is too large")
+                return body
         except SsrfRefused as exc:
             _log.info("jwks fetch refused: %s", exc.reason)
             raise FetchError("the jwks_uri's host is not allowed") from exc
@@ -198,21 +214,14 @@ class Fetcher:
             return None
 
     async def _fetch_image(self, url: str) -> str | None:
-        guarded = await guarded_client_kwargs(url, self._logo_policy, self._ssl)
-        async with (
-            httpx.AsyncClient(
-                **guarded, follow_redirects=False, timeout=LOGO_TIMEOUT_S, trust_env=False
-            ) as client,
-            client.stream("GET", url, headers={"User-Agent": USER_AGENT}) as response,
-        ):
+        headers = {"User-Agent": USER_AGENT}
+        async with self._guarded_get(url, self._logo_policy, LOGO_TIMEOUT_S, headers) as response:
             kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if response.status_code != 200 or kind not in LOGO_TYPES:
                 return None
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > MAX_LOGO_BYTES:
-                    return None
+            body = await _read_limited(response, MAX_LOGO_BYTES)
+            if body is None:
+                return None
         return f"data:{kind};base64,{base64.b64encode(body).decode('ascii')}"
 
     async def _fetch_any_scheme(self, url: str) -> None:
