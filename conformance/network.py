@@ -52,6 +52,7 @@ class Network:
     packets: PacketWatch | None = None
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _addresses: itertools.count[int] = field(default_factory=itertools.count)
+    _created: list[tuple[float, str]] = field(default_factory=list)
     _run: str = field(default_factory=lambda: secrets.token_hex(2))
 
     @classmethod
@@ -105,7 +106,19 @@ class Network:
             raise RuntimeError("lab DNS names exist only in lab mode")
         name = f"{stem}-{self._run}-{next(self._names)}.{lab.ZONE}"
         self.dns.set(name, *answers)
+        self._created.append((time.monotonic(), name))
         return name
+
+    def dns_log(self, since: float, until: float | None) -> list[str]:
+        """Lab only: the queries for the names created in ``[since, until]``, one line each."""
+        if self.dns is None:
+            return []
+        names = [n for at, n in self._created if at >= since and (until is None or at <= until)]
+        return [
+            f"{q.qtype} {q.name} from {q.source}: {', '.join(q.answer) or 'no answer'}"
+            for name in names
+            for q in self.dns.queries(name)
+        ]
 
     def fresh_address(self, block: int) -> str:
         """An address no other check uses, in ``10.<block>.0.0/16`` (lab only)."""
@@ -256,4 +269,6 @@ class Planter:
         }
         if self.network.packets is not None:
             evidence["stray_attempts"] = [a.describe() for a in self.strays()]
+        if self.network.dns is not None:
+            evidence["dns_queries"] = self.network.dns_log(self.started, self.ended)
         return evidence
