@@ -9,13 +9,16 @@ namespace, and points ``/etc/resolv.conf`` (bind-mounted in the private mount na
 the lab DNS server, which answers every name the checks need. The target is started inside
 the lab too, so it resolves through the lab DNS.
 
-The namespace lives as long as a process in it does. When the run ends, however it ends,
-every process still in the namespace is killed, and the kernel removes the namespace.
+The namespace lives as long as a process in it does. The run is the first process of its own
+PID namespace too, so when it ends, however it ends, the kernel kills everything it started;
+if the command that started it dies, the run is killed with it. The parent also kills any
+process left in the network namespace, and the kernel then removes the namespace.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -40,6 +43,7 @@ ALIAS_NAME = f"alias.{ZONE}"
 METADATA_ADDRESS = "11.0.0.10"
 DNS_ADDRESS = "127.0.0.53"
 ENTER_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1
 
 
 # Whole private blocks are made local to the namespace's loopback (as 127.0.0.0/8 is), so
@@ -107,9 +111,14 @@ def run_inside(command: Sequence[str], env: dict[str, str] | None = None) -> int
     check_can_enter()
     ours = _netns()
     child_env = {**(env if env is not None else os.environ), INSIDE_ENV: "1", OUTER_ENV: ours}
+    # A new PID namespace too: when its first process (the run) ends, however it ends, the
+    # kernel kills every process in it. unshare --kill-child ends that process when unshare
+    # dies, and unshare dies with this process (PR_SET_PDEATHSIG).
+    namespaces = ["--net", "--mount", "--pid", "--mount-proc", "--fork", "--kill-child"]
     process = subprocess.Popen(
-        ["unshare", "--net", "--mount", "--fork", "--kill-child", "--", *command],
+        ["unshare", *namespaces, "--", *command],
         env=child_env,
+        preexec_fn=_die_with_parent,  # the parent has started no thread yet
     )
     lab = ""
     try:
@@ -139,6 +148,11 @@ def run_inside(command: Sequence[str], env: dict[str, str] | None = None) -> int
             process.wait()
         if lab and lab != ours:
             kill_namespace(lab)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: receive SIGKILL when the parent dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def processes_in(netns: str) -> list[int]:

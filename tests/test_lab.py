@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,40 @@ def test_a_namespace_that_cannot_be_created_is_a_harness_error(
     assert code == 2
     error = Report.load(tmp_path / "out" / "report.json").preflight["error"]
     assert "could not create the lab's network namespace" in error and "CAP_SYS_ADMIN" in error
+
+
+CRASH = r"""
+import os, subprocess, sys, time
+from conformance import lab
+lab.prepare()
+subprocess.Popen(["sleep", "300"], start_new_session=True)  # a grandchild of the run
+print(os.readlink("/proc/self/ns/net"), flush=True)
+time.sleep(300)
+"""
+
+
+@needs_root
+def test_the_namespace_goes_when_the_command_that_started_it_is_killed() -> None:
+    """SIGKILL the outer process mid-run: nothing may survive in the lab's namespace."""
+    outer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from conformance import lab; "
+            f"sys.exit(lab.run_inside([sys.executable, '-c', {CRASH!r}]))",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert outer.stdout is not None
+    netns = outer.stdout.readline().strip()
+    assert netns.startswith("net:[")
+    assert len(lab.processes_in(netns)) >= 2
+    outer.kill()
+    outer.wait(10)
+    outer.stdout.close()
+    for _ in range(100):
+        if not lab.processes_in(netns):
+            break
+        time.sleep(0.05)
+    assert lab.processes_in(netns) == []
