@@ -63,7 +63,6 @@ _SPECIAL_ANSWERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("0.0.0.0", ("127.0.0.1",)),  # noqa: S104 - a DNS answer, not a bind address
     ("255.255.255.255", ()),
     ("::", ("::1",)),
-    ("fe80::1", ()),
     ("::ffff:127.0.0.1", ("127.0.0.1",)),
 )
 

@@ -74,6 +74,7 @@ CANARY_ADDRESSES: tuple[LabAddress, ...] = (
     LabAddress("240.0.0.1", "Reserved (RFC 1112)"),
     LabAddress("::1", "Loopback (RFC 4291)"),
     LabAddress("fc00::1", "Unique-Local (RFC 4193)"),
+    LabAddress("fe80::1", "Link-Local Unicast (RFC 4291), scoped to the loopback interface"),
     LabAddress("2001:db8::1", "Documentation (RFC 3849)"),
     LabAddress("64:ff9b::a00:1", "NAT64 of 10.0.0.1 (RFC 6052)"),
 )

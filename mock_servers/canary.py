@@ -82,12 +82,19 @@ def _bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
+def _sockaddr(address: str, port: int) -> tuple[str, int] | tuple[str, int, int, int]:
+    """The bind address; an IPv6 link-local address is scoped to the loopback interface."""
+    if address.lower().startswith("fe80:"):
+        return (address, port, 0, socket.if_nametoindex("lo"))
+    return (address, port)
+
+
 def can_bind(address: str) -> bool:
     """Whether a listener can be bound on ``address`` on this machine."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.bind((address, 0))
+            sock.bind(_sockaddr(address, 0))
     except OSError:
         return False
     return True
@@ -287,7 +294,7 @@ class Canaries:
                     sockets.append(sock)
                     if family == socket.AF_INET6:
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    sock.bind((address, chosen))
+                    sock.bind(_sockaddr(address, chosen))
                     sock.listen(16)
                     sock.setblocking(False)
                     chosen = sock.getsockname()[1]
