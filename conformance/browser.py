@@ -89,6 +89,20 @@ class LoginRecipe:
         'input[type=submit]:is([value="Approve" i], [value="Allow" i], [value="Continue" i])'
     )
 
+    @classmethod
+    def from_options(cls, username: str, password: str, options: dict[str, str]) -> LoginRecipe:
+        """A recipe from target-file keys: ``*_selector``, ``hook`` and button texts.
+
+        ``submit_text`` and ``approve_text`` are matched as a button's accessible name.
+        """
+        chosen = dict(options)
+        for step in ("submit", "approve"):
+            text = chosen.pop(f"{step}_text", None)
+            if text is not None:
+                quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+                chosen[f"{step}_selector"] = f'role=button[name="{quoted}"]'
+        return cls(username, password, **chosen)
+
 
 def find_browser(explicit: str | None, playwright: Playwright) -> str:
     """The Chromium executable: explicit, ``$CIMD_BROWSER``, Playwright's own, or the system's."""

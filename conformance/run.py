@@ -102,8 +102,8 @@ class SuiteRun:
         )
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
-        self.recipe = browser_mod.LoginRecipe(
-            config.username, config.password, **dict(config.login)
+        self.recipe = browser_mod.LoginRecipe.from_options(
+            config.username, config.password, dict(config.login)
         )
         self.targets: dict[str, TargetRun] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")

@@ -17,6 +17,7 @@ Example::
     password_selector = "#password"
     submit_selector = "button[type=submit]"
     approve_selector = "text=Allow access"
+    # or by button text: submit_text = "Sign in", approve_text = "Allow access"
     hook = "login_hook.py:log_in"      # a Python function for unusual login pages
 
     [metadata_host]                    # for a target elsewhere, behind a tunnel
@@ -56,6 +57,8 @@ _SCHEMA: dict[str, Any] = {
         "password_selector": str,
         "submit_selector": str,
         "approve_selector": str,
+        "submit_text": str,
+        "approve_text": str,
         "hook": str,
     },
 }
@@ -111,6 +114,9 @@ def load(path: Path) -> TargetFile:
         raise TargetFileError(f"{path}: profile {profile!r} is not one of {requirements.PROFILES}")
     user = data.get("user", {})
     login = dict(data.get("login", {}))
+    for step in ("submit", "approve"):
+        if f"{step}_text" in login and f"{step}_selector" in login:
+            raise TargetFileError(f"{path}: [login] give {step}_text or {step}_selector, not both")
     if "hook" in login:
         login["hook"] = _hook(path, login["hook"])
     return TargetFile(

@@ -91,3 +91,25 @@ def test_a_hook_that_is_not_there_is_a_target_file_error(tmp_path: Path) -> None
     target.write_text('issuer = "https://127.0.0.1:9"\n[login]\nhook = "login.py"\n')
     with pytest.raises(TargetFileError, match=r"file\.py:function"):
         load(target)
+
+
+def test_button_texts_replace_selectors(tmp_path: Path, issuer: str, state_dir: Path) -> None:
+    target = tmp_path / "target.toml"
+    target.write_text(
+        f'issuer = "{issuer}"\n[user]\nname = "alice"\npassword = "wonderland-test-only"\n'
+        '[login]\nsubmit_text = "Sign in"\napprove_text = "Approve"\n'
+    )
+    done = _run(target, state_dir, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    target.write_text(
+        f'issuer = "{issuer}"\n[login]\napprove_text = "OK"\napprove_selector = "#ok"\n'
+    )
+    with pytest.raises(TargetFileError, match="approve_text or approve_selector"):
+        load(target)
+
+
+def test_button_text_becomes_a_role_selector() -> None:
+    from conformance.browser import LoginRecipe
+
+    recipe = LoginRecipe.from_options("u", "p", {"approve_text": 'Say "yes"'})
+    assert recipe.approve_selector == 'role=button[name="Say \\"yes\\""]'
