@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ SYSTEM_BROWSERS = (
     "/usr/bin/google-chrome",
 )
 STEP_TIMEOUT_MS = 15_000
+POLL_MS = 200
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def login(
                     f"the login recipe's credentials were refused: the login form came back at "
                     f"{page.url} ({_page_text(page)!r}). Check --user and --password."
                 )
-        page.locator(recipe.approve_selector).first.wait_for(state="visible")
+        _await_consent(page, recipe)
     except PlaywrightError as exc:
         _screenshot(page, shot)
         text = _page_text(page)
@@ -248,6 +250,29 @@ def login(
         ) from exc
     _screenshot(page, shot)
     return page
+
+
+def _await_consent(page: Page, recipe: LoginRecipe) -> None:
+    """Wait for the approve button, but stop as soon as the flow has visibly ended.
+
+    An authorization response with ``error=`` or a browser error page will never turn into
+    consent, so the wait ends at once instead of at the step timeout. (Login and consent may
+    live on other hosts or ports than the authorization endpoint, so a change of host alone
+    is no sign.)
+
+    Raises:
+        PlaywrightError: the approve button did not appear (the caller explains the page).
+    """
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    approve = page.locator(recipe.approve_selector).first
+    while time.monotonic() < deadline:
+        if approve.is_visible():
+            return
+        here = urlsplit(page.url)
+        if "error" in dict(parse_qsl(here.query)) or here.scheme == "chrome-error":
+            raise PlaywrightError(f"the flow ended at {page.url}")
+        page.wait_for_timeout(POLL_MS)
+    approve.wait_for(state="visible", timeout=POLL_MS)
 
 
 def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:

@@ -132,3 +132,24 @@ def _run_and_match(args: list[str], baseline: Path, tmp_path: Path, mode: str) -
     assert report.failed_requirements() == set(load(baseline).requirements), done.stdout[-3000:]
     assert report.baseline["stale"] == []
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_target_that_needs_more_parameters_is_a_harness_error(
+    oidc_provider: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """oidc-provider ends a request without scope=openid with an error after login."""
+    target = tmp_path / "target.toml"
+    target.write_text(
+        f'issuer = "{oidc_provider}"\n[user]\nname = "alice"\npassword = "any"\n'
+        '[login]\nusername_selector = "input[name=login]"\n'
+    )
+    args = ["run", "--target", str(target), "--state-dir", str(state_dir)]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args, "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 2, done.stdout[-3000:]
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "ended the request with error=" in error and "--param" in error
