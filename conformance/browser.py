@@ -150,7 +150,7 @@ class Browser:
     Args:
         ca_file: the suite's CA certificate, trusted for every page.
         executable: an explicit browser path, else one is found.
-        host_maps: (name, address) pairs Chromium resolves (the lab's metadata host).
+        host_maps: (name, address or address:port) pairs Chromium resolves first.
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """The run's network: where the metadata host lives, the canaries, and (in the lab) the DNS.
 
-Two modes:
+Three modes:
 
 - **loopback** (default, no privileges): the metadata host is on ``127.0.0.1``, so the target
   can only fetch it with a loopback exception switched on, a development or test setting
@@ -13,6 +13,9 @@ Two modes:
   so the target runs in its production configuration; canaries sit on RFC 1918, link-local,
   CGNAT, ULA ... addresses, and the lab DNS answers per-check names, including rebinding
   sequences.
+- **public-url**: the target reaches the metadata host through public URLs (a tunnel), so it
+  runs elsewhere; no canary here can see its connections and the SSRF checks are
+  not applicable.
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ class SuiteRun:
             if self.network.is_lab:
                 maps = ((host.host_name, host.address), (host.alias, host.address))
             elif host.public is not None:  # the browser reaches the host where it is bound
-                maps = tuple((name, host.address) for name in host.public.hosts())
+                local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host.address, host.address)  # noqa: S104
+                local = f"[{local}]" if ":" in local else local
+                maps = ((host.host_name, f"{local}:{host.port}"),)
             self._browser = browser_mod.Browser(
                 self.ca.cert_path, self.config.browser, maps
             ).start()
