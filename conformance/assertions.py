@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -33,10 +37,10 @@ class ClientKey:
         )
         return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES256"}]}
 
-    def assertion(self, client_id: str, audience: str, lifetime_s: int = 60) -> str:
-        """An ES256 client assertion: iss = sub = ``client_id``, aud = ``audience``."""
+    def claims(self, client_id: str, audience: str, lifetime_s: int = 60) -> dict[str, Any]:
+        """The claims of a valid assertion: iss = sub = ``client_id``, aud = ``audience``."""
         now = int(time.time())
-        claims = {
+        return {
             "iss": client_id,
             "sub": client_id,
             "aud": audience,
@@ -44,4 +48,42 @@ class ClientKey:
             "exp": now + lifetime_s,
             "jti": secrets.token_urlsafe(12),
         }
-        return jwt.encode(claims, self.private, algorithm="ES256", headers={"kid": self.kid})
+
+    def assertion(self, client_id: str, audience: str, **changes: Any) -> str:
+        """An ES256 client assertion; ``changes`` replace claims (e.g. ``exp``)."""
+        return self.sign({**self.claims(client_id, audience), **changes})
+
+    def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
+        """``claims`` signed with this key (ES256), with ``kid`` (default: this key's)."""
+        return jwt.encode(claims, self.private, algorithm="ES256", headers={"kid": kid or self.kid})
+
+    def public_bytes(self) -> bytes:
+        """The public key as an uncompressed point: what an HMAC-confusion attack keys with."""
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """An ``alg: none`` token: header and claims, empty signature."""
+    return _join({"alg": "none", "typ": "JWT"}, claims, b"")
+
+
+def hmac_signed(claims: dict[str, Any], secret: bytes, kid: str) -> str:
+    """An HS256 token keyed with ``secret`` (the published public key, in the attack)."""
+    head = _segment({"alg": "HS256", "typ": "JWT", "kid": kid})
+    body = _segment(claims)
+    mac = hmac.new(secret, f"{head}.{body}".encode("ascii"), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(mac)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def _join(header: dict[str, Any], claims: dict[str, Any], signature: bytes) -> str:
+    return f"{_segment(header)}.{_segment(claims)}.{_b64(signature)}"

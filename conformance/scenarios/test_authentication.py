@@ -1,13 +1,21 @@
-"""Client authentication (CIMD-AUTHN): a public client redeems with client_id and verifier only."""
+"""Client authentication (CIMD-AUTHN): public clients redeem with client_id and verifier only;
+private_key_jwt clients prove themselves with an assertion signed by a key in their document.
+"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from conformance.harness import TargetSession
-from conformance.probes import public_client
+from conformance.assertions import ClientKey, hmac_signed, unsigned
+from conformance.flows import code_for
+from conformance.harness import TargetSession, TokenResult
+from conformance.probes import ProbeClient, public_client
 from conformance.verdicts import NonConformance, NotApplicable
 from mock_servers.metadata_host import MetadataHost
+
+PRIVATE_KEY_JWT = "private_key_jwt"
 
 
 @pytest.mark.requirement("CIMD-AUTHN-05")
@@ -20,15 +28,11 @@ def test_public_client_redeems_code_without_secret(
     Expects: tokens are issued.
     """
     client = public_client(cimd_metadata_host)
-    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
-    if not attempt.outcome.approvable or attempt.pkce is None:
-        raise NotApplicable(
-            f"the valid client was not accepted ({attempt.outcome.describe()}); see CIMD-DISC-04"
-        )
-    approved = cimd_target.approve(attempt)
-    code = approved.params.get("code")
-    if code is None:
-        raise NotApplicable(f"approval gave no code ({approved.describe()}); see CIMD-DISC-04")
+    try:
+        attempt, code = code_for(cimd_target, client)
+    except NotApplicable as exc:
+        raise NotApplicable(f"{exc}; see CIMD-DISC-04") from exc
+    assert attempt.pkce is not None
     tokens = cimd_target.redeem(
         client_id=client.client_id,
         code=code,
@@ -39,4 +43,129 @@ def test_public_client_redeems_code_without_secret(
         raise NonConformance(
             expected="tokens for client_id + code_verifier, no client secret",
             observed=tokens.describe(),
+        )
+
+
+def _key_client(host: MetadataHost, key: ClientKey) -> ProbeClient:
+    """A private_key_jwt client whose document carries ``key`` inline."""
+    return public_client(host, token_endpoint_auth_method=PRIVATE_KEY_JWT, jwks=key.jwks())
+
+
+def _redeem(
+    target: TargetSession,
+    client: ProbeClient,
+    assertion: str | None,
+    *,
+    client_id: str | None = None,
+) -> TokenResult:
+    """A fresh code for ``client``, redeemed with ``assertion`` (and ``client_id``)."""
+    attempt, code = code_for(target, client)
+    assert attempt.pkce is not None
+    return target.redeem(
+        client_id=client_id or client.client_id,
+        code=code,
+        redirect_uri=client.redirect_uri,
+        verifier=attempt.pkce.verifier,
+        assertion=assertion,
+    )
+
+
+def _require_private_key_jwt(target: TargetSession, client: ProbeClient, key: ClientKey) -> None:
+    """The control: a valid assertion redeems, else the target has no private_key_jwt."""
+    try:
+        result = _redeem(target, client, key.assertion(client.client_id, _audience(target)))
+    except NotApplicable as exc:
+        raise NotApplicable(f"private_key_jwt clients are not accepted: {exc}") from exc
+    if not result.issued:
+        raise NotApplicable(
+            "a private_key_jwt client with a valid assertion was not issued tokens "
+            f"({result.describe()}): the target does not support private_key_jwt"
+        )
+
+
+def _audience(target: TargetSession) -> str:
+    return target.target.token_endpoint
+
+
+def _refused(result: TokenResult) -> bool:
+    """Refused as RFC 6749 §5.2 asks: no tokens, ``invalid_client``."""
+    return not result.issued and result.error == "invalid_client"
+
+
+@pytest.mark.requirement("CIMD-AUTHN-01")
+def test_private_key_jwt_client_must_authenticate(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A private_key_jwt document with jwks: a valid assertion redeems a code (the control),
+    then a token request with a valid code and no client_assertion.
+
+    Expects: invalid_client and no tokens.
+    """
+    key = ClientKey.new()
+    client = _key_client(cimd_metadata_host, key)
+    _require_private_key_jwt(cimd_target, client, key)
+    result = _redeem(cimd_target, client, None)
+    if not _refused(result):
+        raise NonConformance(
+            expected="invalid_client without a client_assertion", observed=result.describe()
+        )
+
+
+@pytest.mark.requirement("CIMD-AUTHN-02")
+def test_assertion_is_verified(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A private_key_jwt document with jwks: a valid ES256 assertion redeems (the control);
+    then assertions signed by a key not in the document, with iss or sub another URL, aud
+    another server, expired, alg none, HS256 keyed with the published public key, and a kid
+    naming an absent key.
+
+    Expects: invalid_client and no tokens for each.
+    """
+    key, stranger = ClientKey.new(), ClientKey.new()
+    client = _key_client(cimd_metadata_host, key)
+    _require_private_key_jwt(cimd_target, client, key)
+    claims = key.claims(client.client_id, _audience(cimd_target))
+    other = cimd_metadata_host.new_client_url()
+    cases = {
+        "signed by a key not in the document": stranger.sign(claims),
+        "iss is another URL": key.sign({**claims, "iss": other}),
+        "sub is another URL": key.sign({**claims, "sub": other}),
+        "aud is another server": key.sign({**claims, "aud": "https://other-as.example/token"}),
+        "expired": key.sign({**claims, "exp": int(time.time()) - 600}),
+        "alg none": unsigned(claims),
+        "HS256 keyed with the public key": hmac_signed(claims, key.public_bytes(), key.kid),
+        "kid of an absent key": stranger.sign(claims, kid="absent-" + key.kid),
+    }
+    accepted = []
+    for name, assertion in cases.items():
+        result = _redeem(cimd_target, client, assertion)
+        if not _refused(result):
+            accepted.append(f"{name}: {result.describe()}")
+    if accepted:
+        raise NonConformance(
+            expected="invalid_client for every assertion that does not verify",
+            observed="; ".join(accepted),
+        )
+
+
+@pytest.mark.requirement("CIMD-AUTHN-04")
+def test_assertion_for_one_client_never_authenticates_another(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Two private_key_jwt clients A and B with different keys; B's own assertion redeems
+    (the control); then B's code redeemed with client_id=B and A's valid assertion
+    (iss = sub = A, signed with A's key).
+
+    Expects: invalid_client and no tokens.
+    """
+    key_a, key_b = ClientKey.new(), ClientKey.new()
+    client_a = _key_client(cimd_metadata_host, key_a)
+    client_b = _key_client(cimd_metadata_host, key_b)
+    _require_private_key_jwt(cimd_target, client_b, key_b)
+    assertion = key_a.assertion(client_a.client_id, _audience(cimd_target))
+    result = _redeem(cimd_target, client_b, assertion, client_id=client_b.client_id)
+    if not _refused(result):
+        raise NonConformance(
+            expected="invalid_client for another client's assertion", observed=result.describe()
         )

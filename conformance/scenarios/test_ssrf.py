@@ -15,6 +15,7 @@ import pytest
 
 from conformance.aims import Aim, loopback_literals, special_names
 from conformance.assertions import ClientKey
+from conformance.flows import code_for
 from conformance.harness import TargetSession, TokenResult
 from conformance.network import Network, Planter
 from conformance.probes import public_client
@@ -177,13 +178,11 @@ def _redeem_with_key(
     """
     method = "private_key_jwt"
     client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
-    attempt = target.attempt(client.client_id, client.redirect_uri)
-    if not attempt.outcome.approvable or attempt.pkce is None:
-        return f"refused at authorization: {attempt.outcome.describe()}", None
-    approved = target.approve(attempt)
-    code = approved.params.get("code")
-    if code is None:
-        return f"approval gave no code: {approved.describe()}", None
+    try:
+        attempt, code = code_for(target, client)
+    except NotApplicable as exc:
+        return str(exc), None
+    assert attempt.pkce is not None
     result = target.redeem(
         client_id=client.client_id,
         code=code,

@@ -9,10 +9,13 @@ document (CIMD-AUTHN-07). Public clients must not authenticate at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from .clients import ClientError
 from .documents import ClientDocument
 from .fetching import FetchError
 
@@ -25,43 +28,83 @@ class ClientAuthError(Exception):
     """The client did not authenticate as its document requires (``invalid_client``)."""
 
 
-async def authenticate(
-    client: ClientDocument | None,
-    client_id: str,
-    fields: dict[str, str],
-    audiences: tuple[str, ...],
-    fetch_jwks: Any,
-) -> None:
-    """Check the token request's client authentication against the client's document.
+@dataclass(frozen=True)
+class Verifier:
+    """How one issuer authenticates clients, with its faults.
 
-    Args:
-        client: the client the grant was issued to (``None``: a public client).
-        client_id: the ``client_id`` of the token request.
-        fields: ``client_assertion_type`` and ``client_assertion`` if sent.
+    Attributes:
         audiences: the values an assertion's ``aud`` may name (issuer, token endpoint).
         fetch_jwks: ``async (url) -> bytes``, the SSRF-guarded fetch of a ``jwks_uri``.
-
-    Raises:
-        ClientAuthError: with a description safe to return to the client.
+        resolve: ``async (client_id) -> ClientDocument``, for the ``assertion-key-from-issuer``
+            fault, which takes the keys of whatever client the assertion names.
+        faults: the issuer's faults.
     """
-    assertion_type = fields.get("client_assertion_type")
-    assertion = fields.get("client_assertion")
-    if client is None or client.auth_method == "none":
-        if assertion_type or assertion:
-            raise ClientAuthError("public clients do not authenticate")
-        return
-    if assertion_type != ASSERTION_TYPE or not assertion:
-        raise ClientAuthError("this client must authenticate with private_key_jwt")
-    keys = client.jwks
-    if keys is None and client.jwks_uri:
+
+    audiences: tuple[str, ...]
+    fetch_jwks: Callable[[str], Awaitable[bytes]]
+    resolve: Callable[[str], Awaitable[ClientDocument]]
+    faults: frozenset[str]
+
+    async def authenticate(
+        self, client: ClientDocument | None, client_id: str, fields: dict[str, str]
+    ) -> None:
+        """Check the token request's client authentication against the client's document.
+
+        Args:
+            client: the client the grant was issued to (``None``: a public client).
+            client_id: the ``client_id`` of the token request.
+            fields: ``client_assertion_type`` and ``client_assertion`` if sent.
+
+        Raises:
+            ClientAuthError: with a description safe to return to the client.
+        """
+        assertion_type = fields.get("client_assertion_type")
+        assertion = fields.get("client_assertion")
+        if client is None or client.auth_method == "none":
+            if assertion_type or assertion:
+                raise ClientAuthError("public clients do not authenticate")
+            return
+        if assertion_type != ASSERTION_TYPE or not assertion:
+            if "private-key-jwt-optional" in self.faults and not (assertion_type or assertion):
+                return  # the fault: no assertion at all is taken for a public client
+            raise ClientAuthError("this client must authenticate with private_key_jwt")
+        if "assertion-key-from-issuer" in self.faults:
+            client, client_id = await self._named_client(assertion)
+        _verify(
+            assertion,
+            await self._keys(client),
+            client_id,
+            self.audiences,
+            check_claims="assertion-claims-unchecked" not in self.faults,
+        )
+
+    async def _keys(self, client: ClientDocument) -> Any:
+        if client.jwks is not None or not client.jwks_uri:
+            return client.jwks
         try:
-            keys = json.loads(await fetch_jwks(client.jwks_uri))
+            return json.loads(await self.fetch_jwks(client.jwks_uri))
         except (FetchError, ValueError) as exc:
             raise ClientAuthError("the client's key set could not be obtained") from exc
-    _verify(assertion, keys, client_id, audiences)
+
+    async def _named_client(self, assertion: str) -> tuple[ClientDocument, str]:
+        """The fault: the client the assertion's own ``iss`` names, resolved unverified."""
+        try:
+            issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+            if not isinstance(issuer, str):
+                raise ClientAuthError("the client assertion names no issuer")
+            return await self.resolve(issuer), issuer
+        except (jwt.PyJWTError, ClientError) as exc:
+            raise ClientAuthError("the client assertion's issuer is unknown") from exc
 
 
-def _verify(assertion: str, keys: Any, client_id: str, audiences: tuple[str, ...]) -> None:
+def _verify(
+    assertion: str,
+    keys: Any,
+    client_id: str,
+    audiences: tuple[str, ...],
+    *,
+    check_claims: bool = True,
+) -> None:
     try:
         key_set = jwt.PyJWKSet.from_dict(keys if isinstance(keys, dict) else {})
         header = jwt.get_unverified_header(assertion)
@@ -75,6 +118,14 @@ def _verify(assertion: str, keys: Any, client_id: str, audiences: tuple[str, ...
         if kid is not None and key.key_id != kid:
             continue
         try:
+            if not check_claims:  # the assertion-claims-unchecked fault: the signature only
+                jwt.decode(
+                    assertion,
+                    key.key,
+                    algorithms=[algorithm],
+                    options={"verify_aud": False, "verify_exp": False, "verify_iss": False},
+                )
+                return
             claims = jwt.decode(
                 assertion,
                 key.key,

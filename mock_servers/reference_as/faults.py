@@ -165,6 +165,21 @@ FAULTS: tuple[Fault, ...] = (
         "fetches logo_uri without the address check the client document gets",
     ),
     Fault(
+        "private-key-jwt-optional",
+        ("CIMD-AUTHN-01",),
+        "a private_key_jwt client that sends no assertion is served as a public client",
+    ),
+    Fault(
+        "assertion-claims-unchecked",
+        ("CIMD-AUTHN-02",),
+        "checks the assertion's signature but not its iss, sub, aud or exp",
+    ),
+    Fault(
+        "assertion-key-from-issuer",
+        ("CIMD-AUTHN-04",),
+        "verifies the assertion with the keys of the client its own iss names",
+    ),
+    Fault(
         "jwks-uri-unchecked",
         ("CIMD-AUTHN-07",),
         "fetches a private_key_jwt client's jwks_uri without the address check",

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .client_auth import ClientAuthError, authenticate
+from .client_auth import ClientAuthError, Verifier
 from .grants import ACCESS_TOKEN_LIFETIME_S, Grant, Tokens
 from .issuer import Issuer
 
@@ -57,15 +57,14 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
 async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
     """An ``invalid_client`` error when the client did not authenticate as it must."""
     fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
-    token_endpoint = issuer.config.issuer + "/token"
+    verifier = Verifier(
+        audiences=(issuer.config.issuer, issuer.config.issuer + "/token"),
+        fetch_jwks=issuer.clients.jwks,
+        resolve=issuer.clients.resolve,
+        faults=issuer.config.faults,
+    )
     try:
-        await authenticate(
-            grant.request.client,
-            grant.request.client_id,
-            fields,
-            (issuer.config.issuer, token_endpoint),
-            issuer.clients.jwks,
-        )
+        await verifier.authenticate(grant.request.client, grant.request.client_id, fields)
     except ClientAuthError as exc:
         return oauth_error("invalid_client", str(exc), 401)
     return None

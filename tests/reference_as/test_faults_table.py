@@ -13,7 +13,7 @@ REQUIREMENT_ID = re.compile(r"(CIMD|MCP)-[A-Z]+-\d\d")
 
 
 def test_faults_have_unique_names_and_requirement_ids() -> None:
-    assert len(set(fault_names())) == len(FAULTS) == 32
+    assert len(set(fault_names())) == len(FAULTS) == 35
     for fault in FAULTS:
         assert re.fullmatch(r"[a-z0-9-]+", fault.name)
         lab = fault.breaks_in("lab")
