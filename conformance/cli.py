@@ -8,14 +8,18 @@ the exit code (0 conformant, 1 non-conformant, 2 the harness could not test).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 
-from conformance import __version__, baseline, lab, requirements, target_file
+from conformance import __version__, baseline, lab, requirements, resource, target_file
+from conformance.harness import HTTP_TIMEOUT, ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
@@ -66,6 +70,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--issuer", action="append", help="the target's issuer URL (repeatable)")
     run.add_argument("--target", type=Path, help="a target file (TOML; see README)")
     run.add_argument(
+        "--mcp-server",
+        help="the MCP server URL: its authorization server is found from its protected "
+        "resource metadata (RFC 9728) and every request carries resource=<this URL>",
+    )
+    run.add_argument(
         "--target-command",
         help="shell command that starts the target for the run (inside the lab with --lab); "
         "it gets the test CA as $CIMD_CA_FILE",
@@ -107,6 +116,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-param", param]
     if args.baseline:
         argv += ["--cimd-baseline", str(args.baseline.resolve())]
+    if getattr(args, "mcp_discovery", None):
+        argv += ["--cimd-mcp-discovery", args.mcp_discovery]
     return argv
 
 
@@ -215,17 +226,31 @@ def _run(args: argparse.Namespace) -> int:
             print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
             return 2
     _resolve(args, spec)
-    issuers = args.issuer or ([spec.issuer] if spec else [])
-    if not issuers:
-        parser().error("run needs --issuer URL or --target FILE")
-    if not args.target_command:
-        return run_suite(args, issuers)
+    issuers = args.issuer or ([spec.issuer] if spec and spec.issuer else [])
+    mcp = args.mcp_server or (spec.mcp_server if spec else None)
+    if bool(issuers) == bool(mcp):
+        parser().error("run needs --issuer URL, --mcp-server URL or --target FILE (one of them)")
     ca = TestCA.load_or_create(args.state_dir)
     try:
-        with TargetCommand(args.target_command, issuers[0], ca.cert_path):
+        with contextlib.ExitStack() as stack:
+            if args.target_command:
+                started = TargetCommand(args.target_command, mcp or issuers[0], ca.cert_path)
+                stack.enter_context(started)
+            if mcp:
+                issuers = [_through_mcp_server(args, mcp, ca)]
             return run_suite(args, issuers)
     except HarnessError as exc:
-        return could_not_test(args, issuers, str(exc))
+        return could_not_test(args, issuers or [mcp or ""], str(exc))
+
+
+def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
+    """The MCP server's authorization server; requests then carry ``resource=url``."""
+    with httpx.Client(verify=ssl_context(str(ca.cert_path)), timeout=HTTP_TIMEOUT) as client:
+        found = resource.discover(client, url)
+    if not any(p.startswith("resource=") for p in args.param):
+        args.param = [*args.param, f"resource={url}"]
+    args.mcp_discovery = json.dumps(found.evidence())
+    return found.issuer
 
 
 def _ca(args: argparse.Namespace) -> int:

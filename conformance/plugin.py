@@ -7,6 +7,7 @@ does not pass ``--cimd-issuer``: it then only adds its options, its marker and i
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Iterator
@@ -58,6 +59,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="base URL the target reaches the metadata host at (a tunnel)",
     )
     group.addoption("--cimd-metadata-plain-public-url", default=None)
+    group.addoption(
+        "--cimd-mcp-discovery",
+        default=None,
+        help="JSON: how the issuer was found from an MCP server",
+    )
     group.addoption("--cimd-metadata-untrusted-public-url", default=None)
 
 
@@ -93,6 +99,7 @@ def run_config(config: pytest.Config) -> RunConfig:
         metadata_bind=config.getoption("cimd_metadata_bind"),
         metadata_port=config.getoption("cimd_metadata_port"),
         public=_public_urls(config),
+        mcp=json.loads(config.getoption("cimd_mcp_discovery") or "null"),
     )
 
 

@@ -49,6 +49,7 @@ class RunConfig:
     metadata_bind: str | None = None
     metadata_port: int = 0
     public: PublicUrls | None = None
+    mcp: dict[str, Any] | None = None
 
 
 def label_for(issuer: str) -> str:
@@ -159,6 +160,8 @@ class SuiteRun:
 
     def _prepare(self, issuer: str) -> TargetRun:
         run = TargetRun(issuer, label_for(issuer))
+        if self.config.mcp is not None:
+            run.preflight["mcp"] = self.config.mcp
         client = httpx.Client(verify=self.tls, timeout=HTTP_TIMEOUT, follow_redirects=False)
         try:
             run.target = discover(client, issuer)

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import httpx
 
+from conformance.harness import ssl_context
 from conformance.verdicts import HarnessError
 
 READY_TIMEOUT_S = 60.0
@@ -76,7 +77,7 @@ class TargetCommand:
 
     def _answers(self) -> bool:
         try:
-            httpx.get(self._issuer, verify=str(self._ca_file), timeout=2.0)
+            httpx.get(self._issuer, verify=ssl_context(str(self._ca_file)), timeout=2.0)
         except httpx.HTTPError:
             return False
         return True

@@ -2,7 +2,7 @@
 
 Example::
 
-    issuer = "https://as.example.test"
+    issuer = "https://as.example.test"     # or: mcp_server = "https://mcp.example.test/mcp"
     profile = "latest"                 # or "mcp-2025-11-25"
 
     [user]
@@ -42,6 +42,7 @@ from conformance import login_hook, requirements, toml_file
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,
+    "mcp_server": str,
     "profile": str,
     "user": {"name": str, "password": str},
     "authorization": dict,
@@ -72,13 +73,14 @@ class TargetFileError(ValueError):
 class TargetFile:
     """A parsed target file."""
 
-    issuer: str
+    issuer: str | None
     profile: str | None = None
     user: str | None = None
     password: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     login: dict[str, str] = field(default_factory=dict)
     metadata_host: dict[str, str | int] = field(default_factory=dict)
+    mcp_server: str | None = None
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -103,12 +105,13 @@ def load(path: Path) -> TargetFile:
     """Read and validate a target file.
 
     Raises:
-        TargetFileError: unreadable, not TOML, an unknown key, a wrong type, or no issuer.
+        TargetFileError: unreadable, not TOML, an unknown key, a wrong type, or not exactly
+            one of issuer and mcp_server.
     """
     data = toml_file.read(path, "target file", TargetFileError)
     _check(data, _SCHEMA, str(path))
-    if "issuer" not in data:
-        raise TargetFileError(f"{path}: the issuer key is missing")
+    if ("issuer" in data) == ("mcp_server" in data):
+        raise TargetFileError(f"{path}: give issuer or mcp_server (exactly one)")
     profile = data.get("profile")
     if profile is not None and profile not in requirements.PROFILES:
         raise TargetFileError(f"{path}: profile {profile!r} is not one of {requirements.PROFILES}")
@@ -120,7 +123,8 @@ def load(path: Path) -> TargetFile:
     if "hook" in login:
         login["hook"] = _hook(path, login["hook"])
     return TargetFile(
-        issuer=data["issuer"],
+        issuer=data.get("issuer"),
+        mcp_server=data.get("mcp_server"),
         profile=profile,
         user=user.get("name"),
         password=user.get("password"),

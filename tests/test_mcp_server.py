@@ -1,0 +1,86 @@
+"""Naming the target by its MCP server: RFC 9728 discovery, resource=, and its failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from conformance import resource
+from conformance.harness import ssl_context
+from conformance.reference_target import ReferenceTarget
+from conformance.report.model import Report
+from conformance.verdicts import HarnessError
+from mock_servers.pki import TestCA
+from mock_servers.resource_server import ResourceServer
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "conformance.cli"]
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def issuer(state_dir: Path) -> Iterator[str]:
+    with ReferenceTarget(state_dir=state_dir) as target:
+        yield target.issuer
+
+
+def _resource_server(state_dir: Path, tmp_path: Path, issuer: str, **kw: bool) -> ResourceServer:
+    leaf = TestCA.load_or_create(state_dir).issue_server_pem(tmp_path / "leaf")
+    return ResourceServer(issuer, leaf, **kw)
+
+
+def test_a_target_named_by_its_mcp_server(issuer: str, state_dir: Path, tmp_path: Path) -> None:
+    with _resource_server(state_dir, tmp_path, issuer) as mcp:
+        out = tmp_path / "out"
+        args = ["run", "--mcp-server", mcp.url, "--state-dir", str(state_dir)]
+        done = subprocess.run(
+            [*CLI, *args, "--report-dir", str(out)], capture_output=True, text=True, timeout=600
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    report = Report.load(out / "report.json")
+    assert report.issuer == issuer
+    assert report.preflight["mcp"]["resource_metadata"] == mcp.metadata_url
+    assert report.preflight["mcp"]["authorization_server"] == issuer
+    # every authorization request named the MCP server as the resource (RFC 8707)
+    sent = [
+        parse_qs(urlsplit(e["url"]).query)
+        for r in report.results
+        for e in r.evidence.get("exchanges", [])
+        if "/authorize?" in e["url"]
+    ]
+    assert sent and all(q.get("resource") == [mcp.url] for q in sent)
+
+
+def test_well_known_fallback_and_failures(issuer: str, state_dir: Path, tmp_path: Path) -> None:
+    tls = ssl_context(str(TestCA.load_or_create(state_dir).cert_path))
+    with (
+        _resource_server(state_dir, tmp_path, issuer, challenge=False) as mcp,
+        httpx.Client(verify=tls, timeout=10) as client,
+    ):
+        found = resource.discover(client, mcp.url)
+        assert found.issuer == issuer and found.metadata_url == mcp.metadata_url
+        with pytest.raises(HarnessError, match="is for resource"):
+            resource.discover(client, mcp.url + "?tenant=other")
+        with pytest.raises(HarnessError, match="no protected resource metadata"):
+            resource.discover(client, issuer + "/mcp")
+
+
+def test_an_unreachable_mcp_server_is_a_harness_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "run", "--mcp-server", "https://127.0.0.1:9/mcp", "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "is unreachable" in Report.load(tmp_path / "report.json").preflight["error"]
