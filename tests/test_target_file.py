@@ -40,7 +40,8 @@ def test_a_full_target_file_is_read(tmp_path: Path) -> None:
         ('issuer = "https://as.test"\n[login]\napprove = "x"\n', "unknown key 'approve'"),
         ('issuer = "https://as.test"\nprofile = "cimd-99"\n', "profile 'cimd-99'"),
         ("issuer = 3\n", "'issuer' must be a str"),
-        ('[user]\nname = "x"\n', "issuer key is missing"),
+        ('[user]\nname = "x"\n', r"give issuer or mcp_server \(exactly one\)"),
+        ('issuer = "https://a"\nmcp_server = "https://m/mcp"\n', r"\(exactly one\)"),
         ('issuer = "https://as.test\n', "not valid TOML"),
     ],
 )
