@@ -15,6 +15,17 @@ from conformance import cli, lab
 from conformance.report.model import Report
 from conformance.verdicts import HarnessError
 
+
+def _inside_lab(script: str) -> list[str]:
+    """A command that runs the Python ``script`` inside a fresh lab namespace."""
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from conformance import lab; "
+        f"sys.exit(lab.run_inside([sys.executable, '-c', {script!r}]))",
+    ]
+
+
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="lab mode needs root (a network namespace); CI runs as root"
 )
@@ -57,12 +68,7 @@ print(json.dumps({"links": links, "routes": routes.stdout, "routes6": routes6.st
 def test_lab_has_only_loopback_and_no_route_out() -> None:
     host_resolv = Path("/etc/resolv.conf").read_text()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from conformance import lab; "
-            f"sys.exit(lab.run_inside([sys.executable, '-c', {PROBE!r}]))",
-        ],
+        _inside_lab(PROBE),
         capture_output=True,
         text=True,
         timeout=60,
@@ -134,12 +140,7 @@ print(json.dumps([a.describe() for a in watch.attempts()]))
 @needs_root
 def test_packet_watch_records_attempts_where_nothing_listens() -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from conformance import lab; "
-            f"sys.exit(lab.run_inside([sys.executable, '-c', {WATCH!r}]))",
-        ],
+        _inside_lab(WATCH),
         capture_output=True,
         text=True,
         timeout=60,
@@ -183,12 +184,7 @@ time.sleep(300)
 def test_the_namespace_goes_when_the_command_that_started_it_is_killed() -> None:
     """SIGKILL the outer process mid-run: nothing may survive in the lab's namespace."""
     outer = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from conformance import lab; "
-            f"sys.exit(lab.run_inside([sys.executable, '-c', {CRASH!r}]))",
-        ],
+        _inside_lab(CRASH),
         stdout=subprocess.PIPE,
         text=True,
     )

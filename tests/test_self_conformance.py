@@ -26,6 +26,13 @@ def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[s
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _score(issuer: str, out: Path, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``run --issuer`` with its own report directory and the shared state directory."""
+    return _run(
+        ["run", "--issuer", issuer, "--report-dir", str(out), "--state-dir", str(state_dir)]
+    )
+
+
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("state")
@@ -154,17 +161,7 @@ def test_unreachable_target_is_a_harness_error(tmp_path: Path, state_dir: Path) 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = _run(
-        [
-            "run",
-            "--issuer",
-            f"https://127.0.0.1:{port}",
-            "--report-dir",
-            str(tmp_path),
-            "--state-dir",
-            str(state_dir),
-        ]
-    )
+    done = _score(f"https://127.0.0.1:{port}", tmp_path, state_dir)
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(tmp_path / "report.json")
     assert "unreachable" in report.preflight["error"]
@@ -232,17 +229,7 @@ def test_target_that_does_not_trust_the_ca_is_a_harness_error(
     with ReferenceTarget(
         state_dir=state_dir, extra_args=("--trust-ca", str(other.cert_path))
     ) as target:
-        done = _run(
-            [
-                "run",
-                "--issuer",
-                target.issuer,
-                "--report-dir",
-                str(tmp_path),
-                "--state-dir",
-                str(state_dir),
-            ]
-        )
+        done = _score(target.issuer, tmp_path, state_dir)
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(tmp_path / "report.json")
     assert "abandoned the TLS handshake" in report.preflight["error"]
@@ -260,17 +247,7 @@ def test_target_that_refuses_the_metadata_host_by_policy_is_a_harness_error(
     from conformance.reference_target import ReferenceTarget
 
     with ReferenceTarget(state_dir=state_dir, extra_args=("--production",)) as target:
-        done = _run(
-            [
-                "run",
-                "--issuer",
-                target.issuer,
-                "--report-dir",
-                str(tmp_path),
-                "--state-dir",
-                str(state_dir),
-            ]
-        )
+        done = _score(target.issuer, tmp_path, state_dir)
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(tmp_path / "report.json")
     error = report.preflight["error"]
@@ -288,17 +265,7 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
     from conformance.reference_target import ReferenceTarget
 
     with ReferenceTarget(state_dir=state_dir) as target:
-        done = _run(
-            [
-                "run",
-                "--issuer",
-                target.issuer + "/no-such-tenant",
-                "--report-dir",
-                str(tmp_path),
-                "--state-dir",
-                str(state_dir),
-            ]
-        )
+        done = _score(target.issuer + "/no-such-tenant", tmp_path, state_dir)
     assert done.returncode == 2, done.stdout[-3000:]
     error = Report.load(tmp_path / "report.json").preflight["error"]
     assert "no authorization server metadata" in error
