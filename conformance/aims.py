@@ -75,10 +75,9 @@ def special_names(network: Network) -> list[Aim]:
     if not network.is_lab:
         both = ("127.0.0.1", "::1")
         listen: tuple[str, ...] = both if network.has("::1") else both[:1]
-        return [
-            Aim("localhost", "localhost", listen),
-            Aim("localhost. (fully qualified)", "localhost.", listen),
-        ]
+        # only names the hosts file answers: anything else would become a DNS query that
+        # leaves the machine (even "localhost." goes to DNS); the lab has its own DNS
+        return [Aim("localhost", "localhost", listen)]
     aims = []
     for address, listen in _SPECIAL_ANSWERS:
         host = network.new_name("sec01", Answer((address,)))

@@ -200,3 +200,44 @@ def test_the_namespace_goes_when_the_command_that_started_it_is_killed() -> None
             break
         time.sleep(0.05)
     assert lab.processes_in(netns) == []
+
+
+NO_DNS = r"""
+import json, os, subprocess, sys, tempfile
+from pathlib import Path
+from mock_servers.lab_dns import LabDns
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+resolv = Path(tempfile.mkdtemp()) / "resolv.conf"
+resolv.write_text("nameserver 127.0.0.53\n")
+subprocess.run(["mount", "--bind", str(resolv), "/etc/resolv.conf"], check=True)
+env = {k: v for k, v in os.environ.items() if not k.startswith("CIMD_LAB_")}
+with LabDns("127.0.0.53", 53) as dns:  # answers nothing, logs every query
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "demo", "--report-dir", sys.argv[1]],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    queries = [f"{q.qtype} {q.name}" for q in dns.queries()]
+print(json.dumps({"code": done.returncode, "queries": queries}))
+"""
+
+
+@needs_root
+def test_default_mode_makes_no_dns_lookups(tmp_path: Path) -> None:
+    """The default-mode run, isolated with a logging resolver: the suite and the reference AS
+    never ask DNS for anything (a lookup would leave the machine outside the lab)."""
+    script = tmp_path / "no_dns.py"
+    script.write_text(NO_DNS)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from conformance import lab; sys.exit(lab.run_inside("
+            f"[sys.executable, {str(script)!r}, {str(tmp_path / 'out')!r}]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"code": 0, "queries": []}
