@@ -24,6 +24,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwrigh
 from playwright.sync_api import Error as PlaywrightError
 
 from conformance import login_hook
+from conformance.outcome import origin
 from conformance.verdicts import HarnessError
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
@@ -275,14 +276,24 @@ def _await_consent(page: Page, recipe: LoginRecipe) -> None:
     approve.wait_for(state="visible", timeout=POLL_MS)
 
 
+def reaches(url: str, redirect_uri: str) -> bool:
+    """Whether the browser's ``url`` is at ``redirect_uri`` (query aside).
+
+    Browsers drop a default port (``https://h:443/cb`` is shown as ``https://h/cb``), so
+    scheme, host, port and path are compared rather than the strings.
+    """
+    same_path = urlsplit(url).path == urlsplit(redirect_uri).path
+    return same_path and origin(url) == origin(redirect_uri)
+
+
 def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:
     """Click approve and catch the navigation to ``redirect_uri``; returns its parameters."""
     try:
-        with page.expect_request(lambda r: r.url.startswith(redirect_uri)) as caught:
+        with page.expect_request(lambda r: reaches(r.url, redirect_uri)) as caught:
             page.locator(recipe.approve_selector).first.click()
         url = caught.value.url
         # let the navigation finish: closing a page mid-navigation can hang Chromium's close
-        page.wait_for_url(lambda u: u.startswith(redirect_uri))
+        page.wait_for_url(lambda u: reaches(u, redirect_uri))
         page.wait_for_load_state("load")
     except PlaywrightError as exc:
         raise HarnessError(

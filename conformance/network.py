@@ -103,6 +103,14 @@ class Network:
             return lab.METADATA_ADDRESS, lab.METADATA_NAME, lab.ALIAS_NAME
         return "127.0.0.1", None, "localhost"
 
+    @property
+    def metadata_port(self) -> int:
+        """The metadata host's TLS port: 443 in the lab, else any free port.
+
+        On 443 the default-port spellings of a client URL can be probed (CIMD-URL-08).
+        """
+        return 443 if self.is_lab else 0
+
     def new_name(self, stem: str, *answers: Answer) -> str:
         """A fresh lab DNS name answered with ``answers`` (a sequence rebinds in turn)."""
         if self.dns is None:

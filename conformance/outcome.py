@@ -63,10 +63,12 @@ class Outcome:
     @property
     def sent_to_redirect_uri(self) -> bool:
         """The user agent was sent to the presented redirect URI (Location or auto-navigation)."""
-        if self.location and self.redirect_uri:
-            loc, red = urlsplit(self.location), urlsplit(self.redirect_uri)
-            if (loc.scheme, loc.netloc) == (red.scheme, red.netloc):
-                return True
+        if (
+            self.location
+            and self.redirect_uri
+            and origin(self.location) == origin(self.redirect_uri)
+        ):
+            return True
         return bool(self.page and self.redirect_uri and self.page.navigates_to(self.redirect_uri))
 
     def describe(self) -> str:
@@ -90,6 +92,16 @@ class Outcome:
             "hops": self.hops,
             "page_text": self.page.text[:300] if self.page else None,
         }
+
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port filled in: ``https://h`` = ``https://h:443``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or DEFAULT_PORTS.get(scheme)
 
 
 def classify_redirect(location: str, redirect_uri: str, status: int, url: str) -> Outcome:

@@ -98,7 +98,7 @@ class SuiteRun:
             config.metadata_bind or address,
             name,
             alias,
-            port=config.metadata_port,
+            port=config.metadata_port or self.network.metadata_port,
             public=config.public,
         )
         self.callback = CallbackListener(config.bind)

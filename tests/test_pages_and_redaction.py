@@ -58,3 +58,15 @@ def test_secrets_are_redacted() -> None:
         ("Cookie", REDACTED),
         ("accept", "x"),
     ]
+
+
+def test_origins_fill_in_the_default_port() -> None:
+    from conformance.browser import reaches
+    from conformance.outcome import origin
+
+    assert (
+        origin("https://m.test:443/cb") == origin("https://M.test/cb") == ("https", "m.test", 443)
+    )
+    assert origin("http://m.test/cb") != origin("https://m.test/cb")
+    assert reaches("https://m.test/cb?code=x", "https://m.test:443/cb")
+    assert not reaches("https://m.test/cb2", "https://m.test:443/cb")

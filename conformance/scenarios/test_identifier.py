@@ -134,6 +134,10 @@ def _comparison_cases(host: MetadataHost) -> list[tuple[str, str, str]]:
         ("query reordered", query, query.replace("a=1&b=2", "b=2&a=1")),
         ("path case changed", url, url.replace("Probe~client", "probe~client")),
     ]
+    if urlsplit(url).port == 443:  # the lab: the metadata host is on the default port
+        bare = url.replace(":443/", "/", 1)
+        cases.append(("default port written out", bare, url))
+        cases.append(("default port left out", url, bare))
     named = host.new_client_url("Probe~client.json", base=host.alias_base_url)
     name = urlsplit(named).hostname or ""
     if name != name.upper():  # a host with letters in it (an IP literal has no case)
@@ -148,7 +152,8 @@ def test_compares_client_id_as_exact_string(
     """Serves documents whose client_id differs from the requested URL in exactly one way.
 
     Expects: every request is refused (no case folding, percent-decoding, slash or query
-    normalization). Default-port elision is not probed: the metadata host is not on 443.
+    normalization). In the lab the metadata host is on 443, and ``:443`` written out or left
+    out is probed too.
     """
     cases = []
     for name, requested, claimed in _comparison_cases(cimd_metadata_host):
