@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.harness import Attempt, TargetSession
+from conformance.harness import Attempt, TargetSession, TokenResult
 from conformance.probes import ProbeClient
 from conformance.verdicts import NotApplicable
 
@@ -22,3 +22,32 @@ def code_for(target: TargetSession, client: ProbeClient) -> tuple[Attempt, str]:
     if code is None:
         raise NotApplicable(f"approval gave no code ({approved.describe()})")
     return attempt, code
+
+
+def redeem_fresh_code(
+    target: TargetSession,
+    client: ProbeClient,
+    assertion: str | None = None,
+    *,
+    client_id: str | None = None,
+) -> TokenResult:
+    """A fresh code for ``client``, redeemed with its PKCE verifier.
+
+    Args:
+        target: the logged-in session.
+        client: the client to authorize.
+        assertion: an RFC 7523 client assertion to send, for ``private_key_jwt`` clients.
+        client_id: the ``client_id`` to redeem as (default: the client's own).
+
+    Raises:
+        NotApplicable: as :func:`code_for`.
+    """
+    attempt, code = code_for(target, client)
+    assert attempt.pkce is not None  # code_for refuses attempts without PKCE
+    return target.redeem(
+        client_id=client_id or client.client_id,
+        code=code,
+        redirect_uri=client.redirect_uri,
+        verifier=attempt.pkce.verifier,
+        assertion=assertion,
+    )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,13 @@ def _inside_lab(script: str) -> list[str]:
         "import sys; from conformance import lab; "
         f"sys.exit(lab.run_inside([sys.executable, '-c', {script!r}]))",
     ]
+
+
+def _lab_json(script: str) -> Any:
+    """Run ``script`` inside a fresh lab; the JSON it printed last."""
+    done = subprocess.run(_inside_lab(script), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 needs_root = pytest.mark.skipif(
@@ -67,14 +75,7 @@ print(json.dumps({"links": links, "routes": routes.stdout, "routes6": routes6.st
 @needs_root
 def test_lab_has_only_loopback_and_no_route_out() -> None:
     host_resolv = Path("/etc/resolv.conf").read_text()
-    done = subprocess.run(
-        _inside_lab(PROBE),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = _lab_json(PROBE)
     # one interface, the namespace's own loopback
     assert [line.split(":")[1].strip() for line in seen["links"].splitlines()] == ["lo"]
     # no route in the main tables: nothing but the namespace's own addresses is reachable
@@ -139,14 +140,7 @@ print(json.dumps([a.describe() for a in watch.attempts()]))
 
 @needs_root
 def test_packet_watch_records_attempts_where_nothing_listens() -> None:
-    done = subprocess.run(
-        _inside_lab(WATCH),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = _lab_json(WATCH)
     assert len(seen) == 2, seen
     assert seen[0].startswith("TCP SYN from 10.0.0.1") and seen[0].endswith("to 10.0.0.1:9")
     assert seen[1].startswith("UDP from") and seen[1].endswith("to 172.16.0.1:5353")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
 from conformance.target_file import TargetFileError, load
 
@@ -27,17 +25,6 @@ BROKEN = """
 def log_in(page, username, password):
     page.get_by_label("One-time code").fill("123456", timeout=2000)
 """
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture(scope="module")
-def issuer(state_dir: Path) -> Iterator[str]:
-    with ReferenceTarget(state_dir=state_dir) as target:
-        yield target.issuer
 
 
 def _target(directory: Path, issuer: str, hook_source: str) -> Path:

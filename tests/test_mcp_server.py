@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +12,6 @@ import pytest
 
 from conformance import resource
 from conformance.harness import ssl_context
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
 from conformance.verdicts import HarnessError
 from mock_servers.pki import TestCA
@@ -21,17 +19,6 @@ from mock_servers.resource_server import ResourceServer
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture(scope="module")
-def issuer(state_dir: Path) -> Iterator[str]:
-    with ReferenceTarget(state_dir=state_dir) as target:
-        yield target.issuer
 
 
 def _resource_server(state_dir: Path, tmp_path: Path, issuer: str, **kw: bool) -> ResourceServer:

@@ -24,11 +24,6 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("state")
-
-
 def _metadata_app(body: bytes, content_type: str):  # type: ignore[no-untyped-def]
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

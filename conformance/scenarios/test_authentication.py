@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conformance.assertions import ClientKey, hmac_signed, unsigned
-from conformance.flows import code_for
+from conformance.flows import redeem_fresh_code
 from conformance.harness import TargetSession, TokenResult
 from conformance.probes import ProbeClient, public_client
 from conformance.verdicts import NonConformance, NotApplicable
@@ -29,16 +29,9 @@ def test_public_client_redeems_code_without_secret(
     """
     client = public_client(cimd_metadata_host)
     try:
-        attempt, code = code_for(cimd_target, client)
+        tokens = redeem_fresh_code(cimd_target, client)
     except NotApplicable as exc:
         raise NotApplicable(f"{exc}; see CIMD-DISC-04") from exc
-    assert attempt.pkce is not None
-    tokens = cimd_target.redeem(
-        client_id=client.client_id,
-        code=code,
-        redirect_uri=client.redirect_uri,
-        verifier=attempt.pkce.verifier,
-    )
     if not tokens.issued:
         raise NonConformance(
             expected="tokens for client_id + code_verifier, no client secret",
@@ -51,29 +44,12 @@ def _key_client(host: MetadataHost, key: ClientKey) -> ProbeClient:
     return public_client(host, token_endpoint_auth_method=PRIVATE_KEY_JWT, jwks=key.jwks())
 
 
-def _redeem(
-    target: TargetSession,
-    client: ProbeClient,
-    assertion: str | None,
-    *,
-    client_id: str | None = None,
-) -> TokenResult:
-    """A fresh code for ``client``, redeemed with ``assertion`` (and ``client_id``)."""
-    attempt, code = code_for(target, client)
-    assert attempt.pkce is not None
-    return target.redeem(
-        client_id=client_id or client.client_id,
-        code=code,
-        redirect_uri=client.redirect_uri,
-        verifier=attempt.pkce.verifier,
-        assertion=assertion,
-    )
-
-
 def _require_private_key_jwt(target: TargetSession, client: ProbeClient, key: ClientKey) -> None:
     """The control: a valid assertion redeems, else the target has no private_key_jwt."""
     try:
-        result = _redeem(target, client, key.assertion(client.client_id, _audience(target)))
+        result = redeem_fresh_code(
+            target, client, key.assertion(client.client_id, _audience(target))
+        )
     except NotApplicable as exc:
         raise NotApplicable(f"private_key_jwt clients are not accepted: {exc}") from exc
     if not result.issued:
@@ -104,7 +80,7 @@ def test_private_key_jwt_client_must_authenticate(
     key = ClientKey.new()
     client = _key_client(cimd_metadata_host, key)
     _require_private_key_jwt(cimd_target, client, key)
-    result = _redeem(cimd_target, client, None)
+    result = redeem_fresh_code(cimd_target, client, None)
     if not _refused(result):
         raise NonConformance(
             expected="invalid_client without a client_assertion", observed=result.describe()
@@ -139,7 +115,7 @@ def test_assertion_is_verified(
     }
     accepted = []
     for name, assertion in cases.items():
-        result = _redeem(cimd_target, client, assertion)
+        result = redeem_fresh_code(cimd_target, client, assertion)
         if not _refused(result):
             accepted.append(f"{name}: {result.describe()}")
     if accepted:
@@ -164,7 +140,7 @@ def test_assertion_for_one_client_never_authenticates_another(
     client_b = _key_client(cimd_metadata_host, key_b)
     _require_private_key_jwt(cimd_target, client_b, key_b)
     assertion = key_a.assertion(client_a.client_id, _audience(cimd_target))
-    result = _redeem(cimd_target, client_b, assertion, client_id=client_b.client_id)
+    result = redeem_fresh_code(cimd_target, client_b, assertion, client_id=client_b.client_id)
     if not _refused(result):
         raise NonConformance(
             expected="invalid_client for another client's assertion", observed=result.describe()

@@ -15,7 +15,7 @@ import pytest
 
 from conformance.aims import Aim, loopback_literals, special_names
 from conformance.assertions import ClientKey
-from conformance.flows import code_for
+from conformance.flows import redeem_fresh_code
 from conformance.harness import TargetSession, TokenResult
 from conformance.network import Network, Planter
 from conformance.probes import public_client
@@ -178,18 +178,11 @@ def _redeem_with_key(
     """
     method = "private_key_jwt"
     client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
+    assertion = key.assertion(client.client_id, target.target.token_endpoint)
     try:
-        attempt, code = code_for(target, client)
+        result = redeem_fresh_code(target, client, assertion)
     except NotApplicable as exc:
         return str(exc), None
-    assert attempt.pkce is not None
-    result = target.redeem(
-        client_id=client.client_id,
-        code=code,
-        redirect_uri=client.redirect_uri,
-        verifier=attempt.pkce.verifier,
-        assertion=key.assertion(client.client_id, target.target.token_endpoint),
-    )
     return result.describe(), result
 
 

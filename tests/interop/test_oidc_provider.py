@@ -53,11 +53,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("state")
-
-
-@pytest.fixture(scope="module")
 def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """oidc-provider on loopback, trusting the suite's test CA; yields its issuer."""
     work = _install()
