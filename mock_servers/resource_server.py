@@ -62,6 +62,10 @@ class ResourceServer:
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        # read the whole request body first: an unread body makes the server close the
+        # connection after answering, which races a client that reuses it
+        while (await receive()).get("more_body", False):
+            pass
         if scope["path"] == WELL_KNOWN + self._path:
             body = {"resource": self.url, "authorization_servers": [self._issuer]}
             await _send(send, 200, json.dumps(body).encode(), "application/json")
