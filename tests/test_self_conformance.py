@@ -128,8 +128,11 @@ def test_redirect_faults_differ_in_what_the_canaries_saw(
 def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> None:
     done = _run(["demo", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "CONFORMANT" in done.stdout
+    assert "CONFORMANT on the" in done.stdout
+    assert "not tested by this version" in done.stdout
     report = Report.load(tmp_path / "report.json")
+    assert report.coverage["scored_rows_judged"] == report.coverage["scored_rows_checked"] - 1
+    assert "not tested by this version" in (tmp_path / "report.html").read_text()
     assert report.schema == "cimd-conformance-report/1"
     assert report.mode == "loopback"
     not_passed = {r.requirement: r.verdict for r in report.results if r.verdict != "pass"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, baseline, requirements
+from conformance import __version__, baseline, coverage, requirements
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.requirements import Tier
@@ -210,7 +210,14 @@ class ResultCollector:
 
 
 def write(report: Report, directory: Path) -> None:
-    """Write ``report.json`` and ``junit.xml`` into ``directory``."""
+    """Write ``report.json``, ``junit.xml`` and ``report.html`` into ``directory``.
+
+    The report's scope (its ``coverage`` block) is computed here when missing, so every
+    report states which rows its verdict rests on, including one that judged nothing.
+    """
+    if not report.coverage:
+        verdicts = ((r.requirement, r.verdict) for r in report.results)
+        report.coverage = coverage.summarize(verdicts, report.profile)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
     (directory / "junit.xml").write_bytes(junit.render([report]))
