@@ -34,6 +34,9 @@ def render(report: Report) -> str:
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
         )
     lines += _scope(report)
+    if report.mode == "loopback":
+        lines.append("  ssrf: judged in lab mode (--lab, as root); here connections within the")
+        lines.append("        target's development loopback exception are reported, not scored")
     scope = scope_line(report.coverage)
     lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
     return "\n".join(lines)
