@@ -84,3 +84,9 @@ def test_junit_carries_the_scope() -> None:
     assert 'name="scope"' in xml
     assert "Required and Recommended rows judged" in xml
     assert 'name="not tested by this version"' in xml
+
+
+def test_the_verdict_word_survives_the_listed_failures() -> None:
+    report = _report_with_one_pass()
+    report.results[0].verdict = "fail"
+    assert "verdict: NON-CONFORMANT on the" in console.render(report)

@@ -115,6 +115,11 @@ FAULTS: tuple[Fault, ...] = (
         "loopback redirect URIs must match the listed port exactly (no port = 80)",
     ),
     Fault(
+        "loopback-port-ipv4-only",
+        ("CIMD-REDIR-02",),
+        "the any-port rule for loopback redirect URIs covers 127.0.0.1 but not [::1]",
+    ),
+    Fault(
         "redirects-unverified-uri",
         ("CIMD-REDIR-06",),
         "on redirect_uri mismatch, redirects to the presented URI with error=invalid_request",
