@@ -177,7 +177,7 @@ async def test_upstream_provider_refuses_foreign_return_addresses(
 async def test_upstream_login_refuses_a_forged_assertion(
     make_as: Make, idp: tuple[httpx.AsyncClient, bytes]
 ) -> None:
-    provider, key = idp
+    provider, _ = idp
     http = make_as("upstream-login", upstream_origin=IDP_ORIGIN, upstream_key=b"other" * 8)
     started = await http.get("/login", params={"next": "/authorize"})
     back = await provider.post(
@@ -332,7 +332,9 @@ def test_unknown_variant_exits_2_naming_the_valid_ones(capsys: pytest.CaptureFix
     assert "nope" in err and "approve-link" in err
 
 
-def test_demo_refuses_an_unknown_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_refuses_an_unknown_variant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conformance.cli import main as cli_main
 
     assert cli_main(["demo", "--variant", "nope", "--report-dir", str(tmp_path)]) == 2
@@ -349,7 +351,8 @@ def test_served_variants_http_issuer_and_provider(tmp_path: Path) -> None:
         assert issuer.startswith("http://127.0.0.1:") and issuer.endswith("/")
         assert target.issuers["drops-state"] == issuer + "faults/drops-state/"
         assert upstream.startswith("https://127.0.0.1:") and upstream != issuer.rstrip("/")
-        with httpx.Client(timeout=10, verify=ssl.create_default_context(cafile=tmp_path / "ca.pem")) as http:
+        trust = ssl.create_default_context(cafile=tmp_path / "ca.pem")
+        with httpx.Client(timeout=10, verify=trust) as http:
             metadata = http.get(issuer + ".well-known/oauth-authorization-server").json()
             assert metadata["issuer"] == issuer
             login = http.get(issuer + "login", params={"next": "/authorize"})
