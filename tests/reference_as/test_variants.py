@@ -360,3 +360,21 @@ def test_served_variants_http_issuer_and_provider(tmp_path: Path) -> None:
             assert login.headers["location"].startswith(upstream + "/authorize?")
             assert "__Host-cimd_ref_as.login=" in login.headers["set-cookie"]
             assert http.get(login.headers["location"]).status_code == 200
+
+
+async def test_variants_combine_script_pages_with_approve_links(
+    make_as: Make, docs: DocumentHost
+) -> None:
+    http = make_as("script-pages", "approve-link", "consent-before-login")
+    url, (verifier, challenge) = document(docs), pkce()
+    consent = await http.get("/authorize", params=authz_params(url, CALLBACK, challenge))
+    assert consent.status_code == 200 and "<form" not in consent.text
+    data = page_data(consent.text)
+    assert data["user"] is None and set(data["links"]) == {"approve", "deny"}
+    to_login = await http.get(data["links"]["approve"])
+    next_url = query_of(to_login.headers["location"])["next"]
+    signed_in = await http.post(
+        "/login", json={"username": USER, "password": PASSWORD, "next": next_url}
+    )
+    done = await http.get(signed_in.json()["location"])
+    await redeem(http, done.headers["location"], url, verifier)
