@@ -58,7 +58,7 @@ async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Respons
     """An ``invalid_client`` error when the client did not authenticate as it must."""
     fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
     verifier = Verifier(
-        audiences=(issuer.config.issuer, issuer.config.issuer + "/token"),
+        audiences=(issuer.config.issuer_id, issuer.config.issuer + "/token"),
         fetch_jwks=issuer.clients.jwks,
         resolve=issuer.clients.resolve,
         faults=issuer.config.faults,
