@@ -89,7 +89,10 @@ class LoginRecipe:
     approve_selector: str = (
         "button#approve, "
         'button:text-matches("^\\\\s*(approve|allow|authori[sz]e|accept|continue|yes)\\\\b", "i"), '
-        'input[type=submit]:is([value="Approve" i], [value="Allow" i], [value="Continue" i])'
+        'input[type=submit]:is([value="Approve" i], [value="Allow" i], [value="Continue" i]), '
+        # consent without a form button: an approve link, or a scripted role=button control
+        'a[href]:text-matches("^\\\\s*(approve|allow|authori[sz]e|accept|yes)\\\\b", "i"), '
+        '[role=button]:text-matches("^\\\\s*(approve|allow|authori[sz]e|accept|yes)\\\\b", "i")'
     )
 
     @classmethod
@@ -226,10 +229,7 @@ def login(
             login_hook.call(recipe.hook, page, recipe.username, recipe.password)
             page.wait_for_load_state("load")
         elif page.locator(recipe.password_selector).count():
-            page.locator(recipe.username_selector).first.fill(recipe.username)
-            page.locator(recipe.password_selector).first.fill(recipe.password)
-            page.locator(recipe.submit_selector).first.click()
-            page.wait_for_load_state("load")
+            _fill_login(page, recipe)
             if page.locator(recipe.password_selector).count():
                 raise HarnessError(
                     f"the login recipe's credentials were refused: the login form came back at "
@@ -251,6 +251,24 @@ def login(
         ) from exc
     _screenshot(page, shot)
     return page
+
+
+def _fill_login(page: Page, recipe: LoginRecipe) -> None:
+    """Fill the login form and submit it (Enter in the password field if no submit matches).
+
+    Pages built by script often have no form and a plain button; Enter in the password
+    field is what a person would press there too.
+    """
+    page.locator(recipe.username_selector).first.fill(recipe.username)
+    password = page.locator(recipe.password_selector).first
+    password.fill(recipe.password)
+    submit = page.locator(recipe.submit_selector)
+    if submit.count():
+        submit.first.click()
+    else:
+        password.press("Enter")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(POLL_MS)  # a scripted submit navigates after its fetch() returns
 
 
 def _await_consent(page: Page, recipe: LoginRecipe) -> None:
@@ -287,21 +305,91 @@ def reaches(url: str, redirect_uri: str) -> bool:
 
 
 def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:
-    """Click approve and catch the navigation to ``redirect_uri``; returns its parameters."""
+    """Click approve and catch the navigation to ``redirect_uri``; returns its parameters.
+
+    A flow may ask for login after consent (consent before login), or show consent again;
+    the login is filled in and approve clicked again, until the redirect URI is reached.
+    """
+    reached: list[str] = []
+    page.on("request", lambda r: reached.append(r.url) if reaches(r.url, redirect_uri) else None)
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
     try:
-        with page.expect_request(lambda r: reaches(r.url, redirect_uri)) as caught:
-            page.locator(recipe.approve_selector).first.click()
-        url = caught.value.url
+        page.locator(recipe.approve_selector).first.click()
+        while not reached:
+            if time.monotonic() > deadline:
+                raise PlaywrightError(f"no navigation to {redirect_uri} in time")
+            page.wait_for_timeout(POLL_MS)
+            if reached:
+                break
+            if page.locator(recipe.password_selector).count():
+                _fill_login(page, recipe)
+            elif page.locator(recipe.approve_selector).first.is_visible():
+                page.locator(recipe.approve_selector).first.click()
         # let the navigation finish: closing a page mid-navigation can hang Chromium's close
-        page.wait_for_url(lambda u: reaches(u, redirect_uri))
         page.wait_for_load_state("load")
     except PlaywrightError as exc:
         raise HarnessError(
             f"approving consent did not reach the redirect URI (at {page.url}): "
             f"{str(exc).splitlines()[0]}"
         ) from exc
-    parts = urlsplit(url)
+    parts = urlsplit(reached[0])
     return dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+@dataclass(frozen=True)
+class View:
+    """What the browser showed for an authorization request.
+
+    Attributes:
+        kind: ``consent``, ``login``, ``redirect`` (to the redirect URI) or ``page``.
+        status: the HTTP status of the last document loaded (0 when none).
+        url: where the browser ended.
+        redirect: the redirect URI request, with its query, when ``kind`` is ``redirect``.
+        text: the start of the page's visible text.
+    """
+
+    kind: str
+    status: int
+    url: str
+    redirect: str = ""
+    text: str = ""
+
+
+def view(
+    context: BrowserContext, url: str, redirect_uri: str, recipe: LoginRecipe, settle_s: float
+) -> View:
+    """Open ``url`` and say what the rendered page is, for pages plain HTTP cannot read.
+
+    Waits up to ``settle_s`` after load for scripts to build the page, and follows every
+    navigation, to other origins too (an upstream identity provider's login).
+    """
+    page = context.new_page()
+    reached: list[str] = []
+    page.on("request", lambda r: reached.append(r.url) if reaches(r.url, redirect_uri) else None)
+    status = 0
+    try:
+        response = page.goto(url, wait_until="load")
+        status = response.status if response is not None else 0
+        deadline = time.monotonic() + settle_s
+        while True:
+            if redirect_uri and reached:
+                return View("redirect", status, page.url, reached[0])
+            if page.locator(recipe.approve_selector).first.is_visible():
+                return View("consent", status, page.url, text=_page_text(page))
+            if page.locator(recipe.password_selector).first.is_visible():
+                return View("login", status, page.url, text=_page_text(page))
+            if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
+                return View("page", status, page.url, text=_page_text(page))
+            page.wait_for_timeout(POLL_MS)
+    except PlaywrightError as exc:
+        if redirect_uri and reached:  # e.g. an unreachable redirect URI: the request is enough
+            return View("redirect", status, page.url, reached[0])
+        raise HarnessError(
+            f"the browser could not open the authorization request (at {page.url}): "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    finally:
+        page.close()
 
 
 def cookies(context: BrowserContext) -> list[dict[str, Any]]:

@@ -12,15 +12,23 @@ import base64
 import hashlib
 import secrets
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
 from conformance.assertions import ASSERTION_TYPE
-from conformance.outcome import Outcome, OutcomeKind, classify_redirect
+from conformance.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.pacing import (
+    TRANSIENT_ERRORS,
+    TRANSIENT_STATUSES,
+    Pacer,
+    Transient,
+    retry_after_s,
+    send_secure_cookies_to_loopback,
+)
 from conformance.pages import parse
 from conformance.redaction import redact_url
 from conformance.target import Target
@@ -54,6 +62,23 @@ class Attempt:
     state: str
     pkce: Pkce | None
     outcome: Outcome
+    url: str = ""
+    session: TargetSession | None = field(default=None, repr=False, compare=False)
+
+
+class BrowserAgent(Protocol):
+    """The run's browser, in the target's logged-in context, for what plain HTTP cannot do.
+
+    Plain HTTP cannot finish a flow whose login is at another origin (an upstream identity
+    provider), whose pages are built and submitted by script, or whose approve control is
+    not a form button; the browser can, and the harness's limit is never the target's fault.
+    """
+
+    def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
+        """Open ``url``, approve consent, return the redirect URI's parameters."""
+
+    def classify(self, url: str, redirect_uri: str) -> Outcome:
+        """Open ``url`` and say what the rendered page is (consent, login, error ...)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +132,13 @@ class TargetSession:
     extra_params: dict[str, str] = field(default_factory=dict)
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    pacer: Pacer = field(default_factory=Pacer)
+    browser: BrowserAgent | None = None
+    make_control: Callable[[], Attempt] | None = None
+    control: Outcome | None = None
+
+    def __post_init__(self) -> None:
+        send_secure_cookies_to_loopback(self.client)
 
     @property
     def origin(self) -> str:
@@ -150,11 +182,50 @@ class TargetSession:
         if pkce is not None:
             params |= {"code_challenge": pkce.challenge, "code_challenge_method": "S256"}
         params |= self.extra_params | (extra or {})
-        outcome = self.follow("GET", self.authorization_url(params), None, redirect_uri or "")
+        url = self.authorization_url(params)
+        outcome = self.pacer.call(
+            "an authorization request", lambda: _settled(self.look("GET", url, redirect_uri))
+        )
         self.attempts.append(
             {"client_id": client_id, "redirect_uri": redirect_uri, **outcome.evidence()}
         )
-        return Attempt(client_id, redirect_uri, state, pkce, outcome)
+        return Attempt(client_id, redirect_uri, state, pkce, outcome, url, self)
+
+    def look(self, method: str, url: str, redirect_uri: str | None) -> Outcome:
+        """:meth:`follow`, then the browser's reading when the HTML alone is not conclusive.
+
+        A page built by script, or a redirect to another origin that is not the client's
+        (an upstream identity provider's login or consent), reads as an error page or a
+        redirect elsewhere over plain HTTP; the browser renders it and says what it is.
+        """
+        outcome = self.follow(method, url, None, redirect_uri or "")
+        if self.browser is not None and method == "GET" and _inconclusive(outcome):
+            return self.browser.classify(url, redirect_uri or "")
+        return outcome
+
+    def require_control(self) -> None:
+        """A valid client, sent as the refused ones were, is accepted in this session state.
+
+        A refusal means something only where the same request without the hostile part is
+        accepted: a target that refuses everything now (rate limited, session lost, a consent
+        page the suite did not recognise) must not pass refusal checks. One control per
+        check is enough.
+
+        Raises:
+            HarnessError: the control was not accepted.
+        """
+        if self.control is not None and self.control.accepted:
+            return
+        if self.make_control is None:
+            return  # a session without a run (library use): the caller controls
+        self.control = self.make_control().outcome
+        if not self.control.accepted:
+            raise HarnessError(
+                "the control (a valid client, sent as the refused requests were, in the same "
+                f"session) was not accepted: {self.control.describe()}. The refusals cannot be "
+                "told from a target that refuses everything now; check the preflight, the "
+                "login recipe and the target's rate limits"
+            )
 
     def approve(self, attempt: Attempt) -> Outcome:
         """Submit the consent form's approve button and classify where it leads.
@@ -167,13 +238,23 @@ class TargetSession:
             return outcome
         form = outcome.consent_form
         button = form.approve_button() if form else None
-        if form is None or button is None:
+        if form is not None and button is not None:
+            data = dict(form.fields)
+            if button.name:
+                data[button.name] = button.value
+            action = urljoin(outcome.url, form.action or outcome.url)
+            approved = self.follow(form.method.upper(), action, data, attempt.redirect_uri or "")
+            if approved.kind is OutcomeKind.CODE or self.browser is None:
+                return approved
+        if self.browser is None or not attempt.url or attempt.redirect_uri is None:
             raise HarnessError(f"no consent form to approve: {outcome.describe()}")
-        data = dict(form.fields)
-        if button.name:
-            data[button.name] = button.value
-        action = urljoin(outcome.url, form.action or outcome.url)
-        return self.follow(form.method.upper(), action, data, attempt.redirect_uri or "")
+        # plain HTTP could not approve (another origin, script pages, cookies): the browser can
+        params = self.browser.approve(attempt.url, attempt.redirect_uri)
+        location = f"{attempt.redirect_uri}?{urlencode(params)}"
+        approved = classify_redirect(location, attempt.redirect_uri, 302, attempt.url)
+        approved.seen_in = "browser"
+        self.exchanges.append({"method": "BROWSER", "url": redact_url(attempt.url), "status": 0})
+        return approved
 
     def follow(
         self, method: str, url: str, data: dict[str, str] | None, redirect_uri: str
@@ -189,6 +270,7 @@ class TargetSession:
                 if not next_url.startswith(self.origin + "/"):
                     outcome = classify_redirect(next_url, redirect_uri, response.status_code, url)
                     outcome.hops = hops
+                    outcome.retry_after = response.headers.get("retry-after", "")
                     return outcome
                 method, url, data = "GET", next_url, None
                 continue
@@ -198,6 +280,10 @@ class TargetSession:
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
         try:
             response = self.client.request(method, url, data=data)
+        except httpx.TransportError as exc:  # a reset or a timeout: retried when paced
+            raise Transient(
+                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         except httpx.HTTPError as exc:
             raise HarnessError(
                 f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
@@ -226,7 +312,13 @@ class TargetSession:
         else:
             kind = OutcomeKind.ERROR_PAGE
         return Outcome(
-            kind, response.status_code, url, page=page, hops=hops, redirect_uri=redirect_uri
+            kind,
+            response.status_code,
+            url,
+            page=page,
+            hops=hops,
+            redirect_uri=redirect_uri,
+            retry_after=response.headers.get("retry-after", ""),
         )
 
     def redeem(
@@ -253,15 +345,50 @@ class TargetSession:
         if verifier is not None:
             data["code_verifier"] = verifier
         url = self.target.token_endpoint
-        try:
-            response = httpx.post(url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
-        self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        return TokenResult(
-            response.status_code, body if isinstance(body, dict) else None, response.text[:300]
-        )
+
+        def send() -> TokenResult:
+            try:
+                response = httpx.post(
+                    url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT
+                )
+            except httpx.TransportError as exc:
+                raise Transient(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+            self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            result = TokenResult(
+                response.status_code, body if isinstance(body, dict) else None, response.text[:300]
+            )
+            if response.status_code in TRANSIENT_STATUSES or result.error in TRANSIENT_ERRORS:
+                wait = retry_after_s(response.headers.get("retry-after"))
+                raise Transient(f"HTTP {response.status_code} ({result.error})", wait)
+            return result
+
+        return self.pacer.call("a token request", send)
+
+
+def _settled(outcome: Outcome) -> Outcome:
+    """``outcome``, unless it is a transient answer ("not now"), which is raised to retry."""
+    if outcome.transient:
+        raise Transient(outcome.transient, retry_after_s(outcome.retry_after))
+    return outcome
+
+
+def _inconclusive(outcome: Outcome) -> bool:
+    """Whether plain HTTP cannot say what the target did, and the browser must look.
+
+    An error page that did not say "error" in its status may be a page built by script, or
+    consent behind an approve link; a redirect to an origin that is neither the target's
+    nor the client's may be an upstream identity provider's login or consent.
+    """
+    if outcome.transient:
+        return False
+    if outcome.kind is OutcomeKind.ERROR_PAGE:
+        return outcome.status < 400
+    if outcome.kind is OutcomeKind.OTHER_REDIRECT:
+        return not outcome.redirect_uri or origin(outcome.location) != origin(outcome.redirect_uri)
+    return False

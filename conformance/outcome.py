@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from conformance.pacing import TRANSIENT_ERRORS, TRANSIENT_STATUSES
 from conformance.pages import Form, Page
 from conformance.redaction import redact_params, redact_url
 
@@ -44,6 +45,19 @@ class Outcome:
     page: Page | None = None
     hops: list[str] = field(default_factory=list)
     redirect_uri: str = ""
+    retry_after: str = ""
+    seen_in: str = "http"
+
+    @property
+    def transient(self) -> str:
+        """What made this answer a transient one ("not now"), or "" when it is not."""
+        if self.status in TRANSIENT_STATUSES and self.kind not in (
+            OutcomeKind.CODE,
+            OutcomeKind.CONSENT,
+        ):
+            return f"HTTP {self.status}"
+        error = self.params.get("error", "")
+        return f"error={error}" if error in TRANSIENT_ERRORS else ""
 
     @property
     def accepted(self) -> bool:
@@ -52,8 +66,8 @@ class Outcome:
 
     @property
     def approvable(self) -> bool:
-        """Consent is shown, or the target already redirected with a code."""
-        return self.kind is OutcomeKind.CODE or self.consent_form is not None
+        """Consent is shown (in the HTML or the browser's DOM), or a code already came."""
+        return self.kind in (OutcomeKind.CODE, OutcomeKind.CONSENT)
 
     @property
     def consent_form(self) -> Form | None:
@@ -91,6 +105,7 @@ class Outcome:
             "params": redact_params(self.params),
             "hops": self.hops,
             "page_text": self.page.text[:300] if self.page else None,
+            **({"classified_in": self.seen_in} if self.seen_in != "http" else {}),
         }
 
 

@@ -59,6 +59,7 @@ class _Parser(HTMLParser):
         self.forms: list[Form] = []
         self.navigations: list[str] = []
         self.text: list[str] = []
+        self.scripts = 0
         self._form: Form | None = None
         self._button: Button | None = None
         self._script = False
@@ -78,6 +79,7 @@ class _Parser(HTMLParser):
             self.navigations.append(a.get("content", ""))
         elif tag in ("script", "style"):
             self._script, self._style = tag == "script", tag == "style"
+            self.scripts += tag == "script"
 
     def _input(self, form: Form, a: dict[str, str]) -> None:
         kind, name = a.get("type", "text").lower(), a.get("name", "")
@@ -116,6 +118,7 @@ class Page:
     forms: tuple[Form, ...]
     navigations: tuple[str, ...]
     text: str
+    scripts: int = 0
 
     def login_form(self) -> Form | None:
         """The form with a password field, if any."""
@@ -141,4 +144,5 @@ def parse(html: str) -> Page:
     parser = _Parser()
     parser.feed(html)
     parser.close()
-    return Page(tuple(parser.forms), tuple(parser.navigations), " ".join(parser.text)[:2000])
+    text = " ".join(parser.text)[:2000]
+    return Page(tuple(parser.forms), tuple(parser.navigations), text, parser.scripts)

@@ -21,8 +21,11 @@ import httpx
 
 from conformance import browser as browser_mod
 from conformance import locality
-from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
+from conformance.harness import HTTP_TIMEOUT, Attempt, Pkce, TargetSession, ssl_context
 from conformance.network import Network
+from conformance.outcome import Outcome, OutcomeKind, classify_redirect
+from conformance.pacing import Pacer, Pacing
+from conformance.pages import Page
 from conformance.probes import public_client
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
@@ -50,6 +53,7 @@ class RunConfig:
     metadata_port: int = 0
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
+    pacing: Pacing = field(default_factory=Pacing)
 
 
 def label_for(issuer: str) -> str:
@@ -167,6 +171,10 @@ class SuiteRun:
             run.target = discover(client, issuer)
             run.preflight["metadata_url"] = run.target.metadata_url
             session = TargetSession(run.target, client, self.tls, dict(self.config.extra_params))
+            session.pacer = Pacer(self.config.pacing)
+            session.browser = BrowserFlow(self, run)
+            session.make_control = lambda: self._control(session)
+            run.preflight["pacing"] = self.config.pacing.describe()
             self._check_reachability(run, session)
             run.login_context = self._login(run, session)
             run.session = session
@@ -175,6 +183,11 @@ class SuiteRun:
             client.close()
         run.preflight["error"] = run.preflight_error or None
         return run
+
+    def _control(self, session: TargetSession) -> Attempt:
+        """A valid public client's authorization request, as the checks send theirs."""
+        client = public_client(self.metadata_host)
+        return session.attempt(client.client_id, client.redirect_uri)
 
     def _check_reachability(self, run: TargetRun, session: TargetSession) -> None:
         """Send a valid client once without a session, and explain a refusal before login.
@@ -280,11 +293,19 @@ class SuiteRun:
 
 
 class BrowserFlow:
-    """Authorization flows in the real browser, in the target's logged-in context."""
+    """Authorization flows in the real browser, in the target's logged-in context.
+
+    It is also the session's :class:`~conformance.harness.BrowserAgent`: it approves what
+    plain HTTP cannot, and reads pages that plain HTTP cannot classify. Before the login
+    (the preflight's first request) it looks with a fresh, logged-out context.
+    """
+
+    SETTLE_S = 1.5  # how long a page may take to build itself by script after load
 
     def __init__(self, suite: SuiteRun, run: TargetRun) -> None:
         self._suite = suite
         self._run = run
+        self._anonymous: Any = None
 
     def authorize(self, authorize_url: str, redirect_uri: str, shot_name: str) -> dict[str, str]:
         """Open ``authorize_url``, approve consent, and return the redirect's parameters."""
@@ -296,3 +317,34 @@ class BrowserFlow:
             return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
         finally:
             page.close()
+
+    def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
+        """Approve ``url``'s consent in the browser (plain HTTP could not)."""
+        page = browser_mod.login(self._context(), url, self._suite.recipe, None)
+        try:
+            return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
+        finally:
+            page.close()
+
+    def classify(self, url: str, redirect_uri: str) -> Outcome:
+        """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
+        seen = browser_mod.view(
+            self._context(), url, redirect_uri, self._suite.recipe, self.SETTLE_S
+        )
+        if seen.kind == "redirect":
+            outcome = classify_redirect(seen.redirect, redirect_uri, 302, url)
+        else:
+            kind = {"consent": OutcomeKind.CONSENT, "login": OutcomeKind.LOGIN}.get(
+                seen.kind, OutcomeKind.ERROR_PAGE
+            )
+            page = Page((), (), seen.text)
+            outcome = Outcome(kind, seen.status, seen.url, page=page, redirect_uri=redirect_uri)
+        outcome.seen_in = "browser"
+        return outcome
+
+    def _context(self) -> Any:
+        if self._run.login_context is not None:
+            return self._run.login_context
+        if self._anonymous is None:
+            self._anonymous = self._suite.browser.new_context()
+        return self._anonymous

@@ -15,7 +15,9 @@ def verify_refused(cases: Sequence[Case], what: str) -> None:
     """Every case was refused: no consent, no login, no code.
 
     How the refusal reaches the user (error page or redirect) is CIMD-ERR-02's and
-    CIMD-REDIR-06's to judge; here only acceptance counts.
+    CIMD-REDIR-06's to judge; here only acceptance counts. Refusals are judged against a
+    control: a valid client, sent the same way in the same session, must be accepted, else
+    the check is a harness error (see :meth:`TargetSession.require_control`).
     """
     accepted = [
         f"{name}: {attempt.outcome.describe()}"
@@ -27,6 +29,9 @@ def verify_refused(cases: Sequence[Case], what: str) -> None:
             expected=f"the target refuses {what} (no consent, no code)",
             observed=f"accepted {len(accepted)} of {len(cases)}: " + "; ".join(accepted),
         )
+    sessions = {id(a.session): a.session for _, a in cases if a.session is not None}
+    for session in sessions.values():
+        session.require_control()  # a refusal counts only where a valid client is accepted
 
 
 def verify_not_sent_to_redirect_uri(cases: Sequence[Case], what: str) -> None:
