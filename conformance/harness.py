@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
+from conformance import deadline
 from conformance.assertions import ASSERTION_TYPE
 from conformance.outcome import Outcome, OutcomeKind, classify_redirect
 from conformance.pages import parse
@@ -99,6 +100,7 @@ class TargetSession:
         client: an httpx client that trusts the test CA (cookies are added to it).
         tls: the TLS context of that client, for cookie-less token requests.
         extra_params: authorization parameters every request carries (e.g. ``scope``).
+        clock: the deadlines every exchange must end by.
     """
 
     target: Target
@@ -107,6 +109,7 @@ class TargetSession:
     extra_params: dict[str, str] = field(default_factory=dict)
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    clock: deadline.Clock = field(default_factory=deadline.Clock)
 
     @property
     def origin(self) -> str:
@@ -196,12 +199,7 @@ class TargetSession:
         raise HarnessError(f"the target redirected more than {MAX_HOPS} times: {hops}")
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
-        try:
-            response = self.client.request(method, url, data=data)
-        except httpx.HTTPError as exc:
-            raise HarnessError(
-                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
         self.exchanges.append(
             {
                 "method": method,
@@ -253,10 +251,10 @@ class TargetSession:
         if verifier is not None:
             data["code_verifier"] = verifier
         url = self.target.token_endpoint
-        try:
-            response = httpx.post(url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+        with deadline.client(self.tls) as cookieless:
+            response = deadline.send(
+                cookieless, "POST", url, self.clock.exchange(), data=data, auth=auth
+            )
         self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
         try:
             body = response.json()
