@@ -214,16 +214,18 @@ class SuiteRun:
         client = public_client(self.metadata_host)
         try:
             outcome = session.attempt(client.client_id, client.redirect_uri).outcome
-            failed = "" if outcome.accepted else f"it was refused ({outcome.describe()})"
+            failed = "" if outcome.accepted else f"refused: {outcome.describe()}"
+        except deadline.Unanswered as exc:
+            failed = exc.deadline.message() if exc.deadline is not None else str(exc)
         except HarnessError as exc:
             failed = str(exc)
         finally:
             del session.exchanges[kept[0] :], session.attempts[kept[1] :]
         if failed:
             run.gone = (
-                f"the target stopped answering: a check ended with {error}; then the "
-                f"preflight's control (a valid client's authorization request) failed too: "
-                f"{failed}. Check the target, or raise the limits (--exchange-timeout)"
+                f"the target stopped answering: {error}; then the preflight's control (a valid "
+                f"client's authorization request) failed too ({failed}). Check that the target "
+                "is still running and healthy"
             )
             run.preflight["stopped"] = run.gone
 
