@@ -69,9 +69,9 @@ class Deadline:
         """Whether it has fired."""
         return self.remaining() <= _LATE_S
 
-    def message(self, on: str = "") -> str:
-        """One line for reports: which deadline fired, on what, and how to raise it."""
-        where = f" on {on}" if on else ""
+    def message(self, where: str = "") -> str:
+        """One line for reports: which deadline fired, where (``on GET ...``), how to raise it."""
+        where = f" {where}" if where else ""
         fix = f"; raise it with {self.option}" if self.option else ""
         return f"the {self.name} deadline of {self.seconds:g} s fired{where}{fix}"
 
@@ -233,7 +233,7 @@ def send(
     on = f"{method} {redact_url(url)}"
     fired = first_fired(deadlines)
     if fired is not None:
-        raise Unanswered(fired.message(on), fired)
+        raise Unanswered(fired.message(f"on {on}"), fired)
     left = min(d.remaining() for d in deadlines) if deadlines else None
     timeout = httpx.Timeout(left, connect=min(CONNECT_S, left or CONNECT_S))
     token = _ACTIVE.set(tuple(deadlines))
@@ -243,7 +243,7 @@ def send(
     except (httpx.TransportError, httpx.InvalidURL) as exc:
         fired = first_fired(deadlines)
         if fired is not None:
-            raise Unanswered(fired.message(on), fired) from exc
+            raise Unanswered(fired.message(f"on {on}"), fired) from exc
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             raise HarnessError(f"{on} failed: {type(exc).__name__}: {exc}") from exc
         raise Unanswered(f"{on} failed: {type(exc).__name__}: {exc}") from exc

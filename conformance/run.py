@@ -191,7 +191,7 @@ class SuiteRun:
                 target was given up on).
         """
         if self.clock.run is not None and self.clock.run.expired:
-            raise HarnessError(f"{self.clock.run.message()} before this check")
+            raise HarnessError(self.clock.run.message("before this check"))
         run = self.targets.get(issuer)
         if run is not None and run.gone:
             raise HarnessError(run.gone)
@@ -367,7 +367,7 @@ def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
     standing = clock.standing()
     fired = deadline.first_fired(standing)
     if fired is not None:
-        raise deadline.Unanswered(fired.message("a browser step"), fired)
+        raise deadline.Unanswered(fired.message("before a browser step"), fired)
     left_ms = min([d.remaining() * 1000 for d in standing], default=math.inf)
     context.set_default_timeout(max(1.0, min(browser_mod.STEP_TIMEOUT_MS, left_ms)))
     try:
@@ -375,7 +375,9 @@ def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
     except HarnessError as exc:
         fired = deadline.first_fired(clock.standing())
         if fired is not None:
-            raise deadline.Unanswered(f"{fired.message('a browser step')}: {exc}", fired) from exc
+            raise deadline.Unanswered(
+                f"{fired.message('during a browser step')}: {exc}", fired
+            ) from exc
         raise
     finally:
         context.set_default_timeout(browser_mod.STEP_TIMEOUT_MS)

@@ -121,3 +121,21 @@ def test_a_target_that_stops_answering_after_login_ends_the_run_early(
     assert all(r.duration_s < 1 for r in given_up)
     spent = sum(r.duration_s for r in report.results)
     assert spent < len(report.results) * timeout / 4, spent
+
+
+@pytest.mark.browser
+def test_the_run_deadline_ends_the_run(issuer: str, state_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", "--issuer", issuer, "--state-dir", str(state_dir), "--report-dir", str(out)]
+    done, _ = _run([*args, "--run-timeout", "5"])
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    report = Report.load(out / "report.json")
+    fired = "the run deadline of 5 s fired"
+    stopped = [r for r in report.results if fired in r.observed]
+    assert stopped and all(r.verdict == "harness-error" for r in stopped)
+    # the clean reference AS: every other check is judged as usual, none is blamed
+    others = {r.verdict for r in report.results if r not in stopped}
+    assert others <= {"pass", "not-applicable"}, others
+    assert f"{fired} before this check; raise it with --run-timeout" in {
+        r.observed for r in stopped
+    }
