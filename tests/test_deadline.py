@@ -38,7 +38,7 @@ def test_a_dripping_or_hanging_server_ends_at_the_exchange_deadline(
     assert message.startswith("the exchange deadline of 1 s fired on GET http://127.0.0.1:")
     assert message.endswith("; raise it with --exchange-timeout")
     assert "secret" not in message
-    assert 0.9 < elapsed < 5  # each byte comes well within httpx's read timeout
+    assert 0.9 < elapsed < 10  # the drip goes on for 30 s, each byte well within a read timeout
 
 
 def test_the_check_deadline_fires_when_it_comes_first(http: httpx.Client) -> None:
