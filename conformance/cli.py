@@ -15,11 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conformance import __version__, baseline, lab, requirements, resource, target_file
-from conformance.harness import HTTP_TIMEOUT, ssl_context
+from conformance import __version__, baseline, deadline, lab, requirements, resource, target_file
+from conformance.harness import ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
@@ -59,6 +58,32 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show every check as pytest runs it"
     )
+    _add_timeout_options(parser)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
+def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
+    limits = deadline.Limits()
+    for name, default, what in (
+        ("exchange", limits.exchange_s, "one request to the target and its whole answer"),
+        ("check", limits.check_s, "one check"),
+        ("run", limits.run_s, "the whole run"),
+    ):
+        parser.add_argument(
+            f"--{name}-timeout",
+            type=_seconds,
+            metavar="SECONDS",
+            help=f"the most {what} may take, in all (default {default:g})",
+        )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -125,6 +150,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-baseline", str(args.baseline.resolve())]
     if getattr(args, "mcp_discovery", None):
         argv += ["--cimd-mcp-discovery", args.mcp_discovery]
+    for name in ("exchange", "check", "run"):
+        argv += [f"--cimd-{name}-timeout", str(getattr(args, f"{name}_timeout"))]
     return argv
 
 
@@ -226,6 +253,11 @@ def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> N
     args.user = args.user or (spec and spec.user) or "alice"
     args.password = args.password or (spec and spec.password) or "wonderland-test-only"
     args.profile = args.profile or (spec and spec.profile) or "latest"
+    defaults = deadline.Limits()
+    for name in ("exchange", "check", "run"):
+        chosen = getattr(args, f"{name}_timeout", None)
+        from_file = spec.timeouts.get(name) if spec is not None else None
+        setattr(args, f"{name}_timeout", chosen or from_file or getattr(defaults, f"{name}_s"))
     if spec is not None:
         args.param = [f"{k}={v}" for k, v in spec.params.items()] + args.param
         args.login = spec.login
@@ -270,8 +302,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
     """The MCP server's authorization server; requests then carry ``resource=url``."""
-    with httpx.Client(verify=ssl_context(str(ca.cert_path)), timeout=HTTP_TIMEOUT) as client:
-        found = resource.discover(client, url)
+    limits = deadline.Limits(args.exchange_timeout, args.check_timeout, args.run_timeout)
+    with deadline.client(ssl_context(str(ca.cert_path))) as client:
+        found = resource.discover(client, url, deadline.Clock(limits))
     if not any(p.startswith("resource=") for p in args.param):
         args.param = [*args.param, f"resource={url}"]
     args.mcp_discovery = json.dumps(found.evidence())

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
+from conformance import deadline
 from conformance.assertions import ASSERTION_TYPE
 from conformance.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.pacing import (
@@ -124,6 +125,7 @@ class TargetSession:
         client: an httpx client that trusts the test CA (cookies are added to it).
         tls: the TLS context of that client, for cookie-less token requests.
         extra_params: authorization parameters every request carries (e.g. ``scope``).
+        clock: the deadlines every exchange must end by.
     """
 
     target: Target
@@ -136,6 +138,7 @@ class TargetSession:
     browser: BrowserAgent | None = None
     make_control: Callable[[], Attempt] | None = None
     control: Outcome | None = None
+    clock: deadline.Clock = field(default_factory=deadline.Clock)
 
     def __post_init__(self) -> None:
         send_secure_cookies_to_loopback(self.client)
@@ -278,16 +281,7 @@ class TargetSession:
         raise HarnessError(f"the target redirected more than {MAX_HOPS} times: {hops}")
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
-        try:
-            response = self.client.request(method, url, data=data)
-        except httpx.TransportError as exc:  # a reset or a timeout: retried when paced
-            raise Transient(
-                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise HarnessError(
-                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
         self.exchanges.append(
             {
                 "method": method,
@@ -347,14 +341,10 @@ class TargetSession:
         url = self.target.token_endpoint
 
         def send() -> TokenResult:
-            try:
-                response = httpx.post(
-                    url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT
+            with deadline.client(self.tls) as cookieless:
+                response = deadline.send(
+                    cookieless, "POST", url, self.clock.exchange(), data=data, auth=auth
                 )
-            except httpx.TransportError as exc:
-                raise Transient(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
-            except httpx.HTTPError as exc:
-                raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
             self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
             try:
                 body = response.json()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance import requirements
+from conformance.deadline import Limits, Unanswered
 from conformance.harness import TargetSession
 from conformance.network import Planter
 from conformance.report.collect import ResultCollector
@@ -65,6 +66,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="JSON: how the issuer was found from an MCP server",
     )
     group.addoption("--cimd-metadata-untrusted-public-url", default=None)
+    limits = Limits()
+    for name, default, what in (
+        ("exchange", limits.exchange_s, "one request and its whole answer"),
+        ("check", limits.check_s, "one check"),
+        ("run", limits.run_s, "the whole run"),
+    ):
+        group.addoption(
+            f"--cimd-{name}-timeout",
+            type=float,
+            default=default,
+            help=f"seconds {what} may take in all (default {default:g})",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,6 +113,11 @@ def run_config(config: pytest.Config) -> RunConfig:
         metadata_port=config.getoption("cimd_metadata_port"),
         public=_public_urls(config),
         mcp=json.loads(config.getoption("cimd_mcp_discovery") or "null"),
+        limits=Limits(
+            exchange_s=config.getoption("cimd_exchange_timeout"),
+            check_s=config.getoption("cimd_check_timeout"),
+            run_s=config.getoption("cimd_run_timeout"),
+        ),
     )
 
 
@@ -123,6 +141,41 @@ def _pairs(config: pytest.Config, option: str) -> tuple[tuple[str, str], ...]:
             raise pytest.UsageError(f"{flag} takes key=value, got {item!r}")
         pairs.append((key, value))
     return tuple(pairs)
+
+
+def _suite_and_issuer(item: pytest.Item) -> tuple[SuiteRun | None, str | None]:
+    callspec = getattr(item, "callspec", None)
+    issuer = callspec.params.get("cimd_issuer") if callspec is not None else None
+    return item.config.stash.get(SUITE_KEY, None), issuer
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check does not start once the run deadline fired or its target stopped answering."""
+    suite, issuer = _suite_and_issuer(item)
+    if suite is not None and issuer is not None:
+        suite.refuse_check(issuer)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Run a check within its deadline.
+
+    When the target did not answer the check, see whether it still answers at all (early
+    stop: if not, every remaining check on it is a harness error at once).
+    """
+    suite, issuer = _suite_and_issuer(item)
+    if suite is None or issuer is None:
+        return (yield)
+    suite.clock.start_check()
+    try:
+        return (yield)
+    except Unanswered as exc:
+        suite.clock.end_check()  # the control gets its own exchange deadline, not the check's
+        suite.after_unanswered(issuer, exc)
+        raise
+    finally:
+        suite.clock.end_check()
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.deadline import Clock, Unanswered, send
 from conformance.verdicts import HarnessError
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -52,28 +53,32 @@ def metadata_urls(url: str) -> list[str]:
     )
 
 
-def discover(client: httpx.Client, url: str) -> ProtectedResource:
-    """The authorization server of the MCP server at ``url``.
+def discover(client: httpx.Client, url: str, clock: Clock | None = None) -> ProtectedResource:
+    """The authorization server of the MCP server at ``url``, within ``clock``'s deadlines.
 
     Raises:
         HarnessError: the server or its metadata cannot be found or is unusable; the message
             lists what each URL answered and names the fix.
     """
+    clock = clock or Clock()
     tried: list[str] = []
     candidates = []
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     try:
-        response = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
-        tried.append(f"POST {url} -> {response.status_code}")
-        found = _RESOURCE_METADATA.search(response.headers.get("www-authenticate", ""))
-        if response.status_code == 401 and found:
-            candidates.append(found.group(1))
-    except httpx.HTTPError as exc:
+        response = send(client, "POST", url, clock.exchange(), json=ping)
+    except Unanswered as exc:
+        if exc.deadline is not None:
+            raise HarnessError(f"the MCP server {url} did not answer: {exc}") from exc
         raise HarnessError(
-            f"the MCP server {url} is unreachable ({type(exc).__name__}: {exc}). Check the URL "
-            "and that the server is running."
+            f"the MCP server {url} is unreachable ({exc}). Check the URL and that the server "
+            "is running."
         ) from exc
+    tried.append(f"POST {url} -> {response.status_code}")
+    found = _RESOURCE_METADATA.search(response.headers.get("www-authenticate", ""))
+    if response.status_code == 401 and found:
+        candidates.append(found.group(1))
     for candidate in [*candidates, *metadata_urls(url)]:
-        document = _get_json(client, candidate, tried)
+        document = _get_json(client, candidate, tried, clock)
         if document is None:
             continue
         servers = document.get("authorization_servers")
@@ -96,11 +101,18 @@ def discover(client: httpx.Client, url: str) -> ProtectedResource:
     )
 
 
-def _get_json(client: httpx.Client, url: str, tried: list[str]) -> dict[str, Any] | None:
+def _get_json(
+    client: httpx.Client, url: str, tried: list[str], clock: Clock
+) -> dict[str, Any] | None:
     try:
-        response = client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        tried.append(f"GET {url} -> {type(exc).__name__}")
+        response = send(
+            client, "GET", url, clock.exchange(), headers={"accept": "application/json"}
+        )
+    except Unanswered as exc:
+        if exc.deadline is not None and exc.deadline.name != "exchange":
+            raise
+        failure = type(exc.__cause__).__name__
+        tried.append(f"GET {url} -> {exc}" if exc.deadline else f"GET {url} -> {failure}")
         return None
     tried.append(f"GET {url} -> {response.status_code}")
     if response.status_code != 200:

@@ -8,20 +8,21 @@ check on it becomes a harness error that names the fix.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 import secrets
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from conformance import browser as browser_mod
-from conformance import locality
-from conformance.harness import HTTP_TIMEOUT, Attempt, Pkce, TargetSession, ssl_context
+from conformance import deadline, locality
+from conformance.harness import Attempt, Pkce, TargetSession, ssl_context
 from conformance.network import Network
 from conformance.outcome import Outcome, OutcomeKind, classify_redirect
 from conformance.pacing import Pacer, Pacing
@@ -54,6 +55,7 @@ class RunConfig:
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
     pacing: Pacing = field(default_factory=Pacing)
+    limits: deadline.Limits = field(default_factory=deadline.Limits)
 
 
 def label_for(issuer: str) -> str:
@@ -74,6 +76,8 @@ class TargetRun:
     preflight_error: str = ""
     login_context: Any = None
     preflight: dict[str, Any] = field(default_factory=dict)
+    gone: str = ""
+    """Why the target no longer answers (every remaining check is a harness error)."""
 
     def require_target(self) -> Target:
         """The discovered target, or the preflight's harness error."""
@@ -112,6 +116,7 @@ class SuiteRun:
         )
         self.targets: dict[str, TargetRun] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.clock = deadline.Clock(config.limits, run=True)
 
     def browser_version(self) -> str:
         """The browser's version, once it has started."""
@@ -166,11 +171,13 @@ class SuiteRun:
         run = TargetRun(issuer, label_for(issuer))
         if self.config.mcp is not None:
             run.preflight["mcp"] = self.config.mcp
-        client = httpx.Client(verify=self.tls, timeout=HTTP_TIMEOUT, follow_redirects=False)
+        client = deadline.client(self.tls)
         try:
-            run.target = discover(client, issuer)
+            run.target = discover(client, issuer, self.clock)
             run.preflight["metadata_url"] = run.target.metadata_url
-            session = TargetSession(run.target, client, self.tls, dict(self.config.extra_params))
+            session = TargetSession(
+                run.target, client, self.tls, dict(self.config.extra_params), clock=self.clock
+            )
             session.pacer = Pacer(self.config.pacing)
             session.browser = BrowserFlow(self, run)
             session.make_control = lambda: self._control(session)
@@ -188,6 +195,52 @@ class SuiteRun:
         """A valid public client's authorization request, as the checks send theirs."""
         client = public_client(self.metadata_host)
         return session.attempt(client.client_id, client.redirect_uri)
+
+    def refuse_check(self, issuer: str) -> None:
+        """Stop a check before it starts when the run deadline fired or the target is gone.
+
+        Raises:
+            HarnessError: why the check cannot run (the run deadline, or the reason the
+                target was given up on).
+        """
+        if self.clock.run is not None and self.clock.run.expired:
+            raise HarnessError(self.clock.run.message("before this check"))
+        run = self.targets.get(issuer)
+        if run is not None and run.gone:
+            raise HarnessError(run.gone)
+
+    def after_unanswered(self, issuer: str, error: deadline.Unanswered) -> None:
+        """A check ended because the target did not answer: is it still answering at all?
+
+        The preflight's control (a valid client's authorization request with the session) is
+        sent once more; if it gets no answer or is refused, the target is given up on, and
+        every remaining check on it becomes a harness error at once instead of paying the
+        deadline again. The control leaves no trace in the check's evidence.
+        """
+        run = self.targets.get(issuer)
+        if run is None or run.session is None or run.gone:
+            return
+        if error.deadline is not None and error.deadline.name == "run":
+            return  # every remaining check is refused anyway
+        session = run.session
+        kept = len(session.exchanges), len(session.attempts)
+        client = public_client(self.metadata_host)
+        try:
+            outcome = session.attempt(client.client_id, client.redirect_uri).outcome
+            failed = "" if outcome.accepted else f"refused: {outcome.describe()}"
+        except deadline.Unanswered as exc:
+            failed = exc.deadline.message() if exc.deadline is not None else str(exc)
+        except HarnessError as exc:
+            failed = str(exc)
+        finally:
+            del session.exchanges[kept[0] :], session.attempts[kept[1] :]
+        if failed:
+            run.gone = (
+                f"the target stopped answering: {error}; then the preflight's control (a valid "
+                f"client's authorization request) failed too ({failed}). Check that the target "
+                "is still running and healthy"
+            )
+            run.preflight["stopped"] = run.gone
 
     def _check_reachability(self, run: TargetRun, session: TargetSession) -> None:
         """Send a valid client once without a session, and explain a refusal before login.
@@ -285,7 +338,8 @@ class SuiteRun:
         )
         context = self.browser.new_context()
         shot = self.screenshot_path(run.label, "login-consent")
-        page = browser_mod.login(context, url, self.recipe, shot)
+        with within(self.clock, context):
+            page = browser_mod.login(context, url, self.recipe, shot)
         page.close()
         session.add_cookies(browser_mod.cookies(context))
         run.preflight["login"] = "logged in once through the browser; consent page reached"
@@ -312,25 +366,29 @@ class BrowserFlow:
         if self._run.login_context is None:
             raise HarnessError(f"preflight failed: {self._run.preflight_error}")
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        page = browser_mod.login(self._run.login_context, authorize_url, self._suite.recipe, shot)
-        try:
-            return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
-        finally:
-            page.close()
+        context, recipe = self._run.login_context, self._suite.recipe
+        with within(self._suite.clock, context):
+            page = browser_mod.login(context, authorize_url, recipe, shot)
+            try:
+                return browser_mod.approve_in_browser(page, recipe, redirect_uri)
+            finally:
+                page.close()
 
     def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
         """Approve ``url``'s consent in the browser (plain HTTP could not)."""
-        page = browser_mod.login(self._context(), url, self._suite.recipe, None)
-        try:
-            return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
-        finally:
-            page.close()
+        context, recipe = self._context(), self._suite.recipe
+        with within(self._suite.clock, context):
+            page = browser_mod.login(context, url, recipe, None)
+            try:
+                return browser_mod.approve_in_browser(page, recipe, redirect_uri)
+            finally:
+                page.close()
 
     def classify(self, url: str, redirect_uri: str) -> Outcome:
         """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
-        seen = browser_mod.view(
-            self._context(), url, redirect_uri, self._suite.recipe, self.SETTLE_S
-        )
+        context = self._context()
+        with within(self._suite.clock, context):
+            seen = browser_mod.view(context, url, redirect_uri, self._suite.recipe, self.SETTLE_S)
         if seen.kind == "redirect":
             outcome = classify_redirect(seen.redirect, redirect_uri, 302, url)
         else:
@@ -348,3 +406,32 @@ class BrowserFlow:
         if self._anonymous is None:
             self._anonymous = self._suite.browser.new_context()
         return self._anonymous
+
+
+@contextlib.contextmanager
+def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
+    """Browser steps in ``context`` that end by the check and run deadlines.
+
+    Each step's own timeout is lowered to the time left, and a step that failed because a
+    deadline fired says so.
+
+    Raises:
+        deadline.Unanswered: a check or run deadline fired before or during the steps.
+    """
+    standing = clock.standing()
+    fired = deadline.first_fired(standing)
+    if fired is not None:
+        raise deadline.Unanswered(fired.message("before a browser step"), fired)
+    left_ms = min([d.remaining() * 1000 for d in standing], default=math.inf)
+    context.set_default_timeout(max(1.0, min(browser_mod.STEP_TIMEOUT_MS, left_ms)))
+    try:
+        yield
+    except HarnessError as exc:
+        fired = deadline.first_fired(clock.standing())
+        if fired is not None:
+            raise deadline.Unanswered(
+                f"{fired.message('during a browser step')}: {exc}", fired
+            ) from exc
+        raise
+    finally:
+        context.set_default_timeout(browser_mod.STEP_TIMEOUT_MS)

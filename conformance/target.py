@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.deadline import Clock, Unanswered, send
 from conformance.verdicts import HarnessError
 
 
@@ -72,12 +73,24 @@ def well_known_urls(issuer: str) -> list[str]:
     ]
 
 
-def probe(client: httpx.Client, url: str) -> Probe:
-    """GET one well-known URL and keep what it answered."""
+def probe(client: httpx.Client, url: str, clock: Clock | None = None) -> Probe:
+    """GET one well-known URL and keep what it answered.
+
+    Raises:
+        Unanswered: the check or run deadline fired (an exchange that ran out of time, or a
+            failed connection, is kept as the probe's error instead).
+    """
+    clock = clock or Clock()
     try:
-        response = client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        return Probe(url, None, error=f"{type(exc).__name__}: {exc}")
+        response = send(
+            client, "GET", url, clock.exchange(), headers={"accept": "application/json"}
+        )
+    except Unanswered as exc:
+        if exc.deadline is not None and exc.deadline.name != "exchange":
+            raise
+        return Probe(url, None, error=str(exc))
+    except HarnessError as exc:
+        return Probe(url, None, error=str(exc))
     content_type = response.headers.get("content-type", "")
     document = None
     if response.status_code == 200:
@@ -89,20 +102,22 @@ def probe(client: httpx.Client, url: str) -> Probe:
     return Probe(url, response.status_code, content_type, document=document)
 
 
-def discover(client: httpx.Client, issuer: str) -> Target:
-    """Find the target's metadata from its issuer.
+def discover(client: httpx.Client, issuer: str, clock: Clock | None = None) -> Target:
+    """Find the target's metadata from its issuer, each probe within ``clock``'s deadlines.
 
     Raises:
         HarnessError: no well-known URL answered with a JSON object; the message lists
             what each one answered.
     """
-    probes = [probe(client, url) for url in well_known_urls(issuer)]
+    probes = [probe(client, url, clock) for url in well_known_urls(issuer)]
     for found in probes:
         if found.document is not None:
             return Target(issuer, found.document, found.url, tuple(probes))
     lines = "; ".join(f"{p.url} -> {p.status or p.error}" for p in probes)
     unreachable = all(p.status is None for p in probes)
     cause = "the target is unreachable" if unreachable else "no authorization server metadata"
+    if unreachable and any("deadline" in p.error for p in probes):
+        cause = "the target did not answer in time"
     raise HarnessError(
         f"{cause} ({lines}). Check --issuer, that the target is running, and that it "
         "trusts and is trusted over TLS (see `cimd-conformance ca`)."

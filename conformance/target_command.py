@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
+from conformance import deadline
 from conformance.harness import ssl_context
 from conformance.verdicts import HarnessError
 
@@ -65,7 +64,7 @@ class TargetCommand:
                     f"--target-command exited ({self._process.returncode}) before the issuer "
                     f"{self._issuer} answered: {self.output()!r}"
                 )
-            if self._answers():
+            if self._answers(deadline):
                 return self
             time.sleep(0.25)
         self.stop()
@@ -75,11 +74,14 @@ class TargetCommand:
             "target trusts CIMD_CA_FILE for its own TLS certificate or uses the test CA's"
         )
 
-    def _answers(self) -> bool:
-        try:
-            httpx.get(self._issuer, verify=ssl_context(str(self._ca_file)), timeout=2.0)
-        except httpx.HTTPError:
-            return False
+    def _answers(self, ready_by: float) -> bool:
+        # a whole answer within the poll's deadline: a target that drips never looks ready
+        poll = deadline.Deadline.start("readiness poll", min(2.0, ready_by - time.monotonic()))
+        with deadline.client(ssl_context(str(self._ca_file))) as http:
+            try:
+                deadline.send(http, "GET", self._issuer, [poll])
+            except HarnessError:
+                return False
         return True
 
     def output(self) -> str:

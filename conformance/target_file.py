@@ -27,6 +27,11 @@ Example::
     plain_public_url = "http://m-plain.example.test"         # optional
     untrusted_public_url = "https://m-untrusted.example.test" # optional
 
+    [timeouts]                         # seconds, each optional (options --*-timeout win)
+    exchange = 20                      # one request and its whole answer
+    check = 300                        # one check
+    run = 3600                         # the whole run
+
 A key the suite does not know is an error that names it, so a typo never silently changes
 how a target is driven.
 """
@@ -34,6 +39,7 @@ how a target is driven.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import inf
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +68,7 @@ _SCHEMA: dict[str, Any] = {
         "approve_text": str,
         "hook": str,
     },
+    "timeouts": {"exchange": float, "check": float, "run": float},
 }
 
 
@@ -81,6 +88,7 @@ class TargetFile:
     login: dict[str, str] = field(default_factory=dict)
     metadata_host: dict[str, str | int] = field(default_factory=dict)
     mcp_server: str | None = None
+    timeouts: dict[str, float] = field(default_factory=dict)
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -97,6 +105,9 @@ def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
         elif expected is dict:
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise TargetFileError(f"{where}: [{key}] must be a table of strings")
+        elif expected is float:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < inf:
+                raise TargetFileError(f"{where}: {key!r} must be a number of seconds above 0")
         elif not isinstance(value, expected):
             raise TargetFileError(f"{where}: {key!r} must be a {expected.__name__}")
 
@@ -131,6 +142,7 @@ def load(path: Path) -> TargetFile:
         params=dict(data.get("authorization", {})),
         login=login,
         metadata_host=_metadata_host(path, data.get("metadata_host", {})),
+        timeouts={k: float(v) for k, v in data.get("timeouts", {}).items()},
     )
 
 

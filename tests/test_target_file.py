@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance import cli
+from conformance.deadline import Limits
 from conformance.report.model import Report
 from conformance.target_file import TargetFileError, load
 
@@ -43,11 +45,31 @@ def test_a_full_target_file_is_read(tmp_path: Path) -> None:
         ('[user]\nname = "x"\n', r"give issuer or mcp_server \(exactly one\)"),
         ('issuer = "https://a"\nmcp_server = "https://m/mcp"\n', r"\(exactly one\)"),
         ('issuer = "https://as.test\n', "not valid TOML"),
+        ('issuer = "https://a"\n[timeouts]\nexchange = 0\n', "'exchange' must be a number of"),
+        ('issuer = "https://a"\n[timeouts]\nrun = "1h"\n', "'run' must be a number of seconds"),
+        ('issuer = "https://a"\n[timeouts]\ncheck = inf\n', "'check' must be a number of"),
+        ('issuer = "https://a"\n[timeouts]\ntotal = 9\n', r"\[timeouts\]: unknown key 'total'"),
     ],
 )
 def test_mistakes_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(TargetFileError, match=message):
         load(_write(tmp_path, text))
+
+
+def test_timeouts_come_from_options_then_the_target_file_then_the_defaults(
+    tmp_path: Path,
+) -> None:
+    spec = load(_write(tmp_path, 'issuer = "https://a"\n[timeouts]\nexchange = 3\ncheck = 40\n'))
+    assert spec.timeouts == {"exchange": 3.0, "check": 40.0}
+    args = cli.parser().parse_args(["run", "--target", "t.toml", "--check-timeout", "7.5"])
+    cli._resolve(args, spec)
+    argv = cli.pytest_args(args, ["https://a"])
+    given = {argv[i]: argv[i + 1] for i, flag in enumerate(argv) if flag.endswith("-timeout")}
+    assert given == {
+        "--cimd-exchange-timeout": "3.0",
+        "--cimd-check-timeout": "7.5",
+        "--cimd-run-timeout": str(Limits().run_s),
+    }
 
 
 def test_a_broken_target_file_exits_2_with_a_report(tmp_path: Path) -> None:
