@@ -48,6 +48,9 @@ class RunConfig:
     bind: str = "127.0.0.1"
     metadata_bind: str | None = None
     metadata_port: int = 0
+    metadata_plain_port: int = 0
+    metadata_untrusted_port: int = 0
+    target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
 
@@ -91,6 +94,8 @@ class SuiteRun:
         self.config = config
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
+        if config.target_ca is not None:  # the target's own certificate comes from it
+            self.tls.load_verify_locations(cafile=str(config.target_ca))
         self.network = Network.start(public=config.public is not None)
         address, name, alias = self.network.metadata_bind
         self.metadata_host = MetadataHost(
@@ -100,6 +105,8 @@ class SuiteRun:
             alias,
             port=config.metadata_port or self.network.metadata_port,
             public=config.public,
+            plain_port=config.metadata_plain_port,
+            untrusted_port=config.metadata_untrusted_port,
         )
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
@@ -143,7 +150,7 @@ class SuiteRun:
                 local = f"[{local}]" if ":" in local else local
                 maps = ((host.host_name, f"{local}:{host.port}"),)
             self._browser = browser_mod.Browser(
-                self.ca.cert_path, self.config.browser, maps
+                self.ca.cert_path, self.config.browser, maps, self.config.target_ca
             ).start()
         return self._browser
 
@@ -272,10 +279,11 @@ class SuiteRun:
         )
         context = self.browser.new_context()
         shot = self.screenshot_path(run.label, "login-consent")
-        page = browser_mod.login(context, url, self.recipe, shot)
+        seen: list[str] = []
+        page = browser_mod.login(context, url, self.recipe, shot, seen=seen)
         page.close()
         session.add_cookies(browser_mod.cookies(context))
-        run.preflight["login"] = "logged in once through the browser; consent page reached"
+        run.preflight["login"] = seen[0]
         return context
 
 
@@ -291,7 +299,9 @@ class BrowserFlow:
         if self._run.login_context is None:
             raise HarnessError(f"preflight failed: {self._run.preflight_error}")
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        page = browser_mod.login(self._run.login_context, authorize_url, self._suite.recipe, shot)
+        page = browser_mod.login(
+            self._run.login_context, authorize_url, self._suite.recipe, shot, logged_in=True
+        )
         try:
             return browser_mod.approve_in_browser(page, self._suite.recipe, redirect_uri)
         finally:
