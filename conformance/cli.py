@@ -110,7 +110,10 @@ def parser() -> argparse.ArgumentParser:
 def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
     """The pytest command line for a run."""
     argv = [str(SCENARIOS), "-c", str(SCENARIOS / "pytest.ini"), "--rootdir", str(SCENARIOS)]
-    argv += ["--no-header", "--tb=line", "--assert=plain", "-v" if args.verbose else "-q"]
+    argv += ["--no-header", "--assert=plain"]
+    # the console summary says every verdict once; pytest's per-check errors would repeat a
+    # preflight failure once per check
+    argv += ["-v", "--tb=line"] if args.verbose else ["-q", "--tb=no", "-rN"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "conformance.plugin"]
     for issuer in issuers:
