@@ -1,8 +1,11 @@
 """Where the SSRF checks aim: special-use hosts, and where a connection to each one lands.
 
 Default mode has loopback only: other loopback addresses, ``[::1]``, ``0.0.0.0``, other
-spellings of ``127.0.0.1`` and ``localhost``. The lab adds special-use addresses of every
-kind, behind fresh lab DNS names.
+spellings of ``127.0.0.1`` and ``localhost``. There the target runs with a development loopback
+exception for the metadata host on ``127.0.0.1``; an aim that is that same host in another
+spelling (``2130706433``, ``127.1``, ``[::ffff:7f00:1]``, ``localhost``, ``[::1]``) lies within
+the exception the user had to switch on, so a connection there is reported, never scored. The
+lab adds special-use addresses of every kind, behind fresh lab DNS names, and judges them all.
 """
 
 from __future__ import annotations
@@ -25,6 +28,21 @@ class Aim:
     name: str
     host: str
     listen: tuple[str, ...]
+    excepted: bool = False
+
+    @property
+    def judged(self) -> bool:
+        """Whether a connection or an acceptance here counts against the target."""
+        return not self.excepted
+
+
+def _loopback_host(name: str, host: str, listen: tuple[str, ...], network: Network) -> Aim:
+    """An aim that is the metadata host's own loopback host in another spelling.
+
+    Outside the lab the target fetches the metadata host through a loopback exception; the
+    same host written another way is within it (judged in the lab, where no exception is on).
+    """
+    return Aim(name, host, listen, excepted=not network.is_lab)
 
 
 def loopback_literals(network: Network) -> list[Aim]:
@@ -33,14 +51,17 @@ def loopback_literals(network: Network) -> list[Aim]:
         Aim("127.0.0.2 (another loopback address)", "127.0.0.2", ("127.0.0.2",)),
         Aim("127.9.9.9 (another loopback address)", "127.9.9.9", ("127.9.9.9",)),
         Aim("0.0.0.0 (reaches this host)", "0.0.0.0", ("127.0.0.1",)),  # noqa: S104 - a URL host
-        Aim("2130706433 (127.0.0.1 as one number)", "2130706433", ("127.0.0.1",)),
-        Aim("0x7f000001 (127.0.0.1 in hex)", "0x7f000001", ("127.0.0.1",)),
-        Aim("0177.0.0.1 (127.0.0.1 in octal)", "0177.0.0.1", ("127.0.0.1",)),
-        Aim("127.1 (127.0.0.1 shortened)", "127.1", ("127.0.0.1",)),
-        Aim("[::ffff:7f00:1] (IPv4-mapped 127.0.0.1)", "[::ffff:7f00:1]", ("127.0.0.1",)),
     ]
+    spellings = (
+        ("2130706433 (127.0.0.1 as one number)", "2130706433"),
+        ("0x7f000001 (127.0.0.1 in hex)", "0x7f000001"),
+        ("0177.0.0.1 (127.0.0.1 in octal)", "0177.0.0.1"),
+        ("127.1 (127.0.0.1 shortened)", "127.1"),
+        ("[::ffff:7f00:1] (IPv4-mapped 127.0.0.1)", "[::ffff:7f00:1]"),
+    )
+    aims += [_loopback_host(name, host, ("127.0.0.1",), network) for name, host in spellings]
     if network.has("::1"):
-        aims.append(Aim("[::1]", "[::1]", ("::1",)))
+        aims.append(_loopback_host("[::1] (the IPv6 loopback)", "[::1]", ("::1",), network))
     if network.is_lab:
         lab_aims = [
             Aim("127.0.0.1", "127.0.0.1", ("127.0.0.1",)),
@@ -77,7 +98,7 @@ def special_names(network: Network) -> list[Aim]:
         listen: tuple[str, ...] = both if network.has("::1") else both[:1]
         # only names the hosts file answers: anything else would become a DNS query that
         # leaves the machine (even "localhost." goes to DNS); the lab has its own DNS
-        return [Aim("localhost", "localhost", listen)]
+        return [_loopback_host("localhost", "localhost", listen, network)]
     aims = []
     for address, listen in _SPECIAL_ANSWERS:
         host = network.new_name("sec01", Answer((address,)))

@@ -97,6 +97,13 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
     demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
+    demo.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="switch on a reference-AS variant, a real server's shape (repeatable; "
+        "see reference-as --list-variants)",
+    )
     _add_run_options(demo)
     commands.add_parser(
         "reference-as", help="run the reference AS (see reference-as --help)", add_help=False
@@ -209,14 +216,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         _resolve(args, None)
         production = ("--production",) if lab.inside() else ()
+        unknown = _unknown_variants(args.variant)
+        if unknown:
+            return could_not_test(args, [], unknown)
         with ReferenceTarget(
-            tuple(args.fault), matrix=args.matrix, state_dir=args.state_dir, extra_args=production
+            tuple(args.fault),
+            matrix=args.matrix,
+            state_dir=args.state_dir,
+            extra_args=production,
+            variants=tuple(args.variant),
         ) as target:
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
             return run_suite(args, issuers)
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2
+
+
+def _unknown_variants(names: Sequence[str]) -> str | None:
+    """A one-line message naming unknown reference-AS variants, or ``None``."""
+    from mock_servers.reference_as.variants import UnknownVariantError, check_variant_names
+
+    try:
+        check_variant_names(names)
+    except UnknownVariantError as exc:
+        return f"{exc}. Fix --variant."
+    return None
 
 
 def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> None:

@@ -4,10 +4,11 @@ Three modes:
 
 - **loopback** (default, no privileges): the metadata host is on ``127.0.0.1``, so the target
   can only fetch it with a loopback exception switched on, a development or test setting
-  (CIMD-SEC-04). The SSRF checks then aim at loopback addresses other than the metadata
-  host's own (``127.0.0.2``, ``[::1]``, ``localhost``, ``0.0.0.0``) and at other spellings of
-  it (``2130706433``, ``127.1`` ...), where canaries listen: a loopback exception that covers
-  more than the metadata host's exact address is scored as the SSRF hole it is.
+  (CIMD-SEC-04). The SSRF checks then score connections to loopback addresses other than the
+  metadata host's own (``127.0.0.2``, ``127.9.9.9``, ``0.0.0.0``). Other spellings of the
+  metadata host (``2130706433``, ``127.1``, ``[::ffff:7f00:1]``, ``[::1]``, ``localhost``)
+  are planted too, but a connection there is within the exception the user had to switch on,
+  so it is reported, not scored: SSRF is judged in the lab.
 - **lab** (``--lab``, root): the run is inside a private network namespace (see
   :mod:`conformance.lab`). The metadata host has a DNS name and an ordinary-looking address,
   so the target runs in its production configuration; canaries sit on RFC 1918, link-local,
@@ -185,8 +186,10 @@ class Network:
             "meaning": (
                 "the metadata host was on 127.0.0.1, so the target fetched it through a "
                 "loopback exception, which CIMD-02 allows only in development and test "
-                "deployments (CIMD-SEC-04); SSRF checks aimed at other loopback addresses and "
-                "spellings, and checks that need DNS answers ran only in lab mode (--lab)"
+                "deployments (CIMD-SEC-04); SSRF rows are judged in lab mode (--lab): here "
+                "they aimed at other loopback addresses only, connections to other spellings "
+                "of the metadata host (localhost, [::1], 2130706433 ...) were reported as "
+                "within the exception, and checks that need DNS answers were not applicable"
             ),
         }
 
@@ -212,12 +215,22 @@ class Planter:
     network: Network
     check: str
     plants: list[Plant] = field(default_factory=list)
+    excepted: list[Plant] = field(default_factory=list)
     what: str = "the special-use hosts planted by this check"
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
 
-    def plant(self, label: str, addresses: Sequence[str], port: int = 0) -> Plant:
+    def plant(
+        self, label: str, addresses: Sequence[str], port: int = 0, *, excepted: bool = False
+    ) -> Plant:
         """A canary on ``addresses`` for what ``label`` describes.
+
+        Args:
+            label: what was planted there, for the evidence.
+            addresses: where the canary listens.
+            port: its port (0: a fresh one).
+            excepted: the host is within the development loopback exception the target runs
+                with (loopback mode): a connection is reported, never scored.
 
         Raises:
             NotApplicable: the target runs elsewhere, so no canary here could see it.
@@ -225,11 +238,17 @@ class Planter:
         self.network.require_canaries()
         planted = self.network.canaries.plant(self.check, label, addresses, port)
         self.plants.append(planted)
+        if excepted:
+            self.excepted.append(planted)
         return planted
 
     def hits(self) -> list[Hit]:
         """Every connection to this check's canaries so far."""
         return self.network.canaries.hits(self.plants)
+
+    def scored_hits(self) -> list[Hit]:
+        """The connections that count: not those within the loopback exception."""
+        return [h for h in self.hits() if not any(h.plant is p for p in self.excepted)]
 
     def verify_untouched(self, what: str) -> None:
         """No canary of this check has seen a connection so far.
@@ -242,7 +261,7 @@ class Planter:
         """
         self.what = what
         self.ended = time.monotonic()
-        violation = self._violation(self.hits(), self.strays())
+        violation = self._violation(self.scored_hits(), self.strays())
         if violation is not None:
             raise violation
 
@@ -265,7 +284,7 @@ class Planter:
 
     def late_violation(self, seen: int) -> NonConformance | None:
         """The violation, if more connections arrived than the ``seen`` the check judged."""
-        hits, strays = self.hits(), self.strays()
+        hits, strays = self.scored_hits(), self.strays()
         return self._violation(hits, strays) if len(hits) + len(strays) > seen else None
 
     def close(self) -> None:
@@ -275,9 +294,17 @@ class Planter:
     def evidence(self) -> dict[str, Any]:
         """What was planted and every connection seen, for the report."""
         evidence: dict[str, Any] = {
-            "planted": [p.summary() for p in self.plants],
-            "canary_connections": [h.summary() for h in self.hits()],
+            "planted": [
+                {**p.summary(), "within_loopback_exception": True}
+                if any(p is e for e in self.excepted)
+                else p.summary()
+                for p in self.plants
+            ],
+            "canary_connections": [h.summary() for h in self.scored_hits()],
         }
+        within = [h.summary() for h in self.hits() if h not in self.scored_hits()]
+        if self.excepted:
+            evidence["within_loopback_exception"] = within
         if self.network.packets is not None:
             evidence["stray_attempts"] = [a.describe() for a in self.strays()]
         if self.network.dns is not None:

@@ -25,6 +25,7 @@ class ReferenceTarget:
         faults: fault names to switch on at the root issuer.
         matrix: also serve one issuer per fault under ``/faults/<name>``.
         state_dir: the CA's state directory (shared with the suite).
+        variants: variant names (real servers' shapes) switched on for every issuer.
     """
 
     def __init__(
@@ -34,10 +35,13 @@ class ReferenceTarget:
         matrix: bool = False,
         state_dir: Path | None = None,
         extra_args: tuple[str, ...] = (),
+        variants: tuple[str, ...] = (),
     ) -> None:
         self._args = [sys.executable, "-m", "mock_servers.reference_as", "--port", "0"]
         for fault in faults:
             self._args += ["--fault", fault]
+        for variant in variants:
+            self._args += ["--variant", variant]
         if matrix:
             self._args.append("--matrix")
         if state_dir is not None:

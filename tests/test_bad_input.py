@@ -101,7 +101,7 @@ def test_a_preflight_failure_is_printed_once(tmp_path: Path) -> None:
     error = Report.load(tmp_path / "report.json").preflight["error"]
     assert "the target is unreachable" in error
     assert done.stdout.count(error) == 1, done.stdout
-    untested = [line for line in done.stdout.splitlines() if "not tested" in line]
+    untested = [line for line in done.stdout.splitlines() if "not tested (preflight" in line]
     assert len(untested) == 1 and "CIMD-DOC-01" in untested[0]
     assert "HARNESS-ERROR" not in done.stdout
 

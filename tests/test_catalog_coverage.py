@@ -8,7 +8,7 @@ import pkgutil
 
 import pytest
 
-from conformance import requirements, scenarios
+from conformance import coverage, requirements, scenarios
 from mock_servers.reference_as import FAULTS
 
 
@@ -24,8 +24,18 @@ def _checks() -> list[tuple[str, object]]:
     return found
 
 
-def test_there_are_checks() -> None:
-    assert len(_checks()) >= 24
+def test_the_checks_are_the_scope_reports_state() -> None:
+    """Reports state their scope from the checks this version has: the two must agree."""
+    marked = {
+        m.args[0]
+        for _, f in _checks()
+        for m in getattr(f, "pytestmark", [])
+        if m.name == "requirement"
+    }
+    assert marked
+    assert marked == coverage.checked_by_this_version()
+    block = coverage.summarize([], "latest")
+    assert sum(c["checked"] for c in block["tiers"].values()) == len(_checks())
 
 
 @pytest.mark.parametrize(("name", "func"), _checks(), ids=[n for n, _ in _checks()])

@@ -20,6 +20,8 @@ from mock_servers.reference_as import FAULTS
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
+# checks that need the lab: DNS answers the suite controls, and no loopback exception
+LAB_ONLY = ("CIMD-SEC-01", "CIMD-SEC-03")
 
 
 def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -71,7 +73,7 @@ def test_reference_as_is_all_green(matrix: tuple[str, dict[str, Report]]) -> Non
     not_green = [
         (r.requirement, r.verdict, r.observed)
         for r in report.results
-        if r.verdict != "pass" and not (mode == "loopback" and r.requirement == "CIMD-SEC-03")
+        if r.verdict != "pass" and not (mode == "loopback" and r.requirement in LAB_ONLY)
     ]
     assert not_green == []
     assert report.exit_code() == 0
@@ -83,11 +85,31 @@ def test_lab_only_checks_are_not_applicable_in_default_mode(
 ) -> None:
     mode, reports = matrix
     verdicts = {r.requirement: r for r in reports[""].results}
+    for requirement in LAB_ONLY:
+        if mode == "lab":
+            assert verdicts[requirement].verdict == "pass"
+        else:
+            assert verdicts[requirement].verdict == "not-applicable"
+            assert "--lab" in verdicts[requirement].observed
+
+
+def test_loopback_spellings_are_reported_not_scored(
+    matrix: tuple[str, dict[str, Report]],
+) -> None:
+    """Other spellings of the metadata host are planted in loopback mode, and marked."""
+    mode, reports = matrix
+    [sec02] = [r for r in reports[""].results if r.requirement == "CIMD-SEC-02"]
+    planted = sec02.evidence["canaries"]["planted"]
+    excepted = [p for p in planted if p.get("within_loopback_exception")]
     if mode == "lab":
-        assert verdicts["CIMD-SEC-03"].verdict == "pass"
+        assert excepted == []
         return
-    assert verdicts["CIMD-SEC-03"].verdict == "not-applicable"
-    assert "--lab" in verdicts["CIMD-SEC-03"].observed
+    assert {p["planted"].split(" on ", 1)[1].split(" ", 1)[0] for p in excepted} >= {
+        "2130706433",
+        "127.1",
+        "[::ffff:7f00:1]",
+    }
+    assert any("127.0.0.2" in p["planted"] for p in planted if p not in excepted)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
@@ -128,12 +150,17 @@ def test_redirect_faults_differ_in_what_the_canaries_saw(
 def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> None:
     done = _run(["demo", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "CONFORMANT" in done.stdout
+    assert "CONFORMANT on the" in done.stdout
+    assert "not tested by this version" in done.stdout
     report = Report.load(tmp_path / "report.json")
+    judged = report.coverage["scored_rows_checked"] - len(LAB_ONLY)
+    assert report.coverage["scored_rows_judged"] == judged
+    assert "ssrf: judged in lab mode (--lab" in done.stdout
+    assert "not tested by this version" in (tmp_path / "report.html").read_text()
     assert report.schema == "cimd-conformance-report/1"
     assert report.mode == "loopback"
     not_passed = {r.requirement: r.verdict for r in report.results if r.verdict != "pass"}
-    assert not_passed == {"CIMD-SEC-03": "not-applicable"}  # needs the lab's DNS
+    assert not_passed == dict.fromkeys(LAB_ONLY, "not-applicable")  # need the lab's DNS
     junit = (tmp_path / "junit.xml").read_text()
     assert junit.count("<testcase") == len(report.results)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, baseline, requirements
+from conformance import __version__, baseline, coverage, requirements
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.requirements import Tier
@@ -33,6 +33,25 @@ def expectation(item: pytest.Item) -> str:
     doc = inspect.getdoc(getattr(item, "obj", None)) or ""
     _, _, expects = doc.partition("Expects:")
     return " ".join(expects.split()) or " ".join(doc.split())
+
+
+def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, str, str]:
+    """The verdict, expectation ("" to keep the docstring's) and observation for an error.
+
+    A plain ``assert`` in a check is a violation like :class:`NonConformance`: its message is
+    what was observed. Any other exception that is not a verdict is the harness's trouble.
+    """
+    if isinstance(error, NonConformance):
+        verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict)
+        return verdict, error.expected, error.observed
+    if isinstance(error, AssertionError):
+        observed = str(error) or "an assertion in the check failed (it gave no message)"
+        return verdict_for_violation(tier, strict=strict), "", observed
+    if isinstance(error, NotApplicable):
+        return Verdict.NOT_APPLICABLE, "", str(error)
+    if isinstance(error, HarnessError):
+        return Verdict.HARNESS_ERROR, "", str(error)
+    return Verdict.HARNESS_ERROR, "", f"the harness failed: {type(error).__name__}: {error}"
 
 
 class ResultCollector:
@@ -108,17 +127,11 @@ class ResultCollector:
             duration_s=round(call.duration, 3),
         )
         error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, NonConformance):
+        if error is not None:
             strict = self._config.getoption("cimd_strict")
-            result.verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict).value
-            result.expected, result.observed = error.expected, error.observed
-        elif isinstance(error, NotApplicable):
-            result.verdict, result.observed = Verdict.NOT_APPLICABLE.value, str(error)
-        elif isinstance(error, HarnessError):
-            result.verdict, result.observed = Verdict.HARNESS_ERROR.value, str(error)
-        elif error is not None:
-            result.verdict = Verdict.HARNESS_ERROR.value
-            result.observed = f"the harness failed: {type(error).__name__}: {error}"
+            verdict, expected, observed = judge(error, tier, strict=strict)
+            result.verdict, result.observed = verdict.value, observed
+            result.expected = expected or result.expected
         return result
 
     @staticmethod
@@ -210,7 +223,14 @@ class ResultCollector:
 
 
 def write(report: Report, directory: Path) -> None:
-    """Write ``report.json`` and ``junit.xml`` into ``directory``."""
+    """Write ``report.json``, ``junit.xml`` and ``report.html`` into ``directory``.
+
+    The report's scope (its ``coverage`` block) is computed here when missing, so every
+    report states which rows its verdict rests on, including one that judged nothing.
+    """
+    if not report.coverage:
+        verdicts = ((r.requirement, r.verdict) for r in report.results)
+        report.coverage = coverage.summarize(verdicts, report.profile)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
     (directory / "junit.xml").write_bytes(junit.render([report]))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from conformance.coverage import not_tested_line, scope_line
 from conformance.report.model import CheckResult, Report
 from conformance.verdicts import Verdict
 
@@ -32,7 +35,12 @@ def render(report: Report) -> str:
         lines.append(
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
         )
-    lines.append(f"  verdict: {word} ({counts or 'no checks ran'})")
+    lines += _scope(report)
+    if report.mode == "loopback":
+        lines.append("  ssrf: judged in lab mode (--lab, as root); here connections within the")
+        lines.append("        target's development loopback exception are reported, not scored")
+    scope = scope_line(report.coverage)
+    lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
     return "\n".join(lines)
 
 
@@ -43,3 +51,31 @@ def _preflight_failed(report: Report, result: CheckResult) -> bool:
         and bool(report.preflight.get("error"))
         and result.observed.startswith("preflight failed")
     )
+
+
+def _scope(report: Report) -> list[str]:
+    """How many rows of each tier were judged, and the rows this version does not test."""
+    coverage = report.coverage
+    if not coverage:
+        return []
+    tiers = coverage["tiers"]
+    judged = ", ".join(
+        f"{tiers[t]['judged']} of {tiers[t]['catalog']} {name}"
+        for t, name in (("R", "Required"), ("Rec", "Recommended"))
+    )
+    untested = sum(tiers[t]["catalog"] - tiers[t]["checked"] for t in ("A", "I"))
+    lines = [
+        f"  scope: {judged} rows judged; {untested} Advisory and Informational rows not tested"
+    ]
+    missing = not_tested_line(
+        {"not_tested": [r for r in coverage["not_tested"] if r["tier"] in ("R", "Rec")]}
+    )
+    if missing:
+        lines += textwrap.wrap(
+            f"not tested by this version: {missing}",
+            width=100,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+    return lines

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from conformance.coverage import scope_line
 from conformance.report.model import Report
 
 _ENV = Environment(
@@ -32,6 +33,7 @@ def render(report: Report, directory: Path | None = None) -> str:
         report=report,
         verdict=_WORDS[report.exit_code()],
         summary=report.summary(),
+        scope=scope_line(report.coverage),
         shots=shots,
         evidence=lambda r: json.dumps(r.evidence, indent=1),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from conformance.coverage import not_tested_line, scope_line
 from conformance.report.model import Report
 from conformance.verdicts import Verdict
 
@@ -23,6 +24,16 @@ def render(reports: list[Report]) -> bytes:
             skipped=str(summary[Verdict.NOT_APPLICABLE.value]),
             timestamp=report.started,
         )
+        if report.coverage:
+            properties = ET.SubElement(suite, "properties")
+            scope = f"verdict {scope_line(report.coverage)}"
+            ET.SubElement(properties, "property", name="scope", value=scope)
+            for tier, counts in report.coverage["tiers"].items():
+                value = f"{counts['judged']} judged, {counts['checked']} checked, "
+                value += f"{counts['catalog']} in the catalog"
+                ET.SubElement(properties, "property", name=f"rows {tier}", value=value)
+            missing = not_tested_line(report.coverage)
+            ET.SubElement(properties, "property", name="not tested by this version", value=missing)
         for result in report.results:
             case = ET.SubElement(
                 suite,

@@ -56,6 +56,7 @@ class Report:
     preflight: dict[str, Any] = field(default_factory=dict)
     results: list[CheckResult] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
     def verdicts(self) -> list[Verdict]:

@@ -44,23 +44,31 @@ def _key_client(host: MetadataHost, key: ClientKey) -> ProbeClient:
     return public_client(host, token_endpoint_auth_method=PRIVATE_KEY_JWT, jwks=key.jwks())
 
 
-def _require_private_key_jwt(target: TargetSession, client: ProbeClient, key: ClientKey) -> None:
-    """The control: a valid assertion redeems, else the target has no private_key_jwt."""
-    try:
-        result = redeem_fresh_code(
-            target, client, key.assertion(client.client_id, _audience(target))
-        )
-    except NotApplicable as exc:
-        raise NotApplicable(f"private_key_jwt clients are not accepted: {exc}") from exc
-    if not result.issued:
-        raise NotApplicable(
-            "a private_key_jwt client with a valid assertion was not issued tokens "
-            f"({result.describe()}): the target does not support private_key_jwt"
-        )
+def _require_private_key_jwt(target: TargetSession, client: ProbeClient, key: ClientKey) -> str:
+    """The control: a valid assertion redeems, else the target has no private_key_jwt.
+
+    Servers differ on the ``aud`` they want (RFC 7523 §3: a value identifying the AS, the
+    token endpoint's URL commonly; its issuer per RFC 7523bis), so the token endpoint is
+    tried, then the issuer. Returns the audience that worked, for the rest of the check.
+    """
+    tried = []
+    for audience in _audiences(target):
+        try:
+            result = redeem_fresh_code(target, client, key.assertion(client.client_id, audience))
+        except NotApplicable as exc:
+            raise NotApplicable(f"private_key_jwt clients are not accepted: {exc}") from exc
+        if result.issued:
+            return audience
+        tried.append(f"aud {audience}: {result.describe()}")
+    raise NotApplicable(
+        "a private_key_jwt client with a valid assertion was not issued tokens "
+        f"({'; '.join(tried)}): the target does not support private_key_jwt"
+    )
 
 
-def _audience(target: TargetSession) -> str:
-    return target.target.token_endpoint
+def _audiences(target: TargetSession) -> tuple[str, ...]:
+    endpoint, issuer = target.target.token_endpoint, target.target.issuer
+    return (endpoint,) if issuer == endpoint else (endpoint, issuer)
 
 
 def _refused(result: TokenResult) -> bool:
@@ -79,7 +87,7 @@ def test_private_key_jwt_client_must_authenticate(
     """
     key = ClientKey.new()
     client = _key_client(cimd_metadata_host, key)
-    _require_private_key_jwt(cimd_target, client, key)
+    _require_private_key_jwt(cimd_target, client, key)  # whatever aud it wants
     result = redeem_fresh_code(cimd_target, client, None)
     if not _refused(result):
         raise NonConformance(
@@ -100,8 +108,8 @@ def test_assertion_is_verified(
     """
     key, stranger = ClientKey.new(), ClientKey.new()
     client = _key_client(cimd_metadata_host, key)
-    _require_private_key_jwt(cimd_target, client, key)
-    claims = key.claims(client.client_id, _audience(cimd_target))
+    audience = _require_private_key_jwt(cimd_target, client, key)
+    claims = key.claims(client.client_id, audience)
     other = cimd_metadata_host.new_client_url()
     cases = {
         "signed by a key not in the document": stranger.sign(claims),
@@ -138,8 +146,8 @@ def test_assertion_for_one_client_never_authenticates_another(
     key_a, key_b = ClientKey.new(), ClientKey.new()
     client_a = _key_client(cimd_metadata_host, key_a)
     client_b = _key_client(cimd_metadata_host, key_b)
-    _require_private_key_jwt(cimd_target, client_b, key_b)
-    assertion = key_a.assertion(client_a.client_id, _audience(cimd_target))
+    audience = _require_private_key_jwt(cimd_target, client_b, key_b)
+    assertion = key_a.assertion(client_a.client_id, audience)
     result = redeem_fresh_code(cimd_target, client_b, assertion, client_id=client_b.client_id)
     if not _refused(result):
         raise NonConformance(

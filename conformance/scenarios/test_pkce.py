@@ -23,10 +23,12 @@ def test_pkce_is_enforced(
     cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
 ) -> None:
     """Checks the metadata's code_challenge_methods_supported, sends a request without a
-    challenge, redeems a code with a wrong verifier, then with the right one.
+    challenge (and, if it is let through, redeems its code with a verifier), redeems a code
+    with a wrong verifier, one without any verifier, then one with the right verifier.
 
-    Expects: S256 advertised; no challenge refused (error redirect or page, no consent);
-    the wrong verifier gets no tokens; the right one does.
+    Expects: S256 advertised; no challenge refused (error redirect or page, no consent); the
+    wrong or a missing verifier gets no tokens, nor does a verifier for a code that had no
+    challenge (a PKCE downgrade); the right one does.
     """
     problems = []
     methods = cimd_metadata.metadata.get("code_challenge_methods_supported")
@@ -36,21 +38,32 @@ def test_pkce_is_enforced(
     bare = cimd_target.attempt(client.client_id, client.redirect_uri, with_pkce=False)
     if bare.outcome.accepted:
         problems.append(f"no code_challenge: {bare.outcome.describe()}")
-    for verifier_ok in (False, True):
+        if bare.outcome.approvable:
+            code = cimd_target.approve(bare).params.get("code")
+            if code is not None:
+                tokens = cimd_target.redeem(
+                    client_id=client.client_id,
+                    code=code,
+                    redirect_uri=client.redirect_uri,
+                    verifier=Pkce.new().verifier,
+                )
+                if tokens.issued:
+                    problems.append(f"a verifier for a code with no challenge: {tokens.describe()}")
+    for case in ("wrong", "no", "right"):
         pkce = Pkce.new()
         code = _code(cimd_target, client.client_id, client.redirect_uri, pkce)
         if code is None:
             problems.append("the S256 request got no code")
             break
-        verifier = pkce.verifier if verifier_ok else Pkce.new().verifier
+        verifier = {"wrong": Pkce.new().verifier, "no": None, "right": pkce.verifier}[case]
         tokens = cimd_target.redeem(
             client_id=client.client_id,
             code=code,
             redirect_uri=client.redirect_uri,
             verifier=verifier,
         )
-        if tokens.issued != verifier_ok:
-            problems.append(f"{'right' if verifier_ok else 'wrong'} verifier: {tokens.describe()}")
+        if tokens.issued != (case == "right"):
+            problems.append(f"{case} verifier: {tokens.describe()}")
     if problems:
         raise NonConformance(
             expected="PKCE S256 advertised, required and verified", observed="; ".join(problems)

@@ -9,6 +9,7 @@ from conformance.probes import public_client
 from conformance.verdicts import NonConformance
 from conformance.verify import verify_accepted, verify_not_sent_to_redirect_uri, verify_refused
 from mock_servers.callback import CallbackListener
+from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost
 
 LISTED = "https://app.test/cb"
@@ -49,33 +50,51 @@ def test_loopback_redirect_uri_matches_any_port(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_callback: CallbackListener
 ) -> None:
     """Lists http://127.0.0.1/callback (no port) and, in a second document,
-    http://127.0.0.1:3000/callback; requests the callback listener's ephemeral port.
+    http://127.0.0.1:3000/callback; requests the callback listener's ephemeral port. Where
+    this machine has IPv6 loopback, does the same with http://[::1]/callback and a listener
+    on [::1].
 
-    Expects: both are accepted and, once approved, the code arrives at the listener's
+    Expects: all are accepted and, once approved, the code arrives at the listener's
     port. (Redeeming the code is CIMD-AUTHN-05's check.)
     """
-    ephemeral = cimd_callback.url("/callback")
     problems = []
-    for listed in ("http://127.0.0.1/callback", "http://127.0.0.1:3000/callback"):
-        client = public_client(cimd_metadata_host, redirect_uris=[listed])
-        attempt = cimd_target.attempt(client.client_id, ephemeral)
-        if not attempt.outcome.approvable:
-            problems.append(f"{listed}: {attempt.outcome.describe()}")
-            continue
-        before = len(cimd_callback.received("/callback"))
-        approved = cimd_target.approve(attempt)
-        if approved.location:
-            cimd_target.client.get(approved.location)  # deliver the code as a browser would
-        delivered = cimd_callback.received("/callback")[before:]
-        if not any("code" in c.params for c in delivered):
-            problems.append(
-                f"{listed}: approval gave {approved.describe()}; no code at {cimd_callback.port}"
+    cases = [(cimd_callback, "127.0.0.1", listed) for listed in ("", ":3000")]
+    ipv6 = CallbackListener("::1").start() if can_bind("::1") else None
+    try:
+        if ipv6 is not None:
+            cases.append((ipv6, "[::1]", ""))
+        for listener, host, port in cases:
+            problem = _code_reaches_ephemeral_port(
+                cimd_target, cimd_metadata_host, listener, f"http://{host}{port}/callback"
             )
+            if problem:
+                problems.append(problem)
+    finally:
+        if ipv6 is not None:
+            ipv6.stop()
     if problems:
         raise NonConformance(
-            expected=f"loopback redirect URIs accepted on the request's port ({ephemeral})",
+            expected="loopback redirect URIs accepted on the request's port",
             observed="; ".join(problems),
         )
+
+
+def _code_reaches_ephemeral_port(
+    target: TargetSession, host: MetadataHost, listener: CallbackListener, listed: str
+) -> str:
+    """Lists ``listed``, requests the listener's port; what went wrong, or ""."""
+    ephemeral = listener.url("/callback")
+    client = public_client(host, redirect_uris=[listed])
+    attempt = target.attempt(client.client_id, ephemeral)
+    if not attempt.outcome.approvable:
+        return f"{listed} listed, {ephemeral} requested: {attempt.outcome.describe()}"
+    before = len(listener.received("/callback"))
+    approved = target.approve(attempt)
+    if approved.location:
+        target.client.get(approved.location)  # deliver the code as a browser would
+    if not any("code" in c.params for c in listener.received("/callback")[before:]):
+        return f"{listed} listed: approval gave {approved.describe()}; no code at {ephemeral}"
+    return ""
 
 
 @pytest.mark.requirement("CIMD-REDIR-06")

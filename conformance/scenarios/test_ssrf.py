@@ -4,9 +4,12 @@ Every check plants canaries (listeners that record each connection) where its UR
 A check passes only when the target refuses and no canary saw a connection: a target that
 refuses after connecting has already made the request an attacker wanted.
 
-Default mode aims at loopback addresses other than the metadata host's own and at other
-spellings of it. Lab mode (``--lab``) adds special-use addresses of every kind behind lab DNS
-names, and DNS rebinding.
+Default mode aims at loopback addresses other than the metadata host's own. The target runs
+there with a development loopback exception for the metadata host, so other spellings of that
+host (``2130706433``, ``localhost``, ``[::1]`` ...) are planted and reported but not scored:
+they would judge the switch the user had to turn on, not the server. Lab mode (``--lab``),
+where the target runs without any exception, judges them all, adds special-use addresses of
+every kind behind lab DNS names, and DNS rebinding.
 """
 
 from __future__ import annotations
@@ -31,14 +34,28 @@ REBIND_ATTEMPTS = 20
 def _plant_client_ids(
     planter: Planter, aims: list[Aim], target: TargetSession, host: MetadataHost
 ) -> list[Case]:
+    """Plants a client_id on each aim; returns the cases to judge (not the excepted ones)."""
     cases = []
     for aim in aims:
-        port = planter.plant(f"client_id on {aim.name}", aim.listen).port if aim.listen else 443
+        label = f"client_id on {aim.name}"
+        port = planter.plant(label, aim.listen, excepted=aim.excepted).port if aim.listen else 443
         client = public_client(host)
         url = f"https://{aim.host}:{port}/c/{client.client_id.rsplit('/c/', 1)[1]}"
         host.serve_document(url, {**client.document, "client_id": url})
-        cases.append((aim.name, target.attempt(url, client.redirect_uri)))
+        attempt = target.attempt(url, client.redirect_uri)
+        if aim.judged:
+            cases.append((aim.name, attempt))
     return cases
+
+
+def _judged_in_the_lab(aims: list[Aim], requirement: str) -> None:
+    """Raise NotApplicable when loopback mode leaves nothing but the loopback exception."""
+    if not any(aim.judged for aim in aims):
+        raise NotApplicable(
+            f"{requirement} is judged in lab mode (--lab, as root): here the target runs "
+            "with a development loopback exception for the metadata host on 127.0.0.1, and "
+            "the only names available without the lab DNS (localhost) are within it"
+        )
 
 
 @pytest.mark.requirement("CIMD-SEC-02")
@@ -46,13 +63,15 @@ def test_refuses_special_use_ip_literals(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
 ) -> None:
     """Presents client_id URLs on IP literals other than the metadata host's own: other
-    loopback addresses, [::1], 0.0.0.0, and other spellings of 127.0.0.1 (2130706433,
-    0x7f000001, 0177.0.0.1, 127.1, [::ffff:7f00:1]); in the lab also private, link-local and
-    ULA literals. A canary listens behind each.
+    loopback addresses and 0.0.0.0; [::1] and other spellings of 127.0.0.1 (2130706433,
+    0x7f000001, 0177.0.0.1, 127.1, [::ffff:7f00:1]), which only the lab scores (in loopback
+    mode they are within the target's development exception, and reported); in the lab also
+    127.0.0.1 itself and private, link-local and ULA literals. A canary listens behind each.
 
     Expects: every request is refused and no canary sees a connection.
     """
     aims = loopback_literals(cimd_ssrf.network)
+    _judged_in_the_lab(aims, "CIMD-SEC-02")
     cases = _plant_client_ids(cimd_ssrf, aims, cimd_target, cimd_metadata_host)
     cimd_ssrf.verify_untouched("a special-use IP literal in a client_id")
     verify_refused(cases, "a client_id on a special-use IP literal")
@@ -62,8 +81,9 @@ def test_refuses_special_use_ip_literals(
 def test_refuses_names_resolving_to_special_use(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
 ) -> None:
-    """Presents client_id URLs on host names that resolve to special-use addresses:
-    ``localhost`` in default mode; in the lab, one fresh name per address in the catalog's
+    """Lab only (in loopback mode the one name available, ``localhost``, is within the
+    target's development exception). Presents client_id URLs on host names that resolve to
+    special-use addresses: one fresh name per address in the catalog's
     list (loopback, private, CGNAT, link-local, benchmarking, reserved, ULA, NAT64,
     documentation, IPv4-mapped, unspecified, broadcast), with a canary wherever one can
     listen.
@@ -71,6 +91,7 @@ def test_refuses_names_resolving_to_special_use(
     Expects: every request is refused and no canary sees a connection.
     """
     aims = special_names(cimd_ssrf.network)
+    _judged_in_the_lab(aims, "CIMD-SEC-01")
     cases = _plant_client_ids(cimd_ssrf, aims, cimd_target, cimd_metadata_host)
     cimd_ssrf.verify_untouched("a host whose name resolves to a special-use address")
     verify_refused(cases, "a client_id whose host resolves to a special-use address")
@@ -118,7 +139,8 @@ def test_connects_only_to_the_address_it_checked(
 
 def _document_aims(network: Network) -> list[Aim]:
     if not network.is_lab:
-        aims = [*special_names(network)[:1], Aim("127.0.0.2", "127.0.0.2", ("127.0.0.2",))]
+        # the scored aim first: logo_uri, the one a consent page fetches, must be judged
+        aims = [Aim("127.0.0.2", "127.0.0.2", ("127.0.0.2",)), *special_names(network)[:1]]
         return [aims[i % len(aims)] for i in range(len(DOCUMENT_URLS))]
     wanted = ("10.0.0.1", "169.254.169.254", "100.64.0.1", "fc00::1", "127.0.0.1")
     targets = [a for a in wanted if network.has(a)] or ["10.0.0.1"]
@@ -134,14 +156,15 @@ def test_does_not_fetch_document_urls_on_special_use_hosts(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
 ) -> None:
     """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
-    point at canaries (``localhost`` and 127.0.0.2; in the lab, names resolving to private,
-    link-local, CGNAT, ULA and loopback addresses) and drives the request to the consent page.
+    point at canaries (127.0.0.2, and ``localhost``, reported only; in the lab, names
+    resolving to private, link-local, CGNAT, ULA and loopback addresses) and drives the request
+    to the consent page.
 
     Expects: no canary sees a connection from the target.
     """
     members = {}
     for member, aim in zip(DOCUMENT_URLS, _document_aims(cimd_ssrf.network), strict=True):
-        planted = cimd_ssrf.plant(f"{member} on {aim.name}", aim.listen)
+        planted = cimd_ssrf.plant(f"{member} on {aim.name}", aim.listen, excepted=aim.excepted)
         members[member] = f"https://{aim.host}:{planted.port}/{member.removesuffix('_uri')}.png"
     client = public_client(cimd_metadata_host, **members)
     cimd_target.attempt(client.client_id, client.redirect_uri)
@@ -190,10 +213,11 @@ def _redeem_with_key(
 def test_jwks_uri_follows_the_ssrf_rules(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
 ) -> None:
-    """Serves private_key_jwt documents whose jwks_uri points at canaries (``localhost`` and
-    127.0.0.2; in the lab, names resolving to private and link-local addresses), approves
-    consent and redeems each code with an assertion signed by the client's key. A control
-    client whose jwks_uri is on the metadata host shows the target does use jwks_uri.
+    """Serves private_key_jwt documents whose jwks_uri points at canaries (127.0.0.2, and
+    ``localhost``, reported only; in the lab, names resolving to private and link-local
+    addresses), approves consent and redeems each code with an assertion signed by the
+    client's key. A control client whose jwks_uri is on the metadata host shows the target
+    does use jwks_uri.
 
     Expects: no canary sees a connection and no tokens are issued for the canary clients.
     """
@@ -208,11 +232,11 @@ def test_jwks_uri_follows_the_ssrf_rules(
         aims = [*special_names(network)[:1], *loopback_literals(network)[:1]]
     issued = []
     for aim in aims:
-        planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen)
+        planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen, excepted=aim.excepted)
         what, result = _redeem_with_key(
             cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json"
         )
-        if result is not None and result.issued:
+        if aim.judged and result is not None and result.issued:
             issued.append(f"{aim.name}: {what}")
     cimd_ssrf.verify_untouched("a special-use host named as a client's jwks_uri")
     if issued:

@@ -12,5 +12,19 @@ from .app import create_app
 from .cli import main
 from .config import IssuerConfig
 from .faults import FAULTS, Fault, fault_names, get_fault
+from .upstream import create_provider_app
+from .variants import VARIANTS, Variant, variant_names
 
-__all__ = ["FAULTS", "Fault", "IssuerConfig", "create_app", "fault_names", "get_fault", "main"]
+__all__ = [
+    "FAULTS",
+    "VARIANTS",
+    "Fault",
+    "IssuerConfig",
+    "Variant",
+    "create_app",
+    "create_provider_app",
+    "fault_names",
+    "get_fault",
+    "main",
+    "variant_names",
+]

@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .authorize import authorize, consent
+from .authorize import authorize, consent, resume
 from .config import IssuerConfig
 from .issuer import Issuer
 from .login import home, login, login_page
 from .tokens import token
+from .upstream import callback
 
 Handler = Callable[[Issuer, Request], Awaitable[Response]]
 
@@ -50,6 +51,9 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         ("/login", login_page, "GET"),
         ("/login", login, "POST"),
         ("/consent", consent, "POST"),
+        ("/consent", consent, "GET"),  # the approve-link variant's links
+        ("/consent/resume", resume, "GET"),  # consent-before-login, after sign-in
+        ("/login/callback", callback, "GET"),  # upstream-login's return
         ("/token", token, "POST"),
         ("/", home, "GET"),
     ]

@@ -5,12 +5,16 @@ ends on an error page, never a redirect (RFC 6749 §4.1.2.1, CIMD-ERR-02, CIMD-R
 the user signs in. Only then are the remaining request errors sent back to the verified
 redirect URI: redirecting before authenticating the user would let anyone with a document
 use this server as an open redirector (OAuth 2.1 §7.12.2, CIMD-REDIR-08).
+
+Under the ``consent-before-login`` variant a valid request is shown for consent first, held
+by an anonymous session; an approval waits for the sign-in before any code is issued.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
@@ -24,6 +28,7 @@ from .identifiers import split_uri
 from .issuer import Issuer
 from .pages import error_page, render
 from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
+from .scripted import answer, read_fields
 
 # RFC 6749 §3.1: these must not be repeated. `resource` may be (RFC 8707 §2).
 SINGLE_PARAMETERS = (
@@ -58,10 +63,10 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
             return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
         return error_page("invalid_request", str(exc))
     found = issuer.session(request)
-    if found is None:
-        target = request.url.path + ("?" + request.url.query if request.url.query else "")
-        return RedirectResponse(issuer.path("/login?") + urlencode({"next": target}), 302)
     problem = _request_problem(params, repeated, issuer.faults)
+    if found is None and (problem is not None or not issuer.is_variant("consent-before-login")):
+        target = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return _to_login(issuer, target)
     if problem is not None:
         return _redirect(issuer, redirect_uri, *problem, params.get("state"))
     auth = AuthorizationRequest(
@@ -74,10 +79,22 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         resources=tuple(params.getlist("resource")),
         client=client,
     )
+    logo = await issuer.clients.logo(client)
+    if found is None:  # consent-before-login: an anonymous session holds the request
+        anonymous = issuer.anonymous_session(request)
+        session_id, session = anonymous or issuer.state.start_session("")
+        request_id = issuer.state.add_pending(session_id, auth)
+        page = _consent_page(issuer, client, auth, request_id, session.csrf, None, logo)
+        if anonymous is None:
+            issuer.set_cookie(page, ".pre", session_id)
+        return page
     session_id, session = found
     request_id = issuer.state.add_pending(session_id, auth)
-    logo = await issuer.clients.logo(client)
     return _consent_page(issuer, client, auth, request_id, session.csrf, session.user, logo)
+
+
+def _to_login(issuer: Issuer, next_path: str) -> RedirectResponse:
+    return RedirectResponse(issuer.path("/login?") + urlencode({"next": next_path}), 302)
 
 
 def _client_failure(
@@ -85,6 +102,11 @@ def _client_failure(
 ) -> Response:
     if exc.stage != "syntax" and requested is not None and issuer.has("redirects-fetch-errors"):
         return _redirect(issuer, requested, "invalid_client", exc.description, state)
+    if exc.stage == "rate":
+        # Without the document the client is not verified: an error page, never a redirect.
+        page = error_page("temporarily_unavailable", exc.description, 429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     return error_page("invalid_client", exc.description)
 
 
@@ -119,7 +141,8 @@ def _redirect(
     issuer: Issuer, uri: str, error: str, description: str, state: str | None
 ) -> RedirectResponse:
     parameters = {"error": error, "error_description": description, "state": state}
-    return RedirectResponse(with_parameters(uri, {**parameters, "iss": issuer.config.issuer}), 302)
+    location = with_parameters(uri, {**parameters, "iss": issuer.config.issuer_id})
+    return RedirectResponse(location, 302)
 
 
 def _consent_page(
@@ -128,37 +151,58 @@ def _consent_page(
     auth: AuthorizationRequest,
     request_id: str,
     csrf: str,
-    user: str,
+    user: str | None,
     logo: str | None,
 ) -> Response:
     client_host = split_uri(client.client_id).host_port()[0]
     registered = client.redirect_uris or (auth.redirect_uri,)
-    return render(
-        "consent.html",
-        prefix=issuer.config.path_prefix,
-        client_name=client.client_name or client_host,
-        client_host=client_host,
-        client_id=client.client_id,
-        logo=logo,
-        redirect_host=split_uri(auth.redirect_uri).host_port()[0],
+    links = None
+    if issuer.is_variant("approve-link"):
+        links = {
+            decision: issuer.path("/consent?")
+            + urlencode({"request_id": request_id, "csrf": csrf, "decision": decision})
+            for decision in ("approve", "deny")
+        }
+    page: dict[str, Any] = {
+        "action": issuer.path("/consent"),
+        "client_name": client.client_name or client_host,
+        "client_host": client_host,
+        "client_id": client.client_id,
+        "logo": logo,
+        "redirect_host": split_uri(auth.redirect_uri).host_port()[0],
         # MCP §11.6.2: warn when the client can only ever answer on this machine.
-        loopback_warning=all(is_loopback_http(uri) for uri in registered),
-        scope=auth.scope,
-        resources=auth.resources,
-        user=user,
-        request_id=request_id,
-        csrf=csrf,
-    )
+        "loopback_warning": all(is_loopback_http(uri) for uri in registered),
+        "scope": auth.scope,
+        "resources": list(auth.resources),
+        "user": user,
+        "request_id": request_id,
+        "csrf": csrf,
+        "links": links,
+    }
+    if issuer.is_variant("script-pages"):
+        return render("consent_script.html", data=page)
+    return render("consent.html", prefix=issuer.config.path_prefix, **page)
 
 
 async def consent(issuer: Issuer, request: Request) -> Response:
-    """POST /consent: the user's decision on a pending request."""
-    async with request.form() as form:
-        fields = {name: form.get(name) for name in ("request_id", "csrf", "decision")}
-    request_id, csrf, decision = (
-        value if isinstance(value, str) else "" for value in fields.values()
-    )
+    """POST /consent (GET with ``approve-link``): the user's decision on a pending request."""
+    names = ("request_id", "csrf", "decision")
+    if request.method == "GET":
+        if not issuer.is_variant("approve-link"):
+            return error_page("invalid_request", "decide with the consent form", 405)
+        fields = {name: request.query_params.get(name, "") for name in names}
+    else:
+        fields = await read_fields(request, names)
+    return answer(request, await _decide(issuer, request, *fields.values()))
+
+
+async def _decide(
+    issuer: Issuer, request: Request, request_id: str, csrf: str, decision: str
+) -> Response:
     found = issuer.session(request)
+    anonymous = found is None and issuer.is_variant("consent-before-login")
+    if anonymous:
+        found = issuer.anonymous_session(request)
     if found is None:
         return error_page("invalid_request", "your session has ended; start again", 400)
     session_id, session = found
@@ -173,9 +217,30 @@ async def consent(issuer: Issuer, request: Request) -> Response:
         return _redirect(
             issuer, auth.redirect_uri, "access_denied", "the user denied access", auth.state
         )
-    code = issuer.state.issue_code(auth, session.user)
+    if anonymous:
+        approval = issuer.state.hold_approval(session_id, auth)
+        resume_path = issuer.path("/consent/resume?") + urlencode({"approval": approval})
+        return _to_login(issuer, resume_path)
+    return _issue_code(issuer, auth, session.user)
+
+
+async def resume(issuer: Issuer, request: Request) -> Response:
+    """GET /consent/resume: ``consent-before-login``'s approval, now that the user signed in."""
+    found, anonymous = issuer.session(request), issuer.anonymous_session(request)
+    if found is None or anonymous is None:
+        return error_page("invalid_request", "your session has ended; start again", 400)
+    auth = issuer.state.take_approval(request.query_params.get("approval", ""), anonymous[0])
+    if auth is None:
+        return error_page("invalid_request", "this request has expired; start again", 400)
+    response = _issue_code(issuer, auth, found[1].user)
+    response.delete_cookie(issuer.cookie_name + ".pre", path="/", secure=True, httponly=True)
+    return response
+
+
+def _issue_code(issuer: Issuer, auth: AuthorizationRequest, user: str) -> Response:
+    code = issuer.state.issue_code(auth, user)
     state = None if issuer.has("drops-state") else auth.state
     location = with_parameters(
-        auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer}
+        auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer_id}
     )
     return RedirectResponse(location, 302)

@@ -1,5 +1,8 @@
 """``python -m mock_servers.reference_as``: serve the reference AS over HTTPS on loopback.
 
+(Over plain HTTP with the ``host-cookies`` variant; with ``upstream-login`` an upstream
+identity provider listens on a second loopback port.)
+
 When listening, one line of JSON goes to stdout (the issuers, the test credentials and the
 pid) so that a parent process can start the server and read where it is.
 """
@@ -7,8 +10,10 @@ pid) so that a parent process can start the server and read where it is.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -22,6 +27,8 @@ from ..runner import Receive, Scope, Send, Server
 from .app import create_app
 from .config import DEFAULT_PASSWORD, DEFAULT_USER, DEV_EXEMPT_HOSTS, IssuerConfig
 from .faults import FAULTS, UnknownFaultError, check_fault_names
+from .upstream import create_provider_app
+from .variants import VARIANTS, UnknownVariantError, check_variant_names
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +49,35 @@ def _parser() -> argparse.ArgumentParser:
         "--matrix", action="store_true", help="also serve one issuer per fault at /faults/<name>"
     )
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a variant (a real server's shape) on for every issuer (repeatable)",
+    )
+    parser.add_argument("--list-variants", action="store_true", help="list the variants and exit")
+    parser.add_argument(
+        "--rate-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="rate-limited: least time between two document fetches per client (default 1)",
+    )
+    parser.add_argument(
+        "--rate-budget",
+        type=int,
+        default=30,
+        metavar="N",
+        help="rate-limited: most document fetches per origin in the window (default 30)",
+    )
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="rate-limited: the window of the per-origin budget (default 60)",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -79,10 +115,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for fault in FAULTS:
             print(f"{fault.name}\t{' '.join(fault.breaks)}\t{fault.about}")
         return 0
+    if args.list_variants:
+        for variant in VARIANTS:
+            print(f"{variant.name}\t{variant.about}")
+        return 0
     try:
         root_faults = check_fault_names(args.fault)
-    except UnknownFaultError as exc:
+        args.variants = check_variant_names(args.variant)
+    except (UnknownFaultError, UnknownVariantError) as exc:
         print(f"reference-as: {exc}", file=sys.stderr)
+        return 2
+    if args.rate_interval < 0 or args.rate_budget < 1 or args.rate_window <= 0:
+        print(
+            "reference-as: --rate-interval must be >= 0, --rate-budget >= 1, --rate-window > 0",
+            file=sys.stderr,
+        )
         return 2
     if args.trust_ca is not None and not args.trust_ca.is_file():
         print(f"reference-as: --trust-ca {args.trust_ca}: no such file", file=sys.stderr)
@@ -99,13 +146,21 @@ def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="cimd-reference-as-") as leaf_dir:
         leaf = ca.issue_server_pem(Path(leaf_dir), names)
         late = _LateApp()
-        server = Server(late, host=args.host, port=args.port, certfile=leaf)
+        # host-cookies: plain http, where a __Host- Secure cookie is the problem to reproduce
+        plain = "host-cookies" in args.variants
+        server = Server(late, host=args.host, port=args.port, certfile=None if plain else leaf)
+        provider: Server | None = None
+        if "upstream-login" in args.variants:
+            args.upstream_key = secrets.token_bytes(32)
+            app = create_provider_app(args.upstream_key, args.user, args.password, server.base_url)
+            provider = Server(app, host=args.host, port=0, certfile=leaf)
+        args.upstream_origin = provider.base_url if provider else ""
         configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
         late.app = create_app(configs)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda _signum, _frame: stop.set())
-        with server:
+        with server, provider or contextlib.nullcontext():
             print(json.dumps(_ready_line(configs, args)), flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive
                 pass
@@ -123,6 +178,12 @@ def _configs(
             user=args.user,
             password=args.password,
             exempt_hosts=frozenset() if args.production else DEV_EXEMPT_HOSTS,
+            variants=args.variants,
+            rate_interval_s=args.rate_interval,
+            rate_budget=args.rate_budget,
+            rate_window_s=args.rate_window,
+            upstream_origin=args.upstream_origin,
+            upstream_key=getattr(args, "upstream_key", b""),
         )
 
     configs = [config("", root_faults)]
@@ -132,10 +193,12 @@ def _configs(
 
 
 def _ready_line(configs: list[IssuerConfig], args: argparse.Namespace) -> dict[str, Any]:
-    issuers = {config.path_prefix.removeprefix("/faults/"): config.issuer for config in configs}
+    issuers = {config.path_prefix.removeprefix("/faults/"): config.issuer_id for config in configs}
     return {
-        "issuer": configs[0].issuer,
+        "issuer": configs[0].issuer_id,
         "issuers": issuers,
+        "variants": sorted(args.variants),
+        "upstream": args.upstream_origin or None,
         "user": args.user,
         "password": args.password,
         "mode": "production" if args.production else "development",

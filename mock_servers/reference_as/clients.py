@@ -12,8 +12,9 @@ from .config import IssuerConfig
 from .documents import ClientDocument, DocumentError, parse_document, validate_document
 from .fetching import DocumentCache, Fetcher, FetchError
 from .identifiers import ClientIdSyntaxError, check_client_id
+from .ratelimit import FetchLimiter, RateLimited
 
-Stage = Literal["syntax", "fetch", "document"]
+Stage = Literal["syntax", "fetch", "document", "rate"]
 
 
 class ClientError(Exception):
@@ -21,13 +22,16 @@ class ClientError(Exception):
 
     Attributes:
         description: safe to show to the user.
-        stage: where it failed: identifier syntax, fetching, or document validation.
+        stage: where it failed: identifier syntax, fetching, document validation, or a
+            fetch over the ``rate-limited`` variant's limits.
+        retry_after: with stage ``rate``, the seconds until a fetch is allowed again.
     """
 
-    def __init__(self, description: str, stage: Stage) -> None:
+    def __init__(self, description: str, stage: Stage, retry_after: int = 0) -> None:
         super().__init__(description)
         self.description = description
         self.stage = stage
+        self.retry_after = retry_after
 
 
 class ClientResolver:
@@ -37,6 +41,11 @@ class ClientResolver:
         self._faults = config.faults
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
+        self._limiter = (
+            FetchLimiter(config.rate_interval_s, config.rate_budget, config.rate_window_s)
+            if config.is_variant("rate-limited")
+            else None
+        )
 
     async def jwks(self, url: str) -> bytes:
         """The key set at ``url`` (a client's ``jwks_uri``), fetched under the SSRF rules.
@@ -63,6 +72,11 @@ class ClientResolver:
         cached = self._cache.get(identifier)
         if cached is not None:
             return cached
+        if self._limiter is not None:
+            try:
+                self._limiter.admit(identifier)
+            except RateLimited as exc:
+                raise ClientError(str(exc), "rate", exc.retry_after) from exc
         try:
             fetched = await self._fetcher.fetch(fetch_url)
         except FetchError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .faults import check_fault_names
 from .ssrf import SsrfPolicy
+from .variants import check_variant_names
 
 DEFAULT_USER = "alice"
 DEFAULT_PASSWORD = "wonderland-test-only"  # noqa: S105 - a published test credential, not a secret
@@ -35,6 +36,12 @@ class IssuerConfig:
         max_document_bytes: the most bytes read from a document; more is an error.
         exempt_hosts: URL hosts fetched despite being special-use (the development loopback
             exception); empty in production mode, where every special-use address is refused.
+        variants: names of the variants switched on (see :data:`~.variants.VARIANTS`).
+        rate_interval_s: ``rate-limited``: the least time between two fetches for one client.
+        rate_budget: ``rate-limited``: the most fetches per origin within ``rate_window_s``.
+        rate_window_s: ``rate-limited``: the window the per-origin budget counts over.
+        upstream_origin: ``upstream-login``: the upstream identity provider's origin.
+        upstream_key: ``upstream-login``: the key the provider signs its assertions with.
     """
 
     issuer: str
@@ -46,9 +53,20 @@ class IssuerConfig:
     fetch_timeout_s: float = 5.0
     max_document_bytes: int = 5120
     exempt_hosts: frozenset[str] = DEV_EXEMPT_HOSTS
+    variants: frozenset[str] = field(default_factory=frozenset)
+    rate_interval_s: float = 1.0
+    rate_budget: int = 30
+    rate_window_s: float = 60.0
+    upstream_origin: str = ""
+    upstream_key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
         check_fault_names(self.faults)
+        check_variant_names(self.variants)
+        if self.is_variant("upstream-login") and not (self.upstream_origin and self.upstream_key):
+            raise ValueError("upstream-login needs upstream_origin and upstream_key")
+        if self.rate_interval_s < 0 or self.rate_budget < 1 or self.rate_window_s <= 0:
+            raise ValueError("rate limits: interval >= 0, budget >= 1 and window > 0")
         if not _PREFIX.fullmatch(self.path_prefix):
             raise ValueError(f"path_prefix must be '' or like '/faults/x': {self.path_prefix!r}")
         if not self.issuer.endswith(self.path_prefix) or self.issuer.endswith("/"):
@@ -72,3 +90,16 @@ class IssuerConfig:
     def has(self, fault: str) -> bool:
         """Whether the named fault is switched on."""
         return fault in self.faults
+
+    def is_variant(self, variant: str) -> bool:
+        """Whether the named variant is switched on."""
+        return variant in self.variants
+
+    @property
+    def issuer_id(self) -> str:
+        """The issuer identifier as published.
+
+        ``issuer``, with a ``/`` under the ``trailing-slash-issuer`` variant (the endpoints
+        still hang off ``issuer``).
+        """
+        return self.issuer + "/" if self.is_variant("trailing-slash-issuer") else self.issuer

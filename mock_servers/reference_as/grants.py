@@ -77,6 +77,8 @@ class IssuerState:
         self._codes: dict[str, Grant] = {}
         self._redeemed: dict[str, str] = {}  # code -> the refresh token it produced
         self._refresh: dict[str, Grant] = {}
+        self._approved: dict[str, tuple[str, AuthorizationRequest, float]] = {}
+        self._once: dict[str, tuple[str, float]] = {}  # login states, used assertion ids
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
@@ -107,6 +109,39 @@ class IssuerState:
             return None
         del self._pending[request_id]
         return entry[1] if entry[2] > time.monotonic() else None
+
+    def hold_approval(self, session_id: str, request: AuthorizationRequest) -> str:
+        """``consent-before-login``: keep an approved request until its user has signed in."""
+        approval_id = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        self._approved = {key: value for key, value in self._approved.items() if value[2] > now}
+        self._approved[approval_id] = (session_id, request, _deadline(PENDING_LIFETIME_S))
+        return approval_id
+
+    def take_approval(self, approval_id: str, session_id: str) -> AuthorizationRequest | None:
+        """Remove and return a held approval, if it is live and belongs to the session."""
+        entry = self._approved.get(approval_id)
+        if entry is None or entry[0] != session_id:
+            return None
+        del self._approved[approval_id]
+        return entry[1] if entry[2] > time.monotonic() else None
+
+    def put_once(self, key: str, value: str, lifetime_s: float) -> bool:
+        """Keep ``value`` under ``key`` for a while.
+
+        Returns ``False`` when ``key`` is already live: a one-time value seen before.
+        """
+        now = time.monotonic()
+        self._once = {k: v for k, v in self._once.items() if v[1] > now}
+        if key in self._once:
+            return False
+        self._once[key] = (value, now + lifetime_s)
+        return True
+
+    def take_once(self, key: str) -> str | None:
+        """Remove and return the live value under ``key``, if any."""
+        entry = self._once.pop(key, None)
+        return entry[0] if entry and entry[1] > time.monotonic() else None
 
     def issue_code(self, request: AuthorizationRequest, user: str) -> str:
         """A one-time authorization code for the approved request."""

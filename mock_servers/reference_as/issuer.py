@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from .client_auth import ASSERTION_ALGORITHMS
 from .clients import ClientResolver
@@ -28,6 +29,10 @@ class Issuer:
         # Cookies use Path=/ so one browser holds a session per issuer: the name tells them
         # apart (prefix characters are all valid in a cookie name).
         self.cookie_name = "cimd_ref_as" + config.path_prefix.replace("/", ".")
+        if config.is_variant("host-cookies"):
+            # __Host-: Secure, Path=/ and no Domain, or the browser refuses it (RFC 6265bis
+            # §4.1.3.2), even on the plain-http loopback issuer this variant serves.
+            self.cookie_name = "__Host-" + self.cookie_name
 
     @property
     def faults(self) -> frozenset[str]:
@@ -42,11 +47,50 @@ class Issuer:
         """The path of one of this issuer's endpoints, e.g. ``/faults/x/authorize``."""
         return self.config.path_prefix + suffix
 
+    def is_variant(self, variant: str) -> bool:
+        """Whether the named variant is on."""
+        return self.config.is_variant(variant)
+
     def session(self, request: Request) -> tuple[str, Session] | None:
-        """The session id and live session the request's cookie names, if any."""
-        session_id = request.cookies.get(self.cookie_name)
+        """The session id and live signed-in session the request's cookie names, if any."""
+        return self._session(request, self.cookie_name, signed_in=True)
+
+    def anonymous_session(self, request: Request) -> tuple[str, Session] | None:
+        """``consent-before-login``: the not-yet-signed-in session that holds a consent."""
+        return self._session(request, self.cookie_name + ".pre", signed_in=False)
+
+    def _session(
+        self, request: Request, name: str, *, signed_in: bool
+    ) -> tuple[str, Session] | None:
+        session_id = request.cookies.get(name)
         session = self.state.session(session_id)
-        return (session_id, session) if session_id and session else None
+        if not session_id or session is None or bool(session.user) != signed_in:
+            return None
+        return session_id, session
+
+    def safe_next(self, next_url: str) -> str:
+        """Where to go after sign-in: ``next_url``, or the home page when it is unsafe.
+
+        Only a relative path back into this issuer's authorization endpoint (or, for
+        ``consent-before-login``, its consent resumption): anything else would make sign-in
+        an open redirector.
+        """
+        allowed = (self.path("/authorize"), self.path("/consent/resume?"))
+        if next_url.startswith(allowed) and not any(
+            ch == "\\" or ord(ch) < 0x20 for ch in next_url
+        ):
+            return next_url
+        return self.path("/")
+
+    def set_cookie(self, response: Response, suffix: str, value: str) -> None:
+        """Set one of this issuer's cookies.
+
+        ``suffix`` "" is the session, ".pre" the anonymous session, ".login" the upstream
+        login's state.
+        """
+        response.set_cookie(
+            self.cookie_name + suffix, value, path="/", secure=True, httponly=True, samesite="lax"
+        )
 
     @property
     def metadata_path(self) -> str:
@@ -55,9 +99,9 @@ class Issuer:
 
     def metadata(self) -> dict[str, Any]:
         """The RFC 8414 authorization server metadata."""
-        issuer = self.config.issuer
+        issuer, published = self.config.issuer, self.config.issuer_id
         document: dict[str, Any] = {
-            "issuer": issuer + "/" if self.has("issuer-trailing-slash") else issuer,
+            "issuer": published + "/" if self.has("issuer-trailing-slash") else published,
             "authorization_endpoint": issuer + "/authorize",
             "token_endpoint": issuer + "/token",
             "response_types_supported": ["code"],

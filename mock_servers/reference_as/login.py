@@ -5,33 +5,39 @@ from __future__ import annotations
 import hmac
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from . import upstream
 from .issuer import Issuer
-from .pages import render
+from .pages import error_page, render
+from .scripted import answer, is_json, read_fields
 
 
 async def login_page(issuer: Issuer, request: Request) -> Response:
-    """GET /login: the sign-in form."""
-    return _form(issuer, request.query_params.get("next", ""))
+    """GET /login: the sign-in form (or, with ``upstream-login``, off to the provider)."""
+    next_url = request.query_params.get("next", "")
+    if issuer.is_variant("upstream-login"):
+        return upstream.start(issuer, next_url)
+    return _form(issuer, next_url)
 
 
 async def login(issuer: Issuer, request: Request) -> Response:
     """POST /login: check the credentials, start a session, return to ``next``."""
-    async with request.form() as form:
-        values = [form.get(name) for name in ("username", "password", "next")]
-    username, password, next_url = (value if isinstance(value, str) else "" for value in values)
+    if issuer.is_variant("upstream-login"):
+        return error_page("invalid_request", "sign in at the identity provider", 400)
+    fields = await read_fields(request, ("username", "password", "next"))
+    username, password, next_url = fields["username"], fields["password"], fields["next"]
     # Both comparisons always run, in constant time, so timing tells nothing.
     user_ok = hmac.compare_digest(username.encode(), issuer.config.user.encode())
     password_ok = hmac.compare_digest(password.encode(), issuer.config.password.encode())
     if not (user_ok and password_ok):
+        if is_json(request):
+            return JSONResponse({"error": "Wrong username or password."}, 401)
         return _form(issuer, next_url, error="Wrong username or password.", status_code=401)
     session_id, _ = issuer.state.start_session(issuer.config.user)
-    response = RedirectResponse(_safe_next(issuer, next_url), 302)
-    response.set_cookie(
-        issuer.cookie_name, session_id, path="/", secure=True, httponly=True, samesite="lax"
-    )
-    return response
+    response = RedirectResponse(issuer.safe_next(next_url), 302)
+    issuer.set_cookie(response, "", session_id)
+    return answer(request, response)
 
 
 async def home(issuer: Issuer, request: Request) -> Response:
@@ -39,7 +45,7 @@ async def home(issuer: Issuer, request: Request) -> Response:
     found = issuer.session(request)
     return render(
         "home.html",
-        issuer=issuer.config.issuer,
+        issuer=issuer.config.issuer_id,
         prefix=issuer.config.path_prefix,
         user=found[1].user if found else None,
     )
@@ -48,6 +54,9 @@ async def home(issuer: Issuer, request: Request) -> Response:
 def _form(
     issuer: Issuer, next_url: str, error: str | None = None, status_code: int = 200
 ) -> Response:
+    if issuer.is_variant("script-pages"):
+        data = {"action": issuer.path("/login"), "next": next_url, "error": error}
+        return render("login_script.html", status_code, data=data)
     return render(
         "login.html",
         status_code,
@@ -55,13 +64,3 @@ def _form(
         next=next_url,
         error=error,
     )
-
-
-def _safe_next(issuer: Issuer, next_url: str) -> str:
-    # Only a relative path back into this issuer's authorization endpoint: anything else
-    # would make the login form an open redirector.
-    if next_url.startswith(issuer.path("/authorize")) and not any(
-        ch == "\\" or ord(ch) < 0x20 for ch in next_url
-    ):
-        return next_url
-    return issuer.path("/")

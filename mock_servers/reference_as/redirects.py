@@ -66,14 +66,15 @@ def _matches(listed: str, requested: str, faults: frozenset[str]) -> bool:
         return True
     if "prefix-redirect-match" in faults and not is_loopback_http(requested):
         return requested.startswith(listed)
-    return _loopback_port_match(listed, requested, strict="strict-loopback-port" in faults)
+    return _loopback_port_match(listed, requested, faults)
 
 
-def _loopback_port_match(listed: str, requested: str, *, strict: bool) -> bool:
+def _loopback_port_match(listed: str, requested: str, faults: frozenset[str]) -> bool:
     want, got = split_uri(listed), split_uri(requested)
     want_host, want_port = want.host_port()
     got_host, got_port = got.host_port()
-    if want.scheme != "http" or want_host not in LOOPBACK_HOSTS or "@" in (got.authority or ""):
+    hosts = {"127.0.0.1"} if "loopback-port-ipv4-only" in faults else LOOPBACK_HOSTS
+    if want.scheme != "http" or want_host not in hosts or "@" in (got.authority or ""):
         return False
     same_otherwise = (want.scheme, want_host, want.path, want.query, want.fragment) == (
         got.scheme,
@@ -84,7 +85,7 @@ def _loopback_port_match(listed: str, requested: str, *, strict: bool) -> bool:
     )
     if not same_otherwise or not _valid_port(got_port):
         return False
-    if strict:  # the strict-loopback-port fault: a missing port is taken to be 80
+    if "strict-loopback-port" in faults:  # a missing port is taken to be 80
         return (want_port or "80") == (got_port or "80")
     return True
 

@@ -58,7 +58,7 @@ async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Respons
     """An ``invalid_client`` error when the client did not authenticate as it must."""
     fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
     verifier = Verifier(
-        audiences=(issuer.config.issuer, issuer.config.issuer + "/token"),
+        audiences=(issuer.config.issuer_id, issuer.config.issuer + "/token"),
         fetch_jwks=issuer.clients.jwks,
         resolve=issuer.clients.resolve,
         faults=issuer.config.faults,
@@ -84,9 +84,8 @@ async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     sent = _field(form, "redirect_uri")
     if sent != grant.request.redirect_uri and (sent is not None or grant.request.redirect_uri_sent):
         return oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
-    challenge = grant.request.code_challenge
-    if challenge is not None and not _verifier_matches(_field(form, "code_verifier"), challenge):
-        return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+    if (failed := _check_pkce(issuer, grant, _field(form, "code_verifier"))) is not None:
+        return failed
     return _token_response(issuer.state.issue_tokens(grant, code), grant.request.scope)
 
 
@@ -107,6 +106,20 @@ async def _refresh(issuer: Issuer, form: FormData) -> Response:
         return oauth_error("invalid_scope", "scope exceeds what was granted")
     issuer.state.retire_refresh(refresh_token)  # rotation: OAuth 2.1 §4.3.1
     return _token_response(issuer.state.issue_tokens(grant), scope or grant.request.scope)
+
+
+def _check_pkce(issuer: Issuer, grant: Grant, verifier: str | None) -> Response | None:
+    """RFC 7636 §4.6, and OAuth 2.1 §4.1.3: a verifier without a challenge is refused too."""
+    challenge = grant.request.code_challenge
+    if challenge is None:
+        if verifier is not None:  # a PKCE downgrade: the request carried no challenge
+            return oauth_error("invalid_grant", "code_verifier sent, but no code_challenge was")
+        return None
+    if verifier is None and "pkce-verifier-optional" in issuer.config.faults:
+        return None
+    if not _verifier_matches(verifier, challenge):
+        return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+    return None
 
 
 def _verifier_matches(verifier: str | None, challenge: str) -> bool:

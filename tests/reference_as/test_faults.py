@@ -229,14 +229,26 @@ async def test_pkce_optional(make_client: Any, docs: DocumentHost) -> None:
     await client.login()
     params = authz_params(url, CALLBACK, "")
     del params["code_challenge"], params["code_challenge_method"]
-    page = await client.authorize(**params)
-    assert page.status_code == 200
+    statuses = []
+    for verifier in (None, pkce()[0]):
+        page = await client.authorize(**params)
+        assert page.status_code == 200
+        code = query_of(await client.approve(page))["code"]
+        form = {"grant_type": "authorization_code", "code": code, "client_id": url}
+        form |= {"redirect_uri": CALLBACK} | ({"code_verifier": verifier} if verifier else {})
+        statuses.append((await client.token(**form)).status_code)
+    # the code without a challenge is redeemed; a verifier for it is still a downgrade
+    assert statuses == [200, 400]
+
+
+async def test_pkce_verifier_optional(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client("pkce-verifier-optional")
+    url = docs.new_url()
+    docs.serve_document(url)
+    await client.login()
+    page = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
     code = query_of(await client.approve(page))["code"]
     response = await client.token(
-        grant_type="authorization_code",
-        code=code,
-        client_id=url,
-        redirect_uri=CALLBACK,
-        code_verifier=pkce()[0],
+        grant_type="authorization_code", code=code, client_id=url, redirect_uri=CALLBACK
     )
     assert response.status_code == 200

@@ -13,7 +13,7 @@ REQUIREMENT_ID = re.compile(r"(CIMD|MCP)-[A-Z]+-\d\d")
 
 
 def test_faults_have_unique_names_and_requirement_ids() -> None:
-    assert len(set(fault_names())) == len(FAULTS) == 35
+    assert len(set(fault_names())) == len(FAULTS)
     for fault in FAULTS:
         assert re.fullmatch(r"[a-z0-9-]+", fault.name)
         lab = fault.breaks_in("lab")
@@ -22,8 +22,13 @@ def test_faults_have_unique_names_and_requirement_ids() -> None:
         assert fault.about
 
 
-def test_only_ssrf_rebinding_needs_the_lab_to_show() -> None:
-    assert [f.name for f in FAULTS if not f.breaks] == ["ssrf-rebinding"]
+def test_only_ssrf_faults_need_the_lab_to_show() -> None:
+    """Outside the lab, these faults reach only the loopback exception, which is not scored."""
+    assert [f.name for f in FAULTS if not f.breaks] == [
+        "ssrf-literals-only",
+        "ssrf-rebinding",
+        "ssrf-mapped-ipv6",
+    ]
     assert get_fault("ssrf-rebinding").breaks_in("lab") == ("CIMD-SEC-03",)
 
 

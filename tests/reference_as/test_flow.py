@@ -214,3 +214,11 @@ async def test_token_endpoint_errors(client: ASClient) -> None:
     assert (
         await client.token(grant_type="authorization_code", code="x", client_id="https://c.test/c")
     ).json()["error"] == "invalid_grant"
+
+
+async def test_missing_verifier_is_invalid_grant(client: ASClient, docs: DocumentHost) -> None:
+    url, code, _ = await obtain_code(client, docs)
+    response = await client.token(
+        grant_type="authorization_code", code=code, client_id=url, redirect_uri=CALLBACK
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"

@@ -1,0 +1,102 @@
+"""The scope of a verdict: which catalog rows this version checks, and which a run judged.
+
+A verdict is worth only the rows it rests on. "Conformant" after judging a third of the
+catalog must say so, and name the rows that were never looked at. The rows this version
+checks are read from the scenario modules' ``requirement`` markers with :mod:`ast`, so the
+scope is known without importing pytest or running anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from conformance import requirements
+from conformance.requirements import Tier
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
+# verdicts that rest on an observation of the target; not-applicable and harness-error do not
+_JUDGED = frozenset({"pass", "fail", "non-strict", "advisory", "informational"})
+
+
+@cache
+def checked_by_this_version() -> frozenset[str]:
+    """The requirement IDs that have a check in ``conformance/scenarios``."""
+    found: set[str] = set()
+    for module in sorted(SCENARIOS.glob("test_*.py")):
+        for node in ast.walk(ast.parse(module.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "requirement"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    return frozenset(found)
+
+
+def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, Any]:
+    """The ``coverage`` block of a report.
+
+    Args:
+        verdicts: (requirement ID, verdict) for every check the run reported.
+        profile: the run's profile, which sets each row's tier.
+
+    Returns:
+        Per tier: the catalog's rows, the rows this version checks, and the rows this run
+        judged; then the rows not tested by this version and the checked rows this run did
+        not judge (not applicable, harness error, or never reached).
+    """
+    checked = checked_by_this_version()
+    verdict_of = dict(verdicts)
+    tiers: dict[str, dict[str, int]] = {
+        t.value: {"catalog": 0, "checked": 0, "judged": 0} for t in Tier
+    }
+    not_tested: list[dict[str, str]] = []
+    not_judged: list[dict[str, str]] = []
+    for row in requirements.CATALOG:
+        tier = requirements.tier_for(row, profile).value
+        counts = tiers[tier]
+        counts["catalog"] += 1
+        if row.id not in checked:
+            not_tested.append({"id": row.id, "tier": tier, "title": row.title})
+            continue
+        counts["checked"] += 1
+        verdict = verdict_of.get(row.id, "not reached")
+        if verdict in _JUDGED:
+            counts["judged"] += 1
+        else:
+            not_judged.append({"id": row.id, "tier": tier, "verdict": verdict})
+    scored = [tiers[t.value] for t in SCORED_TIERS]
+    return {
+        "tiers": tiers,
+        "scored_rows": sum(c["catalog"] for c in scored),
+        "scored_rows_checked": sum(c["checked"] for c in scored),
+        "scored_rows_judged": sum(c["judged"] for c in scored),
+        "not_tested": not_tested,
+        "not_judged": not_judged,
+    }
+
+
+def scope_line(coverage: dict[str, Any]) -> str:
+    """One sentence for the verdict: how many Required and Recommended rows it rests on."""
+    if not coverage:
+        return ""
+    judged, total = coverage["scored_rows_judged"], coverage["scored_rows"]
+    return f"on the {judged} of {total} Required and Recommended rows judged"
+
+
+def not_tested_line(coverage: dict[str, Any]) -> str:
+    """The rows this version does not test, by tier, IDs only."""
+    if not coverage:
+        return ""
+    by_tier: dict[str, list[str]] = {t.value: [] for t in Tier}
+    for row in coverage["not_tested"]:
+        by_tier[row["tier"]].append(row["id"])
+    return "; ".join(f"{tier}: {', '.join(ids)}" for tier, ids in by_tier.items() if ids)

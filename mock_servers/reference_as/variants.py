@@ -1,0 +1,81 @@
+"""The reference AS's variants: real servers' shapes, each a correct CIMD AS all the same.
+
+A fault breaks a requirement; a variant breaks none. It changes how the AS looks and behaves
+in ways real servers do (script-built pages, a login at an upstream identity provider,
+consent before login, ``__Host-`` cookies on a plain-http loopback issuer, rate-limited
+document fetches, an approve link, an issuer with a trailing ``/``), so that every way the
+suite could mis-score such a server can be reproduced here. Variants apply to every issuer
+the process serves (the root and, with ``--matrix``, each fault's), and several combine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One switchable shape of the reference AS.
+
+    Attributes:
+        name: the switch, e.g. ``script-pages``.
+        about: one line saying what changes.
+    """
+
+    name: str
+    about: str
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "script-pages",
+        "login and consent pages are built by script (no <form>) and submitted with fetch()",
+    ),
+    Variant(
+        "upstream-login",
+        "login happens at an upstream identity provider on another loopback port, which "
+        "returns a one-time assertion",
+    ),
+    Variant("consent-before-login", "consent is asked first; login only after the user approves"),
+    Variant(
+        "host-cookies",
+        "the AS is served over plain http on loopback with its session in a __Host- Secure cookie",
+    ),
+    Variant(
+        "rate-limited",
+        "per-client minimum interval and per-origin budget for document fetches; over them "
+        "HTTP 429 temporarily_unavailable with Retry-After",
+    ),
+    Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
+    Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
+)
+
+_BY_NAME = {variant.name: variant for variant in VARIANTS}
+
+
+class UnknownVariantError(ValueError):
+    """A variant name that is not in :data:`VARIANTS`."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        unknown = ", ".join(sorted(names))
+        valid = ", ".join(variant_names())
+        super().__init__(f"unknown variant(s): {unknown}; valid variants: {valid}")
+
+
+def variant_names() -> tuple[str, ...]:
+    """The names of all variants, in catalog order."""
+    return tuple(variant.name for variant in VARIANTS)
+
+
+def check_variant_names(names: Iterable[str]) -> frozenset[str]:
+    """Return ``names`` as a frozenset after checking that every one is a known variant.
+
+    Raises:
+        UnknownVariantError: naming every unknown variant and listing the valid ones.
+    """
+    chosen = frozenset(names)
+    unknown = chosen - _BY_NAME.keys()
+    if unknown:
+        raise UnknownVariantError(unknown)
+    return chosen

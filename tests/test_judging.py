@@ -1,0 +1,41 @@
+"""How a check's exception becomes a verdict (the plugin's mapping, without a run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.report.collect import judge
+from conformance.requirements import Tier
+from conformance.verdicts import HarnessError, NonConformance, NotApplicable, Verdict
+
+
+def test_non_conformance_is_scored_by_tier() -> None:
+    error = NonConformance(expected="refused", observed="accepted")
+    assert judge(error, Tier.REQUIRED, strict=False) == (Verdict.FAIL, "refused", "accepted")
+    assert judge(error, Tier.RECOMMENDED, strict=False)[0] is Verdict.NON_STRICT
+    assert judge(error, Tier.RECOMMENDED, strict=True)[0] is Verdict.FAIL
+
+
+def test_a_split_row_is_scored_at_the_weaker_tier() -> None:
+    error = NonConformance(expected="e", observed="o", tier=Tier.RECOMMENDED)
+    assert judge(error, Tier.REQUIRED, strict=False)[0] is Verdict.NON_STRICT
+
+
+@pytest.mark.parametrize("message", ["the page showed consent", ""])
+def test_a_plain_assert_is_a_violation_with_its_message(message: str) -> None:
+    verdict, expected, observed = judge(AssertionError(message), Tier.REQUIRED, strict=False)
+    assert verdict is Verdict.FAIL
+    assert expected == ""  # the check's docstring expectation stays
+    assert observed == (message or "an assertion in the check failed (it gave no message)")
+    assert judge(AssertionError(message), Tier.ADVISORY, strict=True)[0] is Verdict.ADVISORY
+
+
+def test_not_applicable_and_harness_trouble_are_never_verdicts_on_the_target() -> None:
+    assert judge(NotApplicable("no lab"), Tier.REQUIRED, strict=True) == (
+        Verdict.NOT_APPLICABLE,
+        "",
+        "no lab",
+    )
+    assert judge(HarnessError("login"), Tier.REQUIRED, strict=True)[0] is Verdict.HARNESS_ERROR
+    verdict, _, observed = judge(KeyError("x"), Tier.REQUIRED, strict=True)
+    assert verdict is Verdict.HARNESS_ERROR and "KeyError" in observed
