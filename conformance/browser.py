@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from playwright.sync_api import Browser as PlaywrightBrowser
 from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conformance import login_hook
 from conformance.outcome import origin
@@ -129,8 +131,8 @@ def find_browser(explicit: str | None, playwright: Playwright) -> str:
     )
 
 
-def trusting_home(ca_file: Path) -> Path:
-    """A private HOME whose NSS database trusts ``ca_file`` (needs certutil)."""
+def trusting_home(ca_file: Path, *more: Path) -> Path:
+    """A private HOME whose NSS database trusts ``ca_file`` and ``more`` (needs certutil)."""
     certutil = shutil.which("certutil")
     if certutil is None:
         raise HarnessError(
@@ -140,11 +142,17 @@ def trusting_home(ca_file: Path) -> Path:
     home = Path(tempfile.mkdtemp(prefix="cimd-browser-home-"))
     nssdb = home / ".pki" / "nssdb"
     nssdb.mkdir(parents=True)
-    for args in (
-        ["-N", "-d", f"sql:{nssdb}", "--empty-password"],
-        ["-A", "-d", f"sql:{nssdb}", "-n", "cimd-conformance", "-t", "C,,", "-i", str(ca_file)],
-    ):
-        subprocess.run([certutil, *args], check=True, capture_output=True, timeout=30)
+    commands = [["-N", "-d", f"sql:{nssdb}", "--empty-password"]]
+    for number, file in enumerate((ca_file, *more)):
+        name = "cimd-conformance" if number == 0 else f"cimd-target-ca-{number}"
+        commands.append(["-A", "-d", f"sql:{nssdb}", "-n", name, "-t", "C,,", "-i", str(file)])
+    for args in commands:
+        done = subprocess.run([certutil, *args], capture_output=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise HarnessError(
+                f"certutil could not add {args[-1]} to the browser's trust store: "
+                f"{done.stderr.decode('utf-8', 'replace').strip()[:200]}"
+            )
     return home
 
 
@@ -155,6 +163,7 @@ class Browser:
         ca_file: the suite's CA certificate, trusted for every page.
         executable: an explicit browser path, else one is found.
         host_maps: (name, address or address:port) pairs Chromium resolves first.
+        target_ca: the CA of the target's own certificate, trusted too (``--target-ca``).
     """
 
     def __init__(
@@ -162,8 +171,10 @@ class Browser:
         ca_file: Path,
         executable: str | None = None,
         host_maps: tuple[tuple[str, str], ...] = (),
+        target_ca: Path | None = None,
     ) -> None:
         self._ca_file = ca_file
+        self._target_ca = target_ca
         self._host_maps = host_maps
         self._executable = executable
         self._playwright: Playwright | None = None
@@ -172,7 +183,7 @@ class Browser:
 
     def start(self) -> Browser:
         """Launch the browser."""
-        home = trusting_home(self._ca_file)
+        home = trusting_home(self._ca_file, *([self._target_ca] if self._target_ca else []))
         # the driver's own fetches use Node's CA store, set before the driver starts
         os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(self._ca_file))
         self._playwright = sync_playwright().start()
@@ -213,9 +224,25 @@ class Browser:
 
 
 def login(
-    context: BrowserContext, authorize_url: str, recipe: LoginRecipe, shot: Path | None
+    context: BrowserContext,
+    authorize_url: str,
+    recipe: LoginRecipe,
+    shot: Path | None,
+    *,
+    logged_in: bool = False,
+    seen: list[str] | None = None,
 ) -> Page:
     """Open ``authorize_url`` and log in if asked; returns the page showing consent.
+
+    Args:
+        context: the browser context (its cookies are the session).
+        authorize_url: the authorization request to open.
+        recipe: how to get through login and consent.
+        shot: where to save a screenshot of the consent page (or of the failure).
+        logged_in: the context already has a session, so a hook is skipped when consent is
+            already showing; on the first login the hook runs whenever given (a flow may
+            show consent before its login).
+        seen: gets one line saying how consent was reached, for the preflight.
 
     Raises:
         HarnessError: the login or consent page did not match the recipe; the message says
@@ -223,32 +250,16 @@ def login(
     """
     page = context.new_page()
     try:
-        page.goto(authorize_url, wait_until="load")
-        if recipe.hook and not page.locator(recipe.approve_selector).count():
-            # the hook runs unless consent is already showing (a session from an earlier login)
-            login_hook.call(recipe.hook, page, recipe.username, recipe.password)
-            page.wait_for_load_state("load")
-        elif page.locator(recipe.password_selector).count():
-            _fill_login(page, recipe)
-            if page.locator(recipe.password_selector).count():
-                raise HarnessError(
-                    f"the login recipe's credentials were refused: the login form came back at "
-                    f"{page.url} ({_page_text(page)!r}). Check --user and --password."
-                )
+        _load(page, lambda: page.goto(authorize_url, wait_until="load"))
+        how = _log_in(page, recipe, logged_in)
         _await_consent(page, recipe)
+    except _NotLoading as exc:
+        raise HarnessError(str(exc)) from exc  # no screenshot: a stuck page cannot take one
     except PlaywrightError as exc:
         _screenshot(page, shot)
-        text = _page_text(page)
-        error = dict(parse_qsl(urlsplit(page.url).query)).get("error")
-        if error:
-            raise HarnessError(
-                f"after login the target ended the request with error={error!r} at {page.url}: "
-                "it may need more authorization parameters (add --param, e.g. scope=openid)"
-            ) from exc
-        raise HarnessError(
-            f"the login recipe did not lead to a consent page (at {page.url}: {text!r}): "
-            f"{str(exc).splitlines()[0]}. Check the credentials and the recipe's selectors."
-        ) from exc
+        raise HarnessError(_no_consent(page, exc)) from exc
+    if seen is not None:
+        seen.append(how)
     _screenshot(page, shot)
     return page
 
@@ -269,6 +280,71 @@ def _fill_login(page: Page, recipe: LoginRecipe) -> None:
         password.press("Enter")
     page.wait_for_load_state("load")
     page.wait_for_timeout(POLL_MS)  # a scripted submit navigates after its fetch() returns
+
+
+class _NotLoading(Exception):
+    """A page did not finish loading (its script kept running, or a resource never came)."""
+
+
+def _load(page: Page, step: Callable[[], object]) -> None:
+    """Run a navigation step; a page that never finishes loading raises :class:`_NotLoading`."""
+    try:
+        step()
+    except PlaywrightTimeoutError as exc:
+        raise _NotLoading(
+            f"the page at {page.url} did not finish loading within {STEP_TIMEOUT_MS // 1000} s "
+            "(a script on it kept running, or a resource never arrived): the target's page "
+            "hangs in a browser"
+        ) from exc
+    except PlaywrightError as exc:
+        if "ERR_CERT_" in str(exc):
+            error = next(w for w in str(exc).split() if "ERR_CERT_" in w)
+            raise _NotLoading(
+                f"the browser does not trust the target's TLS certificate at {page.url} "
+                f"({error}): give the target's CA with --target-ca FILE (or target_ca in the "
+                "target file)"
+            ) from exc
+        raise
+
+
+def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
+    """Get past the login page, if there is one; returns what happened."""
+    if recipe.hook and not (logged_in and page.locator(recipe.approve_selector).count()):
+        login_hook.call(recipe.hook, page, recipe.username, recipe.password)
+        _load(page, lambda: page.wait_for_load_state("load"))
+        return "logged in through the login hook; consent page reached"
+    if not page.locator(recipe.password_selector).count():
+        return "consent appeared without a login (no password field on the first page)"
+    if not page.locator(recipe.username_selector).count():
+        raise HarnessError(
+            f"the login page at {page.url} has a password field but no user name field "
+            "matching the recipe: set [login] username_selector in the target file"
+        )
+    _load(page, lambda: _fill_login(page, recipe))
+    if page.locator(recipe.password_selector).count():
+        raise HarnessError(
+            f"the password field was still there after submit, at {page.url} "
+            f"({_page_text(page)!r}): check --user and --password (or [user] in the target "
+            "file), or [login] submit_selector"
+        )
+    return "logged in with the login recipe; consent page reached"
+
+
+def _no_consent(page: Page, exc: PlaywrightError) -> str:
+    """What the page showed when no approve button appeared."""
+    error = dict(parse_qsl(urlsplit(page.url).query)).get("error")
+    if error:
+        return (
+            f"after login the target ended the request with error={error!r} at {page.url}: "
+            "it may need more authorization parameters (add --param, e.g. scope=openid)"
+        )
+    if urlsplit(page.url).scheme == "chrome-error":
+        return f"the browser could not load a page of the flow: {str(exc).splitlines()[0]}"
+    return (
+        f"no approve button appeared within {STEP_TIMEOUT_MS // 1000} s: the page at "
+        f"{page.url} showed {_page_text(page)!r}. Set [login] approve_text or "
+        "approve_selector in the target file to the consent page's button"
+    )
 
 
 def _await_consent(page: Page, recipe: LoginRecipe) -> None:

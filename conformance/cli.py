@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, baseline, deadline, lab, requirements, resource, target_file
+from conformance import (
+    __version__,
+    baseline,
+    deadline,
+    input_checks,
+    lab,
+    requirements,
+    resource,
+    target_file,
+)
 from conformance.harness import ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
@@ -104,6 +113,12 @@ def parser() -> argparse.ArgumentParser:
         help="shell command that starts the target for the run (inside the lab with --lab); "
         "it gets the test CA as $CIMD_CA_FILE",
     )
+    run.add_argument(
+        "--target-ca",
+        type=Path,
+        help="CA certificate(s) of the target's own TLS certificate, when the system does not "
+        "trust it (PEM)",
+    )
     _add_run_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
@@ -128,7 +143,10 @@ def parser() -> argparse.ArgumentParser:
 def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
     """The pytest command line for a run."""
     argv = [str(SCENARIOS), "-c", str(SCENARIOS / "pytest.ini"), "--rootdir", str(SCENARIOS)]
-    argv += ["--no-header", "--tb=line", "--assert=plain", "-v" if args.verbose else "-q"]
+    argv += ["--no-header", "--assert=plain"]
+    # the console summary says every verdict once; pytest's per-check errors would repeat a
+    # preflight failure once per check
+    argv += ["-v", "--tb=line"] if args.verbose else ["-q", "--tb=no", "-rN"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "conformance.plugin"]
     for issuer in issuers:
@@ -148,6 +166,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-param", param]
     if args.baseline:
         argv += ["--cimd-baseline", str(args.baseline.resolve())]
+    if getattr(args, "target_ca", None):
+        argv += ["--cimd-target-ca", str(Path(args.target_ca).resolve())]
     if getattr(args, "mcp_discovery", None):
         argv += ["--cimd-mcp-discovery", args.mcp_discovery]
     for name in ("exchange", "check", "run"):
@@ -201,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "ca":
         return _ca(args)
+    unwritable = input_checks.report_dir_problem(args.report_dir)
+    if unwritable:
+        print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)
+        return 2
     if args.lab and not lab.inside():
         try:
             if args.command == "run" and not args.target_command:
@@ -287,6 +311,9 @@ def _run(args: argparse.Namespace) -> int:
     mcp = args.mcp_server or (spec.mcp_server if spec else None)
     if bool(issuers) == bool(mcp):
         parser().error("run needs --issuer URL, --mcp-server URL or --target FILE (one of them)")
+    problem = _input_problem(args, spec, issuers, mcp)
+    if problem:
+        return could_not_test(args, [", ".join(issuers or [mcp or ""])], problem)
     ca = TestCA.load_or_create(args.state_dir)
     try:
         with contextlib.ExitStack() as stack:
@@ -300,10 +327,40 @@ def _run(args: argparse.Namespace) -> int:
         return could_not_test(args, issuers or [mcp or ""], str(exc))
 
 
+def _input_problem(
+    args: argparse.Namespace,
+    spec: target_file.TargetFile | None,
+    issuers: Sequence[str],
+    mcp: str | None,
+) -> str | None:
+    """What is wrong with the run's URLs, target CA or metadata-host ports, or None."""
+    in_file = f"in {args.target}"
+    urls = [(u, "--issuer" if args.issuer else f"issuer {in_file}") for u in issuers]
+    if mcp:
+        urls.append((mcp, "--mcp-server" if args.mcp_server else f"mcp_server {in_file}"))
+    problems = [input_checks.url_problem(url, name) for url, name in urls]
+    if args.target_ca is None and spec is not None and spec.target_ca:
+        args.target_ca = Path(spec.target_ca)
+        problems.append(input_checks.ca_file_problem(args.target_ca, f"target_ca {in_file}"))
+    elif args.target_ca is not None:
+        problems.append(input_checks.ca_file_problem(args.target_ca, "--target-ca"))
+    host = getattr(args, "metadata_host", {})
+    if not lab.inside():
+        for key in ("port", "plain_port", "untrusted_port"):
+            if host.get(key):
+                address = str(host.get("bind", "127.0.0.1"))
+                where = f"[metadata_host] {key} {in_file}"
+                problems.append(input_checks.port_problem(address, int(host[key]), where))
+    return next((p for p in problems if p), None)
+
+
 def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
     """The MCP server's authorization server; requests then carry ``resource=url``."""
     limits = deadline.Limits(args.exchange_timeout, args.check_timeout, args.run_timeout)
-    with deadline.client(ssl_context(str(ca.cert_path))) as client:
+    tls = ssl_context(str(ca.cert_path))
+    if args.target_ca:
+        tls.load_verify_locations(cafile=str(args.target_ca))
+    with deadline.client(tls) as client:
         found = resource.discover(client, url, deadline.Clock(limits))
     if not any(p.startswith("resource=") for p in args.param):
         args.param = [*args.param, f"resource={url}"]

@@ -1,10 +1,11 @@
 """Login hooks: a Python function that gets the browser through an unusual login page.
 
 A target file names one as ``[login] hook = "login_hook.py:log_in"`` (the path relative to the
-target file). The suite opens the authorization URL and, unless the consent page is already
-showing, calls the function with the Playwright page and the test user's credentials instead
-of its own fill-and-submit steps; when it returns, the suite waits for the consent page's
-approve button as usual::
+target file). The suite opens the authorization URL and calls the function with the Playwright
+page and the test user's credentials instead of its own fill-and-submit steps, even when an
+approve button already shows (some flows ask for consent before login; later flows in the
+logged-in browser call it only when consent is not showing); when it returns, the suite
+waits for the consent page's approve button as usual::
 
     def log_in(page, username, password):
         page.get_by_label("Work e-mail").fill(username)

@@ -78,6 +78,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=default,
             help=f"seconds {what} may take in all (default {default:g})",
         )
+    group.addoption(
+        "--cimd-metadata-plain-port", type=int, default=0, help="the plain-HTTP listener's port"
+    )
+    group.addoption(
+        "--cimd-metadata-untrusted-port",
+        type=int,
+        default=0,
+        help="the untrusted-CA listener's port",
+    )
+    group.addoption(
+        "--cimd-target-ca", default=None, help="CA certificate(s) of the target's own TLS (PEM)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,6 +110,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def run_config(config: pytest.Config) -> RunConfig:
     """The run's configuration from the ``--cimd-*`` options."""
     state = config.getoption("cimd_state_dir")
+    target_ca = config.getoption("cimd_target_ca")
     return RunConfig(
         issuers=tuple(config.getoption("cimd_issuer")),
         report_dir=Path(config.getoption("cimd_report_dir")),
@@ -111,6 +124,9 @@ def run_config(config: pytest.Config) -> RunConfig:
         login=_pairs(config, "cimd_login"),
         metadata_bind=config.getoption("cimd_metadata_bind"),
         metadata_port=config.getoption("cimd_metadata_port"),
+        metadata_plain_port=config.getoption("cimd_metadata_plain_port"),
+        metadata_untrusted_port=config.getoption("cimd_metadata_untrusted_port"),
+        target_ca=Path(target_ca) if target_ca else None,
         public=_public_urls(config),
         mcp=json.loads(config.getoption("cimd_mcp_discovery") or "null"),
         limits=Limits(

@@ -52,6 +52,9 @@ class RunConfig:
     bind: str = "127.0.0.1"
     metadata_bind: str | None = None
     metadata_port: int = 0
+    metadata_plain_port: int = 0
+    metadata_untrusted_port: int = 0
+    target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
     pacing: Pacing = field(default_factory=Pacing)
@@ -99,6 +102,8 @@ class SuiteRun:
         self.config = config
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
+        if config.target_ca is not None:  # the target's own certificate comes from it
+            self.tls.load_verify_locations(cafile=str(config.target_ca))
         self.network = Network.start(public=config.public is not None)
         address, name, alias = self.network.metadata_bind
         self.metadata_host = MetadataHost(
@@ -108,6 +113,8 @@ class SuiteRun:
             alias,
             port=config.metadata_port or self.network.metadata_port,
             public=config.public,
+            plain_port=config.metadata_plain_port,
+            untrusted_port=config.metadata_untrusted_port,
         )
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
@@ -152,7 +159,7 @@ class SuiteRun:
                 local = f"[{local}]" if ":" in local else local
                 maps = ((host.host_name, f"{local}:{host.port}"),)
             self._browser = browser_mod.Browser(
-                self.ca.cert_path, self.config.browser, maps
+                self.ca.cert_path, self.config.browser, maps, self.config.target_ca
             ).start()
         return self._browser
 
@@ -338,11 +345,19 @@ class SuiteRun:
         )
         context = self.browser.new_context()
         shot = self.screenshot_path(run.label, "login-consent")
+        seen: list[str] = []
         with within(self.clock, context):
-            page = browser_mod.login(context, url, self.recipe, shot)
-        page.close()
+            page = browser_mod.login(context, url, self.recipe, shot, seen=seen)
+            try:
+                if seen and seen[0].startswith("consent appeared without a login"):
+                    # consent before login: approving leads to the login, which the session
+                    # needs; the browser logs in when asked (see approve_in_browser)
+                    browser_mod.approve_in_browser(page, self.recipe, redirect_uri)
+                    seen[0] += "; approved it, and logged in when the target asked"
+            finally:
+                page.close()
         session.add_cookies(browser_mod.cookies(context))
-        run.preflight["login"] = "logged in once through the browser; consent page reached"
+        run.preflight["login"] = seen[0]
         return context
 
 
@@ -368,7 +383,7 @@ class BrowserFlow:
         shot = self._suite.screenshot_path(self._run.label, shot_name)
         context, recipe = self._run.login_context, self._suite.recipe
         with within(self._suite.clock, context):
-            page = browser_mod.login(context, authorize_url, recipe, shot)
+            page = browser_mod.login(context, authorize_url, recipe, shot, logged_in=True)
             try:
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
             finally:
@@ -378,7 +393,8 @@ class BrowserFlow:
         """Approve ``url``'s consent in the browser (plain HTTP could not)."""
         context, recipe = self._context(), self._suite.recipe
         with within(self._suite.clock, context):
-            page = browser_mod.login(context, url, recipe, None)
+            logged_in = context is self._run.login_context
+            page = browser_mod.login(context, url, recipe, None, logged_in=logged_in)
             try:
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
             finally:

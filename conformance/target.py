@@ -26,6 +26,13 @@ class Probe:
     content_type: str = ""
     error: str = ""
     document: dict[str, Any] | None = None
+    body: str = ""
+
+    def describe(self) -> str:
+        """What the URL answered, in a few words."""
+        if self.status is None:
+            return self.error
+        return f"{self.status}, {self.body}" if self.body else str(self.status)
 
 
 @dataclass(frozen=True)
@@ -92,14 +99,22 @@ def probe(client: httpx.Client, url: str, clock: Clock | None = None) -> Probe:
     except HarnessError as exc:
         return Probe(url, None, error=str(exc))
     content_type = response.headers.get("content-type", "")
-    document = None
+    document, body = None, ""
     if response.status_code == 200:
         try:
             parsed = response.json()
         except ValueError:
-            parsed = None
+            parsed, body = None, f"not JSON ({content_type or 'no content-type'})"
         document = parsed if isinstance(parsed, dict) else None
-    return Probe(url, response.status_code, content_type, document=document)
+        if document is None and not body:
+            body = f"a JSON {_json_kind(parsed)}, not an object"
+    return Probe(url, response.status_code, content_type, document=document, body=body)
+
+
+def _json_kind(value: object) -> str:
+    kinds: tuple[tuple[type, str], ...] = ((list, "array"), (str, "string"), (bool, "boolean"))
+    kinds += ((int, "number"), (float, "number"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 def discover(client: httpx.Client, issuer: str, clock: Clock | None = None) -> Target:
@@ -113,12 +128,16 @@ def discover(client: httpx.Client, issuer: str, clock: Clock | None = None) -> T
     for found in probes:
         if found.document is not None:
             return Target(issuer, found.document, found.url, tuple(probes))
-    lines = "; ".join(f"{p.url} -> {p.status or p.error}" for p in probes)
+    lines = "; ".join(f"{p.url} -> {p.describe()}" for p in probes)
+    untrusted = [p for p in probes if "CERTIFICATE_VERIFY_FAILED" in p.error]
+    if untrusted:
+        raise HarnessError(
+            f"the suite does not trust the target's TLS certificate ({untrusted[0].url}: "
+            f"{untrusted[0].error}). Give the target's CA with --target-ca FILE (or target_ca in "
+            "the target file)."
+        )
     unreachable = all(p.status is None for p in probes)
     cause = "the target is unreachable" if unreachable else "no authorization server metadata"
     if unreachable and any("deadline" in p.error for p in probes):
         cause = "the target did not answer in time"
-    raise HarnessError(
-        f"{cause} ({lines}). Check --issuer, that the target is running, and that it "
-        "trusts and is trusted over TLS (see `cimd-conformance ca`)."
-    )
+    raise HarnessError(f"{cause} ({lines}). Check --issuer and that the target is running.")

@@ -4,6 +4,7 @@ Example::
 
     issuer = "https://as.example.test"     # or: mcp_server = "https://mcp.example.test/mcp"
     profile = "latest"                 # or "mcp-2025-11-25"
+    target_ca = "target-ca.pem"        # CA of the target's own certificate (relative to this file)
 
     [user]
     name = "alice"
@@ -23,6 +24,8 @@ Example::
     [metadata_host]                    # for a target elsewhere, behind a tunnel
     bind = "127.0.0.1"                 # address the metadata host binds (default loopback)
     port = 8443                        # its TLS listener's port (default: any free one)
+    plain_port = 8080                  # the plain-HTTP listener's port (default: any free one)
+    untrusted_port = 8444              # the untrusted-CA listener's port (default: any free one)
     public_url = "https://m.example.test"   # where the target reaches that listener
     plain_public_url = "http://m-plain.example.test"         # optional
     untrusted_public_url = "https://m-untrusted.example.test" # optional
@@ -50,11 +53,14 @@ _SCHEMA: dict[str, Any] = {
     "issuer": str,
     "mcp_server": str,
     "profile": str,
+    "target_ca": str,
     "user": {"name": str, "password": str},
     "authorization": dict,
     "metadata_host": {
         "bind": str,
         "port": int,
+        "plain_port": int,
+        "untrusted_port": int,
         "public_url": str,
         "plain_public_url": str,
         "untrusted_public_url": str,
@@ -89,6 +95,7 @@ class TargetFile:
     metadata_host: dict[str, str | int] = field(default_factory=dict)
     mcp_server: str | None = None
     timeouts: dict[str, float] = field(default_factory=dict)
+    target_ca: str | None = None
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -143,7 +150,14 @@ def load(path: Path) -> TargetFile:
         login=login,
         metadata_host=_metadata_host(path, data.get("metadata_host", {})),
         timeouts={k: float(v) for k, v in data.get("timeouts", {}).items()},
+        target_ca=_relative(path, data["target_ca"]) if "target_ca" in data else None,
     )
+
+
+def _relative(path: Path, name: str) -> str:
+    """``name`` made absolute relative to the target file's directory."""
+    file = Path(name).expanduser()
+    return str(file if file.is_absolute() else path.resolve().parent / file)
 
 
 def _metadata_host(path: Path, table: dict[str, Any]) -> dict[str, str | int]:
@@ -152,6 +166,9 @@ def _metadata_host(path: Path, table: dict[str, Any]) -> dict[str, str | int]:
             raise TargetFileError(f"{path}: [metadata_host] {key} must be an http(s) URL")
     if "public_url" not in table and ({"plain_public_url", "untrusted_public_url"} & table.keys()):
         raise TargetFileError(f"{path}: [metadata_host] needs public_url with the other URLs")
+    for key in ("port", "plain_port", "untrusted_port"):
+        if key in table and not 0 <= table[key] <= 65535:
+            raise TargetFileError(f"{path}: [metadata_host] {key} must be 0 to 65535")
     return dict(table)
 
 

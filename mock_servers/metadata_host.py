@@ -74,6 +74,8 @@ class MetadataHost:
         alias: a second name for this host (``localhost`` on loopback), for checks that need
             "the same document on another host name".
         port: the TLS listener's port (0: any free port).
+        plain_port: the plain-HTTP listener's port (0: any free port), for a tunnel.
+        untrusted_port: the untrusted-CA listener's port (0: any free port), for a tunnel.
         public: the URLs a remote target reaches the listeners at, when they differ from the
             bound addresses; :attr:`base_url` and the others then use them.
     """
@@ -87,6 +89,8 @@ class MetadataHost:
         *,
         port: int = 0,
         public: PublicUrls | None = None,
+        plain_port: int = 0,
+        untrusted_port: int = 0,
     ) -> None:
         self._lock = threading.Lock()
         self._hostings: dict[str, Hosting] = {CALLBACK_PATH: CALLBACK_PAGE}
@@ -106,11 +110,11 @@ class MetadataHost:
         self._tls = Server(
             self._app("tls"), host, port, ca.issue_server_pem(self._dir, names), name
         )
-        self._plain = Server(self._app("plain"), host, 0, name=name)
+        self._plain = Server(self._app("plain"), host, plain_port, name=name)
         self._untrusted = Server(
             self._app("untrusted"),
             host,
-            0,
+            untrusted_port,
             self._untrusted_ca.issue_server_pem(self._dir, names),
             name,
         )

@@ -75,7 +75,8 @@ def test_a_login_recipe_that_no_longer_matches_is_a_harness_error(
     assert done.returncode == 2, done.stdout[-3000:]
     report = Report.load(out / "report.json")
     error = report.preflight["error"]
-    assert "did not lead to a consent page" in error and "recipe's selectors" in error
+    assert "no approve button appeared" in error and "the page at" in error
+    assert "approve_text or approve_selector" in error
     assert report.failed_requirements() == set()
     # what was learned before the login is kept
     assert report.preflight["valid_client"].startswith("login page")

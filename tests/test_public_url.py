@@ -11,10 +11,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
+from mock_servers.metadata_host import MetadataHost
+from mock_servers.pki import TestCA
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
@@ -138,3 +141,50 @@ def test_a_bad_public_url_is_a_target_file_error(tmp_path: Path) -> None:
         "public_url must be an http(s) URL"
         in Report.load(tmp_path / "report.json").preflight["error"]
     )
+
+
+def test_fixed_ports_let_every_listener_be_tunnelled(tmp_path: Path) -> None:
+    ports = {key: _free_port() for key in ("port", "plain_port", "untrusted_port")}
+    tunnels = {key: Tunnel(port) for key, port in ports.items()}
+    public = {
+        "public_url": f"https://127.0.0.1:{tunnels['port'].port}",
+        "plain_public_url": f"http://127.0.0.1:{tunnels['plain_port'].port}",
+        "untrusted_public_url": f"https://127.0.0.1:{tunnels['untrusted_port'].port}",
+    }
+    try:
+        with ReferenceTarget(state_dir=tmp_path / "state") as target:
+            spec = tmp_path / "target.toml"
+            lines = [f'issuer = "{target.issuer}"', "[metadata_host]"]
+            lines += [f"{key} = {port}" for key, port in ports.items()]
+            lines += [f'{key} = "{url}"' for key, url in public.items()]
+            spec.write_text("\n".join(lines) + "\n")
+            args = ["run", "--target", str(spec), "--state-dir", str(tmp_path / "state")]
+            done = subprocess.run(
+                [*CLI, *args, "--report-dir", str(tmp_path / "out")],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+    finally:
+        for tunnel in tunnels.values():
+            tunnel.close()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    verdicts = {r.requirement: r for r in Report.load(tmp_path / "out" / "report.json").results}
+    assert verdicts["CIMD-URL-01"].verdict == "pass"  # judged through the plain listener's tunnel
+    tried = [a["client_id"] for a in verdicts["CIMD-ERR-01"].evidence["attempts"]]
+    assert any(url.startswith(public["untrusted_public_url"]) for url in tried)
+    assert verdicts["CIMD-ERR-01"].verdict == "pass"
+    # the target fetched through both TLS tunnels (an http client_id is refused unfetched)
+    assert tunnels["port"].connections > 0 and tunnels["untrusted_port"].connections > 0
+
+
+def test_each_listener_binds_its_fixed_port(tmp_path: Path) -> None:
+    ports = [_free_port() for _ in range(3)]
+    ca = TestCA.load_or_create(tmp_path / "state")
+    host = MetadataHost(ca, port=ports[0], plain_port=ports[1], untrusted_port=ports[2])
+    with host:
+        assert host.port == ports[0]
+        assert host.plain_base_url == f"http://127.0.0.1:{ports[1]}"
+        assert host.untrusted_base_url == f"https://127.0.0.1:{ports[2]}"
+        answer = httpx.get(f"{host.plain_base_url}/cb", timeout=10)
+    assert answer.status_code == 200 and [f.listener for f in host.fetches()] == ["plain"]

@@ -92,3 +92,17 @@ def test_a_broken_target_file_exits_2_with_a_report(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "unknown key 'submit'" in done.stderr
     assert "unknown key 'submit'" in Report.load(tmp_path / "r" / "report.json").preflight["error"]
+
+
+def test_target_ca_is_relative_to_the_file_and_ports_are_checked(tmp_path: Path) -> None:
+    spec = load(
+        _write(
+            tmp_path,
+            'issuer = "https://as.test"\ntarget_ca = "certs/ca.pem"\n'
+            "[metadata_host]\nport = 8443\nplain_port = 8080\nuntrusted_port = 8444\n",
+        )
+    )
+    assert spec.target_ca == str(tmp_path / "certs" / "ca.pem")
+    assert spec.metadata_host == {"port": 8443, "plain_port": 8080, "untrusted_port": 8444}
+    with pytest.raises(TargetFileError, match=r"\[metadata_host\] plain_port must be 0 to 65535"):
+        load(_write(tmp_path, 'issuer = "https://as.test"\n[metadata_host]\nplain_port = 70000\n'))

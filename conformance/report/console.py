@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from conformance.coverage import not_tested_line, scope_line
-from conformance.report.model import Report
+from conformance.report.model import CheckResult, Report
 from conformance.verdicts import Verdict
 
 _SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVISORY)
@@ -22,13 +22,15 @@ def render(report: Report) -> str:
     if report.preflight.get("error"):
         lines.append(f"  preflight: {report.preflight['error']}")
     known = set(report.baseline.get("known", []))
+    untested = [r.requirement for r in report.results if _preflight_failed(report, r)]
+    if untested:
+        lines.append(f"  not tested (preflight failed): {', '.join(untested)}")
     for result in report.results:
-        if Verdict(result.verdict) in _SHOWN:
-            label = "KNOWN FAILURE" if result.requirement in known else result.verdict.upper()
-            lines.append(f"  {label:<14} {result.requirement:<14} {result.title}")
-            if result.verdict != Verdict.HARNESS_ERROR.value or not report.preflight.get("error"):
-                lines.append(f"  {'':<14} expected: {result.expected}")
-                lines.append(f"  {'':<14} observed: {result.observed}")
+        if Verdict(result.verdict) in _SHOWN and not _preflight_failed(report, result):
+            shown = "KNOWN FAILURE" if result.requirement in known else result.verdict.upper()
+            lines.append(f"  {shown:<14} {result.requirement:<14} {result.title}")
+            lines.append(f"  {'':<14} expected: {result.expected}")
+            lines.append(f"  {'':<14} observed: {result.observed}")
     for stale in report.baseline.get("stale", []):
         lines.append(
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
@@ -40,6 +42,15 @@ def render(report: Report) -> str:
     scope = scope_line(report.coverage)
     lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
     return "\n".join(lines)
+
+
+def _preflight_failed(report: Report, result: CheckResult) -> bool:
+    """Whether ``result`` is a harness error only because the target's preflight failed."""
+    return (
+        result.verdict == Verdict.HARNESS_ERROR.value
+        and bool(report.preflight.get("error"))
+        and result.observed.startswith("preflight failed")
+    )
 
 
 def _scope(report: Report) -> list[str]:
