@@ -1,0 +1,110 @@
+"""A report directory written whole: staged in a sibling directory, renamed into place.
+
+Everything a run writes (report.json, junit.xml, report.html, screenshots, per-target
+subdirectories and index.json) goes into a temporary sibling ``.<name>.partial-*``; when the
+run ends, however it ends, the old directory is renamed aside, the new one renamed into its
+place, and the old one removed. A report directory therefore never mixes two runs.
+
+One run at a time per report directory: the run holds an exclusive ``flock`` on the sibling
+``.<name>.lock`` for as long as it lives (the kernel drops it when the process dies), and a
+second run is refused at once with :class:`ReportDirBusy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+
+class ReportDirBusy(Exception):
+    """Another run is writing the same report directory."""
+
+    def __init__(self, directory: Path, holder: str) -> None:
+        by = f" (process {holder})" if holder else ""
+        super().__init__(
+            f"another run{by} is writing the report directory {directory}: wait for it to "
+            "finish, or give this run its own with --report-dir DIR"
+        )
+        self.directory = directory
+
+
+class ReportDir:
+    """The report directory ``final`` of one run, locked and staged.
+
+    Use as a context manager: :attr:`staging` is where the run writes; leaving the context
+    publishes it as ``final`` (when anything was written) and releases the lock.
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.final = final.absolute()
+        self._parent = self.final.parent
+        self._lock_fd: int | None = None
+        self.staging = self.final  # replaced by the temporary sibling on entry
+
+    def __enter__(self) -> ReportDir:
+        self._parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self._parent / f".{self.final.name}.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise ReportDirBusy(self.final, holder) from None
+        self._lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._sweep()
+        self.staging = Path(
+            tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=self._parent)
+        )
+        umask = os.umask(0)
+        os.umask(umask)
+        self.staging.chmod(0o777 & ~umask)
+        return self
+
+    def _sweep(self) -> None:
+        """Remove what a run killed outright (SIGKILL) left behind; the lock makes it safe."""
+        for prefix in (f".{self.final.name}.partial-", f".{self.final.name}.old-"):
+            for left in self._parent.glob(f"{glob_escape(prefix)}*"):
+                shutil.rmtree(left, ignore_errors=True)
+
+    def publish(self) -> None:
+        """Put the staged directory in place of ``final`` (nothing written: leave ``final``)."""
+        if self.staging == self.final or not self.staging.is_dir():
+            return
+        if not any(self.staging.iterdir()):
+            self.staging.rmdir()
+            return
+        old = None
+        if self.final.exists() or self.final.is_symlink():
+            old = self._parent / f".{self.final.name}.old-{os.getpid()}"
+            os.rename(self.final, old)
+        os.rename(self.staging, self.final)
+        self.staging = self.final
+        if old is not None:
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.publish()
+        finally:
+            if self._lock_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._lock_fd)  # closing the last descriptor drops the flock
+                self._lock_fd = None
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob metacharacters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
