@@ -154,7 +154,8 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
         codes.append(Report.load(path).exit_code())
     code = 2 if 2 in codes else max(codes, default=2)
     where = getattr(args, "final_report_dir", args.report_dir).resolve()
-    print(f"cimd-conformance: reports in {where} (exit code {code})")
+    if interrupts.received() is None:  # else the interrupted line says where they are
+        print(f"cimd-conformance: reports in {where} (exit code {code})")
     return code
 
 

@@ -159,6 +159,17 @@ class ResultCollector:
                 result.expected = late.expected
                 result.observed = "after the check ended, " + late.observed
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Keep only the innermost frame of pytest's report of the interrupt.
+
+        pytest renders the source of every frame it keeps (the browser driver's files are
+        huge), which would delay the stop by seconds.
+        """
+        shown = excinfo.traceback.filter(lambda entry: not entry.ishidden(excinfo))
+        if len(shown):
+            excinfo.traceback = shown[-1:]
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write report.json and junit.xml for every target.
 
