@@ -368,6 +368,34 @@ def test_second_run_on_a_busy_report_directory_is_refused(tmp_path: Path, state_
     assert "another run" not in after.stderr
 
 
+def test_two_runs_at_once_share_a_fresh_state_directory(tmp_path: Path) -> None:
+    """Separate report directories, one new state directory: both runs write their reports."""
+    state = tmp_path / "state"
+    runs = [
+        subprocess.Popen(
+            _cli(
+                "run",
+                "--issuer",
+                UNREACHABLE,
+                "--report-dir",
+                str(tmp_path / f"r{i}"),
+                "--state-dir",
+                str(state),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    errors = [run.communicate(timeout=120)[1] for run in runs]
+    for i, run in enumerate(runs):
+        assert run.returncode == 2, errors[i]
+        data = json.loads((tmp_path / f"r{i}" / "report.json").read_text())
+        assert "unreachable" in data["preflight"]["error"] and not data["interrupted"]
+    assert (state / "ca.pem").exists()
+
+
 def test_concurrent_first_use_of_a_state_directory_hands_out_the_saved_ca(tmp_path: Path) -> None:
     """Several processes create the CA at once on a fresh state directory: one CA, saved."""
     state = tmp_path / "state"
