@@ -225,13 +225,14 @@ def in_report_dir(args: argparse.Namespace, body: Callable[[], int]) -> int:
     try:
         with ReportDir(final) as out:
             args.report_dir, args.final_report_dir = out.staging, final
+            stopped = False
             try:
                 code = body()
             except KeyboardInterrupt:
-                code = 2
+                code, stopped = 2, True
             finally:
                 interrupts.defer()  # a late signal must not cut the publishing short
-            name = interrupts.received()
+            name = interrupts.received() or ("SIGINT" if stopped else None)
             if name is not None:
                 _mark_interrupted(args, out.staging)
                 code = interrupts.exit_code(name)

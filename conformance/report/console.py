@@ -27,8 +27,8 @@ def render(report: Report) -> str:
     known = set(report.baseline.get("known", []))
     for result in report.results:
         if Verdict(result.verdict) in _SHOWN:
-            word = "KNOWN FAILURE" if result.requirement in known else result.verdict.upper()
-            lines.append(f"  {word:<14} {result.requirement:<14} {result.title}")
+            label = "KNOWN FAILURE" if result.requirement in known else result.verdict.upper()
+            lines.append(f"  {label:<14} {result.requirement:<14} {result.title}")
             if result.verdict != Verdict.HARNESS_ERROR.value or not report.preflight.get("error"):
                 lines.append(f"  {'':<14} expected: {result.expected}")
                 lines.append(f"  {'':<14} observed: {result.observed}")
@@ -36,8 +36,6 @@ def render(report: Report) -> str:
         lines.append(
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
         )
-    if report.interrupted:
-        word = interrupted_word(report)
     lines.append(f"  verdict: {word} ({counts or 'no checks ran'})")
     return "\n".join(lines)
 
