@@ -276,7 +276,7 @@ def test_a_new_run_replaces_the_whole_report_directory(tmp_path: Path, state_dir
     report_dir = tmp_path / "reports"
     (report_dir / "old-target" / "screenshots").mkdir(parents=True)
     (report_dir / "old-target" / "screenshots" / "login-consent.png").write_bytes(b"old")
-    (report_dir / "report.json").write_text("{}")
+    (report_dir / "index.json").write_text('{"old-target": {"exit_code": 0}}')
     done = subprocess.run(
         _cli(
             "run",
@@ -303,6 +303,34 @@ def test_a_new_run_replaces_the_whole_report_directory(tmp_path: Path, state_dir
         "127.0.0.1-7",
         "127.0.0.1-9",
     }
+    assert _left_over(report_dir) == []
+
+
+def test_a_report_directory_holding_other_files_keeps_them(tmp_path: Path, state_dir: Path) -> None:
+    """``--report-dir`` on a directory with the user's own files: only the report is replaced."""
+    report_dir = tmp_path / "mine"
+    (report_dir / "screenshots").mkdir(parents=True)
+    (report_dir / "screenshots" / "login-consent.png").write_bytes(b"old")
+    (report_dir / "report.json").write_text("{}")
+    (report_dir / "notes.txt").write_text("keep me")
+    done = subprocess.run(
+        _cli(
+            "run",
+            "--issuer",
+            UNREACHABLE,
+            "--report-dir",
+            str(report_dir),
+            "--state-dir",
+            str(state_dir),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (report_dir / "notes.txt").read_text() == "keep me"
+    assert not (report_dir / "screenshots").exists()
+    assert json.loads((report_dir / "report.json").read_text())["issuer"] == UNREACHABLE
     assert _left_over(report_dir) == []
 
 

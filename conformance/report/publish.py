@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -41,7 +42,7 @@ class ReportDir:
     """
 
     def __init__(self, final: Path) -> None:
-        self.final = final.absolute()
+        self.final = Path(os.path.abspath(final))
         self._parent = self.final.parent
         self._lock_fd: int | None = None
         self.staging = self.final  # replaced by the temporary sibling on entry
@@ -75,11 +76,19 @@ class ReportDir:
                 shutil.rmtree(left, ignore_errors=True)
 
     def publish(self) -> None:
-        """Put the staged directory in place of ``final`` (nothing written: leave ``final``)."""
+        """Put the staged directory in place of ``final`` (nothing written: leave ``final``).
+
+        A ``final`` that holds nothing but an earlier report is swapped whole. One that holds
+        other files too (``--report-dir .``, say) is never removed: the earlier report's files
+        are taken out of it and the new ones moved in, and the other files stay.
+        """
         if self.staging == self.final or not self.staging.is_dir():
             return
         if not any(self.staging.iterdir()):
             self.staging.rmdir()
+            return
+        if self.final.is_dir() and not self.final.is_symlink() and not self._only_a_report():
+            self._publish_among_other_files()
             return
         old = None
         if self.final.exists() or self.final.is_symlink():
@@ -88,10 +97,21 @@ class ReportDir:
         os.rename(self.staging, self.final)
         self.staging = self.final
         if old is not None:
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink()
+            _remove(old)
+
+    def _only_a_report(self) -> bool:
+        """Whether ``final`` holds an earlier report and nothing else (and is not our cwd)."""
+        if Path.cwd().is_relative_to(self.final):
+            return False
+        return all(entry in report_entries(self.final) for entry in self.final.iterdir())
+
+    def _publish_among_other_files(self) -> None:
+        for entry in report_entries(self.final):
+            _remove(entry)
+        for entry in self.staging.iterdir():
+            os.rename(entry, self.final / entry.name)
+        self.staging.rmdir()
+        self.staging = self.final
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -103,6 +123,30 @@ class ReportDir:
                 with contextlib.suppress(OSError):
                     os.close(self._lock_fd)  # closing the last descriptor drops the flock
                 self._lock_fd = None
+
+
+REPORT_FILES = ("report.json", "junit.xml", "report.html", "index.json", "screenshots")
+
+
+def report_entries(directory: Path) -> set[Path]:
+    """The files and directories a run writes that exist in ``directory``.
+
+    Per-target subdirectories count only when the directory's ``index.json`` names them.
+    """
+    names = set(REPORT_FILES)
+    with contextlib.suppress(OSError, ValueError):
+        index = json.loads((directory / "index.json").read_text("utf-8"))
+        if isinstance(index, dict):
+            names |= {label for label in index if "/" not in label and label not in ("", ".", "..")}
+    return {directory / name for name in names if (directory / name).exists()}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def glob_escape(text: str) -> str:
