@@ -23,7 +23,7 @@ from conformance.harness import HTTP_TIMEOUT, ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
-from conformance.report.publish import ReportDir, ReportDirBusy
+from conformance.report.publish import ReportDir, ReportDirError
 from conformance.run import label_for
 from conformance.target_command import TargetCommand
 from conformance.verdicts import HarnessError
@@ -242,7 +242,7 @@ def in_report_dir(args: argparse.Namespace, body: Callable[[], int]) -> int:
                     file=sys.stderr,
                 )
             return code
-    except ReportDirBusy as exc:
+    except ReportDirError as exc:
         print(f"cimd-conformance: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -22,6 +22,7 @@ import pytest
 from conformance import interrupts, lab
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
+from conformance.report.publish import ReportDir, ReportDirError
 from mock_servers.pki import TestCA
 
 UNREACHABLE = "https://127.0.0.1:9/"  # the discard port: nothing listens there
@@ -493,3 +494,34 @@ def test_lab_passes_the_signal_to_the_run_inside(signum: int, code: int) -> None
         assert outer.stdout is not None
         outer.stdout.close()
     assert lab.INSIDE_ENV  # the lab module is the one the command above used
+
+
+def test_report_directory_under_a_read_only_parent_is_staged_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the parent cannot be written (a mount point), the staging goes inside the
+    directory and only the report's entries are replaced."""
+    final = tmp_path / "out"
+    final.mkdir()
+    (final / "notes.txt").write_text("keep me")
+    (final / "report.json").write_text("{}")
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode)
+    )
+    with ReportDir(final) as out:
+        assert out.staging.parent == final
+        (out.staging / "report.json").write_text('{"new": 1}')
+    assert json.loads((final / "report.json").read_text()) == {"new": 1}
+    assert (final / "notes.txt").read_text() == "keep me"
+    assert not [p for p in final.iterdir() if ".partial-" in p.name]
+    assert not [p for p in tmp_path.iterdir() if p.name != "out"]
+
+
+def test_a_file_is_not_a_report_directory(tmp_path: Path) -> None:
+    """``--report-dir`` naming a file: a clear error, and the file is left alone."""
+    path = tmp_path / "afile"
+    path.write_text("mine")
+    with pytest.raises(ReportDirError, match="is a file"), ReportDir(path):
+        pass
+    assert path.read_text() == "mine"

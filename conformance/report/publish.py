@@ -22,7 +22,11 @@ from pathlib import Path
 from types import TracebackType
 
 
-class ReportDirBusy(Exception):
+class ReportDirError(Exception):
+    """The report directory cannot be used; the message names the fix."""
+
+
+class ReportDirBusy(ReportDirError):
     """Another run is writing the same report directory."""
 
     def __init__(self, directory: Path, holder: str) -> None:
@@ -43,13 +47,31 @@ class ReportDir:
 
     def __init__(self, final: Path) -> None:
         self.final = Path(os.path.abspath(final))
-        self._parent = self.final.parent
+        self._base = self.final.parent  # where the lock and the staging directory live
         self._lock_fd: int | None = None
         self.staging = self.final  # replaced by the temporary sibling on entry
 
     def __enter__(self) -> ReportDir:
-        self._parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self._parent / f".{self.final.name}.lock"
+        try:
+            return self._enter()
+        except OSError as exc:
+            raise ReportDirError(
+                f"cannot write the report directory {self.final} ({exc.strerror or exc}): "
+                "choose another with --report-dir DIR"
+            ) from None
+
+    def _enter(self) -> ReportDir:
+        if self.final.exists() and not self.final.is_dir():
+            raise ReportDirError(
+                f"the report directory {self.final} is a file: choose a directory with "
+                "--report-dir DIR"
+            )
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.final.parent, os.W_OK):
+            # a directory whose parent is read-only (a mount point, say): stage inside it
+            self.final.mkdir(exist_ok=True)
+            self._base = self.final
+        lock_path = self._base / f".{self.final.name}.lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -61,9 +83,7 @@ class ReportDir:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._sweep()
-        self.staging = Path(
-            tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=self._parent)
-        )
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=self._base))
         umask = os.umask(0)
         os.umask(umask)
         self.staging.chmod(0o777 & ~umask)
@@ -72,7 +92,7 @@ class ReportDir:
     def _sweep(self) -> None:
         """Remove what a run killed outright (SIGKILL) left behind; the lock makes it safe."""
         for prefix in (f".{self.final.name}.partial-", f".{self.final.name}.old-"):
-            for left in self._parent.glob(f"{glob_escape(prefix)}*"):
+            for left in self._base.glob(f"{glob_escape(prefix)}*"):
                 shutil.rmtree(left, ignore_errors=True)
 
     def publish(self) -> None:
@@ -87,12 +107,15 @@ class ReportDir:
         if not any(self.staging.iterdir()):
             self.staging.rmdir()
             return
-        if self.final.is_dir() and not self.final.is_symlink() and not self._only_a_report():
+        inside = self._base == self.final
+        if inside or (
+            self.final.is_dir() and not self.final.is_symlink() and not self._only_a_report()
+        ):
             self._publish_among_other_files()
             return
         old = None
         if self.final.exists() or self.final.is_symlink():
-            old = self._parent / f".{self.final.name}.old-{os.getpid()}"
+            old = self._base / f".{self.final.name}.old-{os.getpid()}"
             os.rename(self.final, old)
         os.rename(self.staging, self.final)
         self.staging = self.final
