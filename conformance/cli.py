@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from conformance import (
     baseline,
     deadline,
     input_checks,
+    interrupts,
     lab,
     requirements,
     resource,
@@ -31,6 +32,7 @@ from conformance.harness import ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
+from conformance.report.publish import ReportDir, ReportDirError
 from conformance.run import label_for
 from conformance.target_command import TargetCommand
 from conformance.verdicts import HarnessError
@@ -206,8 +208,9 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
             write(report, directory)
         codes.append(Report.load(path).exit_code())
     code = 2 if 2 in codes else max(codes, default=2)
-    where = args.report_dir.resolve()
-    print(f"cimd-conformance: reports in {where} (exit code {code})")
+    where = getattr(args, "final_report_dir", args.report_dir).resolve()
+    if interrupts.received() is None:  # else the interrupted line says where they are
+        print(f"cimd-conformance: reports in {where} (exit code {code})")
     return code
 
 
@@ -225,18 +228,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)
         return 2
-    if args.lab and not lab.inside():
-        try:
-            if args.command == "run" and not args.target_command:
-                raise HarnessError(
-                    "run --lab needs --target-command: the lab has no route out, so the "
-                    "target must be started inside it"
-                )
-            lab.check_can_enter()
-            return lab.run_inside([sys.executable, "-m", "conformance.cli", *argv])
-        except HarnessError as exc:
-            _resolve(args, None)
-            return could_not_test(args, getattr(args, "issuer", None) or [], str(exc))
+    interrupts.install()
+    try:
+        if args.lab and not lab.inside():
+            return _enter_lab(args, argv)
+        return in_report_dir(args, lambda: _command(args))
+    except KeyboardInterrupt:  # outside any report directory: nothing to mark
+        return interrupts.exit_code(interrupts.received())
+    finally:
+        interrupts.uninstall()
+
+
+def _enter_lab(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Re-run the command inside the lab (the run inside writes the reports)."""
+    try:
+        if args.command == "run" and not args.target_command:
+            raise HarnessError(
+                "run --lab needs --target-command: the lab has no route out, so the "
+                "target must be started inside it"
+            )
+        lab.check_can_enter()
+        return lab.run_inside([sys.executable, "-m", "conformance.cli", *argv])
+    except HarnessError as exc:
+        _resolve(args, None)
+        issuers, message = getattr(args, "issuer", None) or [], str(exc)
+        return in_report_dir(args, lambda: could_not_test(args, issuers, message))
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if lab.inside():
             lab.prepare()
@@ -270,6 +289,65 @@ def _unknown_variants(names: Sequence[str]) -> str | None:
     except UnknownVariantError as exc:
         return f"{exc}. Fix --variant."
     return None
+
+
+def in_report_dir(args: argparse.Namespace, body: Callable[[], int]) -> int:
+    """Run ``body`` writing into a staged copy of ``--report-dir``, published at the end.
+
+    A second run on the same report directory is refused (exit 2). A run stopped by
+    SIGINT or SIGTERM still publishes what it judged, every report marked ``interrupted``,
+    and exits 130 (SIGINT) or 2 (SIGTERM).
+    """
+    final = args.report_dir
+    try:
+        with ReportDir(final) as out:
+            args.report_dir, args.final_report_dir = out.staging, final
+            stopped = False
+            try:
+                code = body()
+            except KeyboardInterrupt:
+                code, stopped = 2, True
+            finally:
+                interrupts.defer()  # a late signal must not cut the publishing short
+            name = interrupts.received() or ("SIGINT" if stopped else None)
+            if name is not None:
+                _mark_interrupted(args, out.staging)
+                code = interrupts.exit_code(name)
+                print(
+                    f"cimd-conformance: interrupted by {name}, not a verdict: reports in "
+                    f"{out.final} (exit code {code})",
+                    file=sys.stderr,
+                )
+            return code
+    except ReportDirError as exc:
+        print(f"cimd-conformance: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        args.report_dir = final
+
+
+def _mark_interrupted(args: argparse.Namespace, staging: Path) -> None:
+    """Mark every report in ``staging`` interrupted; write one if the run wrote none."""
+    paths = sorted(staging.glob("report.json")) + sorted(staging.glob("*/report.json"))
+    if not paths:
+        issuer = ", ".join(getattr(args, "issuer", None) or []) or "(not started)"
+        report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
+        report.preflight["error"] = "the run was interrupted before any check"
+        report.interrupted = interrupts.record(0)
+        write(report, staging)
+        return
+    for path in paths:
+        report = Report.load(path)
+        if not report.interrupted:
+            report.interrupted = interrupts.record(len(report.results))
+            write(report, path.parent)
+    index = staging / "index.json"
+    if index.exists():
+        entries = json.loads(index.read_text("utf-8"))
+        for entry in entries.values():
+            entry["exit_code"] = interrupts.exit_code(interrupts.received())
+            entry["interrupted"] = True
+        index.write_text(json.dumps(entries, indent=2) + "\n", "utf-8")
 
 
 def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> None:

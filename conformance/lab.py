@@ -25,10 +25,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from conformance.verdicts import HarnessError
 
@@ -122,6 +125,7 @@ def run_inside(command: Sequence[str], env: dict[str, str] | None = None) -> int
         preexec_fn=_die_with_parent,  # the parent has started no thread yet
     )
     lab = ""
+    previous = _forward_signals(process.pid)
     try:
         deadline = time.monotonic() + ENTER_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:
@@ -144,11 +148,44 @@ def run_inside(command: Sequence[str], env: dict[str, str] | None = None) -> int
             process.wait(10)
         raise
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if process.poll() is None:
             process.kill()
             process.wait()
         if lab and lab != ours:
             kill_namespace(lab)
+
+
+def _forward_signals(unshare_pid: int) -> dict[int, Any]:
+    """Pass SIGINT and SIGTERM on to the run inside the lab; returns the old handlers.
+
+    unshare does not pass signals on to its child (the run, the first process of the lab's
+    PID namespace), so this process does: the run then stops and writes its interrupted
+    report, and its exit code comes back through unshare. Before the run exists, the
+    signal ends unshare, which takes the lab down with it.
+    """
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        inner = children_of(unshare_pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(inner[0] if inner else unshare_pid, signum if inner else signal.SIGKILL)
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text("ascii", "replace")
+                if int(stat.rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
 
 
 def _die_with_parent() -> None:

@@ -74,6 +74,9 @@ class ReferenceTarget:
             log = self._log.read()[-2000:]
             self.stop()
             raise HarnessError(f"{exc}: {log}" if log else str(exc)) from exc
+        except BaseException:  # a signal while waiting: the child must not outlive the run
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

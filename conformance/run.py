@@ -195,6 +195,9 @@ class SuiteRun:
         except HarnessError as exc:
             run.preflight_error = str(exc)
             client.close()
+        except BaseException:  # interrupted: an open connection would delay the target's exit
+            client.close()
+            raise
         run.preflight["error"] = run.preflight_error or None
         return run
 

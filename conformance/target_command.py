@@ -57,6 +57,14 @@ class TargetCommand:
             env=env,
             start_new_session=True,
         )
+        try:
+            return self._wait_until_ready()
+        except BaseException:  # a signal while waiting too: nothing started is left behind
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> TargetCommand:
+        assert self._process is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -67,7 +75,6 @@ class TargetCommand:
             if self._answers(deadline):
                 return self
             time.sleep(0.25)
-        self.stop()
         raise HarnessError(
             f"--target-command started, but {self._issuer} did not answer within "
             f"{READY_TIMEOUT_S:.0f} s: {self.output()!r}. Check the issuer URL and that the "
@@ -90,18 +97,19 @@ class TargetCommand:
         return self._log.read().decode("utf-8", "replace")[-2000:]
 
     def stop(self) -> None:
-        """Stop the command's whole process group (SIGTERM, then SIGKILL)."""
+        """Stop the command's whole process group (SIGTERM, then SIGKILL).
+
+        The wait is for every process of the group, not only the shell: a server the shell
+        started must not be left listening.
+        """
         process, self._process = self._process, None
         if process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+        for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT_S)
+                os.killpg(process.pid, signum)
+            if _group_gone(process, STOP_TIMEOUT_S):
+                break
         self._log.close()
 
     def __enter__(self) -> TargetCommand:
@@ -111,3 +119,36 @@ class TargetCommand:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _group_gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait until no process of ``process``'s group is left (the shell reaped too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()
+        if not _group_alive(process.pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text("ascii", "replace")
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after it
+            fields = stat.rpartition(")")[2].split()
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False

@@ -7,8 +7,11 @@ target does not trust" in the negative TLS checks.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import trustme
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
+CA_LOCK_FILE = ".ca.lock"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
@@ -43,12 +47,16 @@ class TestCA:
         state = state_dir or default_state_dir()
         state.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = state / CA_CERT_FILE, state / CA_KEY_FILE
-        if cert_path.exists() and key_path.exists():
-            ca = trustme.CA.from_pem(cert_path.read_bytes(), key_path.read_bytes())
-        else:
-            ca = trustme.CA(organization_name="cimd-conformance test CA")
-            _write_private(key_path, ca.private_key_pem.bytes())
-            cert_path.write_bytes(ca.cert_pem.bytes())
+        # One creator at a time: the lock is held while checking and creating, the files
+        # are written under temporary names and renamed into place (key first), so every
+        # process that loads or creates the CA at once ends with the one that was saved.
+        with _locked(state / CA_LOCK_FILE):
+            if cert_path.exists() and key_path.exists():
+                ca = trustme.CA.from_pem(cert_path.read_bytes(), key_path.read_bytes())
+            else:
+                ca = trustme.CA(organization_name="cimd-conformance test CA")
+                _replace(key_path, ca.private_key_pem.bytes(), 0o600)
+                _replace(cert_path, ca.cert_pem.bytes(), 0o644)
         return cls(ca=ca, cert_path=cert_path)
 
     @classmethod
@@ -79,3 +87,30 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (released when the process dies, too)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, baseline, coverage, requirements
+from conformance import __version__, baseline, coverage, interrupts, requirements
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.requirements import Tier
@@ -80,6 +80,7 @@ class ResultCollector:
             return report
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             result = self._result(item, call, marker.args[0])
+            _not_a_pass_once_interrupted(result)
             self._by_item[item.nodeid] = result
             planter = getattr(item, "funcargs", {}).get("cimd_ssrf")
             if planter is not None:
@@ -171,13 +172,31 @@ class ResultCollector:
                 result.expected = late.expected
                 result.observed = "after the check ended, " + late.observed
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write report.json and junit.xml for every target."""
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Keep only the innermost frame of pytest's report of the interrupt.
+
+        pytest renders the source of every frame it keeps (the browser driver's files are
+        huge), which would delay the stop by seconds.
+        """
+        shown = excinfo.traceback.filter(lambda entry: not entry.ishidden(excinfo))
+        if len(shown):
+            excinfo.traceback = shown[-1:]
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write report.json and junit.xml for every target.
+
+        A run stopped by a signal (or Ctrl-C) is marked ``interrupted`` in every report:
+        the checks it never reached have no result, and it is never a verdict.
+        """
         self._late_canary_connections()
         suite = self._config.stash.get(self._suite_key, None)
         report_dir = Path(self._config.getoption("cimd_report_dir"))
+        stopped = interrupts.received() is not None or exitstatus == pytest.ExitCode.INTERRUPTED
         for issuer, results in self._results.items():
             report = self._report(issuer, results, suite)
+            if stopped:
+                report.interrupted = interrupts.record(len(results))
             self.reports.append(report)
             directory = report_dir / label_for(issuer) if len(self._results) > 1 else report_dir
             write(report, directory)
@@ -220,6 +239,14 @@ class ResultCollector:
             terminalreporter.write_line("")
             for line in console.render(report).splitlines():
                 terminalreporter.write_line(line)
+
+
+def _not_a_pass_once_interrupted(result: CheckResult) -> None:
+    """A check that ended after the signal came may have been cut short: not a pass."""
+    name = interrupts.received()
+    if name is not None and result.verdict == Verdict.PASS.value:
+        result.verdict = Verdict.HARNESS_ERROR.value
+        result.observed = f"the run was interrupted ({name}) while this check ran"
 
 
 def write(report: Report, directory: Path) -> None:

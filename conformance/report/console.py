@@ -14,11 +14,17 @@ _SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVIS
 def render(report: Report) -> str:
     """A few lines: the verdict, the counts, and every result worth a look."""
     code = report.exit_code()
-    word = {0: "CONFORMANT", 1: "NON-CONFORMANT", 2: "NOT TESTED (harness could not test)"}[code]
+    word = {0: "CONFORMANT", 1: "NON-CONFORMANT", 2: "NOT TESTED (harness could not test)"}.get(
+        code, ""
+    )
+    if report.interrupted:
+        word = interrupted_word(report)
     counts = ", ".join(f"{n} {v}" for v, n in report.summary().items() if n)
     lines = [
         f"cimd-conformance: {report.issuer} [{report.profile}{', strict' if report.strict else ''}]"
     ]
+    if report.interrupted:
+        lines.append(f"  INTERRUPTED    {report.interrupted.get('meaning', '')}")
     if report.preflight.get("error"):
         lines.append(f"  preflight: {report.preflight['error']}")
     known = set(report.baseline.get("known", []))
@@ -79,3 +85,10 @@ def _scope(report: Report) -> list[str]:
             break_on_hyphens=False,
         )
     return lines
+
+
+def interrupted_word(report: Report) -> str:
+    """The verdict line's word for an interrupted run (never a verdict on the target)."""
+    signal = report.interrupted.get("signal", "a signal")
+    judged = report.interrupted.get("checks_judged", len(report.results))
+    return f"INTERRUPTED by {signal} after {judged} check(s), not a verdict"

@@ -31,9 +31,20 @@ def render(report: Report, directory: Path | None = None) -> str:
             shots.append((path.stem, base64.b64encode(path.read_bytes()).decode("ascii")))
     return _ENV.get_template("report.html").render(
         report=report,
-        verdict=_WORDS[report.exit_code()],
+        verdict=_verdict_words(report),
         summary=report.summary(),
         scope=scope_line(report.coverage),
         shots=shots,
         evidence=lambda r: json.dumps(r.evidence, indent=1),
     )
+
+
+def _verdict_words(report: Report) -> str:
+    if report.interrupted:
+        signal = report.interrupted.get("signal", "a signal")
+        judged = report.interrupted.get("checks_judged", len(report.results))
+        return (
+            f"Interrupted by {signal} after {judged} check(s): not a verdict, the checks "
+            "not reached did not run"
+        )
+    return _WORDS.get(report.exit_code(), _WORDS[2])

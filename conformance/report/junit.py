@@ -34,6 +34,8 @@ def render(reports: list[Report]) -> bytes:
                 ET.SubElement(properties, "property", name=f"rows {tier}", value=value)
             missing = not_tested_line(report.coverage)
             ET.SubElement(properties, "property", name="not tested by this version", value=missing)
+        if report.interrupted:
+            _interrupted_case(suite, report)
         for result in report.results:
             case = ET.SubElement(
                 suite,
@@ -55,3 +57,16 @@ def render(reports: list[Report]) -> bytes:
     ET.indent(suites)
     xml: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+def _interrupted_case(suite: ET.Element, report: Report) -> None:
+    """An erroring test case that says the run was interrupted, so no CI reads it as green."""
+    signal = report.interrupted.get("signal", "a signal")
+    judged = report.interrupted.get("checks_judged", len(report.results))
+    message = f"the run was interrupted by {signal} after {judged} check(s): not a verdict"
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="interrupted", value=signal)
+    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+    suite.set("errors", str(int(suite.get("errors", "0")) + 1))
+    case = ET.SubElement(suite, "testcase", classname="cimd-conformance", name="interrupted")
+    ET.SubElement(case, "error", message=message).text = report.interrupted.get("meaning", "")

@@ -57,6 +57,9 @@ class Report:
     results: list[CheckResult] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)
     coverage: dict[str, Any] = field(default_factory=dict)
+    # set when a signal stopped the run: {"signal": "SIGINT", "at": ..., "checks_judged": n,
+    # "exit_code": 130, "meaning": ...}; an interrupted report is never a verdict
+    interrupted: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
     def verdicts(self) -> list[Verdict]:
@@ -66,8 +69,11 @@ class Report:
     def exit_code(self) -> int:
         """0 conformant, 1 non-conformant, 2 the harness could not test.
 
-        Failures listed in the baseline do not count; stale baseline entries do.
+        Failures listed in the baseline do not count; stale baseline entries do. An
+        interrupted run is never conformant: 130 after SIGINT, 2 after SIGTERM.
         """
+        if self.interrupted:
+            return int(self.interrupted.get("exit_code") or 2)
         code = exit_code(self.verdicts())
         if code == 2 or not self.baseline:
             return code
