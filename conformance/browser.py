@@ -25,6 +25,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from conformance import login_hook
 from conformance.outcome import origin
+from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.verdicts import HarnessError
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
@@ -233,21 +234,22 @@ def login(
             if page.locator(recipe.password_selector).count():
                 raise HarnessError(
                     f"the login recipe's credentials were refused: the login form came back at "
-                    f"{page.url} ({_page_text(page)!r}). Check --user and --password."
+                    f"{redact_url(page.url)} ({_page_text(page)!r}). Check --user and --password."
                 )
         _await_consent(page, recipe)
     except PlaywrightError as exc:
         _screenshot(page, shot)
-        text = _page_text(page)
-        error = dict(parse_qsl(urlsplit(page.url).query)).get("error")
+        text, at = _page_text(page), redact_url(page.url)
+        error = redact_text(dict(parse_qsl(urlsplit(page.url).query)).get("error") or "")
         if error:
             raise HarnessError(
-                f"after login the target ended the request with error={error!r} at {page.url}: "
+                f"after login the target ended the request with error={error!r} at {at}: "
                 "it may need more authorization parameters (add --param, e.g. scope=openid)"
             ) from exc
         raise HarnessError(
-            f"the login recipe did not lead to a consent page (at {page.url}: {text!r}): "
-            f"{str(exc).splitlines()[0]}. Check the credentials and the recipe's selectors."
+            f"the login recipe did not lead to a consent page (at {at}: {text!r}): "
+            f"{redact_text(str(exc).splitlines()[0])}. Check the credentials and the recipe's "
+            "selectors."
         ) from exc
     _screenshot(page, shot)
     return page
@@ -271,7 +273,7 @@ def _await_consent(page: Page, recipe: LoginRecipe) -> None:
             return
         here = urlsplit(page.url)
         if "error" in dict(parse_qsl(here.query)) or here.scheme == "chrome-error":
-            raise PlaywrightError(f"the flow ended at {page.url}")
+            raise PlaywrightError(f"the flow ended at {redact_url(page.url)}")
         page.wait_for_timeout(POLL_MS)
     approve.wait_for(state="visible", timeout=POLL_MS)
 
@@ -297,16 +299,21 @@ def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> di
         page.wait_for_load_state("load")
     except PlaywrightError as exc:
         raise HarnessError(
-            f"approving consent did not reach the redirect URI (at {page.url}): "
-            f"{str(exc).splitlines()[0]}"
+            f"approving consent did not reach the redirect URI (at {redact_url(page.url)}): "
+            f"{redact_text(str(exc).splitlines()[0])}"
         ) from exc
     parts = urlsplit(url)
-    return dict(parse_qsl(parts.query, keep_blank_values=True))
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    SECRETS.add_params(dict(parse_qsl(parts.fragment, keep_blank_values=True)), RECEIVED_SECRETS)
+    SECRETS.add_params(params, RECEIVED_SECRETS)
+    return params
 
 
 def cookies(context: BrowserContext) -> list[dict[str, Any]]:
-    """The context's cookies, in Playwright's shape."""
-    return [dict(c) for c in context.cookies()]
+    """The context's cookies, in Playwright's shape (their values are registered as secrets)."""
+    found = [dict(c) for c in context.cookies()]
+    SECRETS.add(*(c.get("value") for c in found))
+    return found
 
 
 def _screenshot(page: Page, path: Path | None) -> None:
@@ -321,6 +328,6 @@ def _screenshot(page: Page, path: Path | None) -> None:
 
 def _page_text(page: Page) -> str:
     try:
-        return page.inner_text("body", timeout=2_000)[:200]
+        return redact_text(page.inner_text("body", timeout=2_000))[:200]
     except PlaywrightError:
         return ""

@@ -22,7 +22,7 @@ import httpx
 from conformance.assertions import ASSERTION_TYPE
 from conformance.outcome import Outcome, OutcomeKind, classify_redirect
 from conformance.pages import parse
-from conformance.redaction import redact_url
+from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.target import Target
 from conformance.verdicts import HarnessError
 
@@ -41,6 +41,7 @@ class Pkce:
     def new(cls) -> Pkce:
         """A fresh verifier (43 characters) and its S256 challenge."""
         verifier = secrets.token_urlsafe(32)
+        SECRETS.add(verifier)
         digest = hashlib.sha256(verifier.encode("ascii")).digest()
         return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
 
@@ -117,6 +118,7 @@ class TargetSession:
     def add_cookies(self, cookies: Iterable[dict[str, Any]]) -> None:
         """Add browser cookies (Playwright's shape) to the HTTP client."""
         for c in cookies:
+            SECRETS.add(c["value"])
             self.client.cookies.set(c["name"], c["value"], domain=c["domain"], path=c["path"])
 
     def authorization_url(self, params: dict[str, str]) -> str:
@@ -188,6 +190,7 @@ class TargetSession:
                 next_url = urljoin(url, location)
                 if not next_url.startswith(self.origin + "/"):
                     outcome = classify_redirect(next_url, redirect_uri, response.status_code, url)
+                    SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
                     outcome.hops = hops
                     return outcome
                 method, url, data = "GET", next_url, None
@@ -200,8 +203,9 @@ class TargetSession:
             response = self.client.request(method, url, data=data)
         except httpx.HTTPError as exc:
             raise HarnessError(
-                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {exc}"
+                f"{method} {redact_url(url)} failed: {type(exc).__name__}: {redact_text(str(exc))}"
             ) from exc
+        SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))
         self.exchanges.append(
             {
                 "method": method,
@@ -244,6 +248,7 @@ class TargetSession:
         A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
         assertion, for ``private_key_jwt``) is given.
         """
+        SECRETS.add(code, verifier, assertion, auth[1] if auth else None)
         data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
         if assertion is not None:
             data["client_assertion_type"] = ASSERTION_TYPE
@@ -256,12 +261,18 @@ class TargetSession:
         try:
             response = httpx.post(url, data=data, auth=auth, verify=self.tls, timeout=HTTP_TIMEOUT)
         except httpx.HTTPError as exc:
-            raise HarnessError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
+            raise HarnessError(
+                f"POST {url} failed: {type(exc).__name__}: {redact_text(str(exc))}"
+            ) from exc
         self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
         try:
             body = response.json()
         except ValueError:
             body = None
+        if isinstance(body, dict):
+            SECRETS.add_params(body, RECEIVED_SECRETS)
         return TokenResult(
-            response.status_code, body if isinstance(body, dict) else None, response.text[:300]
+            response.status_code,
+            body if isinstance(body, dict) else None,
+            redact_text(response.text)[:300],
         )

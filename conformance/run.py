@@ -24,6 +24,7 @@ from conformance import locality
 from conformance.harness import HTTP_TIMEOUT, Pkce, TargetSession, ssl_context
 from conformance.network import Network
 from conformance.probes import public_client
+from conformance.redaction import SECRETS
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
@@ -89,6 +90,7 @@ class SuiteRun:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+        SECRETS.add(config.password)
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
         self.network = Network.start(public=config.public is not None)

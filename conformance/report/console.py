@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conformance.redaction import redact_text
 from conformance.report.model import Report
 from conformance.verdicts import Verdict
 
@@ -31,4 +32,4 @@ def render(report: Report) -> str:
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
         )
     lines.append(f"  verdict: {word} ({counts or 'no checks ran'})")
-    return "\n".join(lines)
+    return redact_text("\n".join(lines))

@@ -21,6 +21,7 @@ from ..pki import LOOPBACK_NAMES, TestCA, default_state_dir
 from ..runner import Receive, Scope, Send, Server
 from .app import create_app
 from .config import DEFAULT_PASSWORD, DEFAULT_USER, DEV_EXEMPT_HOSTS, IssuerConfig
+from .echo import EchoSecrets
 from .faults import FAULTS, UnknownFaultError, check_fault_names
 
 
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
+    # the suite's redaction test: echo every secret (not a fault, so not listed among them)
+    parser.add_argument("--echo-secrets", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -102,6 +105,8 @@ def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
         server = Server(late, host=args.host, port=args.port, certfile=leaf)
         configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
         late.app = create_app(configs)
+        if args.echo_secrets:
+            late.app = EchoSecrets(late.app)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda _signum, _frame: stop.set())
