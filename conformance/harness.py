@@ -248,7 +248,9 @@ class TargetSession:
         A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
         assertion, for ``private_key_jwt``) is given.
         """
-        SECRETS.add(code, verifier, assertion, auth[1] if auth else None)
+        SECRETS.add(code, verifier, assertion)
+        if auth is not None:  # the secret, and the Basic credentials it travels in
+            SECRETS.add(auth[1], base64.b64encode(":".join(auth).encode()).decode("ascii"))
         data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
         if assertion is not None:
             data["client_assertion_type"] = ASSERTION_TYPE

@@ -118,9 +118,10 @@ def encodings(value: str) -> set[str]:
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
     forms.add(repr(value)[1:-1])
     for form in list(forms):
-        forms.add(html.escape(form, quote=True))
         forms.add(html.escape(form, quote=False))
-        forms.add(form.replace('"', "&quot;").replace("'", "&apos;"))
+        for quotes in (("&quot;", "&#x27;"), ("&#34;", "&#39;"), ("&quot;", "&apos;")):
+            escaped = html.escape(form, quote=False)
+            forms.add(escaped.replace('"', quotes[0]).replace("'", quotes[1]))
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 

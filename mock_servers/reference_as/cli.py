@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
     # the suite's redaction test: echo every secret (not a fault, so not listed among them)
-    parser.add_argument("--echo-secrets", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--echo-secrets", type=Path, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -105,8 +105,8 @@ def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
         server = Server(late, host=args.host, port=args.port, certfile=leaf)
         configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
         late.app = create_app(configs)
-        if args.echo_secrets:
-            late.app = EchoSecrets(late.app)
+        if args.echo_secrets is not None:
+            late.app = EchoSecrets(late.app, args.echo_secrets)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda _signum, _frame: stop.set())

@@ -4,23 +4,25 @@
 :class:`EchoSecrets`, an ASGI middleware that leaves every decision to the app and only adds
 to its answers what a sloppy server might leak:
 
-- every HTML page (login, consent, error) gains a paragraph with the submitted password and
-  form secrets, the request's cookies and ``Authorization`` header, and the codes and tokens
-  issued recently;
+- every HTML page (login, consent, error) gains, at the top, a list of the submitted password
+  and form secrets, the request's cookies and ``Authorization`` header, and the secrets sent
+  and the codes and tokens issued recently;
 - every redirect's ``Location`` gains an ``echo`` parameter with the same values; a redirect
   carrying a code also repeats it in ``error_description`` and in a ``#code=`` fragment;
 - every JSON error (the token endpoint's) repeats them in ``error_description`` and an
   ``echo`` member, including the submitted code, verifier and client assertion.
 
 Successful token responses are left as they are (the suite must still be able to redeem).
-The suite must redact every one of these values wherever they land in its reports.
+The suite must redact every one of these values wherever they land in its reports; every
+value echoed is appended to a log file (one JSON object a line: ``kind`` and ``value``), so a
+test knows what to look for.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections import deque
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,7 +38,7 @@ FORM_SECRETS = (
     "refresh_token",
 )
 ISSUED = ("access_token", "refresh_token", "id_token")
-RECENT = 16
+RECENT = 24
 
 
 class EchoSecrets:
@@ -44,11 +46,14 @@ class EchoSecrets:
 
     Args:
         app: the reference AS app, unchanged in its decisions.
+        log: the file every echoed value is appended to.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, log: Path) -> None:
         self.app = app
-        self.issued: deque[str] = deque(maxlen=RECENT)
+        self.log = log
+        self.recent: dict[str, str] = {}  # value -> kind, oldest first
+        self.logged: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the app answer, then add the echoes to its answer."""
@@ -101,9 +106,21 @@ class EchoSecrets:
             sent.update((name, value) for name, value in form if name in FORM_SECRETS and value)
         return sent
 
+    def _remember(self, kind: str, value: str) -> None:
+        self.recent.pop(value, None)
+        self.recent[value] = kind
+        while len(self.recent) > RECENT:
+            del self.recent[next(iter(self.recent))]
+        if value not in self.logged:
+            self.logged.add(value)
+            with self.log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"kind": kind, "value": value}) + "\n")
+
     def _values(self, sent: dict[str, str]) -> dict[str, str]:
-        issued = {f"issued {i}": value for i, value in enumerate(self.issued)}
-        return {**sent, **issued}
+        for kind, value in sent.items():
+            self._remember(kind, value)
+        recent = {f"recent {kind} {i}": v for i, (v, kind) in enumerate(self.recent.items())}
+        return {**sent, **recent}
 
     async def _answer(
         self, send: Send, start: dict[str, Any], body: bytes, sent: dict[str, str]
@@ -123,7 +140,8 @@ class EchoSecrets:
             for k, v in headers
         ]
         location = next((v.decode("latin-1") for k, v in headers if k.lower() == b"location"), "")
-        self.issued.extend(_codes(location))
+        for code in _codes(location):
+            self._remember("code", code)
         headers.append((b"content-length", str(len(body)).encode("ascii")))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
@@ -136,7 +154,9 @@ class EchoSecrets:
         if not isinstance(data, dict):
             return body
         if status < 400:
-            self.issued.extend(str(data[name]) for name in ISSUED if data.get(name))
+            for name in ISSUED:
+                if data.get(name):
+                    self._remember(name, str(data[name]))
             return body
         if values:
             said = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -150,8 +170,9 @@ def _html(body: bytes, values: dict[str, str]) -> bytes:
         f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in values.items()
     ).encode("utf-8")
     echo = b'<section id="echo"><p>You sent:</p><ul>' + items + b"</ul></section>"
-    at = body.rfind(b"</body>")
-    return body[:at] + echo + body[at:] if at != -1 else body + echo
+    at = body.find(b"<body")
+    at = body.find(b">", at) + 1 if at != -1 else 0
+    return body[:at] + echo + body[at:]
 
 
 def _location(location: str, values: dict[str, str]) -> str:
