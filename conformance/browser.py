@@ -316,11 +316,35 @@ def cookies(context: BrowserContext) -> list[dict[str, Any]]:
     return found
 
 
+# Replaces the given values in every text node of the page (before a screenshot).
+_HIDE_TEXT = """(values) => {
+  const root = document.body || document.documentElement;
+  if (!root) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    let text = node.nodeValue;
+    for (const value of values) text = text.split(value).join("[redacted]");
+    if (text !== node.nodeValue) node.nodeValue = text;
+  }
+}"""
+
+
+def hide_secrets(page: Page) -> None:
+    """Replace registered secrets the page shows (a target echoing them) in its text."""
+    try:
+        shown = SECRETS.found_in(page.inner_text("body", timeout=2_000))
+        if shown:
+            page.evaluate(_HIDE_TEXT, shown)
+    except PlaywrightError:
+        pass  # a page that cannot be read cannot be cleaned; the screenshot is still taken
+
+
 def _screenshot(page: Page, path: Path | None) -> None:
     if path is None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        hide_secrets(page)
         page.screenshot(path=str(path), full_page=True)
     except PlaywrightError:
         pass  # a missing screenshot is not worth failing the step that wanted it

@@ -97,6 +97,11 @@ class Secrets:
         with self._lock:
             return len(self._values)
 
+    def found_in(self, text: str) -> list[str]:
+        """The registered values that appear, as they are, in ``text``."""
+        with self._lock:
+            return [value for value in self._values if value in text]
+
     def redact(self, text: str) -> str:
         """``text`` with every registered value, in each of its encodings, replaced."""
         pattern = self._compiled()

@@ -235,3 +235,20 @@ async def test_echo_switch_repeats_the_refused_password_and_logs_it(tmp_path: Pa
     logged = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
     assert {"kind": "password", "value": "not-it-123"} in logged
     assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_secrets_a_page_shows_are_hidden_before_its_screenshot(state_dir: Path) -> None:
+    from conformance.browser import Browser, hide_secrets
+    from mock_servers.pki import TestCA
+
+    value = _fresh()
+    browser = Browser(TestCA.load_or_create(state_dir).cert_path).start()
+    try:
+        page = browser.new_context().new_page()
+        page.set_content(f"<p>You sent: <b>{value}</b>, {value}</p><button>Approve</button>")
+        hide_secrets(page)
+        text = page.inner_text("body")
+    finally:
+        browser.stop()
+    assert value not in text
+    assert text.count(REDACTED) == 2 and "Approve" in text
