@@ -54,16 +54,27 @@ _PARAM_IN_TEXT = re.compile(
 _MEMBER_IN_TEXT = re.compile(rf'("(?:{_NAMES})"\s*:\s*")(?!\[redacted\])(?:[^"\\]|\\.)+(")')
 
 
+# Characters that no encoding changes: most secrets (codes, tokens, verifiers, JWTs) are
+# made of these alone, and are found by scanning runs of them rather than by a regex.
+_PLAIN_RUN = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_SECRET_LENGTH},}}")
+
+
 class Secrets:
     """The values one run must never write down; thread-safe.
 
     ``add`` registers values; ``redact`` replaces every registered value, in its common
-    encodings, in a text.
+    encodings, in a text. Registering is cheap and redacting is linear in the text, however
+    many values a long run collects: values made only of characters no encoding changes are
+    indexed by their first characters and found in runs of such characters; the few others
+    (a password, an odd cookie) go into one regular expression.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
+        self._plain: set[str] = set()
+        self._by_prefix: dict[str, list[str]] = {}  # first characters -> values, longest first
+        self._other: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, *values: object) -> None:
@@ -74,9 +85,22 @@ class Secrets:
             if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH and v != REDACTED
         }
         with self._lock:
-            if not fresh <= self._values:
-                self._values |= fresh
-                self._pattern = None
+            for value in fresh - self._values:
+                self._values.add(value)
+                for form in encodings(value):
+                    if _PLAIN_RUN.fullmatch(form):
+                        self._add_plain(form)
+                    elif form not in self._other:
+                        self._other.add(form)
+                        self._pattern = None
+
+    def _add_plain(self, form: str) -> None:
+        if form in self._plain:
+            return
+        self._plain.add(form)
+        bucket = self._by_prefix.setdefault(form[:MIN_SECRET_LENGTH], [])
+        bucket.append(form)
+        bucket.sort(key=len, reverse=True)
 
     def add_params(self, params: Mapping[str, object], names: Iterable[str] = SECRET_NAMES) -> None:
         """Register the values of the secret-named members of ``params`` (a query, a body)."""
@@ -87,6 +111,9 @@ class Secrets:
         """Forget every value (between runs in one process)."""
         with self._lock:
             self._values.clear()
+            self._plain.clear()
+            self._by_prefix.clear()
+            self._other.clear()
             self._pattern = None
 
     def __contains__(self, value: object) -> bool:
@@ -104,16 +131,32 @@ class Secrets:
 
     def redact(self, text: str) -> str:
         """``text`` with every registered value, in each of its encodings, replaced."""
-        pattern = self._compiled()
-        return pattern.sub(REDACTED, text) if pattern is not None else text
-
-    def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
-            if self._pattern is None and self._values:
-                forms = {form for value in self._values for form in encodings(value)}
-                ordered = sorted(forms, key=len, reverse=True)  # longest first
+            if self._pattern is None and self._other:
+                ordered = sorted(self._other, key=len, reverse=True)  # longest first
                 self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            return self._pattern
+            pattern, has_plain = self._pattern, bool(self._plain)
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
+        if has_plain:
+            text = _PLAIN_RUN.sub(self._redact_run, text)
+        return text
+
+    def _redact_run(self, match: re.Match[str]) -> str:
+        run = match.group(0)
+        if run in self._plain:
+            return REDACTED
+        parts, last, i = [], 0, 0
+        end = len(run) - MIN_SECRET_LENGTH
+        while i <= end:
+            for form in self._by_prefix.get(run[i : i + MIN_SECRET_LENGTH], ()):
+                if run.startswith(form, i):
+                    parts += [run[last:i], REDACTED]
+                    i = last = i + len(form)
+                    break
+            else:
+                i += 1
+        return "".join([*parts, run[last:]]) if parts else run
 
 
 def encodings(value: str) -> set[str]:
