@@ -15,6 +15,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from conformance.redaction import SECRETS
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -55,7 +57,10 @@ class ClientKey:
 
     def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
         """``claims`` signed with this key (ES256), with ``kid`` (default: this key's)."""
-        return jwt.encode(claims, self.private, algorithm="ES256", headers={"kid": kid or self.kid})
+        headers = {"kid": kid or self.kid}
+        token = jwt.encode(claims, self.private, algorithm="ES256", headers=headers)
+        SECRETS.add(token)
+        return token
 
     def public_bytes(self) -> bytes:
         """The public key as an uncompressed point: what an HMAC-confusion attack keys with."""
@@ -66,7 +71,9 @@ class ClientKey:
 
 def unsigned(claims: dict[str, Any]) -> str:
     """An ``alg: none`` token: header and claims, empty signature."""
-    return _join({"alg": "none", "typ": "JWT"}, claims, b"")
+    token = _join({"alg": "none", "typ": "JWT"}, claims, b"")
+    SECRETS.add(token)
+    return token
 
 
 def hmac_signed(claims: dict[str, Any], secret: bytes, kid: str) -> str:
@@ -74,7 +81,9 @@ def hmac_signed(claims: dict[str, Any], secret: bytes, kid: str) -> str:
     head = _segment({"alg": "HS256", "typ": "JWT", "kid": kid})
     body = _segment(claims)
     mac = hmac.new(secret, f"{head}.{body}".encode("ascii"), hashlib.sha256).digest()
-    return f"{head}.{body}.{_b64(mac)}"
+    token = f"{head}.{body}.{_b64(mac)}"
+    SECRETS.add(token)
+    return token
 
 
 def _b64(data: bytes) -> str:

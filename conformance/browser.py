@@ -27,6 +27,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conformance import login_hook
 from conformance.outcome import origin
+from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.verdicts import HarnessError
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
@@ -257,7 +258,7 @@ def login(
         raise HarnessError(str(exc)) from exc  # no screenshot: a stuck page cannot take one
     except PlaywrightError as exc:
         _screenshot(page, shot)
-        raise HarnessError(_no_consent(page, exc)) from exc
+        raise HarnessError(redact_text(_no_consent(page, exc))) from exc
     if seen is not None:
         seen.append(how)
     _screenshot(page, shot)
@@ -365,7 +366,7 @@ def _await_consent(page: Page, recipe: LoginRecipe) -> None:
             return
         here = urlsplit(page.url)
         if "error" in dict(parse_qsl(here.query)) or here.scheme == "chrome-error":
-            raise PlaywrightError(f"the flow ended at {page.url}")
+            raise PlaywrightError(f"the flow ended at {redact_url(page.url)}")
         page.wait_for_timeout(POLL_MS)
     approve.wait_for(state="visible", timeout=POLL_MS)
 
@@ -405,11 +406,14 @@ def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> di
         page.wait_for_load_state("load")
     except PlaywrightError as exc:
         raise HarnessError(
-            f"approving consent did not reach the redirect URI (at {page.url}): "
-            f"{str(exc).splitlines()[0]}"
+            f"approving consent did not reach the redirect URI (at {redact_url(page.url)}): "
+            f"{redact_text(str(exc).splitlines()[0])}"
         ) from exc
     parts = urlsplit(reached[0])
-    return dict(parse_qsl(parts.query, keep_blank_values=True))
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    SECRETS.add_params(dict(parse_qsl(parts.fragment, keep_blank_values=True)), RECEIVED_SECRETS)
+    SECRETS.add_params(params, RECEIVED_SECRETS)
+    return params
 
 
 @dataclass(frozen=True)
@@ -469,8 +473,33 @@ def view(
 
 
 def cookies(context: BrowserContext) -> list[dict[str, Any]]:
-    """The context's cookies, in Playwright's shape."""
-    return [dict(c) for c in context.cookies()]
+    """The context's cookies, in Playwright's shape (their values are registered as secrets)."""
+    found = [dict(c) for c in context.cookies()]
+    SECRETS.add(*(c.get("value") for c in found))
+    return found
+
+
+# Replaces the given values in every text node of the page (before a screenshot).
+_HIDE_TEXT = """(values) => {
+  const root = document.body || document.documentElement;
+  if (!root) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    let text = node.nodeValue;
+    for (const value of values) text = text.split(value).join("[redacted]");
+    if (text !== node.nodeValue) node.nodeValue = text;
+  }
+}"""
+
+
+def hide_secrets(page: Page) -> None:
+    """Replace registered secrets the page shows (a target echoing them) in its text."""
+    try:
+        shown = SECRETS.found_in(page.inner_text("body", timeout=2_000))
+        if shown:
+            page.evaluate(_HIDE_TEXT, shown)
+    except PlaywrightError:
+        pass  # a page that cannot be read cannot be cleaned; the screenshot is still taken
 
 
 def _screenshot(page: Page, path: Path | None) -> None:
@@ -478,6 +507,7 @@ def _screenshot(page: Page, path: Path | None) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        hide_secrets(page)
         page.screenshot(path=str(path), full_page=True)
     except PlaywrightError:
         pass  # a missing screenshot is not worth failing the step that wanted it
@@ -485,6 +515,6 @@ def _screenshot(page: Page, path: Path | None) -> None:
 
 def _page_text(page: Page) -> str:
     try:
-        return page.inner_text("body", timeout=2_000)[:200]
+        return redact_text(page.inner_text("body", timeout=2_000))[:200]
     except PlaywrightError:
         return ""

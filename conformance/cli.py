@@ -29,6 +29,7 @@ from conformance import (
     target_file,
 )
 from conformance.harness import ssl_context
+from conformance.redaction import redact_text
 from conformance.reference_target import ReferenceTarget
 from conformance.report.collect import write
 from conformance.report.model import Report
@@ -184,7 +185,7 @@ def could_not_test(args: argparse.Namespace, issuers: Sequence[str], message: st
         report.preflight["error"] = message
         multi = len(issuers) > 1
         write(report, args.report_dir / label_for(issuer) if multi else args.report_dir)
-    print(f"cimd-conformance: the harness could not test: {message}", file=sys.stderr)
+    print(f"cimd-conformance: the harness could not test: {redact_text(message)}", file=sys.stderr)
     return 2
 
 

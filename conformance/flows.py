@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conformance.harness import Attempt, TargetSession, TokenResult
 from conformance.probes import ProbeClient
+from conformance.redaction import SECRETS
 from conformance.verdicts import NotApplicable
 
 
@@ -21,6 +22,7 @@ def code_for(target: TargetSession, client: ProbeClient) -> tuple[Attempt, str]:
     code = approved.params.get("code")
     if code is None:
         raise NotApplicable(f"approval gave no code ({approved.describe()})")
+    SECRETS.add(code)
     return attempt, code
 
 

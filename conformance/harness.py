@@ -31,7 +31,7 @@ from conformance.pacing import (
     send_secure_cookies_to_loopback,
 )
 from conformance.pages import parse
-from conformance.redaction import redact_url
+from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.target import Target
 from conformance.verdicts import HarnessError
 
@@ -50,6 +50,7 @@ class Pkce:
     def new(cls) -> Pkce:
         """A fresh verifier (43 characters) and its S256 challenge."""
         verifier = secrets.token_urlsafe(32)
+        SECRETS.add(verifier)
         digest = hashlib.sha256(verifier.encode("ascii")).digest()
         return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
 
@@ -152,6 +153,7 @@ class TargetSession:
     def add_cookies(self, cookies: Iterable[dict[str, Any]]) -> None:
         """Add browser cookies (Playwright's shape) to the HTTP client."""
         for c in cookies:
+            SECRETS.add(c["value"])
             self.client.cookies.set(c["name"], c["value"], domain=c["domain"], path=c["path"])
 
     def authorization_url(self, params: dict[str, str]) -> str:
@@ -203,7 +205,8 @@ class TargetSession:
         """
         outcome = self.follow(method, url, None, redirect_uri or "")
         if self.browser is not None and method == "GET" and _inconclusive(outcome):
-            return self.browser.classify(url, redirect_uri or "")
+            outcome = self.browser.classify(url, redirect_uri or "")
+            SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
         return outcome
 
     def require_control(self) -> None:
@@ -272,6 +275,7 @@ class TargetSession:
                 next_url = urljoin(url, location)
                 if not next_url.startswith(self.origin + "/"):
                     outcome = classify_redirect(next_url, redirect_uri, response.status_code, url)
+                    SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
                     outcome.hops = hops
                     outcome.retry_after = response.headers.get("retry-after", "")
                     return outcome
@@ -282,6 +286,7 @@ class TargetSession:
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
         response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
+        SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))
         self.exchanges.append(
             {
                 "method": method,
@@ -330,6 +335,9 @@ class TargetSession:
         A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
         assertion, for ``private_key_jwt``) is given.
         """
+        SECRETS.add(code, verifier, assertion)
+        if auth is not None:  # the secret, and the Basic credentials it travels in
+            SECRETS.add(auth[1], base64.b64encode(":".join(auth).encode()).decode("ascii"))
         data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
         if assertion is not None:
             data["client_assertion_type"] = ASSERTION_TYPE
@@ -350,8 +358,12 @@ class TargetSession:
                 body = response.json()
             except ValueError:
                 body = None
+            if isinstance(body, dict):
+                SECRETS.add_params(body, RECEIVED_SECRETS)
             result = TokenResult(
-                response.status_code, body if isinstance(body, dict) else None, response.text[:300]
+                response.status_code,
+                body if isinstance(body, dict) else None,
+                redact_text(response.text)[:300],
             )
             if response.status_code in TRANSIENT_STATUSES or result.error in TRANSIENT_ERRORS:
                 wait = retry_after_s(response.headers.get("retry-after"))

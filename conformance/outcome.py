@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from conformance.pacing import TRANSIENT_ERRORS, TRANSIENT_STATUSES
 from conformance.pages import Form, Page
-from conformance.redaction import redact_params, redact_url
+from conformance.redaction import redact_params, redact_text, redact_url
 
 
 class OutcomeKind(enum.Enum):
@@ -91,7 +91,7 @@ class Outcome:
         if self.location:
             text += f" to {redact_url(self.location)}"
         elif self.page and self.kind is OutcomeKind.ERROR_PAGE:
-            text += f": {self.page.text[:160]!r}"
+            text += f": {redact_text(self.page.text)[:160]!r}"
         if self.page and self.redirect_uri and self.page.navigates_to(self.redirect_uri):
             text += "; the page navigates to the redirect URI by itself"
         return text
@@ -104,7 +104,7 @@ class Outcome:
             "location": redact_url(self.location) if self.location else None,
             "params": redact_params(self.params),
             "hops": self.hops,
-            "page_text": self.page.text[:300] if self.page else None,
+            "page_text": redact_text(self.page.text)[:300] if self.page else None,
             **({"classified_in": self.seen_in} if self.seen_in != "http" else {}),
         }
 

@@ -1,9 +1,29 @@
-"""Redaction of secrets in everything the suite records: codes, tokens, cookies, passwords."""
+"""Redaction of secrets in everything the suite records: codes, tokens, cookies, passwords.
+
+Two layers work together:
+
+- **By name.** Query and fragment parameters, form fields and JSON members named like a
+  secret (``code``, ``access_token``, ``password``...) and credential headers lose their value.
+- **By value.** Every secret the run creates or receives (authorization codes, tokens, client
+  assertions, cookie values, the password, PKCE verifiers) is registered in :data:`SECRETS`;
+  wherever it appears later (page text, ``error_description``, exception messages, any report
+  format, the console) it is replaced, raw and in its common encodings (URL-encoded,
+  JSON-escaped, HTML/XML-escaped, Python ``repr``). Values shorter than
+  :data:`MIN_SECRET_LENGTH` are ignored, so a short password cannot shred a report.
+
+The report writers and the console apply both layers to the text they produce, so a value
+that slipped past the places that record evidence still never reaches a file.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 SECRET_NAMES = frozenset(
     {
@@ -19,28 +39,210 @@ SECRET_NAMES = frozenset(
         "request_id",
     }
 )
+# Parameters whose values the run registers as secrets when it receives them.
+RECEIVED_SECRETS = frozenset({"code", "access_token", "refresh_token", "id_token"})
 REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 6
 _HEADER_SECRETS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+_URL_HEADERS = frozenset({"referer", "location", "content-location"})
+_NAMES = "|".join(sorted(SECRET_NAMES, key=len, reverse=True))
+# name=value in free text (a URL inside a message): the value up to a delimiter.
+_PARAM_IN_TEXT = re.compile(
+    rf"(?<![A-Za-z0-9_.-])({_NAMES})=(?!\[redacted\])[^&#\s\"'<>=\\][^&#\s\"'<>\\]*"
+)
+# "name": "value" in free text (a JSON body inside a message).
+_MEMBER_IN_TEXT = re.compile(rf'("(?:{_NAMES})"\s*:\s*")(?!\[redacted\])(?:[^"\\]|\\.)+(")')
 
 
-def redact_params(params: dict[str, str]) -> dict[str, str]:
-    """A copy of ``params`` with secret values replaced."""
-    return {k: (REDACTED if k.lower() in SECRET_NAMES else v) for k, v in params.items()}
+# Characters that no encoding changes: most secrets (codes, tokens, verifiers, JWTs) are
+# made of these alone, and are found by scanning runs of them rather than by a regex.
+_PLAIN_RUN = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_SECRET_LENGTH},}}")
 
 
-def redact_url(url: str) -> str:
-    """``url`` with secret query parameters and userinfo passwords replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    query = urlencode(redact_params(dict(parse_qsl(parts.query, keep_blank_values=True))))
-    netloc = re.sub(r":[^@/]*@", f":{REDACTED}@", parts.netloc)
-    return urlunsplit(
-        (parts.scheme, netloc, parts.path, query if parts.query else "", parts.fragment)
+class Secrets:
+    """The values one run must never write down; thread-safe.
+
+    ``add`` registers values; ``redact`` replaces every registered value, in its common
+    encodings, in a text. Registering is cheap and redacting is linear in the text, however
+    many values a long run collects: values made only of characters no encoding changes are
+    indexed by their first characters and found in runs of such characters; the few others
+    (a password, an odd cookie) go into one regular expression.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._plain: set[str] = set()
+        self._by_prefix: dict[str, list[str]] = {}  # first characters -> values, longest first
+        self._other: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, *values: object) -> None:
+        """Register ``values``; None, non-strings and values too short to matter are ignored."""
+        fresh = {
+            v
+            for v in values
+            if isinstance(v, str) and len(v.strip()) >= MIN_SECRET_LENGTH and v != REDACTED
+        }
+        with self._lock:
+            for value in fresh - self._values:
+                self._values.add(value)
+                for form in encodings(value):
+                    if _PLAIN_RUN.fullmatch(form):
+                        self._add_plain(form)
+                    elif form not in self._other:
+                        self._other.add(form)
+                        self._pattern = None
+
+    def _add_plain(self, form: str) -> None:
+        if form in self._plain:
+            return
+        self._plain.add(form)
+        bucket = self._by_prefix.setdefault(form[:MIN_SECRET_LENGTH], [])
+        bucket.append(form)
+        bucket.sort(key=len, reverse=True)
+
+    def add_params(self, params: Mapping[str, object], names: Iterable[str] = SECRET_NAMES) -> None:
+        """Register the values of the secret-named members of ``params`` (a query, a body)."""
+        wanted = frozenset(names)
+        self.add(*(v for k, v in params.items() if k.lower() in wanted))
+
+    def clear(self) -> None:
+        """Forget every value (between runs in one process)."""
+        with self._lock:
+            self._values.clear()
+            self._plain.clear()
+            self._by_prefix.clear()
+            self._other.clear()
+            self._pattern = None
+
+    def __contains__(self, value: object) -> bool:
+        with self._lock:
+            return value in self._values
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def found_in(self, text: str) -> list[str]:
+        """The registered values that appear, as they are, in ``text``."""
+        with self._lock:
+            return [value for value in self._values if value in text]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered value, in each of its encodings, replaced."""
+        with self._lock:
+            if self._pattern is None and self._other:
+                ordered = sorted(self._other, key=len, reverse=True)  # longest first
+                self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+            pattern, has_plain = self._pattern, bool(self._plain)
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
+        if has_plain:
+            text = _PLAIN_RUN.sub(self._redact_run, text)
+        return text
+
+    def _redact_run(self, match: re.Match[str]) -> str:
+        run = match.group(0)
+        if run in self._plain:
+            return REDACTED
+        parts, last, i = [], 0, 0
+        end = len(run) - MIN_SECRET_LENGTH
+        while i <= end:
+            for form in self._by_prefix.get(run[i : i + MIN_SECRET_LENGTH], ()):
+                if run.startswith(form, i):
+                    parts += [run[last:i], REDACTED]
+                    i = last = i + len(form)
+                    break
+            else:
+                i += 1
+        return "".join([*parts, run[last:]]) if parts else run
+
+
+def encodings(value: str) -> set[str]:
+    """``value`` as it may appear in URLs, JSON, HTML, XML and Python reprs."""
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    forms.add(repr(value)[1:-1])
+    for form in list(forms):
+        forms.add(html.escape(form, quote=False))
+        for quotes in (("&quot;", "&#x27;"), ("&#34;", "&#39;"), ("&quot;", "&apos;")):
+            escaped = html.escape(form, quote=False)
+            forms.add(escaped.replace('"', quotes[0]).replace("'", quotes[1]))
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+SECRETS = Secrets()
+"""The run-wide registry: the harness, flows, browser and assertion code add to it."""
+
+
+def redact_text(text: str) -> str:
+    """Free text with registered values and ``name=value`` secrets replaced."""
+    text = SECRETS.redact(text)
+    text = _PARAM_IN_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    return _MEMBER_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of a JSON-like value with every string redacted and secret members replaced."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: (
+                REDACTED
+                if isinstance(k, str) and k.lower() in SECRET_NAMES and isinstance(v, str)
+                else redact_value(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
+def redact_params(params: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``params`` with secret values replaced (by name and by value)."""
+    return {
+        k: (REDACTED if k.lower() in SECRET_NAMES else redact_text(v)) for k, v in params.items()
+    }
+
+
+def _redact_pairs(encoded: str) -> str:
+    pairs = parse_qsl(encoded, keep_blank_values=True)
+    return urlencode(
+        [(k, REDACTED if k.lower() in SECRET_NAMES else SECRETS.redact(v)) for k, v in pairs],
+        safe="[]",
     )
 
 
+def redact_url(url: str) -> str:
+    """``url`` with secret query and fragment parameters and userinfo passwords replaced.
+
+    A fragment is treated as parameters when it has any ``=`` (``#code=...&state=...``, as
+    an implicit-style or ``response_mode=fragment`` response carries them).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    query = _redact_pairs(parts.query) if parts.query else ""
+    fragment = _redact_pairs(parts.fragment) if "=" in parts.fragment else parts.fragment
+    netloc = re.sub(r":[^@/]*@", f":{REDACTED}@", parts.netloc)
+    rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+    return SECRETS.redact(rebuilt)
+
+
 def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Headers with credentials and cookies replaced."""
-    return [(k, REDACTED if k.lower() in _HEADER_SECRETS else v) for k, v in headers]
+    """Headers with credentials and cookies replaced, and URLs (Referer, Location) redacted."""
+    redacted = []
+    for k, v in headers:
+        name = k.lower()
+        if name in _HEADER_SECRETS:
+            redacted.append((k, REDACTED))
+        elif name in _URL_HEADERS:
+            redacted.append((k, redact_url(v)))
+        else:
+            redacted.append((k, redact_text(v)))
+    return redacted

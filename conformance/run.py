@@ -28,6 +28,7 @@ from conformance.outcome import Outcome, OutcomeKind, classify_redirect
 from conformance.pacing import Pacer, Pacing
 from conformance.pages import Page
 from conformance.probes import public_client
+from conformance.redaction import SECRETS
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
@@ -100,6 +101,7 @@ class SuiteRun:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
+        SECRETS.add(config.password)
         self.ca = TestCA.load_or_create(config.state_dir)
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
         if config.target_ca is not None:  # the target's own certificate comes from it

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+# Parameters whose values never reach a fetch log summary (the same names the suite redacts).
+SECRET_PARAMS = (
+    "code",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "code_verifier",
+    "client_secret",
+    "client_assertion",
+    "password",
+)
+_SECRET_PARAM = re.compile(rf"([?&#;]({'|'.join(SECRET_PARAMS)})=)[^&#]*", re.IGNORECASE)
+
+
+def redact_secret_params(url: str) -> str:
+    """``url`` (or a request target) with secret query and fragment values replaced."""
+    return _SECRET_PARAM.sub(lambda m: m.group(1) + "[redacted]", url)
+
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-type", "application/json"),
@@ -78,17 +98,25 @@ class Fetch:
     answered: int | None = field(default=None)
 
     def summary(self) -> dict[str, object]:
-        """A JSON-ready record, with credentials and cookies replaced."""
+        """A JSON-ready record, with credentials, cookies and secret parameters replaced.
+
+        The request target and the Referer header lose the values of parameters named like
+        secrets (a callback URL carries the authorization code, in its query or fragment).
+        """
         secret = ("authorization", "cookie", "proxy-authorization")
+        headers = [
+            (k, "[redacted]" if k in secret else redact_secret_params(v) if k == "referer" else v)
+            for k, v in self.headers
+        ]
         return {
             "listener": self.listener,
             "method": self.method,
-            "target": self.target,
+            "target": redact_secret_params(self.target),
             "host": self.host,
             "client": self.client,
             "http_version": self.http_version,
             "answered": self.answered,
-            "headers": [(k, "[redacted]" if k in secret else v) for k, v in self.headers],
+            "headers": headers,
         }
 
     def header(self, name: str) -> str | None:

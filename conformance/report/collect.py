@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from conformance import __version__, baseline, coverage, interrupts, requirements
+from conformance.redaction import redact_value
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
+from conformance.report.scrub import redact_console, redact_output, scrub
 from conformance.requirements import Tier
 from conformance.run import SuiteRun, label_for
 from conformance.verdicts import (
@@ -151,7 +153,7 @@ class ResultCollector:
         planter = funcargs.get("cimd_ssrf")
         if planter is not None:
             evidence["canaries"] = planter.evidence()
-        return evidence
+        return dict(redact_value(evidence))
 
     def _late_canary_connections(self) -> None:
         """Fail passed checks whose canaries saw a connection after the check ended.
@@ -171,6 +173,10 @@ class ResultCollector:
                 result.verdict = verdict_for_violation(Tier(result.tier), strict=strict).value
                 result.expected = late.expected
                 result.observed = "after the check ended, " + late.observed
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Redact known secrets in everything pytest prints."""
+        redact_console(self._config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
@@ -258,7 +264,10 @@ def write(report: Report, directory: Path) -> None:
     if not report.coverage:
         verdicts = ((r.requirement, r.verdict) for r in report.results)
         report.coverage = coverage.summarize(verdicts, report.profile)
+    scrub(report)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
-    (directory / "junit.xml").write_bytes(junit.render([report]))
-    (directory / "report.html").write_text(html.render(report, directory), "utf-8")
+    text = json.dumps(report.to_json(), indent=2) + "\n"
+    (directory / "report.json").write_text(redact_output(text), "utf-8")
+    xml = junit.render([report]).decode("utf-8")
+    (directory / "junit.xml").write_bytes(redact_output(xml).encode("utf-8"))
+    (directory / "report.html").write_text(redact_output(html.render(report, directory)), "utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from conformance.coverage import not_tested_line, scope_line
+from conformance.redaction import redact_text
 from conformance.report.model import CheckResult, Report
 from conformance.verdicts import Verdict
 
@@ -47,7 +48,7 @@ def render(report: Report) -> str:
         lines.append("        target's development loopback exception are reported, not scored")
     scope = scope_line(report.coverage)
     lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
-    return "\n".join(lines)
+    return redact_text("\n".join(lines))
 
 
 def _preflight_failed(report: Report, result: CheckResult) -> bool:

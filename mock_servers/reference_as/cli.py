@@ -26,6 +26,7 @@ from ..pki import LOOPBACK_NAMES, TestCA, default_state_dir
 from ..runner import Receive, Scope, Send, Server
 from .app import create_app
 from .config import DEFAULT_PASSWORD, DEFAULT_USER, DEV_EXEMPT_HOSTS, IssuerConfig
+from .echo import EchoSecrets
 from .faults import FAULTS, UnknownFaultError, check_fault_names
 from .upstream import create_provider_app
 from .variants import VARIANTS, UnknownVariantError, check_variant_names
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
+    # the suite's redaction test: echo every secret (not a fault, so not listed among them)
+    parser.add_argument("--echo-secrets", type=Path, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -157,6 +160,8 @@ def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
         args.upstream_origin = provider.base_url if provider else ""
         configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
         late.app = create_app(configs)
+        if args.echo_secrets is not None:
+            late.app = EchoSecrets(late.app, args.echo_secrets)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda _signum, _frame: stop.set())
