@@ -27,6 +27,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conformance import login_hook
 from conformance.outcome import origin
+from conformance.pacing import TRANSIENT_STATUSES, Transient, retry_after_s
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.verdicts import HarnessError
 
@@ -250,9 +251,15 @@ def login(
             which step and what the page showed.
     """
     page = context.new_page()
+    documents: list[Any] = []
+    page.on("response", lambda r: documents.append(r) if _is_document(page, r) else None)
     try:
         _load(page, lambda: page.goto(authorize_url, wait_until="load"))
+        _not_now(page, documents)
         how = _log_in(page, recipe, logged_in)
+        if seen is not None and _is_not_now(documents):
+            seen.append(how)  # logged in; the retry finds the session and says so no more
+        _not_now(page, documents)
         _await_consent(page, recipe)
     except _NotLoading as exc:
         raise HarnessError(str(exc)) from exc  # no screenshot: a stuck page cannot take one
@@ -263,6 +270,30 @@ def login(
         seen.append(how)
     _screenshot(page, shot)
     return page
+
+
+def _is_document(page: Page, response: Any) -> bool:
+    """Whether ``response`` is a document loaded in ``page``'s main frame."""
+    return bool(response.request.is_navigation_request() and response.frame == page.main_frame)
+
+
+def _is_not_now(documents: list[Any]) -> bool:
+    return bool(documents) and documents[-1].status in TRANSIENT_STATUSES
+
+
+def _not_now(page: Page, documents: list[Any]) -> None:
+    """Close ``page`` and raise :class:`Transient` when the target answered "not now".
+
+    A rate-limited target answers the browser's authorization request (or the one its login
+    sends the browser back to) with 429 or 503 like any other; that is no page to log in or
+    consent on, and the caller's pacer waits and asks again.
+    """
+    if not _is_not_now(documents):
+        return
+    response = documents[-1]
+    retry_after = response.headers.get("retry-after")
+    page.close()
+    raise Transient(f"HTTP {response.status} in the browser", retry_after_s(retry_after))
 
 
 def _fill_login(page: Page, recipe: LoginRecipe) -> None:
@@ -426,6 +457,7 @@ class View:
         url: where the browser ended.
         redirect: the redirect URI request, with its query, when ``kind`` is ``redirect``.
         text: the start of the page's visible text.
+        retry_after: the ``Retry-After`` of that document, if it had one.
     """
 
     kind: str
@@ -433,6 +465,7 @@ class View:
     url: str
     redirect: str = ""
     text: str = ""
+    retry_after: str = ""
 
 
 def view(
@@ -446,10 +479,11 @@ def view(
     page = context.new_page()
     reached: list[str] = []
     page.on("request", lambda r: reached.append(r.url) if reaches(r.url, redirect_uri) else None)
-    status = 0
+    status, retry_after = 0, ""
     try:
         response = page.goto(url, wait_until="load")
         status = response.status if response is not None else 0
+        retry_after = (response.headers.get("retry-after") or "") if response is not None else ""
         deadline = time.monotonic() + settle_s
         while True:
             if redirect_uri and reached:
@@ -459,7 +493,8 @@ def view(
             if page.locator(recipe.password_selector).first.is_visible():
                 return View("login", status, page.url, text=_page_text(page))
             if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
-                return View("page", status, page.url, text=_page_text(page))
+                text = _page_text(page)
+                return View("page", status, page.url, text=text, retry_after=retry_after)
             page.wait_for_timeout(POLL_MS)
     except PlaywrightError as exc:
         if redirect_uri and reached:  # e.g. an unreachable redirect URI: the request is enough

@@ -62,6 +62,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
     parser.add_argument(
+        "--pacing",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="pace the suite for a rate-limited target: min_interval_s, retries, max_wait_s, "
+        "backoff_s, cache_control (as [pacing] in a target file)",
+    )
+    parser.add_argument(
         "--lab",
         action="store_true",
         help="run inside a private network namespace with lab DNS and special-use canaries "
@@ -167,6 +175,8 @@ def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
         argv += ["--cimd-state-dir", str(args.state_dir)]
     for param in args.param:
         argv += ["--cimd-param", param]
+    for pacing in args.pacing:
+        argv += ["--cimd-pacing", pacing]
     if args.baseline:
         argv += ["--cimd-baseline", str(args.baseline.resolve())]
     if getattr(args, "target_ca", None):
@@ -264,7 +274,7 @@ def _command(args: argparse.Namespace) -> int:
             return _run(args)
         _resolve(args, None)
         production = ("--production",) if lab.inside() else ()
-        unknown = _unknown_variants(args.variant)
+        unknown = _unknown_variants(args.variant) or pacing_problem(args.pacing)
         if unknown:
             return could_not_test(args, [], unknown)
         with ReferenceTarget(
@@ -289,6 +299,23 @@ def _unknown_variants(names: Sequence[str]) -> str | None:
         check_variant_names(names)
     except UnknownVariantError as exc:
         return f"{exc}. Fix --variant."
+    return None
+
+
+def pacing_problem(options: Sequence[str]) -> str | None:
+    """A one-line message for bad ``--pacing`` options, or ``None``."""
+    from conformance.pacing import Pacing
+
+    pairs = []
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            return f"--pacing takes KEY=VALUE, got {option!r}. Fix --pacing."
+        pairs.append((key.strip(), value))
+    try:
+        Pacing.parse(pairs)
+    except ValueError as exc:
+        return f"{exc}. Fix --pacing (or [pacing] in the target file)."
     return None
 
 
@@ -363,6 +390,7 @@ def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> N
         setattr(args, f"{name}_timeout", chosen or from_file or getattr(defaults, f"{name}_s"))
     if spec is not None:
         args.param = [f"{k}={v}" for k, v in spec.params.items()] + args.param
+        args.pacing = [f"{k}={v}" for k, v in spec.pacing.items()] + args.pacing
         args.login = spec.login
         args.metadata_host = spec.metadata_host
 
@@ -430,6 +458,7 @@ def _input_problem(
                 address = str(host.get("bind", "127.0.0.1"))
                 where = f"[metadata_host] {key} {in_file}"
                 problems.append(input_checks.port_problem(address, int(host[key]), where))
+    problems.append(pacing_problem(args.pacing))
     return next((p for p in problems if p), None)
 
 

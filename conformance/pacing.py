@@ -9,8 +9,9 @@ error naming the rate limit and the fix, never a refusal and never a pass.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -24,6 +25,14 @@ TRANSIENT_ERRORS = frozenset({"temporarily_unavailable"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 T = TypeVar("T")
+
+PACING_NUMBERS: dict[str, tuple[type[int] | type[float], float]] = {
+    "min_interval_s": (float, 0.0),
+    "retries": (int, 0),
+    "max_wait_s": (float, 0.0),
+    "backoff_s": (float, 0.0),
+}
+"""The numeric pacing keys: their type and least value."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,33 @@ class Pacing:
     max_wait_s: float = 10.0
     backoff_s: float = 0.5
     cache_control: str = ""
+
+    @classmethod
+    def parse(cls, options: Iterable[tuple[str, str]]) -> Pacing:
+        """Pacing from ``key=value`` options (the target file's ``[pacing]`` keys).
+
+        Raises:
+            ValueError: an unknown key or a value out of range, named in one line.
+        """
+        values: dict[str, Any] = {}
+        for key, text in options:
+            if key == "cache_control":
+                if any(ord(c) < 32 or ord(c) == 127 for c in text):
+                    raise ValueError("pacing: cache_control must be a header value on one line")
+                values[key] = text.strip()
+                continue
+            if key not in PACING_NUMBERS:
+                known = ", ".join([*PACING_NUMBERS, "cache_control"])
+                raise ValueError(f"pacing: unknown key {key!r} (known: {known})")
+            kind, least = PACING_NUMBERS[key]
+            try:
+                value = kind(text)
+            except ValueError:
+                value = None
+            if value is None or not least <= value < math.inf:
+                raise ValueError(f"pacing: {key} must be a number >= {least:g}, got {text!r}")
+            values[key] = value
+        return cls(**values)
 
     def describe(self) -> dict[str, Any]:
         """The pacing in force, for the report."""

@@ -20,6 +20,7 @@ from conformance import requirements
 from conformance.deadline import Limits, Unanswered
 from conformance.harness import TargetSession
 from conformance.network import Planter
+from conformance.pacing import Pacing
 from conformance.report.collect import ResultCollector
 from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
 from conformance.target import Target
@@ -51,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--cimd-param", action="append", default=[], help="extra authorization parameter k=v"
+    )
+    group.addoption(
+        "--cimd-pacing", action="append", default=[], help="pacing key=value (target file keys)"
     )
     group.addoption("--cimd-metadata-bind", default=None, help="address the metadata host binds")
     group.addoption("--cimd-metadata-port", type=int, default=0, help="its TLS listener's port")
@@ -129,6 +133,7 @@ def run_config(config: pytest.Config) -> RunConfig:
         target_ca=Path(target_ca) if target_ca else None,
         public=_public_urls(config),
         mcp=json.loads(config.getoption("cimd_mcp_discovery") or "null"),
+        pacing=_pacing(config),
         limits=Limits(
             exchange_s=config.getoption("cimd_exchange_timeout"),
             check_s=config.getoption("cimd_check_timeout"),
@@ -146,6 +151,13 @@ def _public_urls(config: pytest.Config) -> PublicUrls | None:
         config.getoption("cimd_metadata_plain_public_url"),
         config.getoption("cimd_metadata_untrusted_public_url"),
     )
+
+
+def _pacing(config: pytest.Config) -> Pacing:
+    try:
+        return Pacing.parse(_pairs(config, "cimd_pacing"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--cimd-pacing: {exc}") from exc
 
 
 def _pairs(config: pytest.Config, option: str) -> tuple[tuple[str, str], ...]:

@@ -117,6 +117,7 @@ class SuiteRun:
             public=config.public,
             plain_port=config.metadata_plain_port,
             untrusted_port=config.metadata_untrusted_port,
+            cache_control=config.pacing.cache_control,
         )
         self.callback = CallbackListener(config.bind)
         self._browser: browser_mod.Browser | None = None
@@ -188,9 +189,13 @@ class SuiteRun:
                 run.target, client, self.tls, dict(self.config.extra_params), clock=self.clock
             )
             session.pacer = Pacer(self.config.pacing)
-            session.browser = BrowserFlow(self, run)
+            session.browser = BrowserFlow(self, run, session.pacer)
             session.make_control = lambda: self._control(session)
-            run.preflight["pacing"] = self.config.pacing.describe()
+            # every wait of the run lands in the report (the list grows as checks run)
+            run.preflight["pacing"] = {
+                **self.config.pacing.describe(),
+                "waits": session.pacer.waits,
+            }
             self._check_reachability(run, session)
             run.login_context = self._login(run, session)
             run.session = session
@@ -352,7 +357,10 @@ class SuiteRun:
         shot = self.screenshot_path(run.label, "login-consent")
         seen: list[str] = []
         with within(self.clock, context):
-            page = browser_mod.login(context, url, self.recipe, shot, seen=seen)
+            page = session.pacer.call(
+                "the browser's authorization request",
+                lambda: browser_mod.login(context, url, self.recipe, shot, seen=seen),
+            )
             try:
                 if seen and seen[0].startswith("consent appeared without a login"):
                     # consent before login: approving leads to the login, which the session
@@ -376,10 +384,11 @@ class BrowserFlow:
 
     SETTLE_S = 1.5  # how long a page may take to build itself by script after load
 
-    def __init__(self, suite: SuiteRun, run: TargetRun) -> None:
+    def __init__(self, suite: SuiteRun, run: TargetRun, pacer: Pacer | None = None) -> None:
         self._suite = suite
         self._run = run
         self._anonymous: Any = None
+        self._pacer = pacer or Pacer(suite.config.pacing)
 
     def authorize(self, authorize_url: str, redirect_uri: str, shot_name: str) -> dict[str, str]:
         """Open ``authorize_url``, approve consent, and return the redirect's parameters."""
@@ -388,7 +397,10 @@ class BrowserFlow:
         shot = self._suite.screenshot_path(self._run.label, shot_name)
         context, recipe = self._run.login_context, self._suite.recipe
         with within(self._suite.clock, context):
-            page = browser_mod.login(context, authorize_url, recipe, shot, logged_in=True)
+            page = self._pacer.call(
+                "the browser's authorization request",
+                lambda: browser_mod.login(context, authorize_url, recipe, shot, logged_in=True),
+            )
             try:
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
             finally:
@@ -399,7 +411,10 @@ class BrowserFlow:
         context, recipe = self._context(), self._suite.recipe
         with within(self._suite.clock, context):
             logged_in = context is self._run.login_context
-            page = browser_mod.login(context, url, recipe, None, logged_in=logged_in)
+            page = self._pacer.call(
+                "the browser's authorization request",
+                lambda: browser_mod.login(context, url, recipe, None, logged_in=logged_in),
+            )
             try:
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
             finally:
@@ -417,7 +432,14 @@ class BrowserFlow:
                 seen.kind, OutcomeKind.ERROR_PAGE
             )
             page = Page((), (), seen.text)
-            outcome = Outcome(kind, seen.status, seen.url, page=page, redirect_uri=redirect_uri)
+            outcome = Outcome(
+                kind,
+                seen.status,
+                seen.url,
+                page=page,
+                redirect_uri=redirect_uri,
+                retry_after=seen.retry_after,
+            )
         outcome.seen_in = "browser"
         return outcome
 

@@ -30,6 +30,13 @@ Example::
     plain_public_url = "http://m-plain.example.test"         # optional
     untrusted_public_url = "https://m-untrusted.example.test" # optional
 
+    [pacing]                           # for a rate-limited target; each optional
+    min_interval_s = 1.0               # least time between two authorization requests
+    retries = 4                        # retries of a 429/503/temporarily_unavailable answer
+    max_wait_s = 10                    # the longest single wait (Retry-After is capped)
+    backoff_s = 0.5                    # first wait without Retry-After; doubles each retry
+    cache_control = "max-age=600"      # sent with client documents, so the target may cache
+
     [timeouts]                         # seconds, each optional (options --*-timeout win)
     exchange = 20                      # one request and its whole answer
     check = 300                        # one check
@@ -48,6 +55,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance import login_hook, requirements, toml_file
+from conformance.pacing import Pacing
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,
@@ -75,6 +83,13 @@ _SCHEMA: dict[str, Any] = {
         "hook": str,
     },
     "timeouts": {"exchange": float, "check": float, "run": float},
+    "pacing": {
+        "min_interval_s": object,
+        "retries": object,
+        "max_wait_s": object,
+        "backoff_s": object,
+        "cache_control": str,
+    },
 }
 
 
@@ -96,6 +111,7 @@ class TargetFile:
     mcp_server: str | None = None
     timeouts: dict[str, float] = field(default_factory=dict)
     target_ca: str | None = None
+    pacing: dict[str, str] = field(default_factory=dict)
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -151,7 +167,26 @@ def load(path: Path) -> TargetFile:
         metadata_host=_metadata_host(path, data.get("metadata_host", {})),
         timeouts={k: float(v) for k, v in data.get("timeouts", {}).items()},
         target_ca=_relative(path, data["target_ca"]) if "target_ca" in data else None,
+        pacing=_pacing(path, data.get("pacing", {})),
     )
+
+
+def _pacing(path: Path, table: dict[str, Any]) -> dict[str, str]:
+    """The ``[pacing]`` table as ``key=value`` strings, after checking every value."""
+    pairs: dict[str, str] = {}
+    for key, value in table.items():
+        if key != "cache_control" and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise TargetFileError(f"{path}: [pacing] {key!r} must be a number")
+        if key == "retries" and not isinstance(value, int):
+            raise TargetFileError(f"{path}: [pacing] 'retries' must be a whole number")
+        pairs[key] = str(value)
+    try:
+        Pacing.parse(pairs.items())
+    except ValueError as exc:
+        raise TargetFileError(f"{path}: [pacing] {str(exc).removeprefix('pacing: ')}") from exc
+    return pairs
 
 
 def _relative(path: Path, name: str) -> str:

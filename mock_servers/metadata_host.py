@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_servers.hosting import Fetch, Hosting
+from mock_servers.hosting import JSON_HEADERS, Fetch, Hosting
 from mock_servers.pki import TestCA
 from mock_servers.runner import Receive, Scope, Send, Server
 
@@ -76,6 +76,9 @@ class MetadataHost:
         port: the TLS listener's port (0: any free port).
         plain_port: the plain-HTTP listener's port (0: any free port), for a tunnel.
         untrusted_port: the untrusted-CA listener's port (0: any free port), for a tunnel.
+        cache_control: when given, sent instead of ``no-store`` with every document served
+            with the default JSON headers (the run's pacing), so a target that limits its
+            fetches may cache; documents with headers of their own keep them.
         public: the URLs a remote target reaches the listeners at, when they differ from the
             bound addresses; :attr:`base_url` and the others then use them.
     """
@@ -91,8 +94,10 @@ class MetadataHost:
         public: PublicUrls | None = None,
         plain_port: int = 0,
         untrusted_port: int = 0,
+        cache_control: str = "",
     ) -> None:
         self._lock = threading.Lock()
+        self._cache_control = cache_control
         self._hostings: dict[str, Hosting] = {CALLBACK_PATH: CALLBACK_PAGE}
         self._fetches: list[Fetch] = []
         self._counter = itertools.count(1)
@@ -234,6 +239,12 @@ class MetadataHost:
         for server in (self._tls, self._plain, self._untrusted):
             server.raise_crash()
 
+    def _headers(self, hosting: Hosting) -> tuple[tuple[str, str], ...]:
+        """The headers to send: the pacing's ``Cache-Control`` with default JSON documents."""
+        if self._cache_control and hosting.status == 200 and hosting.headers == JSON_HEADERS:
+            return (JSON_HEADERS[0], ("cache-control", self._cache_control))
+        return hosting.headers
+
     def _app(self, listener: str):  # type: ignore[no-untyped-def]
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "lifespan":
@@ -247,7 +258,7 @@ class MetadataHost:
             fetch.answered = hosting.status
             if hosting.delay_s:
                 await asyncio.sleep(hosting.delay_s)
-            headers = [(k.encode(), v.encode()) for k, v in hosting.headers]
+            headers = [(k.encode(), v.encode()) for k, v in self._headers(hosting)]
             if not any(k == "content-length" for k, _ in hosting.headers):
                 headers.append((b"content-length", str(len(hosting.body)).encode()))
             await send(
