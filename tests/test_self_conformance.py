@@ -45,6 +45,11 @@ def _matrix(out: Path, state_dir: Path, *extra: str) -> dict[str, Report]:
     args = ["demo", "--matrix", "--strict", "--report-dir", str(out), "--state-dir", str(state_dir)]
     done = _run([*args, *extra], timeout=1200)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    return _reports(out)
+
+
+def _reports(out: Path) -> dict[str, Report]:
+    """The reports of a run on every matrix issuer, by fault name ("" for the clean issuer)."""
     index = json.loads((out / "index.json").read_text())
     reports = {}
     for label in index:
@@ -297,3 +302,78 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
     error = Report.load(tmp_path / "report.json").preflight["error"]
     assert "no authorization server metadata" in error
     assert "/.well-known/oauth-authorization-server/no-such-tenant -> 404" in error
+
+
+# The fault matrix again under real servers' shapes (loopback only, to keep CI time): every
+# fault must still fail exactly its declared set, and the clean issuer stay all green.
+# The rate-limited variant gets gentler limits than its defaults (a budget a whole matrix
+# run meets in time) but keeps its per-client interval, so it still answers 429 during the
+# run: the reports' pacing waits prove it.
+GENTLE_RATE_LIMITS = ("--rate-interval", "0.5", "--rate-budget", "1000", "--rate-window", "60")
+VARIANT_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "script-pages+upstream-login": (("script-pages", "upstream-login"), ()),
+    "rate-limited+host-cookies": (("rate-limited", "host-cookies"), GENTLE_RATE_LIMITS),
+}
+
+
+@pytest.fixture(scope="session", params=list(VARIANT_SETS))
+def variant_matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, state_dir: Path
+) -> tuple[str, dict[str, Report]]:
+    """(variant set, reports): the loopback matrix against the reference AS in that shape."""
+    from conformance.reference_target import ReferenceTarget
+
+    name: str = request.param
+    variants, limits = VARIANT_SETS[name]
+    out = tmp_path_factory.mktemp(f"matrix-{name}")
+    with ReferenceTarget(
+        matrix=True, state_dir=state_dir, variants=variants, extra_args=limits
+    ) as target:
+        issuers = [arg for issuer in target.issuers.values() for arg in ("--issuer", issuer)]
+        args = ["run", "--strict", *issuers, "--report-dir", str(out)]
+        done = _run([*args, "--state-dir", str(state_dir)], timeout=1800)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    return name, _reports(out)
+
+
+def test_reference_as_is_all_green_under_variants(
+    variant_matrix: tuple[str, dict[str, Report]],
+) -> None:
+    _, reports = variant_matrix
+    report = reports[""]
+    assert report.preflight.get("error") is None
+    not_green = [
+        (r.requirement, r.verdict, r.observed)
+        for r in report.results
+        if r.verdict != "pass" and r.requirement not in LAB_ONLY
+    ]
+    assert not_green == []
+    assert report.exit_code() == 0
+    assert len(report.results) >= 29
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
+def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
+    fault, variant_matrix: tuple[str, dict[str, Report]]
+) -> None:
+    _, reports = variant_matrix
+    report = reports[fault.name]
+    harness_errors = [
+        (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
+    ]
+    assert harness_errors == []
+    assert report.failed_requirements() == set(fault.breaks_in("loopback"))
+    assert report.exit_code() == (1 if fault.breaks_in("loopback") else 0)
+
+
+def test_rate_limited_matrix_was_rate_limited(
+    variant_matrix: tuple[str, dict[str, Report]],
+) -> None:
+    """The variant answered 429 during the run, and the suite waited and asked again."""
+    name, reports = variant_matrix
+    waits = [w for r in reports.values() for w in r.preflight["pacing"]["waits"]]
+    if "rate-limited" not in name:
+        assert waits == []  # no other variant says "not now"
+        return
+    assert waits, "the rate-limited variant never answered 429: the limits are too gentle"
+    assert all("HTTP 429" in w and "waited" in w for w in waits)
