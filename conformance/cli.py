@@ -41,6 +41,9 @@ from mock_servers.pki import TestCA
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_REPORT_DIR = Path("reports") / "latest"
+# The pacing a user gives a server with the rate-limited variant's budget (30 document
+# fetches a minute per origin): honour its Retry-After in full, and let it cache documents.
+RATE_LIMITED_DEMO_PACING = ("max_wait_s=60", "cache_control=max-age=600")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -277,6 +280,8 @@ def _command(args: argparse.Namespace) -> int:
         unknown = _unknown_variants(args.variant) or pacing_problem(args.pacing)
         if unknown:
             return could_not_test(args, [], unknown)
+        if "rate-limited" in args.variant and not args.pacing:
+            args.pacing = list(RATE_LIMITED_DEMO_PACING)
         with ReferenceTarget(
             tuple(args.fault),
             matrix=args.matrix,
