@@ -274,7 +274,10 @@ def login(
 
 def _is_document(page: Page, response: Any) -> bool:
     """Whether ``response`` is a document loaded in ``page``'s main frame."""
-    return bool(response.request.is_navigation_request() and response.frame == page.main_frame)
+    try:
+        return bool(response.request.is_navigation_request() and response.frame == page.main_frame)
+    except PlaywrightError:  # a service worker's request has no frame
+        return False
 
 
 def _is_not_now(documents: list[Any]) -> bool:
