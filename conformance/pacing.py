@@ -149,24 +149,34 @@ class Pacer:
         """
         wait = self.pacing.backoff_s
         seen: list[str] = []
+        longest_asked = 0.0
         for attempt in range(self.pacing.retries + 1):
             self.space()
             try:
                 return send()
             except Transient as exc:
                 seen.append(exc.what)
+                longest_asked = max(longest_asked, exc.retry_after or 0.0)
                 if attempt == self.pacing.retries:
                     break
                 delay = exc.retry_after if exc.retry_after is not None else wait
+                capped = delay > self.pacing.max_wait_s
                 delay = min(delay, self.pacing.max_wait_s)
-                self.waits.append(f"{what}: {exc.what}; waited {delay:.1f} s")
+                note = f" (it asked for {exc.retry_after:g} s: max_wait_s)" if capped else ""
+                self.waits.append(f"{what}: {exc.what}; waited {delay:.1f} s{note}")
                 self.sleep(delay)
                 wait *= 2
+        asked = (
+            f"; it asked to wait {longest_asked:g} s, more than max_wait_s"
+            if longest_asked > self.pacing.max_wait_s
+            else ""
+        )
         raise HarnessError(
-            f"the target kept answering {seen[-1]} to {what} ({len(seen)} tries, with waits): "
-            "it is rate limiting the suite, which is not a verdict on the request. Fix: lift "
-            "the limit for the test, or pace the suite in the target file ([pacing] "
-            "min_interval_s, retries, max_wait_s; cache_control for document fetches)"
+            f"the target kept answering {seen[-1]} to {what} ({len(seen)} tries, with waits"
+            f"{asked}): it is rate limiting the suite, which is not a verdict on the request. "
+            "Fix: lift the limit for the test, or pace the suite ([pacing] in the target file, "
+            "or --pacing KEY=VALUE: min_interval_s, retries, max_wait_s; cache_control for "
+            "document fetches)"
         )
 
 

@@ -50,7 +50,9 @@ def test_a_rate_limit_that_cannot_be_met_is_a_harness_error_never_a_pass(tmp_pat
     limited = [r for r in report.results if "rate limiting the suite" in r.observed]
     assert len(limited) >= 10
     assert {r.verdict for r in limited} == {"harness-error"}
-    assert all("[pacing]" in r.observed for r in limited)
+    assert all("[pacing]" in r.observed and "--pacing" in r.observed for r in limited)
+    # the window outlasts max_wait_s, and the message says so
+    assert any("more than max_wait_s" in r.observed for r in limited)
     assert report.failed_requirements() == set()  # a 429 is never a refusal either
     for result in report.results:
         if result.verdict == "pass":  # judged without meeting the limit
