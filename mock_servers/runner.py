@@ -131,9 +131,13 @@ class Server:
 
     @property
     def base_url(self) -> str:
-        """The origin, e.g. ``https://127.0.0.1:8443``."""
+        """The origin, e.g. ``https://127.0.0.1:8443``, written as users write it.
+
+        A default port (443 for https, 80 for http) is left out: ``https://metadata.test``.
+        """
         host = f"[{self.name}]" if ":" in self.name else self.name
-        return f"{self.scheme}://{host}:{self.port}"
+        default = 443 if self.scheme == "https" else 80
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
 
     def start(self) -> Server:
         """Start serving in a background thread; returns once the loop is running."""
