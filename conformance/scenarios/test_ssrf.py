@@ -40,12 +40,17 @@ def _plant_client_ids(
         label = f"client_id on {aim.name}"
         port = planter.plant(label, aim.listen, excepted=aim.excepted).port if aim.listen else 443
         client = public_client(host)
-        url = f"https://{aim.host}:{port}/c/{client.client_id.rsplit('/c/', 1)[1]}"
+        url = f"{_origin(aim.host, port)}/c/{client.client_id.rsplit('/c/', 1)[1]}"
         host.serve_document(url, {**client.document, "client_id": url})
         attempt = target.attempt(url, client.redirect_uri)
         if aim.judged:
             cases.append((aim.name, attempt))
     return cases
+
+
+def _origin(host: str, port: int) -> str:
+    """``https://host:port`` as users write it: the default port left out."""
+    return f"https://{host}" if port == 443 else f"https://{host}:{port}"
 
 
 def _judged_in_the_lab(aims: list[Aim], requirement: str) -> None:
@@ -131,7 +136,7 @@ def test_connects_only_to_the_address_it_checked(
     for index in range(REBIND_ATTEMPTS):
         for name in names if index == 0 else names[:1]:
             client = public_client(host)
-            url = client.client_id.replace(host.base_url, f"https://{name}:{port}", 1)
+            url = client.client_id.replace(host.base_url, _origin(name, port), 1)
             host.serve_document(url, {**client.document, "client_id": url})
             cimd_target.attempt(url, client.redirect_uri)
     cimd_ssrf.verify_untouched("an address other than the one it resolved and checked")
