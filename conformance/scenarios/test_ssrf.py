@@ -21,8 +21,10 @@ from conformance.assertions import ClientKey
 from conformance.flows import redeem_fresh_code
 from conformance.harness import TargetSession, TokenResult
 from conformance.network import Network, Planter
-from conformance.probes import public_client
-from conformance.verdicts import NonConformance, NotApplicable
+from conformance.probes import ProbeClient, public_client
+from conformance.redaction import redact_url
+from conformance.run import BrowserFlow
+from conformance.verdicts import HarnessError, NonConformance, NotApplicable
 from conformance.verify import Case, verify_refused
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
@@ -153,31 +155,40 @@ def _document_aims(network: Network) -> list[Aim]:
 
 @pytest.mark.requirement("CIMD-SEC-05")
 def test_does_not_fetch_document_urls_on_special_use_hosts(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_ssrf: Planter,
+    cimd_browser: BrowserFlow,
 ) -> None:
     """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
     point at canaries (127.0.0.2, and ``localhost``, reported only; in the lab, names
     resolving to private, link-local, CGNAT, ULA and loopback addresses) and drives the request
-    to the consent page.
+    to the consent page, which the browser renders with its images (approving nothing; the
+    browser itself never contacts the canaries).
 
-    Expects: no canary sees a connection from the target.
+    Expects: no canary sees a connection from the target, while building the page or while
+    serving it (an AS that fetches logo_uri only when the page's image is asked for).
     """
     members = {}
     for member, aim in zip(DOCUMENT_URLS, _document_aims(cimd_ssrf.network), strict=True):
         planted = cimd_ssrf.plant(f"{member} on {aim.name}", aim.listen, excepted=aim.excepted)
         members[member] = f"https://{aim.host}:{planted.port}/{member.removesuffix('_uri')}.png"
     client = public_client(cimd_metadata_host, **members)
-    cimd_target.attempt(client.client_id, client.redirect_uri)
+    _render_consent(cimd_target, cimd_browser, client, list(members.values()))
     cimd_ssrf.verify_untouched("a special-use host named in a client document")
 
 
 @pytest.mark.requirement("CIMD-SEC-06")
 def test_does_not_fetch_non_http_document_urls(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_ssrf: Planter,
+    cimd_browser: BrowserFlow,
 ) -> None:
     """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
     use ftp, gopher, ldap, dict and ftp, each aimed at a canary on the metadata host's own
-    address (which the target may contact), and drives the request to the consent page.
+    address (which the target may contact), and drives the request to the consent page,
+    which the browser renders with its images (approving nothing).
 
     Expects: no canary sees a connection.
     """
@@ -188,8 +199,37 @@ def test_does_not_fetch_non_http_document_urls(
         planted = cimd_ssrf.plant(f"{member} as {scheme}://", (host.address,))
         members[member] = f"{scheme}://{host.host_name}:{planted.port}/{member}"
     client = public_client(host, **members)
-    cimd_target.attempt(client.client_id, client.redirect_uri)
+    _render_consent(cimd_target, cimd_browser, client, list(members.values()))
     cimd_ssrf.verify_untouched("a URL with a scheme other than http(s)")
+
+
+def _render_consent(
+    target: TargetSession, browser: BrowserFlow, client: ProbeClient, blocked: list[str]
+) -> None:
+    """Drive ``client``'s request to the consent page and render it in the browser.
+
+    The request goes out as every check sends it; when it reaches consent, the same request
+    is opened in the logged-in browser, which loads the page with its images and approves
+    nothing, so a target that fetches a document URL only when the page's image is asked
+    for (an image served from its own URL) is caught. The browser never contacts the
+    ``blocked`` URLs' origins itself: every connection there is the target's. A refused
+    request is judged against the control (a valid client accepted now), or it would say
+    nothing about the document's URLs.
+    """
+    attempt = target.attempt(client.client_id, client.redirect_uri)
+    if not attempt.outcome.accepted:
+        target.require_control()
+        return
+    seen = target.pacer.call(
+        "rendering the consent page",
+        lambda: browser.render(attempt.url, client.redirect_uri, blocked),
+    )
+    if seen.kind == "page":
+        raise HarnessError(
+            f"the request reached consent over HTTP ({attempt.outcome.describe()}) but the "
+            f"browser did not show it ({redact_url(seen.url)}: {seen.text!r}), so the page "
+            "a user sees was not rendered. Check the login recipe's approve selector"
+        )
 
 
 def _redeem_with_key(

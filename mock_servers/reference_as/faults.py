@@ -172,6 +172,14 @@ FAULTS: tuple[Fault, ...] = (
         "fetches logo_uri without the address check the client document gets",
     ),
     Fault(
+        "logo-fetched-lazily",
+        # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
+        # consent page rendered with its images shows the fetch.
+        ("CIMD-SEC-05",),
+        "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
+        "address check when the browser asks for it",
+    ),
+    Fault(
         "private-key-jwt-optional",
         ("CIMD-AUTHN-01",),
         "a private_key_jwt client that sends no assertion is served as a public client",

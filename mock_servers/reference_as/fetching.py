@@ -86,9 +86,10 @@ class Fetcher:
         self._check_redirects = not config.has("redirects-to-private")
         self._any_2xx = config.has("accepts-any-2xx")
         self._policy = config.ssrf_policy()
-        self._logo_policy = (
-            SsrfPolicy(enabled=False) if config.has("document-urls-unchecked") else self._policy
+        unchecked_logos = config.has("document-urls-unchecked") or config.has(
+            "logo-fetched-lazily"  # only its /logo endpoint fetches logos
         )
+        self._logo_policy = SsrfPolicy(enabled=False) if unchecked_logos else self._policy
         self._any_scheme_logos = config.has("document-urls-any-scheme")
         self._jwks_policy = (
             SsrfPolicy(enabled=False) if config.has("jwks-uri-unchecked") else self._policy
