@@ -233,7 +233,7 @@ def _render_consent(
 
 
 def _redeem_with_key(
-    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str
+    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str, audience: str
 ) -> tuple[str, TokenResult | None]:
     """A private_key_jwt client with ``jwks_uri``: consent, approval, then the assertion.
 
@@ -241,7 +241,7 @@ def _redeem_with_key(
     """
     method = "private_key_jwt"
     client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
-    assertion = key.assertion(client.client_id, target.target.token_endpoint)
+    assertion = key.assertion(client.client_id, audience)
     try:
         result = redeem_fresh_code(target, client, assertion)
     except NotApplicable as exc:
@@ -256,13 +256,27 @@ def test_jwks_uri_follows_the_ssrf_rules(
     """Serves private_key_jwt documents whose jwks_uri points at canaries (127.0.0.2, and
     ``localhost``, reported only; in the lab, names resolving to private and link-local
     addresses), approves consent and redeems each code with an assertion signed by the
-    client's key. A control client whose jwks_uri is on the metadata host shows the target
-    does use jwks_uri.
+    client's key. A control client whose jwks_uri is on the metadata host, redeemed first,
+    shows the target does use jwks_uri and which aud it wants (token endpoint, else issuer).
 
     Expects: no canary sees a connection and no tokens are issued for the canary clients.
     """
     host, network = cimd_metadata_host, cimd_ssrf.network
     key = ClientKey.new()
+    # The control first: it finds the aud the target wants (the token endpoint, else the
+    # issuer), so that the canary clients' assertions differ from a valid one only in where
+    # their keys are; one refused for its aud might never have its jwks_uri fetched.
+    control = host.new_path("jwks.json")
+    host.serve_document(host.base_url + control, key.jwks())
+    target, tried = cimd_target.target, []
+    audiences = tuple(dict.fromkeys((target.token_endpoint, target.issuer)))
+    for audience in audiences:
+        what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control, audience)
+        if result is not None and result.issued:
+            break
+        tried.append(f"aud {audience}: {what}")
+    else:
+        audience = audiences[0]
     if network.is_lab:
         aims = [
             Aim(f"a name resolving to {a}", network.new_name("jwks", Answer((a,))), (a,))
@@ -274,7 +288,7 @@ def test_jwks_uri_follows_the_ssrf_rules(
     for aim in aims:
         planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen, excepted=aim.excepted)
         what, result = _redeem_with_key(
-            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json"
+            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json", audience
         )
         if aim.judged and result is not None and result.issued:
             issued.append(f"{aim.name}: {what}")
@@ -284,11 +298,9 @@ def test_jwks_uri_follows_the_ssrf_rules(
             expected="no tokens when the client's keys sit on a special-use host",
             observed="; ".join(issued),
         )
-    control = host.new_path("jwks.json")
-    host.serve_document(host.base_url + control, key.jwks())
-    what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control)
-    if result is None or not result.issued:
+    if len(tried) == len(audiences):
         raise NotApplicable(
             "the target does not redeem a private_key_jwt client whose jwks_uri is on the "
-            f"metadata host ({what}), so a refusal here would show nothing about jwks_uri"
+            f"metadata host ({'; '.join(tried)}), so a refusal here would show nothing about "
+            "jwks_uri"
         )
