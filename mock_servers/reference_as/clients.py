@@ -73,6 +73,9 @@ class ClientResolver:
             fetch_url = check_client_id(identifier, self._faults)
         except ClientIdSyntaxError as exc:
             raise ClientError(str(exc), "syntax") from exc
+        if "client-id-not-fetched" in self._faults:
+            # the fault: a URL that passes the syntax checks is taken on trust, never fetched
+            return ClientDocument(identifier, None, None)
         cached = self._cache.get(identifier)
         if cached is not None:
             return cached

@@ -45,6 +45,30 @@ FAULTS: tuple[Fault, ...] = (
     Fault("flag-as-string", ("CIMD-DISC-02",), 'publishes the flag as the string "true"'),
     Fault("drops-state", ("CIMD-DISC-04",), "the approval redirect carries the code but no state"),
     Fault(
+        "client-id-not-fetched",
+        # Never fetching, it refuses nothing a document would have refused: every check whose
+        # refusal rests on the document's content, its fetch or its host fails too (a consent
+        # for a client on a special-use literal is shown where it must be refused). The AUTHN
+        # rows become not-applicable: a private_key_jwt document is never read, so the
+        # control's valid assertion is refused as a public client's.
+        (
+            "CIMD-DISC-04",
+            "CIMD-DOC-01",
+            "CIMD-DOC-02",
+            "CIMD-DOC-03",
+            "CIMD-DOC-04",
+            "CIMD-DOC-08",
+            "CIMD-ERR-01",
+            "CIMD-FETCH-03",
+            "CIMD-FETCH-04",
+            "CIMD-REDIR-01",
+            "CIMD-SEC-02",
+            "CIMD-URL-08",
+        ),
+        "advertises the flag but never fetches the document: any syntactically valid https "
+        "client_id gets consent, with the request's redirect_uri trusted",
+    ),
+    Fault(
         "allows-http-client-id",
         ("CIMD-URL-01",),
         "accepts http:// identifiers and fetches them over plain HTTP",
