@@ -275,3 +275,19 @@ async def test_logo_fetched_lazily(make_client: Any, docs: DocumentHost) -> None
     assert docs.fetches(logo) == 1  # the browser's image request did
     missing = await faulty.http.get("/f/logo?id=unknown")
     assert missing.status_code == 404
+
+
+async def test_client_id_not_fetched(make_client: Any, docs: DocumentHost) -> None:
+    """Consent for a client whose document does not even exist, and no fetch at all."""
+    url = docs.new_url()  # never served
+    clean, faulty = make_client(), make_client("client-id-not-fetched", prefix="/f")
+    for client in (clean, faulty):
+        await client.login()
+    assert (await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))).status_code == 400
+    assert docs.fetches(url) == 1
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert "code" in query_of(await faulty.approve(page))
+    assert docs.fetches(url) == 1  # the faulty issuer never asked
+    # syntax is still checked
+    bad = await faulty.authorize(**authz_params(url + "#x", CALLBACK, pkce()[1]))
+    assert bad.status_code == 400
