@@ -26,7 +26,7 @@ from .documents import ClientDocument
 from .grants import AuthorizationRequest
 from .identifiers import split_uri
 from .issuer import Issuer
-from .logos import lazy_logo_src
+from .logos import fetches_logos_lazily, lazy_logo_src
 from .pages import error_page, render
 from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
 from .scripted import answer, read_fields
@@ -80,7 +80,7 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         resources=tuple(params.getlist("resource")),
         client=client,
     )
-    if issuer.has("logo-fetched-lazily"):  # the page links /logo, which fetches it later
+    if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
         logo = lazy_logo_src(issuer, client.logo_uri)
     else:
         logo = await issuer.clients.logo(client)

@@ -219,6 +219,14 @@ FAULTS: tuple[Fault, ...] = (
         "address check when the browser asks for it",
     ),
     Fault(
+        "logo-proxied-any-scheme",
+        # https logos on any host and ftp:// alike, only when the rendered consent page
+        # asks: both document-URL checks must render the page to see it
+        ("CIMD-SEC-05", "CIMD-SEC-06"),
+        "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
+        "the browser asks for it, any scheme but https with urllib",
+    ),
+    Fault(
         "private-key-jwt-optional",
         ("CIMD-AUTHN-01",),
         "a private_key_jwt client that sends no assertion is served as a public client",

@@ -1,10 +1,11 @@
-"""The ``logo-fetched-lazily`` fault's logo endpoint: the consent page's image, fetched late.
+"""The lazy-logo faults' logo endpoint: the consent page's image, fetched late.
 
 A correct AS fetches the logo while it builds the consent page, through the SSRF guard, and
 embeds it as a ``data:`` URI. With this fault the page's ``<img>`` points at ``/logo`` on the
 AS instead, and the AS fetches ``logo_uri`` only when the browser asks for the image, without
-the address check: a defect that no authorization request over plain HTTP shows, only a
-rendered consent page.
+the address check (``logo-fetched-lazily``), or with urllib whatever its scheme
+(``logo-proxied-any-scheme``): defects that no authorization request over plain HTTP shows,
+only a rendered consent page.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from .issuer import Issuer
 
 MAX_PENDING = 256
+LAZY_LOGO_FAULTS = ("logo-fetched-lazily", "logo-proxied-any-scheme")
+
+
+def fetches_logos_lazily(issuer: Issuer) -> bool:
+    """Whether the consent page links ``/logo`` instead of embedding the logo."""
+    return any(issuer.has(fault) for fault in LAZY_LOGO_FAULTS)
 
 
 class LazyLogos:
@@ -51,7 +58,7 @@ def lazy_logo_src(issuer: Issuer, logo_uri: str | None) -> str | None:
 
 async def logo(issuer: Issuer, request: Request) -> Response:
     """GET /logo?id=...: fetch the logo now (the fault: without the address check)."""
-    if not issuer.has("logo-fetched-lazily"):
+    if not fetches_logos_lazily(issuer):
         return Response(status_code=404, headers={"Cache-Control": "no-store"})
     url = issuer.lazy_logos.get(request.query_params.get("id", ""))
     found = await issuer.clients.logo_at(url) if url else None

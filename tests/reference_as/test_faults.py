@@ -291,3 +291,14 @@ async def test_client_id_not_fetched(make_client: Any, docs: DocumentHost) -> No
     # syntax is still checked
     bad = await faulty.authorize(**authz_params(url + "#x", CALLBACK, pkce()[1]))
     assert bad.status_code == 400
+
+
+async def test_logo_proxied_any_scheme_links_the_logo_too(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    url = docs.new_url()
+    docs.serve_document(url, logo_uri="ftp://127.0.0.1:9/logo.png")
+    faulty = make_client("logo-proxied-any-scheme", prefix="/f")
+    await faulty.login()
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert '<img id="client-logo" src="/f/logo?id=' in page.text
