@@ -252,6 +252,12 @@ def cimd_callback(cimd_suite: SuiteRun) -> CallbackListener:
 
 
 @pytest.fixture
+def cimd_callback_ipv6(cimd_suite: SuiteRun) -> CallbackListener | None:
+    """The callback listener on the IPv6 loopback ``[::1]``, or None where there is none."""
+    return cimd_suite.callback_ipv6
+
+
+@pytest.fixture
 def cimd_ssrf(cimd_suite: SuiteRun, request: pytest.FixtureRequest) -> Iterator[Planter]:
     """This check's SSRF canaries; every connection they see is evidence against the target.
 

@@ -36,6 +36,7 @@ from conformance.redaction import SECRETS, redact_url
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
+from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost, PublicUrls
 from mock_servers.pki import TestCA
 
@@ -123,6 +124,8 @@ class SuiteRun:
             untrusted_port=config.metadata_untrusted_port,
         )
         self.callback = CallbackListener(config.bind)
+        # a second listener on the IPv6 loopback, where the machine has one (CIMD-REDIR-02)
+        self.callback_ipv6 = CallbackListener("::1") if can_bind("::1") else None
         self._browser: browser_mod.Browser | None = None
         self.recipe = browser_mod.LoginRecipe.from_options(
             config.username, config.password, dict(config.login)
@@ -139,6 +142,9 @@ class SuiteRun:
         """Start the metadata host and the callback listener."""
         self.metadata_host.start()
         self.callback.start()
+        if self.callback_ipv6 is not None:
+            self.callback_ipv6.start()
+            self.network.own.add(("::1", self.callback_ipv6.port))
         return self
 
     def stop(self) -> None:
@@ -149,6 +155,8 @@ class SuiteRun:
         if self._browser is not None:
             self._browser.stop()
         self.callback.stop()
+        if self.callback_ipv6 is not None:
+            self.callback_ipv6.stop()
         self.metadata_host.stop()
         self.network.stop()
 
