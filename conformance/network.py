@@ -58,6 +58,8 @@ class Network:
     _addresses: itertools.count[int] = field(default_factory=itertools.count)
     _created: list[tuple[float, str]] = field(default_factory=list)
     _run: str = field(default_factory=lambda: secrets.token_hex(2))
+    # the suite's own listeners on special-use addresses (the IPv6 callback): never strays
+    own: set[tuple[str, int]] = field(default_factory=set)
 
     @classmethod
     def start(cls, public: bool = False) -> Network:
@@ -88,8 +90,9 @@ class Network:
         if self.packets is None:
             return []
         planted = {(a, p.port) for p in self.canaries.plants() for a in p.addresses}
+        known = planted | self.own
         return [
-            a for a in self.packets.attempts(since, until) if (a.destination, a.port) not in planted
+            a for a in self.packets.attempts(since, until) if (a.destination, a.port) not in known
         ]
 
     @property

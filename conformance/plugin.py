@@ -264,6 +264,12 @@ def cimd_callback(cimd_suite: SuiteRun) -> CallbackListener:
 
 
 @pytest.fixture
+def cimd_callback_ipv6(cimd_suite: SuiteRun) -> CallbackListener | None:
+    """The callback listener on the IPv6 loopback ``[::1]``, or None where there is none."""
+    return cimd_suite.callback_ipv6
+
+
+@pytest.fixture
 def cimd_ssrf(cimd_suite: SuiteRun, request: pytest.FixtureRequest) -> Iterator[Planter]:
     """This check's SSRF canaries; every connection they see is evidence against the target.
 
@@ -278,7 +284,8 @@ def cimd_ssrf(cimd_suite: SuiteRun, request: pytest.FixtureRequest) -> Iterator[
 @pytest.fixture
 def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlow:
     """Authorization flows in the real browser, logged in as the test user."""
-    return BrowserFlow(cimd_suite, cimd_target_run)
+    session = cimd_target_run.session
+    return BrowserFlow(cimd_suite, cimd_target_run, session.pacer if session else None)
 
 
 def environment(suite: SuiteRun | None) -> dict[str, Any]:

@@ -25,20 +25,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-SECRET_NAMES = frozenset(
-    {
-        "code",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "code_verifier",
-        "client_secret",
-        "client_assertion",
-        "password",
-        "csrf",
-        "request_id",
-    }
-)
+from mock_servers.hosting import SECRET_PARAMS
+
+# the names the metadata host's fetch log already redacts, plus the forms' one-time values
+SECRET_NAMES = frozenset(SECRET_PARAMS) | {"csrf", "request_id"}
 # Parameters whose values the run registers as secrets when it receives them.
 RECEIVED_SECRETS = frozenset({"code", "access_token", "refresh_token", "id_token"})
 REDACTED = "[redacted]"

@@ -13,25 +13,30 @@ import math
 import re
 import secrets
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 from conformance import browser as browser_mod
 from conformance import deadline, locality
 from conformance.harness import Attempt, Pkce, TargetSession, ssl_context
 from conformance.network import Network
-from conformance.outcome import Outcome, OutcomeKind, classify_redirect
-from conformance.pacing import Pacer, Pacing
+from conformance.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.pacing import TRANSIENT_STATUSES, Pacer, Pacing, Transient
 from conformance.pages import Page
 from conformance.probes import public_client
-from conformance.redaction import SECRETS
+from conformance.redaction import SECRETS, redact_url
 from conformance.target import Target, discover
 from conformance.verdicts import HarnessError
 from mock_servers.callback import CallbackListener
+from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost, PublicUrls
 from mock_servers.pki import TestCA
 
@@ -120,6 +125,8 @@ class SuiteRun:
             cache_control=config.pacing.cache_control,
         )
         self.callback = CallbackListener(config.bind)
+        # a second listener on the IPv6 loopback, where the machine has one (CIMD-REDIR-02)
+        self.callback_ipv6 = CallbackListener("::1") if can_bind("::1") else None
         self._browser: browser_mod.Browser | None = None
         self.recipe = browser_mod.LoginRecipe.from_options(
             config.username, config.password, dict(config.login)
@@ -136,6 +143,9 @@ class SuiteRun:
         """Start the metadata host and the callback listener."""
         self.metadata_host.start()
         self.callback.start()
+        if self.callback_ipv6 is not None:
+            self.callback_ipv6.start()
+            self.network.own.add(("::1", self.callback_ipv6.port))
         return self
 
     def stop(self) -> None:
@@ -146,6 +156,8 @@ class SuiteRun:
         if self._browser is not None:
             self._browser.stop()
         self.callback.stop()
+        if self.callback_ipv6 is not None:
+            self.callback_ipv6.stop()
         self.metadata_host.stop()
         self.network.stop()
 
@@ -383,6 +395,7 @@ class BrowserFlow:
     """
 
     SETTLE_S = 1.5  # how long a page may take to build itself by script after load
+    IDLE_MS = 5_000  # how long a rendered page's own requests (images) may take
 
     def __init__(self, suite: SuiteRun, run: TargetRun, pacer: Pacer | None = None) -> None:
         self._suite = suite
@@ -442,6 +455,50 @@ class BrowserFlow:
             )
         outcome.seen_in = "browser"
         return outcome
+
+    def render(self, url: str, redirect_uri: str, blocked: Iterable[str] = ()) -> browser_mod.View:
+        """Open ``url`` as the user would see it, with its images, and approve nothing.
+
+        The page loads in the logged-in context; once it has built itself (consent showing,
+        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish, so that an
+        image the target serves from its own URL has been asked for. Requests to the origins
+        of ``blocked`` URLs are never sent: what reaches them came from the target, not
+        from the browser.
+
+        Raises:
+            Transient: the page was answered 429 or 503 (the pacer retries).
+            HarnessError: the browser could not open the page.
+        """
+        context, recipe = self._context(), self._suite.recipe
+        origins = {origin(u) for u in blocked}
+        with within(self._suite.clock, context):
+            page = context.new_page()
+            try:
+                page.route(lambda u: origin(u) in origins, lambda route: route.abort())
+                response = page.goto(url, wait_until="load")
+                status = response.status if response is not None else 0
+                approve = page.locator(recipe.approve_selector).first
+                settled = time.monotonic() + self.SETTLE_S
+                while not approve.is_visible() and time.monotonic() < settled:
+                    if browser_mod.reaches(page.url, redirect_uri):
+                        break
+                    page.wait_for_timeout(100)
+                with contextlib.suppress(PlaywrightTimeoutError):
+                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                kind = "consent" if approve.is_visible() else "page"
+                if browser_mod.reaches(page.url, redirect_uri):
+                    kind = "redirect"
+                seen = browser_mod.View(kind, status, page.url, text=page.title())
+            except PlaywrightError as exc:
+                raise HarnessError(
+                    f"the browser could not render the authorization request (at "
+                    f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
+                ) from exc
+            finally:
+                page.close()
+        if seen.status in TRANSIENT_STATUSES:
+            raise Transient(f"HTTP {seen.status} in the browser")
+        return seen
 
     def _context(self) -> Any:
         if self._run.login_context is not None:

@@ -85,6 +85,8 @@ class Fetch:
         client: the source address and port.
         at: monotonic time of arrival.
         http_version: the HTTP version used.
+        sni: the TLS server name the connection's handshake sent (``None``: none was sent,
+            as for an IP-literal host, or plain HTTP).
     """
 
     listener: str
@@ -96,6 +98,7 @@ class Fetch:
     at: float
     http_version: str = "1.1"
     answered: int | None = field(default=None)
+    sni: str | None = None
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready record, with credentials, cookies and secret parameters replaced.
@@ -115,6 +118,7 @@ class Fetch:
             "host": self.host,
             "client": self.client,
             "http_version": self.http_version,
+            "sni": self.sni,
             "answered": self.answered,
             "headers": headers,
         }

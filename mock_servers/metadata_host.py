@@ -275,6 +275,7 @@ class MetadataHost:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         host = next((v for k, v in headers if k in ("host", ":authority")), "")
         client = scope.get("client") or ("?", 0)
+        server = {"tls": self._tls, "untrusted": self._untrusted}.get(listener)
         fetch = Fetch(
             listener=listener,
             method=scope["method"],
@@ -284,6 +285,7 @@ class MetadataHost:
             client=f"{client[0]}:{client[1]}",
             at=time.monotonic(),
             http_version=scope.get("http_version", "1.1"),
+            sni=server.connections.server_name(client) if server is not None else None,
         )
         with self._lock:
             self._fetches.append(fetch)

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from types import TracebackType
@@ -30,17 +32,44 @@ STARTUP_TIMEOUT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
+# The TLS server name (SNI) each handshake asked for, by its SSL object, until the
+# connection is established and the name is filed under the client's address.
+_SERVER_NAMES: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+
+
+def _remember_server_name(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, context: ssl.SSLContext
+) -> None:
+    _SERVER_NAMES[ssl_object] = server_name
+
+
 class Connections:
     """How many TCP connections a server accepted, and how many got past the TLS handshake.
 
     The difference tells "the client never connected" apart from "it connected and gave up
     during the handshake" (it does not trust the certificate), which no HTTP log can show.
+    Each established TLS connection's server name (SNI) is kept under the client's address.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.accepted = 0
         self.established = 0
+        self._server_names: dict[tuple[str, int], str | None] = {}
+
+    def file_server_name(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the SNI an established TLS connection sent, under its peer address."""
+        ssl_object = transport.get_extra_info("ssl_object")
+        peer = transport.get_extra_info("peername")
+        if ssl_object is None or not peer:
+            return
+        with self._lock:
+            self._server_names[(peer[0], peer[1])] = _SERVER_NAMES.get(ssl_object)
+
+    def server_name(self, client: tuple[str, int]) -> str | None:
+        """The SNI of the live TLS connection from ``client`` (``None``: none was sent)."""
+        with self._lock:
+            return self._server_names.get((client[0], client[1]))
 
     def count(self, established: bool) -> None:
         """Count one accept, or one connection the app protocol received."""
@@ -79,12 +108,23 @@ class _CountingLoop(asyncio.SelectorEventLoop):
 
             def connection_made(transport: asyncio.BaseTransport) -> None:
                 connections.count(established=True)
+                connections.file_server_name(transport)
                 made(transport)
 
             protocol.connection_made = connection_made  # type: ignore[method-assign]
             return protocol
 
         return await super().create_server(counting_factory, *args, **kwargs)
+
+
+class _SniConfig(Config):
+    """hypercorn's configuration, with a TLS context that notes each handshake's SNI."""
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        context = super().create_ssl_context()
+        if context is not None:
+            context.sni_callback = _remember_server_name
+        return context
 
 
 class Server:
@@ -131,9 +171,13 @@ class Server:
 
     @property
     def base_url(self) -> str:
-        """The origin, e.g. ``https://127.0.0.1:8443``."""
+        """The origin, e.g. ``https://127.0.0.1:8443``, written as users write it.
+
+        A default port (443 for https, 80 for http) is left out: ``https://metadata.test``.
+        """
         host = f"[{self.name}]" if ":" in self.name else self.name
-        return f"{self.scheme}://{host}:{self.port}"
+        default = 443 if self.scheme == "https" else 80
+        return f"{self.scheme}://{host}" + ("" if self.port == default else f":{self.port}")
 
     def start(self) -> Server:
         """Start serving in a background thread; returns once the loop is running."""
@@ -170,7 +214,7 @@ class Server:
         self.stop()
 
     def _config(self) -> Config:
-        config = Config()
+        config = _SniConfig()
         config.bind = [f"fd://{self._sock.fileno()}"]
         config.accesslog = None
         config.errorlog = logging.getLogger("mock_servers.hypercorn")

@@ -122,6 +122,14 @@ def _interrupted_report(results: int = 2, signal_name: str = "SIGINT", code: int
 
 
 @pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 2)])
+def _second_run(report_dir: Path, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A run on ``report_dir`` while another holds it (it must be refused at once)."""
+    args = ["run", "--issuer", UNREACHABLE, "--report-dir", str(report_dir)]
+    return subprocess.run(
+        _cli(*args, "--state-dir", str(state_dir)), capture_output=True, text=True, timeout=60
+    )
+
+
 def test_interrupted_report_is_never_a_verdict(name: str, code: int) -> None:
     """Every check judged passed, but the run was stopped: exit code and every format say so."""
     report = _interrupted_report(signal_name=name, code=code)
@@ -168,20 +176,7 @@ def test_sigint_mid_demo_is_reported_interrupted_and_leaves_nothing_running(
         _wait_for(lambda: _checks_done(out) >= 3, 240, "three checks to finish")
         collected = int(out.read_text().split("collected ")[1].split()[0])
 
-        second = subprocess.run(
-            _cli(
-                "run",
-                "--issuer",
-                UNREACHABLE,
-                "--report-dir",
-                str(report_dir),
-                "--state-dir",
-                str(state_dir),
-            ),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = _second_run(report_dir, state_dir)
         assert second.returncode == 2
         assert str(report_dir) in second.stderr and "--report-dir" in second.stderr
 
@@ -354,20 +349,7 @@ def test_second_run_on_a_busy_report_directory_is_refused(tmp_path: Path, state_
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        refused = subprocess.run(
-            _cli(
-                "run",
-                "--issuer",
-                UNREACHABLE,
-                "--report-dir",
-                str(report_dir),
-                "--state-dir",
-                str(state_dir),
-            ),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = _second_run(report_dir, state_dir)
         assert refused.returncode == 2
         assert (
             f"another run (process {holder.pid}) is writing the report directory" in refused.stderr

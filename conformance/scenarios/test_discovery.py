@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -11,6 +13,7 @@ from conformance.probes import public_client
 from conformance.run import BrowserFlow
 from conformance.target import Target
 from conformance.verdicts import NonConformance, NotApplicable
+from mock_servers.hosting import Fetch
 from mock_servers.metadata_host import MetadataHost
 
 FLAG = "client_id_metadata_document_supported"
@@ -69,7 +72,10 @@ def test_conforming_client_completes_the_flow_in_the_browser(
     """Drives a conforming public client through the browser: consent, approve, redeem.
 
     Expects: the code and the client's state reach the registered https redirect URI, the
-    code redeems for tokens, and every fetch of the client URL is a GET of exactly that URL.
+    code redeems for tokens, and the client URL was fetched: GETs over TLS with the URL's Host
+    and TLS server name (SNI), at least one and at most one per request naming the client
+    (the authorization and the token request; the document is served no-store, so a server
+    that needs it at the token endpoint fetches it again).
     """
     if cimd_metadata.metadata.get(FLAG) is not True:
         raise NotApplicable(f"the target does not advertise {FLAG}: true (see CIMD-DISC-01)")
@@ -101,13 +107,63 @@ def test_conforming_client_completes_the_flow_in_the_browser(
     if not tokens.issued:
         raise NonConformance(expected=expected, observed=f"token request: {tokens.describe()}")
     fetches = cimd_metadata_host.fetches(client.client_id)
-    wrong = [
-        f"{f.method} {f.target} Host {f.host}"
-        for f in fetches
-        if f.method != "GET" or f.listener != "tls"
-    ]
-    if not fetches or wrong:
+    problems = _fetch_problems(fetches, client.client_id, judge_names=not cimd_metadata_host.public)
+    if problems:
         raise NonConformance(
-            expected="the target fetches the client URL with GET",
-            observed=f"fetches: {wrong or 'none'}",
+            expected="the target fetches the client URL with GET over TLS, with the URL's "
+            "Host and TLS server name, once for the authorization request and at most once "
+            "more for the token request",
+            observed=problems,
         )
+
+
+FLOW_REQUESTS_NAMING_THE_CLIENT = 2  # the authorization request and the token request
+
+
+def _fetch_problems(fetches: list[Fetch], client_id: str, *, judge_names: bool) -> str:
+    """What is wrong with the target's fetches of ``client_id`` in one flow ("" if nothing).
+
+    At least one GET (the flag promises the document is fetched), and at most one per request
+    of the flow that names the client: the document is served ``no-store``, so a target that
+    needs it again at the token endpoint must fetch it again (RFC 9111 §5.2.2.5), and an
+    upper bound of one would fail a correct server that does not cache. Each GET reaches the
+    TLS listener with the URL's authority as Host and its host name as SNI (an IP-literal
+    host sends none, RFC 6066 §3; sending the literal is tolerated). Host and SNI are not
+    judged when the host sits behind a public URL: the tunnel in between may rewrite them.
+    """
+    if not fetches:
+        return "the client URL was never fetched: consent was shown without the document"
+    parts = urlsplit(client_id)
+    name = (parts.hostname or "").lower()
+    netloc = parts.netloc.lower()
+    authorities = {netloc}
+    if parts.port is None:
+        authorities.add(netloc + ":443")
+    elif parts.port == 443:
+        authorities.add(netloc.removesuffix(":443"))
+    literal = _is_ip_literal(name)
+    wrong = []
+    for fetch in fetches:
+        sni = (fetch.sni or "").lower() or None
+        right_sni = sni in ((None, name) if literal else (name,))
+        host_ok = fetch.host.lower() in authorities
+        if fetch.method != "GET" or fetch.listener != "tls":
+            wrong.append(f"{fetch.method} on the {fetch.listener} listener")
+        elif judge_names and not (host_ok and right_sni):
+            wrong.append(f"GET with Host {fetch.host!r} and SNI {fetch.sni!r}")
+    if wrong:
+        return f"{len(fetches)} fetch(es) of the client URL, wrong: {'; '.join(wrong)}"
+    if len(fetches) > FLOW_REQUESTS_NAMING_THE_CLIENT:
+        return (
+            f"{len(fetches)} GETs of the client URL in one flow, whose requests name the "
+            f"client {FLOW_REQUESTS_NAMING_THE_CLIENT} times"
+        )
+    return ""
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

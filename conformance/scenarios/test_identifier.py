@@ -134,10 +134,12 @@ def _comparison_cases(host: MetadataHost) -> list[tuple[str, str, str]]:
         ("query reordered", query, query.replace("a=1&b=2", "b=2&a=1")),
         ("path case changed", url, url.replace("Probe~client", "probe~client")),
     ]
-    if urlsplit(url).port == 443:  # the lab: the metadata host is on the default port
-        bare = url.replace(":443/", "/", 1)
-        cases.append(("default port written out", bare, url))
-        cases.append(("default port left out", url, bare))
+    if host.port == 443:  # the lab: the metadata host is on the default port
+        # client URLs are written as users write them (no port); the probe writes it out
+        netloc = urlsplit(url).netloc
+        explicit = url.replace(f"://{netloc}/", f"://{netloc}:443/", 1)
+        cases.append(("default port written out", url, explicit))
+        cases.append(("default port left out", explicit, url))
     named = host.new_client_url("Probe~client.json", base=host.alias_base_url)
     name = urlsplit(named).hostname or ""
     if name != name.upper():  # a host with letters in it (an IP literal has no case)

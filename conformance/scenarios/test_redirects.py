@@ -9,7 +9,6 @@ from conformance.probes import public_client
 from conformance.verdicts import NonConformance
 from conformance.verify import verify_accepted, verify_not_sent_to_redirect_uri, verify_refused
 from mock_servers.callback import CallbackListener
-from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost
 
 LISTED = "https://app.test/cb"
@@ -47,7 +46,10 @@ def test_redirect_uri_must_match_exactly(
 
 @pytest.mark.requirement("CIMD-REDIR-02")
 def test_loopback_redirect_uri_matches_any_port(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_callback: CallbackListener
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_callback: CallbackListener,
+    cimd_callback_ipv6: CallbackListener | None,
 ) -> None:
     """Lists http://127.0.0.1/callback (no port) and, in a second document,
     http://127.0.0.1:3000/callback; requests the callback listener's ephemeral port. Where
@@ -59,19 +61,14 @@ def test_loopback_redirect_uri_matches_any_port(
     """
     problems = []
     cases = [(cimd_callback, "127.0.0.1", listed) for listed in ("", ":3000")]
-    ipv6 = CallbackListener("::1").start() if can_bind("::1") else None
-    try:
-        if ipv6 is not None:
-            cases.append((ipv6, "[::1]", ""))
-        for listener, host, port in cases:
-            problem = _code_reaches_ephemeral_port(
-                cimd_target, cimd_metadata_host, listener, f"http://{host}{port}/callback"
-            )
-            if problem:
-                problems.append(problem)
-    finally:
-        if ipv6 is not None:
-            ipv6.stop()
+    if cimd_callback_ipv6 is not None:
+        cases.append((cimd_callback_ipv6, "[::1]", ""))
+    for listener, host, port in cases:
+        problem = _code_reaches_ephemeral_port(
+            cimd_target, cimd_metadata_host, listener, f"http://{host}{port}/callback"
+        )
+        if problem:
+            problems.append(problem)
     if problems:
         raise NonConformance(
             expected="loopback redirect URIs accepted on the request's port",

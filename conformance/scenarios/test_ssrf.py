@@ -21,8 +21,10 @@ from conformance.assertions import ClientKey
 from conformance.flows import redeem_fresh_code
 from conformance.harness import TargetSession, TokenResult
 from conformance.network import Network, Planter
-from conformance.probes import public_client
-from conformance.verdicts import NonConformance, NotApplicable
+from conformance.probes import ProbeClient, public_client
+from conformance.redaction import redact_url
+from conformance.run import BrowserFlow
+from conformance.verdicts import HarnessError, NonConformance, NotApplicable
 from conformance.verify import Case, verify_refused
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
@@ -40,12 +42,17 @@ def _plant_client_ids(
         label = f"client_id on {aim.name}"
         port = planter.plant(label, aim.listen, excepted=aim.excepted).port if aim.listen else 443
         client = public_client(host)
-        url = f"https://{aim.host}:{port}/c/{client.client_id.rsplit('/c/', 1)[1]}"
+        url = f"{_origin(aim.host, port)}/c/{client.client_id.rsplit('/c/', 1)[1]}"
         host.serve_document(url, {**client.document, "client_id": url})
         attempt = target.attempt(url, client.redirect_uri)
         if aim.judged:
             cases.append((aim.name, attempt))
     return cases
+
+
+def _origin(host: str, port: int) -> str:
+    """``https://host:port`` as users write it: the default port left out."""
+    return f"https://{host}" if port == 443 else f"https://{host}:{port}"
 
 
 def _judged_in_the_lab(aims: list[Aim], requirement: str) -> None:
@@ -131,7 +138,7 @@ def test_connects_only_to_the_address_it_checked(
     for index in range(REBIND_ATTEMPTS):
         for name in names if index == 0 else names[:1]:
             client = public_client(host)
-            url = client.client_id.replace(host.base_url, f"https://{name}:{port}", 1)
+            url = client.client_id.replace(host.base_url, _origin(name, port), 1)
             host.serve_document(url, {**client.document, "client_id": url})
             cimd_target.attempt(url, client.redirect_uri)
     cimd_ssrf.verify_untouched("an address other than the one it resolved and checked")
@@ -153,31 +160,40 @@ def _document_aims(network: Network) -> list[Aim]:
 
 @pytest.mark.requirement("CIMD-SEC-05")
 def test_does_not_fetch_document_urls_on_special_use_hosts(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_ssrf: Planter,
+    cimd_browser: BrowserFlow,
 ) -> None:
     """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
     point at canaries (127.0.0.2, and ``localhost``, reported only; in the lab, names
     resolving to private, link-local, CGNAT, ULA and loopback addresses) and drives the request
-    to the consent page.
+    to the consent page, which the browser renders with its images (approving nothing; the
+    browser itself never contacts the canaries).
 
-    Expects: no canary sees a connection from the target.
+    Expects: no canary sees a connection from the target, while building the page or while
+    serving it (an AS that fetches logo_uri only when the page's image is asked for).
     """
     members = {}
     for member, aim in zip(DOCUMENT_URLS, _document_aims(cimd_ssrf.network), strict=True):
         planted = cimd_ssrf.plant(f"{member} on {aim.name}", aim.listen, excepted=aim.excepted)
         members[member] = f"https://{aim.host}:{planted.port}/{member.removesuffix('_uri')}.png"
     client = public_client(cimd_metadata_host, **members)
-    cimd_target.attempt(client.client_id, client.redirect_uri)
+    _render_consent(cimd_target, cimd_browser, client, list(members.values()))
     cimd_ssrf.verify_untouched("a special-use host named in a client document")
 
 
 @pytest.mark.requirement("CIMD-SEC-06")
 def test_does_not_fetch_non_http_document_urls(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_ssrf: Planter,
+    cimd_browser: BrowserFlow,
 ) -> None:
     """Serves a valid document whose logo_uri, client_uri, tos_uri, policy_uri and jwks_uri
     use ftp, gopher, ldap, dict and ftp, each aimed at a canary on the metadata host's own
-    address (which the target may contact), and drives the request to the consent page.
+    address (which the target may contact), and drives the request to the consent page,
+    which the browser renders with its images (approving nothing).
 
     Expects: no canary sees a connection.
     """
@@ -188,12 +204,41 @@ def test_does_not_fetch_non_http_document_urls(
         planted = cimd_ssrf.plant(f"{member} as {scheme}://", (host.address,))
         members[member] = f"{scheme}://{host.host_name}:{planted.port}/{member}"
     client = public_client(host, **members)
-    cimd_target.attempt(client.client_id, client.redirect_uri)
+    _render_consent(cimd_target, cimd_browser, client, list(members.values()))
     cimd_ssrf.verify_untouched("a URL with a scheme other than http(s)")
 
 
+def _render_consent(
+    target: TargetSession, browser: BrowserFlow, client: ProbeClient, blocked: list[str]
+) -> None:
+    """Drive ``client``'s request to the consent page and render it in the browser.
+
+    The request goes out as every check sends it; when it reaches consent, the same request
+    is opened in the logged-in browser, which loads the page with its images and approves
+    nothing, so a target that fetches a document URL only when the page's image is asked
+    for (an image served from its own URL) is caught. The browser never contacts the
+    ``blocked`` URLs' origins itself: every connection there is the target's. A refused
+    request is judged against the control (a valid client accepted now), or it would say
+    nothing about the document's URLs.
+    """
+    attempt = target.attempt(client.client_id, client.redirect_uri)
+    if not attempt.outcome.accepted:
+        target.require_control()
+        return
+    seen = target.pacer.call(
+        "rendering the consent page",
+        lambda: browser.render(attempt.url, client.redirect_uri, blocked),
+    )
+    if seen.kind == "page":
+        raise HarnessError(
+            f"the request reached consent over HTTP ({attempt.outcome.describe()}) but the "
+            f"browser did not show it ({redact_url(seen.url)}: {seen.text!r}), so the page "
+            "a user sees was not rendered. Check the login recipe's approve selector"
+        )
+
+
 def _redeem_with_key(
-    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str
+    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str, audience: str
 ) -> tuple[str, TokenResult | None]:
     """A private_key_jwt client with ``jwks_uri``: consent, approval, then the assertion.
 
@@ -201,7 +246,7 @@ def _redeem_with_key(
     """
     method = "private_key_jwt"
     client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
-    assertion = key.assertion(client.client_id, target.target.token_endpoint)
+    assertion = key.assertion(client.client_id, audience)
     try:
         result = redeem_fresh_code(target, client, assertion)
     except NotApplicable as exc:
@@ -216,13 +261,27 @@ def test_jwks_uri_follows_the_ssrf_rules(
     """Serves private_key_jwt documents whose jwks_uri points at canaries (127.0.0.2, and
     ``localhost``, reported only; in the lab, names resolving to private and link-local
     addresses), approves consent and redeems each code with an assertion signed by the
-    client's key. A control client whose jwks_uri is on the metadata host shows the target
-    does use jwks_uri.
+    client's key. A control client whose jwks_uri is on the metadata host, redeemed first,
+    shows the target does use jwks_uri and which aud it wants (token endpoint, else issuer).
 
     Expects: no canary sees a connection and no tokens are issued for the canary clients.
     """
     host, network = cimd_metadata_host, cimd_ssrf.network
     key = ClientKey.new()
+    # The control first: it finds the aud the target wants (the token endpoint, else the
+    # issuer), so that the canary clients' assertions differ from a valid one only in where
+    # their keys are; one refused for its aud might never have its jwks_uri fetched.
+    control = host.new_path("jwks.json")
+    host.serve_document(host.base_url + control, key.jwks())
+    target, tried = cimd_target.target, []
+    audiences = tuple(dict.fromkeys((target.token_endpoint, target.issuer)))
+    for audience in audiences:
+        what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control, audience)
+        if result is not None and result.issued:
+            break
+        tried.append(f"aud {audience}: {what}")
+    else:
+        audience = audiences[0]
     if network.is_lab:
         aims = [
             Aim(f"a name resolving to {a}", network.new_name("jwks", Answer((a,))), (a,))
@@ -234,7 +293,7 @@ def test_jwks_uri_follows_the_ssrf_rules(
     for aim in aims:
         planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen, excepted=aim.excepted)
         what, result = _redeem_with_key(
-            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json"
+            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json", audience
         )
         if aim.judged and result is not None and result.issued:
             issued.append(f"{aim.name}: {what}")
@@ -244,11 +303,9 @@ def test_jwks_uri_follows_the_ssrf_rules(
             expected="no tokens when the client's keys sit on a special-use host",
             observed="; ".join(issued),
         )
-    control = host.new_path("jwks.json")
-    host.serve_document(host.base_url + control, key.jwks())
-    what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control)
-    if result is None or not result.issued:
+    if len(tried) == len(audiences):
         raise NotApplicable(
             "the target does not redeem a private_key_jwt client whose jwks_uri is on the "
-            f"metadata host ({what}), so a refusal here would show nothing about jwks_uri"
+            f"metadata host ({'; '.join(tried)}), so a refusal here would show nothing about "
+            "jwks_uri"
         )

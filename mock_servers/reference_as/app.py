@@ -17,6 +17,7 @@ from .authorize import authorize, consent, resume
 from .config import IssuerConfig
 from .issuer import Issuer
 from .login import home, login, login_page
+from .logos import logo
 from .tokens import token
 from .upstream import callback
 
@@ -55,6 +56,7 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         ("/consent/resume", resume, "GET"),  # consent-before-login, after sign-in
         ("/login/callback", callback, "GET"),  # upstream-login's return
         ("/token", token, "POST"),
+        ("/logo", logo, "GET"),  # the logo-fetched-lazily fault's consent-page image
         ("/", home, "GET"),
     ]
     routes: list[BaseRoute] = [Route(issuer.metadata_path, metadata, methods=["GET"])]

@@ -26,6 +26,7 @@ from .documents import ClientDocument
 from .grants import AuthorizationRequest
 from .identifiers import split_uri
 from .issuer import Issuer
+from .logos import fetches_logos_lazily, lazy_logo_src
 from .pages import error_page, render
 from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
 from .scripted import answer, read_fields
@@ -79,7 +80,10 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         resources=tuple(params.getlist("resource")),
         client=client,
     )
-    logo = await issuer.clients.logo(client)
+    if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
+        logo = lazy_logo_src(issuer, client.logo_uri)
+    else:
+        logo = await issuer.clients.logo(client)
     if found is None:  # consent-before-login: an anonymous session holds the request
         anonymous = issuer.anonymous_session(request)
         session_id, session = anonymous or issuer.state.start_session("")

@@ -34,6 +34,8 @@ class Verifier:
 
     Attributes:
         audiences: the values an assertion's ``aud`` may name (issuer, token endpoint).
+        single_audience: the ``assertion-audience-issuer`` variant: ``aud`` must be one string,
+            exactly the first of ``audiences`` (the issuer), as RFC 7523bis asks.
         fetch_jwks: ``async (url) -> bytes``, the SSRF-guarded fetch of a ``jwks_uri``.
         resolve: ``async (client_id) -> ClientDocument``, for the ``assertion-key-from-issuer``
             fault, which takes the keys of whatever client the assertion names.
@@ -44,6 +46,7 @@ class Verifier:
     fetch_jwks: Callable[[str], Awaitable[bytes]]
     resolve: Callable[[str], Awaitable[ClientDocument]]
     faults: frozenset[str]
+    single_audience: bool = False
 
     async def authenticate(
         self, client: ClientDocument | None, client_id: str, fields: dict[str, str]
@@ -74,8 +77,9 @@ class Verifier:
             assertion,
             await self._keys(client),
             client_id,
-            self.audiences,
+            self.audiences[:1] if self.single_audience else self.audiences,
             check_claims="assertion-claims-unchecked" not in self.faults,
+            single_audience=self.single_audience,
         )
 
     async def _keys(self, client: ClientDocument) -> Any:
@@ -104,6 +108,7 @@ def _verify(
     audiences: tuple[str, ...],
     *,
     check_claims: bool = True,
+    single_audience: bool = False,
 ) -> None:
     try:
         key_set = jwt.PyJWKSet.from_dict(keys if isinstance(keys, dict) else {})
@@ -130,9 +135,9 @@ def _verify(
                 assertion,
                 key.key,
                 algorithms=[algorithm],
-                audience=list(audiences),
+                audience=audiences[0] if single_audience else list(audiences),
                 issuer=client_id,
-                options={"require": ["exp", "iss", "sub", "aud"]},
+                options={"require": ["exp", "iss", "sub", "aud"], "strict_aud": single_audience},
             )
         except jwt.PyJWTError:
             continue

@@ -59,6 +59,10 @@ class ClientResolver:
         """The client's logo as a ``data:`` URI for the consent page, if it can be had."""
         return await self._fetcher.fetch_logo(client.logo_uri)
 
+    async def logo_at(self, url: str) -> str | None:
+        """The logo at ``url`` as a ``data:`` URI, if it can be had (the lazy-logo fault)."""
+        return await self._fetcher.fetch_logo(url)
+
     async def resolve(self, identifier: str) -> ClientDocument:
         """The validated client for ``identifier``.
 
@@ -69,6 +73,9 @@ class ClientResolver:
             fetch_url = check_client_id(identifier, self._faults)
         except ClientIdSyntaxError as exc:
             raise ClientError(str(exc), "syntax") from exc
+        if "client-id-not-fetched" in self._faults:
+            # the fault: a URL that passes the syntax checks is taken on trust, never fetched
+            return ClientDocument(identifier, None, None)
         cached = self._cache.get(identifier)
         if cached is not None:
             return cached

@@ -45,6 +45,45 @@ FAULTS: tuple[Fault, ...] = (
     Fault("flag-as-string", ("CIMD-DISC-02",), 'publishes the flag as the string "true"'),
     Fault("drops-state", ("CIMD-DISC-04",), "the approval redirect carries the code but no state"),
     Fault(
+        "client-id-not-fetched",
+        # Never fetching, it refuses nothing a document would have refused: every check whose
+        # refusal rests on the document's content, its fetch or its host fails too (a consent
+        # for a client on a special-use literal is shown where it must be refused). The AUTHN
+        # rows become not-applicable: a private_key_jwt document is never read, so the
+        # control's valid assertion is refused as a public client's.
+        (
+            "CIMD-DISC-04",
+            "CIMD-DOC-01",
+            "CIMD-DOC-02",
+            "CIMD-DOC-03",
+            "CIMD-DOC-04",
+            "CIMD-DOC-08",
+            "CIMD-ERR-01",
+            "CIMD-FETCH-03",
+            "CIMD-FETCH-04",
+            "CIMD-REDIR-01",
+            "CIMD-SEC-02",
+            "CIMD-URL-08",
+        ),
+        "advertises the flag but never fetches the document: any syntactically valid https "
+        "client_id gets consent, with the request's redirect_uri trusted",
+        lab_breaks=(  # the lab also judges names resolving to special-use addresses
+            "CIMD-DISC-04",
+            "CIMD-DOC-01",
+            "CIMD-DOC-02",
+            "CIMD-DOC-03",
+            "CIMD-DOC-04",
+            "CIMD-DOC-08",
+            "CIMD-ERR-01",
+            "CIMD-FETCH-03",
+            "CIMD-FETCH-04",
+            "CIMD-REDIR-01",
+            "CIMD-SEC-01",
+            "CIMD-SEC-02",
+            "CIMD-URL-08",
+        ),
+    ),
+    Fault(
         "allows-http-client-id",
         ("CIMD-URL-01",),
         "accepts http:// identifiers and fetches them over plain HTTP",
@@ -170,6 +209,22 @@ FAULTS: tuple[Fault, ...] = (
         "document-urls-unchecked",
         ("CIMD-SEC-05",),
         "fetches logo_uri without the address check the client document gets",
+    ),
+    Fault(
+        "logo-fetched-lazily",
+        # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
+        # consent page rendered with its images shows the fetch.
+        ("CIMD-SEC-05",),
+        "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
+        "address check when the browser asks for it",
+    ),
+    Fault(
+        "logo-proxied-any-scheme",
+        # https logos on any host and ftp:// alike, only when the rendered consent page
+        # asks: both document-URL checks must render the page to see it
+        ("CIMD-SEC-05", "CIMD-SEC-06"),
+        "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
+        "the browser asks for it, any scheme but https with urllib",
     ),
     Fault(
         "private-key-jwt-optional",

@@ -86,10 +86,13 @@ class Fetcher:
         self._check_redirects = not config.has("redirects-to-private")
         self._any_2xx = config.has("accepts-any-2xx")
         self._policy = config.ssrf_policy()
-        self._logo_policy = (
-            SsrfPolicy(enabled=False) if config.has("document-urls-unchecked") else self._policy
+        # the lazy-logo faults fetch logos only in their /logo endpoint, unchecked
+        lazy = config.has("logo-fetched-lazily") or config.has("logo-proxied-any-scheme")
+        unchecked_logos = config.has("document-urls-unchecked") or lazy
+        self._logo_policy = SsrfPolicy(enabled=False) if unchecked_logos else self._policy
+        self._any_scheme_logos = config.has("document-urls-any-scheme") or config.has(
+            "logo-proxied-any-scheme"
         )
-        self._any_scheme_logos = config.has("document-urls-any-scheme")
         self._jwks_policy = (
             SsrfPolicy(enabled=False) if config.has("jwks-uri-unchecked") else self._policy
         )

@@ -11,6 +11,7 @@ from .client_auth import ASSERTION_ALGORITHMS
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .grants import IssuerState, Session
+from .logos import LazyLogos
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 
@@ -26,6 +27,7 @@ class Issuer:
         self.config = config
         self.state = IssuerState()
         self.clients = ClientResolver(config)
+        self.lazy_logos = LazyLogos()  # the logo-fetched-lazily fault's /logo links
         # Cookies use Path=/ so one browser holds a session per issuer: the name tells them
         # apart (prefix characters are all valid in a cookie name).
         self.cookie_name = "cimd_ref_as" + config.path_prefix.replace("/", ".")

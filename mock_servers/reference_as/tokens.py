@@ -62,6 +62,7 @@ async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Respons
         fetch_jwks=issuer.clients.jwks,
         resolve=issuer.clients.resolve,
         faults=issuer.config.faults,
+        single_audience=issuer.is_variant("assertion-audience-issuer"),
     )
     try:
         await verifier.authenticate(grant.request.client, grant.request.client_id, fields)

@@ -3,9 +3,10 @@
 A fault breaks a requirement; a variant breaks none. It changes how the AS looks and behaves
 in ways real servers do (script-built pages, a login at an upstream identity provider,
 consent before login, ``__Host-`` cookies on a plain-http loopback issuer, rate-limited
-document fetches, an approve link, an issuer with a trailing ``/``), so that every way the
-suite could mis-score such a server can be reproduced here. Variants apply to every issuer
-the process serves (the root and, with ``--matrix``, each fault's), and several combine.
+document fetches, an approve link, an issuer with a trailing ``/``, an assertion audience
+that must be the issuer), so that every way the suite could mis-score such a server can be
+reproduced here. Variants apply to every issuer the process serves (the root and, with
+``--matrix``, each fault's), and several combine.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
+    Variant(
+        "assertion-audience-issuer",
+        "a private_key_jwt assertion's aud must be exactly the issuer identifier, one string "
+        "(the RFC 7523bis reading); the token endpoint's URL is refused",
+    ),
 )
 
 _BY_NAME = {variant.name: variant for variant in VARIANTS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -252,3 +253,52 @@ async def test_pkce_verifier_optional(make_client: Any, docs: DocumentHost) -> N
         grant_type="authorization_code", code=code, client_id=url, redirect_uri=CALLBACK
     )
     assert response.status_code == 200
+
+
+async def test_logo_fetched_lazily(make_client: Any, docs: DocumentHost) -> None:
+    """The consent page links the AS's /logo, which fetches logo_uri unchecked when asked."""
+    logo = docs.new_url(".png")
+    docs.serve(logo, b"\x89PNG\r\n\x1a\n")
+    on_localhost = logo.replace("127.0.0.1", "localhost", 1)  # refused by the clean guard
+    url = docs.new_url()
+    docs.serve_document(url, logo_uri=on_localhost)
+    clean, faulty = make_client(), make_client("logo-fetched-lazily", prefix="/f")
+    for client in (clean, faulty):
+        await client.login()
+    page = await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert page.status_code == 200 and "client-logo" not in page.text
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    found = re.search(r'<img id="client-logo" src="([^"]+)"', page.text)
+    assert found is not None and found.group(1).startswith("/f/logo?id=")
+    assert docs.fetches(logo) == 0  # building the page fetched nothing
+    await faulty.http.get(found.group(1))
+    assert docs.fetches(logo) == 1  # the browser's image request did
+    missing = await faulty.http.get("/f/logo?id=unknown")
+    assert missing.status_code == 404
+
+
+async def test_client_id_not_fetched(make_client: Any, docs: DocumentHost) -> None:
+    """Consent for a client whose document does not even exist, and no fetch at all."""
+    url = docs.new_url()  # never served
+    clean, faulty = make_client(), make_client("client-id-not-fetched", prefix="/f")
+    for client in (clean, faulty):
+        await client.login()
+    assert (await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))).status_code == 400
+    assert docs.fetches(url) == 1
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert "code" in query_of(await faulty.approve(page))
+    assert docs.fetches(url) == 1  # the faulty issuer never asked
+    # syntax is still checked
+    bad = await faulty.authorize(**authz_params(url + "#x", CALLBACK, pkce()[1]))
+    assert bad.status_code == 400
+
+
+async def test_logo_proxied_any_scheme_links_the_logo_too(
+    make_client: Any, docs: DocumentHost
+) -> None:
+    url = docs.new_url()
+    docs.serve_document(url, logo_uri="ftp://127.0.0.1:9/logo.png")
+    faulty = make_client("logo-proxied-any-scheme", prefix="/f")
+    await faulty.login()
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert '<img id="client-logo" src="/f/logo?id=' in page.text

@@ -3,9 +3,13 @@ the SSRF rules (CIMD-AUTHN-07)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from conformance.assertions import ASSERTION_TYPE, ClientKey
+from mock_servers.reference_as import IssuerConfig, create_app
 
 from .conftest import AS_ORIGIN, ASClient, DocumentHost
 from .test_flow import CALLBACK, obtain_code
@@ -98,3 +102,53 @@ async def test_document_without_keys_is_refused(client: ASClient, docs: Document
 
     response = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
     assert response.status_code == 400
+
+
+async def test_assertion_audience_issuer_variant_takes_the_issuer_only(
+    ca_path: Path, docs: DocumentHost
+) -> None:
+    """The RFC 7523bis reading: aud is the issuer identifier, one string; nothing else."""
+    config = IssuerConfig(
+        issuer=AS_ORIGIN, trust_ca=ca_path, variants=frozenset({"assertion-audience-issuer"})
+    )
+    transport = httpx.ASGITransport(app=create_app([config]))
+    async with httpx.AsyncClient(transport=transport, base_url=AS_ORIGIN) as http:
+        client = ASClient(http)
+        await client.login()
+        key = ClientKey.new()
+        answers = {}
+        for name, audience in {
+            "issuer": AS_ORIGIN,
+            "token endpoint": TOKEN_ENDPOINT,
+            "issuer in a list": [AS_ORIGIN],
+        }.items():
+            url, code, verifier = await obtain_code(client, docs, **_pkj(jwks=key.jwks()))
+            response = await client.token(
+                grant_type="authorization_code",
+                code=code,
+                client_id=url,
+                redirect_uri=CALLBACK,
+                code_verifier=verifier,
+                client_assertion_type=ASSERTION_TYPE,
+                client_assertion=key.sign({**key.claims(url, AS_ORIGIN), "aud": audience}),
+            )
+            answers[name] = response.status_code
+    assert answers == {"issuer": 200, "token endpoint": 401, "issuer in a list": 401}
+
+
+async def test_default_issuer_takes_the_token_endpoint_or_the_issuer(
+    client: ASClient, docs: DocumentHost
+) -> None:
+    key = ClientKey.new()
+    for audience in (TOKEN_ENDPOINT, AS_ORIGIN):
+        url, code, verifier = await obtain_code(client, docs, **_pkj(jwks=key.jwks()))
+        response = await client.token(
+            grant_type="authorization_code",
+            code=code,
+            client_id=url,
+            redirect_uri=CALLBACK,
+            code_verifier=verifier,
+            client_assertion_type=ASSERTION_TYPE,
+            client_assertion=key.assertion(url, audience),
+        )
+        assert response.status_code == 200, (audience, response.text)
