@@ -104,13 +104,14 @@ def _to_login(issuer: Issuer, next_path: str) -> RedirectResponse:
 def _client_failure(
     issuer: Issuer, exc: ClientError, requested: str | None, state: str | None
 ) -> Response:
-    if exc.stage != "syntax" and requested is not None and issuer.has("redirects-fetch-errors"):
-        return _redirect(issuer, requested, "invalid_client", exc.description, state)
     if exc.stage == "rate":
-        # Without the document the client is not verified: an error page, never a redirect.
+        # Without the document the client is not verified: an error page, never a redirect
+        # (a rate limit is no fetch error, so redirects-fetch-errors leaves it alone).
         page = error_page("temporarily_unavailable", exc.description, 429)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
+    if exc.stage != "syntax" and requested is not None and issuer.has("redirects-fetch-errors"):
+        return _redirect(issuer, requested, "invalid_client", exc.description, state)
     return error_page("invalid_client", exc.description)
 
 

@@ -97,7 +97,11 @@ class Verifier:
             if not isinstance(issuer, str):
                 raise ClientAuthError("the client assertion names no issuer")
             return await self.resolve(issuer), issuer
-        except (jwt.PyJWTError, ClientError) as exc:
+        except ClientError as exc:
+            if exc.stage == "rate":
+                raise  # the rate-limited variant: "not now" stays "not now"
+            raise ClientAuthError("the client assertion's issuer is unknown") from exc
+        except jwt.PyJWTError as exc:
             raise ClientAuthError("the client assertion's issuer is unknown") from exc
 
 

@@ -159,6 +159,10 @@ class IssuerState:
             return None
         return grant if grant.expires_at > time.monotonic() else None
 
+    def return_code(self, code: str, grant: Grant) -> None:
+        """Put back a code taken for a request answered "not now" (a rate limit), unused."""
+        self._codes[code] = grant
+
     def issue_tokens(self, grant: Grant, code: str | None = None) -> Tokens:
         """An access token and a new refresh token for ``grant``."""
         tokens = Tokens(secrets.token_urlsafe(32), secrets.token_urlsafe(32))

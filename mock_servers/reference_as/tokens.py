@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .client_auth import ClientAuthError, Verifier
+from .clients import ClientError
 from .grants import ACCESS_TOKEN_LIFETIME_S, Grant, Tokens
 from .issuer import Issuer
 
@@ -68,6 +69,10 @@ async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Respons
         await verifier.authenticate(grant.request.client, grant.request.client_id, fields)
     except ClientAuthError as exc:
         return oauth_error("invalid_client", str(exc), 401)
+    except ClientError as exc:  # a document fetch over the rate-limited variant's limits
+        answer = oauth_error("temporarily_unavailable", exc.description, 429)
+        answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     return None
 
 
@@ -81,6 +86,8 @@ async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     if grant is None or grant.request.client_id != client_id:
         return oauth_error("invalid_grant", "the code is invalid, expired, used or not yours")
     if (failed := await _authenticate(issuer, grant, form)) is not None:
+        if failed.status_code == 429:  # not now: the client may ask again with this code
+            issuer.state.return_code(code, grant)
         return failed
     sent = _field(form, "redirect_uri")
     if sent != grant.request.redirect_uri and (sent is not None or grant.request.redirect_uri_sent):
