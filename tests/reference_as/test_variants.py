@@ -265,6 +265,19 @@ async def test_rate_limited_answers_429_then_recovers(make_as: Make, docs: Docum
     assert over.status_code == 429 and 55 <= int(over.headers["retry-after"]) <= 60
 
 
+async def test_a_rate_limit_is_no_fetch_error_to_redirect(
+    make_as: Make, docs: DocumentHost
+) -> None:
+    """redirects-fetch-errors redirects failed fetches; a rate limit still says "not now"."""
+    http = make_as(
+        "rate-limited", rate_interval_s=30.0, faults=frozenset({"redirects-fetch-errors"})
+    )
+    params = authz_params(document(docs), CALLBACK, pkce()[1])
+    assert (await http.get("/authorize", params=params)).status_code == 302
+    limited = await http.get("/authorize", params=params)
+    assert limited.status_code == 429 and "location" not in limited.headers
+
+
 async def test_rate_limited_never_limits_cached_documents(
     make_as: Make, docs: DocumentHost
 ) -> None:
