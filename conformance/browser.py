@@ -251,15 +251,18 @@ def login(
             which step and what the page showed.
     """
     page = context.new_page()
-    documents: list[Any] = []
-    page.on("response", lambda r: documents.append(r) if _is_document(page, r) else None)
     try:
-        _load(page, lambda: page.goto(authorize_url, wait_until="load"))
-        _not_now(page, documents)
+        answers: list[Any] = []
+        _load(page, lambda: answers.append(page.goto(authorize_url, wait_until="load")))
+        first = answers[0] if answers else None
+        if first is not None:
+            _not_now(page, first.status, first.headers.get("retry-after"))
         how = _log_in(page, recipe, logged_in)
-        if seen is not None and _is_not_now(documents):
-            seen.append(how)  # logged in; the retry finds the session and says so no more
-        _not_now(page, documents)
+        if not page.locator(recipe.approve_selector).first.is_visible():
+            status = _document_status(page)  # the login may have led back to a "not now"
+            if seen is not None and status in TRANSIENT_STATUSES:
+                seen.append(how)  # logged in; the retry finds the session and says so no more
+            _not_now(page, status, None)
         _await_consent(page, recipe)
     except _NotLoading as exc:
         raise HarnessError(str(exc)) from exc  # no screenshot: a stuck page cannot take one
@@ -272,31 +275,28 @@ def login(
     return page
 
 
-def _is_document(page: Page, response: Any) -> bool:
-    """Whether ``response`` is a document loaded in ``page``'s main frame."""
+NAVIGATION_STATUS = "() => performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0"
+
+
+def _document_status(page: Page) -> int:
+    """The HTTP status of the document ``page`` shows (0 when the browser cannot say)."""
     try:
-        return bool(response.request.is_navigation_request() and response.frame == page.main_frame)
-    except PlaywrightError:  # a service worker's request has no frame
-        return False
+        return int(page.evaluate(NAVIGATION_STATUS) or 0)
+    except (PlaywrightError, TypeError, ValueError):
+        return 0
 
 
-def _is_not_now(documents: list[Any]) -> bool:
-    return bool(documents) and documents[-1].status in TRANSIENT_STATUSES
-
-
-def _not_now(page: Page, documents: list[Any]) -> None:
+def _not_now(page: Page, status: int, retry_after: str | None) -> None:
     """Close ``page`` and raise :class:`Transient` when the target answered "not now".
 
     A rate-limited target answers the browser's authorization request (or the one its login
     sends the browser back to) with 429 or 503 like any other; that is no page to log in or
     consent on, and the caller's pacer waits and asks again.
     """
-    if not _is_not_now(documents):
+    if status not in TRANSIENT_STATUSES:
         return
-    response = documents[-1]
-    retry_after = response.headers.get("retry-after")
     page.close()
-    raise Transient(f"HTTP {response.status} in the browser", retry_after_s(retry_after))
+    raise Transient(f"HTTP {status} in the browser", retry_after_s(retry_after))
 
 
 def _fill_login(page: Page, recipe: LoginRecipe) -> None:
