@@ -336,6 +336,7 @@ def variant_matrix(
     return name, _reports(out)
 
 
+@pytest.mark.variant_matrix
 def test_reference_as_is_all_green_under_variants(
     variant_matrix: tuple[str, dict[str, Report]],
 ) -> None:
@@ -352,6 +353,7 @@ def test_reference_as_is_all_green_under_variants(
     assert len(report.results) >= 29
 
 
+@pytest.mark.variant_matrix
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
     fault, variant_matrix: tuple[str, dict[str, Report]]
@@ -366,6 +368,7 @@ def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
     assert report.exit_code() == (1 if fault.breaks_in("loopback") else 0)
 
 
+@pytest.mark.variant_matrix
 def test_rate_limited_matrix_was_rate_limited(
     variant_matrix: tuple[str, dict[str, Report]],
 ) -> None:
