@@ -110,14 +110,21 @@ class MetadataHost:
         self._tls = Server(
             self._app("tls"), host, port, ca.issue_server_pem(self._dir, names), name
         )
-        self._plain = Server(self._app("plain"), host, plain_port, name=name)
-        self._untrusted = Server(
-            self._app("untrusted"),
-            host,
-            untrusted_port,
-            self._untrusted_ca.issue_server_pem(self._dir, names),
-            name,
-        )
+        bound = [self._tls]
+        try:  # a port that cannot be bound: close the listeners already bound
+            self._plain = Server(self._app("plain"), host, plain_port, name=name)
+            bound.append(self._plain)
+            self._untrusted = Server(
+                self._app("untrusted"),
+                host,
+                untrusted_port,
+                self._untrusted_ca.issue_server_pem(self._dir, names),
+                name,
+            )
+        except BaseException:
+            for server in bound:
+                server.stop()
+            raise
 
     @property
     def base_url(self) -> str:
