@@ -1,9 +1,10 @@
 """A reference AS whose process is killed once the test user has logged in.
 
-Started by a test as ``--target-command``: ``python tests/dying_target.py PORT STATE_DIR``.
-It serves the reference AS on 127.0.0.1:PORT with a certificate from the test CA in
-STATE_DIR. The preflight's requests (the login and the authorization request it returns to)
-are answered; the next request kills the process with SIGKILL, as a crash would.
+Started by a test as ``--target-command``:
+``python tests/dying_target.py PORT STATE_DIR PASSWORD``. It serves the reference AS on
+127.0.0.1:PORT with a certificate from the test CA in STATE_DIR and PASSWORD as the test
+user's password. The preflight's requests (the login and the authorization request it
+returns to) are answered; the next request kills the process with SIGKILL, as a crash would.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ class DiesAfterLogin:
 
 def main() -> None:
     """Serve until killed."""
-    port, state = int(sys.argv[1]), Path(sys.argv[2])
+    port, state, password = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     ca = TestCA.load_or_create(state)
     wrapper = DiesAfterLogin()
     leaf = ca.issue_server_pem(Path(tempfile.mkdtemp(prefix="dying-target-")))
     with Server(wrapper, port=port, certfile=leaf) as server:
-        wrapper.app = create_app([IssuerConfig(server.base_url, trust_ca=ca.cert_path)])
+        config = IssuerConfig(server.base_url, trust_ca=ca.cert_path, password=password)
+        wrapper.app = create_app([config])
         print(f"serving {server.base_url}", flush=True)
         signal.pause()  # until SIGTERM (the run's end) or SIGKILL (the next request)
 

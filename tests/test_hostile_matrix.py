@@ -125,7 +125,8 @@ def reference_with_page(tmp: Path, state: Path, html: bytes) -> Iterator[str]:
     ca = TestCA.load_or_create(state)
     wrapper = InjectIntoAuthorizationPage(None, html)
     with Server(wrapper, certfile=ca.issue_server_pem(tmp / "leaf")) as server:
-        wrapper.app = create_app([IssuerConfig(server.base_url, trust_ca=ca.cert_path)])
+        config = IssuerConfig(server.base_url, trust_ca=ca.cert_path, password=PASSWORD)
+        wrapper.app = create_app([config])
         yield server.base_url
 
 
@@ -161,7 +162,7 @@ def echoing(tmp: Path, state: Path) -> Iterator[Setup]:
 def dying(tmp: Path, state: Path) -> Iterator[Setup]:
     """The target (started by --target-command) is killed by the first check's request."""
     port = _free_port()
-    command = f"{sys.executable} {HERE / 'dying_target.py'} {port} {state}"
+    command = f"{sys.executable} {HERE / 'dying_target.py'} {port} {state} {PASSWORD}"
     out = tmp / "out"
     args = _target_args(
         out, state, "--issuer", f"https://127.0.0.1:{port}", "--target-command", command
@@ -272,14 +273,15 @@ def _stat(pid: str) -> list[str]:
 
 
 def _left_over(session: int, marker: str) -> dict[int, str]:
-    """Live processes of the run's session, or whose command line names ``marker``."""
+    """Live processes of the run's session, or whose command line names ``marker`` (the
+    test's own targets, its children, aside)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         fields = _stat(entry.name)
-        if not fields or fields[0] == "Z":
-            continue
+        if not fields or fields[0] == "Z" or int(fields[1]) == os.getpid():
+            continue  # gone, or a target this test started itself
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
         except OSError:
