@@ -196,9 +196,10 @@ async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     await read_request(reader)
     writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{")
     chunk = b" " * 65536
-    while True:
+    while not writer.is_closing() and not reader.at_eof():  # until the client goes away
         writer.write(chunk)
         await writer.drain()
+        await asyncio.sleep(0)  # let a lost connection be noticed (drain may not yield)
 
 
 async def redirect_loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -209,6 +210,25 @@ async def redirect_loop(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         await _respond(writer, "302 Found", {"location": f"https://{host}{path}"})
+
+
+def _replaying(request: bytes, reader: asyncio.StreamReader) -> asyncio.StreamReader:
+    """A reader that gives ``request`` again, then whatever ``reader`` gets, then its end."""
+    replay = asyncio.StreamReader()
+    replay.feed_data(request)
+
+    async def forward() -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                replay.feed_data(data)
+        replay.feed_eof()
+
+    _FORWARDS.add(task := asyncio.get_running_loop().create_task(forward()))
+    task.add_done_callback(_FORWARDS.discard)
+    return replay
+
+
+_FORWARDS: set[asyncio.Task[None]] = set()  # kept alive until done (the loop holds weak refs)
 
 
 def authorization_server(authorize: Handler) -> Handler:
@@ -226,10 +246,7 @@ def authorization_server(authorize: Handler) -> Handler:
                 return
             path, host = _target(request)
             if path.startswith("/authorize"):
-                replay = asyncio.StreamReader()
-                replay.feed_data(request)
-                replay.feed_eof()
-                await authorize(replay, writer)
+                await authorize(_replaying(request, reader), writer)
                 return
             if not path.startswith("/.well-known/"):
                 await _respond(writer, "404 Not Found", {"content-type": "text/plain"}, b"no")
