@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from hostile import (
+    Handler,
     InjectIntoAuthorizationPage,
     RawServer,
     answer,
@@ -84,14 +85,14 @@ def _target_args(out: Path, state: Path, *args: str) -> list[str]:
     return _run_args(out, state, *args, "--password", PASSWORD, *DEADLINES)
 
 
-def _raw(handler: object, tls: bool = True) -> Case:
+def _raw(handler: Handler, tls: bool = True) -> Case:
     """A case: ``handler`` served as the issuer, over TLS from the test CA or, with ``tls``
     false, over plain TCP at an https issuer (the suite's TLS handshake meets no TLS)."""
 
     @contextlib.contextmanager
     def case(tmp: Path, state: Path) -> Iterator[Setup]:
         leaf = TestCA.load_or_create(state).issue_server_pem(tmp / "leaf") if tls else None
-        with RawServer(handler, certfile=leaf, lifetime_s=BOUND_S) as server:  # type: ignore[arg-type]
+        with RawServer(handler, certfile=leaf, lifetime_s=BOUND_S) as server:
             out = tmp / "out"
             issuer = server.base_url.replace("http://", "https://")
             yield Setup(_target_args(out, state, "--issuer", issuer), out, 2, "")
