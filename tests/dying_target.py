@@ -48,7 +48,7 @@ def main() -> None:
     port, state, password = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     ca = TestCA.load_or_create(state)
     wrapper = DiesAfterLogin()
-    leaf = ca.issue_server_pem(Path(tempfile.mkdtemp(prefix="dying-target-")))
+    leaf = ca.issue_server_pem(Path(tempfile.mkdtemp(prefix="dying-target-", dir=state)))
     with Server(wrapper, port=port, certfile=leaf) as server:
         config = IssuerConfig(server.base_url, trust_ca=ca.cert_path, password=password)
         wrapper.app = create_app([config])

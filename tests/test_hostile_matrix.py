@@ -9,8 +9,9 @@ case then asserts the same things:
 - a report.json was written wherever the report directory is writable, its preflight or
   harness error naming the cause;
 - one clear message names the cause, and no output holds a traceback;
-- nothing is left over: no process of the run's session (the browser included) and no
-  process the case started for the run, and the ports the run listened on are closed;
+- nothing is left over: no process of the run's session, none that names the case's
+  directory (the browser, whose profile and HOME are in the run's TMPDIR there, though it
+  starts its own session), no temporary file, and the ports the run listened on are closed;
 - no secret (the test user's password, or any value the target echoed) in any output.
 """
 
@@ -20,10 +21,12 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -328,6 +331,16 @@ def _cause(report_dir: Path) -> str:
 def test_a_hostile_target_or_mistake_ends_cleanly(
     name: str, tmp_path: Path, state_dir: Path
 ) -> None:
+    # the run's temporary files, the browser's profile and HOME too (a short path: Chromium's
+    # socket paths in it must stay under 108 bytes)
+    scratch = Path(tempfile.mkdtemp(prefix="cimd-hostile-"))
+    try:
+        _run_case(name, tmp_path, state_dir, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_case(name: str, tmp_path: Path, state_dir: Path, scratch: Path) -> None:
     with CASES[name](tmp_path, state_dir) as setup:
         started = time.monotonic()
         run = subprocess.Popen(
@@ -337,6 +350,7 @@ def test_a_hostile_target_or_mistake_ends_cleanly(
             text=True,
             start_new_session=True,  # the run's session: whatever it starts is found by it
             cwd=tmp_path,
+            env={**os.environ, "TMPDIR": str(scratch)},
         )
         try:
             stdout, stderr = run.communicate(timeout=BOUND_S)
@@ -345,7 +359,7 @@ def test_a_hostile_target_or_mistake_ends_cleanly(
             run.communicate(timeout=30)
             raise AssertionError(f"{name}: the run did not end within {BOUND_S:.0f} s") from None
         elapsed = time.monotonic() - started
-        left = _left_over(run.pid, str(tmp_path))
+        left = _left_over(run.pid, str(tmp_path)) | _left_over(run.pid, str(scratch))
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -354,6 +368,7 @@ def test_a_hostile_target_or_mistake_ends_cleanly(
     assert "Traceback" not in console, console[-4000:]
     assert run.returncode == setup.code, f"{name}: {console[-4000:]}"
     assert left == {}, f"{name}: left running: {left}"
+    assert sorted(p.name for p in scratch.iterdir()) == [], f"{name}: temporary files left"
     for port in [*setup.ports, *_run_ports(setup.report_dir)]:
         assert not _listening(port), f"{name}: port {port} still listening"
     # one clear message naming the cause: one line on stderr, or the report's preflight
