@@ -144,8 +144,8 @@ def endless_script(tmp: Path, state: Path) -> Iterator[Setup]:
 
 @contextlib.contextmanager
 def huge_page(tmp: Path, state: Path) -> Iterator[Setup]:
-    """A 6 MB login page (hidden padding): large, but a page like any other."""
-    padding = b"<div hidden>" + b"x" * 6_000_000 + b"</div>"
+    """A 3 MB login page (hidden padding): large, but a page like any other."""
+    padding = b"<div hidden>" + b"x" * 3_000_000 + b"</div>"
     with reference_with_page(tmp, state, padding) as issuer:
         out = tmp / "out"
         yield Setup(_target_args(out, state, "--issuer", issuer), out, 0, "")
