@@ -151,6 +151,7 @@ def trusting_home(ca_file: Path, *more: Path) -> Path:
     for args in commands:
         done = subprocess.run([certutil, *args], capture_output=True, timeout=30, check=False)
         if done.returncode != 0:
+            shutil.rmtree(home, ignore_errors=True)
             raise HarnessError(
                 f"certutil could not add {args[-1]} to the browser's trust store: "
                 f"{done.stderr.decode('utf-8', 'replace').strip()[:200]}"
@@ -181,11 +182,13 @@ class Browser:
         self._executable = executable
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
+        self._home: Path | None = None
         self.version = ""
 
     def start(self) -> Browser:
         """Launch the browser."""
         home = trusting_home(self._ca_file, *([self._target_ca] if self._target_ca else []))
+        self._home = home
         # the driver's own fetches use Node's CA store, set before the driver starts
         os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(self._ca_file))
         self._playwright = sync_playwright().start()
@@ -208,13 +211,16 @@ class Browser:
         return self
 
     def stop(self) -> None:
-        """Close the browser and the Playwright driver."""
+        """Close the browser and the Playwright driver; remove the browser's HOME."""
         if self._browser is not None:
             self._browser.close()
             self._browser = None
         if self._playwright is not None:
             self._playwright.stop()
             self._playwright = None
+        if self._home is not None:  # its trust store and the browser's profile
+            shutil.rmtree(self._home, ignore_errors=True)
+            self._home = None
 
     def new_context(self) -> BrowserContext:
         """A fresh browser context (its own cookies)."""

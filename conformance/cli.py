@@ -209,7 +209,10 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
             baseline.load(args.baseline)
         except baseline.BaselineError as exc:
             return could_not_test(args, issuers, f"{exc}. Fix the baseline file.")
-    status = pytest.main(pytest_args(args, issuers))
+    try:
+        status = pytest.main(pytest_args(args, issuers))
+    except Exception as exc:  # the harness broke (e.g. a listener could not bind): not a verdict
+        return could_not_test(args, issuers, f"the run stopped on a harness error: {exc!r}")
     codes = []
     for issuer in issuers:
         directory = args.report_dir / label_for(issuer) if len(issuers) > 1 else args.report_dir
@@ -430,7 +433,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if args.target_command:
-                started = TargetCommand(args.target_command, mcp or issuers[0], ca.cert_path)
+                started = TargetCommand(
+                    args.target_command, mcp or issuers[0], ca.cert_path, args.target_ca
+                )
                 stack.enter_context(started)
             if mcp:
                 issuers = [_through_mcp_server(args, mcp, ca)]

@@ -27,6 +27,9 @@ from conformance.verdicts import HarnessError
 CONNECT_S = 5.0
 """The most a TCP connect may take, within the exchange deadline."""
 
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""The largest answer body read from the target; a larger (or endless) one is given up on."""
+
 _LATE_S = 0.01  # a socket timeout can fire a hair before the clock says the deadline passed
 
 
@@ -239,7 +242,7 @@ def send(
     token = _ACTIVE.set(tuple(deadlines))
     try:
         with http.stream(method, url, timeout=timeout, **kwargs) as response:
-            response.read()
+            _read_bounded(response, on)
     except (httpx.TransportError, httpx.InvalidURL) as exc:
         fired = first_fired(deadlines)
         if fired is not None:
@@ -252,3 +255,17 @@ def send(
     finally:
         _ACTIVE.reset(token)
     return response
+
+
+def _read_bounded(response: httpx.Response, on: str) -> None:
+    """Read the whole body, at most :data:`MAX_BODY_BYTES` of it (an endless body ends here)."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HarnessError(
+                f"the answer to {on} was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+                "the suite does not read further. Check that the URL serves what it should"
+            )
+        chunks.append(chunk)
+    response._content = b"".join(chunks)

@@ -209,7 +209,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def cimd_suite(pytestconfig: pytest.Config) -> Iterator[SuiteRun]:
     """The run's shared mock servers and browser."""
-    suite = SuiteRun(run_config(pytestconfig)).start()
+    suite = SuiteRun(run_config(pytestconfig))
+    try:
+        suite.start()
+    except BaseException:  # a part that did not start: stop the parts that did
+        suite.stop()
+        raise
     pytestconfig.stash[SUITE_KEY] = suite
     yield suite
     suite.stop()

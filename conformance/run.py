@@ -113,20 +113,29 @@ class SuiteRun:
             self.tls.load_verify_locations(cafile=str(config.target_ca))
         self.network = Network.start(public=config.public is not None)
         address, name, alias = self.network.metadata_bind
-        self.metadata_host = MetadataHost(
-            self.ca,
-            config.metadata_bind or address,
-            name,
-            alias,
-            port=config.metadata_port or self.network.metadata_port,
-            public=config.public,
-            plain_port=config.metadata_plain_port,
-            untrusted_port=config.metadata_untrusted_port,
-            cache_control=config.pacing.cache_control,
-        )
-        self.callback = CallbackListener(config.bind)
-        # a second listener on the IPv6 loopback, where the machine has one (CIMD-REDIR-02)
-        self.callback_ipv6 = CallbackListener("::1") if can_bind("::1") else None
+        try:  # a listener that cannot bind must not leave the canaries listening
+            self.metadata_host = MetadataHost(
+                self.ca,
+                config.metadata_bind or address,
+                name,
+                alias,
+                port=config.metadata_port or self.network.metadata_port,
+                public=config.public,
+                plain_port=config.metadata_plain_port,
+                untrusted_port=config.metadata_untrusted_port,
+                cache_control=config.pacing.cache_control,
+            )
+            try:
+                self.callback = CallbackListener(config.bind)
+                # a second listener on the IPv6 loopback, where the machine has one
+                # (CIMD-REDIR-02)
+                self.callback_ipv6 = CallbackListener("::1") if can_bind("::1") else None
+            except BaseException:
+                self.metadata_host.stop()
+                raise
+        except BaseException:
+            self.network.stop()
+            raise
         self._browser: browser_mod.Browser | None = None
         self.recipe = browser_mod.LoginRecipe.from_options(
             config.username, config.password, dict(config.login)

@@ -31,12 +31,17 @@ class TargetCommand:
         command: the shell command.
         issuer: the issuer URL the target will serve (polled until it answers).
         ca_file: the test CA, exported as ``CIMD_CA_FILE`` and trusted while polling.
+        target_ca: the CA of the target's own TLS certificate (``--target-ca``), also
+            trusted while polling.
     """
 
-    def __init__(self, command: str, issuer: str, ca_file: Path) -> None:
+    def __init__(
+        self, command: str, issuer: str, ca_file: Path, target_ca: Path | None = None
+    ) -> None:
         self._command = command
         self._issuer = issuer
         self._ca_file = ca_file
+        self._target_ca = target_ca
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
 
@@ -84,7 +89,10 @@ class TargetCommand:
     def _answers(self, ready_by: float) -> bool:
         # a whole answer within the poll's deadline: a target that drips never looks ready
         poll = deadline.Deadline.start("readiness poll", min(2.0, ready_by - time.monotonic()))
-        with deadline.client(ssl_context(str(self._ca_file))) as http:
+        tls = ssl_context(str(self._ca_file))
+        if self._target_ca is not None:
+            tls.load_verify_locations(cafile=str(self._target_ca))
+        with deadline.client(tls) as http:
             try:
                 deadline.send(http, "GET", self._issuer, [poll])
             except HarnessError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -103,7 +104,7 @@ class MetadataHost:
         self._counter = itertools.count(1)
         self._run = secrets.token_hex(3)
         self._dir = Path(tempfile.mkdtemp(prefix="cimd-metadata-host-"))
-        self._untrusted_ca = TestCA.untrusted()
+        self._untrusted_ca = TestCA.untrusted(self._dir)
         names: tuple[str, ...] = (host, alias) if host != alias else (host,)
         if name is not None:
             names = (name, "*." + name.split(".", 1)[1], *names)
@@ -112,17 +113,26 @@ class MetadataHost:
         self.address = host
         self.alias = alias
         self.public = public
-        self._tls = Server(
-            self._app("tls"), host, port, ca.issue_server_pem(self._dir, names), name
-        )
-        self._plain = Server(self._app("plain"), host, plain_port, name=name)
-        self._untrusted = Server(
-            self._app("untrusted"),
-            host,
-            untrusted_port,
-            self._untrusted_ca.issue_server_pem(self._dir, names),
-            name,
-        )
+        bound: list[Server] = []
+        try:  # a port that cannot be bound: close the listeners already bound
+            self._tls = Server(
+                self._app("tls"), host, port, ca.issue_server_pem(self._dir, names), name
+            )
+            bound.append(self._tls)
+            self._plain = Server(self._app("plain"), host, plain_port, name=name)
+            bound.append(self._plain)
+            self._untrusted = Server(
+                self._app("untrusted"),
+                host,
+                untrusted_port,
+                self._untrusted_ca.issue_server_pem(self._dir, names),
+                name,
+            )
+        except BaseException:
+            for server in bound:
+                server.stop()
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
 
     @property
     def base_url(self) -> str:
@@ -179,9 +189,10 @@ class MetadataHost:
         return self
 
     def stop(self) -> None:
-        """Stop all listeners."""
+        """Stop all listeners; remove their certificates and keys."""
         for server in (self._tls, self._plain, self._untrusted):
             server.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> MetadataHost:
         return self.start()

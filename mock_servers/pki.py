@@ -60,10 +60,13 @@ class TestCA:
         return cls(ca=ca, cert_path=cert_path)
 
     @classmethod
-    def untrusted(cls) -> TestCA:
-        """A fresh CA that no target has been told to trust (kept in a temporary file)."""
+    def untrusted(cls, directory: Path | None = None) -> TestCA:
+        """A fresh CA that no target has been told to trust.
+
+        Its certificate is kept in a temporary file (in ``directory`` when given).
+        """
         ca = trustme.CA(organization_name="cimd-conformance untrusted CA")
-        fd, name = tempfile.mkstemp(prefix="cimd-untrusted-ca-", suffix=".pem")
+        fd, name = tempfile.mkstemp(prefix="cimd-untrusted-ca-", suffix=".pem", dir=directory)
         os.close(fd)
         Path(name).write_bytes(ca.cert_pem.bytes())
         return cls(ca=ca, cert_path=Path(name))

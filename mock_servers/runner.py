@@ -151,8 +151,12 @@ class Server:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(128)
+        try:
+            self._sock.bind((host, port))
+            self._sock.listen(128)
+        except OSError:
+            self._sock.close()
+            raise
         self._sock.set_inheritable(True)
         self.host = host
         self.name = name or host
@@ -188,8 +192,11 @@ class Server:
         return self
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving and wait for the thread to end (a server never started: close it)."""
         if self._thread is None:
+            if not self._loop.is_closed() and not self._loop.is_running():
+                self._loop.close()
+                self._sock.close()
             return
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance import cli
 from conformance.report.model import Report
 from conformance.target import discover
 from conformance.verdicts import HarnessError
@@ -131,3 +132,23 @@ def test_metadata_that_is_not_a_json_object_is_described(
     message = _discover(200, body, content_type)
     assert f"/.well-known/oauth-authorization-server -> {said}" in message
     assert "no authorization server metadata" in message
+
+
+def test_an_error_out_of_pytest_is_exit_2_with_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception out of the checks' pytest run is the harness's trouble, not a verdict."""
+
+    def broken(argv: list[str]) -> int:
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(cli.pytest, "main", broken)
+    args = cli.parser().parse_args(["run", "--issuer", CLOSED, "--report-dir", str(tmp_path)])
+    cli._resolve(args, None)
+    assert cli.run_suite(args, [CLOSED]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith("cimd-conformance: the harness could not test: the run stopped")
+    assert "Address already in use" in line
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "the run stopped on a harness error" in error and "Address already in use" in error

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hostile import Handler, RawServer, answer, drip_body, drip_headers, hang
+from hostile import Handler, RawServer, answer, drip_body, drip_headers, endless_body, hang
 
 from conformance import deadline
 from conformance.deadline import Clock, Deadline, Limits, Unanswered
+from conformance.verdicts import HarnessError
 
 
 @pytest.fixture
@@ -78,3 +79,17 @@ def test_a_refused_connection_is_unanswered_without_a_deadline(
     with pytest.raises(Unanswered, match="ConnectError") as caught:
         deadline.send(http, "GET", url, Clock().exchange())
     assert caught.value.deadline is None
+
+
+def test_an_endless_answer_is_given_up_on_at_the_size_limit(http: httpx.Client) -> None:
+    clock = Clock(Limits(exchange_s=60.0))
+    with RawServer(endless_body, lifetime_s=60) as server:
+        started = time.monotonic()
+        with pytest.raises(HarnessError) as caught:
+            deadline.send(http, "GET", server.base_url + "/doc?code=secret", clock.exchange())
+        elapsed = time.monotonic() - started
+    assert not isinstance(caught.value, Unanswered)  # it answered: too much, not too late
+    message = str(caught.value)
+    assert message.startswith("the answer to GET http://127.0.0.1:")
+    assert "was larger than 16 MiB" in message and "secret" not in message
+    assert elapsed < 30  # generous: well before the exchange deadline

@@ -7,8 +7,11 @@ private CA would.
 
 from __future__ import annotations
 
+import shlex
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from conformance.harness import ssl_context
 from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
 from conformance.target import discover
+from conformance.target_command import READY_TIMEOUT_S, TargetCommand
 from conformance.verdicts import HarnessError
 from mock_servers.pki import TestCA
 
@@ -115,3 +119,34 @@ def test_a_target_ca_that_is_no_certificate_is_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
     assert f"--target-ca {bogus} holds no PEM CA certificate" in done.stderr
     assert "--target-ca" in Report.load(tmp_path / "report.json").preflight["error"]
+
+
+def test_target_command_readiness_poll_trusts_target_ca(
+    suite_ca: TestCA, target_state: Path
+) -> None:
+    """A target started by --target-command with its own CA is seen as ready with --target-ca."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = shlex.join(
+        [
+            sys.executable,
+            "-m",
+            "mock_servers.reference_as",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(target_state),
+            "--trust-ca",
+            str(suite_ca.cert_path),
+        ]
+    )
+    target_ca = target_state / "as-ca.pem"
+    target_ca.write_bytes(TestCA.load_or_create(target_state).cert_pem())
+    issuer = f"https://127.0.0.1:{port}"
+    started = time.monotonic()
+    with TargetCommand(command, issuer, suite_ca.cert_path, target_ca):
+        tls = ssl_context(str(target_ca))
+        with httpx.Client(verify=tls, timeout=10) as client:
+            assert discover(client, issuer).issuer == issuer
+    assert time.monotonic() - started < READY_TIMEOUT_S  # ready, not given up on
