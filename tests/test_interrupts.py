@@ -121,7 +121,6 @@ def _interrupted_report(results: int = 2, signal_name: str = "SIGINT", code: int
     return report
 
 
-@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 2)])
 def _second_run(report_dir: Path, state_dir: Path) -> subprocess.CompletedProcess[str]:
     """A run on ``report_dir`` while another holds it (it must be refused at once)."""
     args = ["run", "--issuer", UNREACHABLE, "--report-dir", str(report_dir)]
@@ -130,6 +129,7 @@ def _second_run(report_dir: Path, state_dir: Path) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 2)])
 def test_interrupted_report_is_never_a_verdict(name: str, code: int) -> None:
     """Every check judged passed, but the run was stopped: exit code and every format say so."""
     report = _interrupted_report(signal_name=name, code=code)
