@@ -417,25 +417,21 @@ class BrowserFlow:
         if self._run.login_context is None:
             raise HarnessError(f"preflight failed: {self._run.preflight_error}")
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        context, recipe = self._run.login_context, self._suite.recipe
-        with within(self._suite.clock, context):
-            page = self._pacer.call(
-                "the browser's authorization request",
-                lambda: browser_mod.login(context, authorize_url, recipe, shot, logged_in=True),
-            )
-            try:
-                return browser_mod.approve_in_browser(page, recipe, redirect_uri)
-            finally:
-                page.close()
+        return self._approve(self._run.login_context, authorize_url, redirect_uri, shot)
 
     def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
         """Approve ``url``'s consent in the browser (plain HTTP could not)."""
-        context, recipe = self._context(), self._suite.recipe
+        return self._approve(self._context(), url, redirect_uri, None)
+
+    def _approve(
+        self, context: Any, url: str, redirect_uri: str, shot: Path | None
+    ) -> dict[str, str]:
+        """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query."""
+        recipe, logged_in = self._suite.recipe, context is self._run.login_context
         with within(self._suite.clock, context):
-            logged_in = context is self._run.login_context
             page = self._pacer.call(
                 "the browser's authorization request",
-                lambda: browser_mod.login(context, url, recipe, None, logged_in=logged_in),
+                lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
             )
             try:
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
