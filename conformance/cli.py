@@ -17,26 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from conformance import (
-    __version__,
-    baseline,
-    deadline,
-    input_checks,
-    interrupts,
-    lab,
-    requirements,
-    resource,
-    target_file,
-)
-from conformance.harness import ssl_context
+from conformance import __version__
+from conformance.catalog import requirements
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.session import ssl_context
+from conformance.network import lab
 from conformance.redaction import redact_text
-from conformance.reference_target import ReferenceTarget
+from conformance.report import baseline
 from conformance.report.collect import write
 from conformance.report.model import Report
 from conformance.report.publish import ReportDir, ReportDirError
-from conformance.run import label_for
-from conformance.target_command import TargetCommand
-from conformance.verdicts import HarnessError
+from conformance.run import input_checks, interrupts
+from conformance.run.suite import label_for
+from conformance.target import deadline, resource
+from conformance.target import file as target_file
+from conformance.target.command import TargetCommand
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -312,7 +308,7 @@ def _unknown_variants(names: Sequence[str]) -> str | None:
 
 def pacing_problem(options: Sequence[str]) -> str | None:
     """A one-line message for bad ``--pacing`` options, or ``None``."""
-    from conformance.pacing import Pacing
+    from conformance.target.pacing import Pacing
 
     pairs = []
     for option in options:

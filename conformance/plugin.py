@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from conformance import requirements
-from conformance.deadline import Limits, Unanswered
-from conformance.harness import TargetSession
-from conformance.network import Planter
-from conformance.pacing import Pacing
+from conformance.catalog import requirements
+from conformance.harness.session import TargetSession
+from conformance.network.topology import Planter
 from conformance.report.collect import ResultCollector
-from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
-from conformance.target import Target
+from conformance.run.suite import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
+from conformance.target.deadline import Limits, Unanswered
+from conformance.target.discovery import Target
+from conformance.target.pacing import Pacing
 from mock_servers.callback import CallbackListener
 from mock_servers.metadata_host import MetadataHost, PublicUrls
 

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from conformance.reference_target import read_json_line
+from conformance.target.reference import read_json_line
 from mock_servers.pki import TestCA
 
 CLI = [sys.executable, "-m", "conformance.cli"]

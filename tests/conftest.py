@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.reference_target import ReferenceTarget
+from conformance.target.reference import ReferenceTarget
 
 
 @pytest.fixture(scope="module")

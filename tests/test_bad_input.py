@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from conformance import cli
+from conformance.catalog.verdicts import HarnessError
 from conformance.report.model import Report
-from conformance.target import discover
-from conformance.verdicts import HarnessError
+from conformance.target.discovery import discover
 
 CLI = [sys.executable, "-m", "conformance.cli"]
 CLOSED = "https://127.0.0.1:9"  # the discard port: nothing listens there

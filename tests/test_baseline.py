@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.baseline import BaselineError, load
+from conformance.report.baseline import BaselineError, load
 from conformance.report.model import CheckResult, Report
 
 

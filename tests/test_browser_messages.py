@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import browser
-from conformance.browser import Browser, LoginRecipe
-from conformance.verdicts import HarnessError
+from conformance.browser import driver as browser
+from conformance.browser.driver import Browser, LoginRecipe
+from conformance.catalog.verdicts import HarnessError
 from mock_servers.pki import TestCA
 from mock_servers.runner import Receive, Scope, Send, Server
 

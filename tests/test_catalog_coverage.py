@@ -8,7 +8,8 @@ import pkgutil
 
 import pytest
 
-from conformance import coverage, requirements, scenarios
+from conformance import scenarios
+from conformance.catalog import coverage, requirements
 from mock_servers.reference_as import FAULTS
 
 

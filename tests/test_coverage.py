@@ -6,7 +6,8 @@ import importlib
 import inspect
 import pkgutil
 
-from conformance import coverage, requirements, scenarios
+from conformance import scenarios
+from conformance.catalog import coverage, requirements
 from conformance.report import console, junit
 from conformance.report.model import CheckResult, Report
 

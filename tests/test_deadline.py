@@ -11,9 +11,9 @@ import httpx
 import pytest
 from hostile import Handler, RawServer, answer, drip_body, drip_headers, endless_body, hang
 
-from conformance import deadline
-from conformance.deadline import Clock, Deadline, Limits, Unanswered
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
+from conformance.target import deadline
+from conformance.target.deadline import Clock, Deadline, Limits, Unanswered
 
 
 @pytest.fixture

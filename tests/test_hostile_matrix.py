@@ -49,8 +49,8 @@ from hostile import (
 )
 from test_redaction_reports import _echoed, _leaks
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.publish import ReportDir
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 from mock_servers.reference_as.app import create_app
 from mock_servers.reference_as.config import IssuerConfig
@@ -217,7 +217,7 @@ def port_taken_after_the_check(tmp: Path, state: Path) -> Iterator[Setup]:
         out = tmp / "out"
         argv = _target_args(out, state, "--target", str(spec))
         race = (
-            "import sys; from conformance import cli, input_checks\n"
+            "import sys; from conformance import cli; from conformance.run import input_checks\n"
             "input_checks.port_problem = lambda *a: None  # the port was free when checked\n"
             "raise SystemExit(cli.main(sys.argv[1:]))"
         )

@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance import interrupts, lab
+from conformance.network import lab
 from conformance.report import console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.report.publish import ReportDir, ReportDirError
+from conformance.run import interrupts
 from mock_servers.pki import TestCA
 
 UNREACHABLE = "https://127.0.0.1:9/"  # the discard port: nothing listens there
@@ -440,7 +441,7 @@ needs_root = pytest.mark.skipif(
 
 INSIDE = r"""
 import sys, time
-from conformance import interrupts
+from conformance.run import interrupts
 interrupts.install()
 print("ready", flush=True)
 try:
@@ -459,7 +460,7 @@ def test_lab_passes_the_signal_to_the_run_inside(signum: int, code: int) -> None
         [
             sys.executable,
             "-c",
-            "import sys; from conformance import lab; "
+            "import sys; from conformance.network import lab; "
             f"sys.exit(lab.run_inside([sys.executable, '-c', {INSIDE!r}]))",
         ],
         stdout=subprocess.PIPE,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.catalog.requirements import Tier
+from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable, Verdict
 from conformance.report.collect import judge
-from conformance.requirements import Tier
-from conformance.verdicts import HarnessError, NonConformance, NotApplicable, Verdict
 
 
 def test_non_conformance_is_scored_by_tier() -> None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from conformance import cli, lab
+from conformance import cli
+from conformance.catalog.verdicts import HarnessError
+from conformance.network import lab
 from conformance.report.model import Report
-from conformance.verdicts import HarnessError
 
 
 def _inside_lab(script: str) -> list[str]:
@@ -22,7 +23,7 @@ def _inside_lab(script: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from conformance import lab; "
+        "import sys; from conformance.network import lab; "
         f"sys.exit(lab.run_inside([sys.executable, '-c', {script!r}]))",
     ]
 
@@ -40,7 +41,7 @@ needs_root = pytest.mark.skipif(
 
 PROBE = r"""
 import errno, json, socket, subprocess
-from conformance import lab
+from conformance.network import lab
 lab.prepare()
 links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
 def ip(*args):
@@ -110,8 +111,8 @@ def test_lab_without_root_is_a_harness_error_with_a_report(
 
 WATCH = r"""
 import json, socket, time
-from conformance import lab
-from conformance.network import _watched
+from conformance.network import lab
+from conformance.network.topology import _watched
 from mock_servers.packet_watch import PacketWatch
 lab.prepare()
 watch = PacketWatch(_watched).start()
@@ -166,7 +167,7 @@ def test_a_namespace_that_cannot_be_created_is_a_harness_error(
 
 CRASH = r"""
 import os, subprocess, sys, time
-from conformance import lab
+from conformance.network import lab
 lab.prepare()
 subprocess.Popen(["sleep", "300"], start_new_session=True)  # a grandchild of the run
 print(os.readlink("/proc/self/ns/net"), flush=True)
@@ -225,7 +226,7 @@ def test_default_mode_makes_no_dns_lookups(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from conformance import lab; sys.exit(lab.run_inside("
+            "import sys; from conformance.network import lab; sys.exit(lab.run_inside("
             f"[sys.executable, {str(script)!r}, {str(tmp_path / 'out')!r}]))",
         ],
         capture_output=True,

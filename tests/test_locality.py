@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from conformance import locality
+from conformance.target import locality
 
 
 def test_finds_the_process_listening_on_a_port() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conformance.report.model import Report
-from conformance.target_file import TargetFileError, load
+from conformance.target.file import TargetFileError, load
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ def test_button_texts_replace_selectors(tmp_path: Path, issuer: str, state_dir: 
 
 
 def test_button_text_becomes_a_role_selector() -> None:
-    from conformance.browser import LoginRecipe
+    from conformance.browser.driver import LoginRecipe
 
     recipe = LoginRecipe.from_options("u", "p", {"approve_text": 'Say "yes"'})
     assert recipe.approve_selector == 'role=button[name="Say \\"yes\\""]'

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from conformance import resource
-from conformance.harness import ssl_context
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.session import ssl_context
 from conformance.report.model import Report
-from conformance.verdicts import HarnessError
+from conformance.target import resource
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import ResourceServer
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.harness import ssl_context
+from conformance.harness.session import ssl_context
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 

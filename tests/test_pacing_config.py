@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from conformance import cli
-from conformance.harness import ssl_context
-from conformance.pacing import Pacing
+from conformance.harness.session import ssl_context
 from conformance.report.model import Report
-from conformance.target_file import TargetFileError, load
+from conformance.target.file import TargetFileError, load
+from conformance.target.pacing import Pacing
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
@@ -116,8 +116,8 @@ class _Page:
 
 
 def test_a_429_in_the_browser_is_transient_and_closes_the_page() -> None:
-    from conformance.browser import _not_now
-    from conformance.pacing import Transient
+    from conformance.browser.driver import _not_now
+    from conformance.target.pacing import Transient
 
     page = _Page()
     _not_now(page, 200, None)  # type: ignore[arg-type]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.outcome import OutcomeKind, classify_redirect
-from conformance.pages import parse
+from conformance.harness.outcome import OutcomeKind, classify_redirect
+from conformance.harness.pages import parse
 from conformance.redaction import REDACTED, redact_headers, redact_url
 
 CONSENT = """<form method=post action="/consent"><input type=hidden name=csrf value=t>
@@ -61,8 +61,8 @@ def test_secrets_are_redacted() -> None:
 
 
 def test_origins_fill_in_the_default_port() -> None:
-    from conformance.browser import reaches
-    from conformance.outcome import origin
+    from conformance.browser.driver import reaches
+    from conformance.harness.outcome import origin
 
     assert (
         origin("https://m.test:443/cb") == origin("https://M.test/cb") == ("https", "m.test", 443)

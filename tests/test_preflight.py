@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 from mock_servers.runner import Receive, Scope, Send, Server
 

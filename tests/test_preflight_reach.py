@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.lab import kill_namespace
-from conformance.reference_target import read_json_line
+from conformance.network.lab import kill_namespace
 from conformance.report.model import Report
+from conformance.target.reference import read_json_line
 
 pytestmark = [
     pytest.mark.slow,

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
+from conformance.target.reference import ReferenceTarget
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 

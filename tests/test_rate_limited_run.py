@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
+from conformance.target.reference import ReferenceTarget
 
 pytestmark = pytest.mark.slow
 

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import httpx
 from _pytest._io.terminalwriter import TerminalWriter
 
-from conformance.assertions import ClientKey, hmac_signed, unsigned
-from conformance.harness import Pkce
-from conformance.outcome import Outcome, OutcomeKind, classify_redirect
-from conformance.pages import parse
+from conformance.harness.client_assertions import ClientKey, hmac_signed, unsigned
+from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect
+from conformance.harness.pages import parse
+from conformance.harness.session import Pkce
 from conformance.redaction import (
     REDACTED,
     SECRETS,
@@ -238,7 +238,7 @@ async def test_echo_switch_repeats_the_refused_password_and_logs_it(tmp_path: Pa
 
 
 def test_secrets_a_page_shows_are_hidden_before_its_screenshot(state_dir: Path) -> None:
-    from conformance.browser import Browser, hide_secrets
+    from conformance.browser.driver import Browser, hide_secrets
     from mock_servers.pki import TestCA
 
     value = _fresh()

@@ -19,8 +19,8 @@ from xml.sax.saxutils import escape
 import markupsafe
 import pytest
 
-from conformance.reference_target import ReferenceTarget
 from conformance.report.model import Report
+from conformance.target.reference import ReferenceTarget
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.browser import Browser
+from conformance.browser.driver import Browser
 from conformance.report import html, junit
 from conformance.report.model import CheckResult, Report
 from mock_servers.pki import TestCA

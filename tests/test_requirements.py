@@ -1,4 +1,4 @@
-"""Integrity of the authorization-server requirement catalog (conformance.requirements)."""
+"""Integrity of the authorization-server requirement catalog (conformance.catalog.requirements)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.requirements import (
+from conformance.catalog.requirements import (
     CATALOG,
     PROFILES,
     REQUIREMENTS,

@@ -254,7 +254,7 @@ def test_baseline_accepts_known_failures_and_rejects_stale_ones(
 def test_target_that_does_not_trust_the_ca_is_a_harness_error(
     tmp_path: Path, state_dir: Path
 ) -> None:
-    from conformance.reference_target import ReferenceTarget
+    from conformance.target.reference import ReferenceTarget
     from mock_servers.pki import TestCA
 
     other = TestCA.untrusted()
@@ -276,7 +276,7 @@ def test_target_that_refuses_the_metadata_host_by_policy_is_a_harness_error(
     tmp_path: Path, state_dir: Path
 ) -> None:
     """The reference AS in production mode blocks loopback documents before connecting."""
-    from conformance.reference_target import ReferenceTarget
+    from conformance.target.reference import ReferenceTarget
 
     with ReferenceTarget(state_dir=state_dir, extra_args=("--production",)) as target:
         done = _score(target.issuer, tmp_path, state_dir)
@@ -294,7 +294,7 @@ def test_target_that_refuses_the_metadata_host_by_policy_is_a_harness_error(
 
 
 def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) -> None:
-    from conformance.reference_target import ReferenceTarget
+    from conformance.target.reference import ReferenceTarget
 
     with ReferenceTarget(state_dir=state_dir) as target:
         done = _score(target.issuer + "/no-such-tenant", tmp_path, state_dir)
@@ -321,7 +321,7 @@ def variant_matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, state_dir: Path
 ) -> tuple[str, dict[str, Report]]:
     """(variant set, reports): the loopback matrix against the reference AS in that shape."""
-    from conformance.reference_target import ReferenceTarget
+    from conformance.target.reference import ReferenceTarget
 
     name: str = request.param
     variants, limits = VARIANT_SETS[name]

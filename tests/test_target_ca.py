@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.browser import Browser, LoginRecipe, login
-from conformance.harness import ssl_context
-from conformance.reference_target import ReferenceTarget
+from conformance.browser.driver import Browser, LoginRecipe, login
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.session import ssl_context
 from conformance.report.model import Report
-from conformance.target import discover
-from conformance.target_command import READY_TIMEOUT_S, TargetCommand
-from conformance.verdicts import HarnessError
+from conformance.target.command import READY_TIMEOUT_S, TargetCommand
+from conformance.target.discovery import discover
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 
 CLI = [sys.executable, "-m", "conformance.cli"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conformance import cli
-from conformance.deadline import Limits
 from conformance.report.model import Report
-from conformance.target_file import TargetFileError, load
+from conformance.target.deadline import Limits
+from conformance.target.file import TargetFileError, load
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conformance.harness import Attempt, TargetSession
-from conformance.pacing import Pacer, Pacing, retry_after_s
-from conformance.target import Target
-from conformance.verdicts import HarnessError, NonConformance
-from conformance.verify import verify_refused
+from conformance.catalog.verdicts import HarnessError, NonConformance
+from conformance.harness.session import Attempt, TargetSession
+from conformance.harness.verify import verify_refused
+from conformance.target.discovery import Target
+from conformance.target.pacing import Pacer, Pacing, retry_after_s
 
 ISSUER = "https://as.test"
 CONSENT = (

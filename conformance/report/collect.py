@@ -11,14 +11,10 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__, baseline, coverage, interrupts, requirements
-from conformance.redaction import redact_value
-from conformance.report import console, html, junit
-from conformance.report.model import CheckResult, Report
-from conformance.report.scrub import redact_console, redact_output, scrub
-from conformance.requirements import Tier
-from conformance.run import SuiteRun, label_for
-from conformance.verdicts import (
+from conformance import __version__
+from conformance.catalog import coverage, requirements
+from conformance.catalog.requirements import Tier
+from conformance.catalog.verdicts import (
     HarnessError,
     NonConformance,
     NotApplicable,
@@ -26,6 +22,12 @@ from conformance.verdicts import (
     verdict_for_violation,
     weaker,
 )
+from conformance.redaction import redact_value
+from conformance.report import baseline, console, html, junit
+from conformance.report.model import CheckResult, Report
+from conformance.report.scrub import redact_console, redact_output, scrub
+from conformance.run import interrupts
+from conformance.run.suite import SuiteRun, label_for
 
 _QUIET = frozenset({Verdict.NON_STRICT, Verdict.ADVISORY, Verdict.INFORMATIONAL})
 

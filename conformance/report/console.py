@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import textwrap
 
-from conformance.coverage import not_tested_line, scope_line
+from conformance.catalog.coverage import not_tested_line, scope_line
+from conformance.catalog.verdicts import Verdict
 from conformance.redaction import redact_text
 from conformance.report.model import CheckResult, Report
-from conformance.verdicts import Verdict
 
 _SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVISORY)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from conformance.coverage import scope_line
+from conformance.catalog.coverage import scope_line
 from conformance.report.model import Report
 
 _ENV = Environment(

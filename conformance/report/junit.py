@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conformance.coverage import not_tested_line, scope_line
+from conformance.catalog.coverage import not_tested_line, scope_line
+from conformance.catalog.verdicts import Verdict
 from conformance.report.model import Report
-from conformance.verdicts import Verdict
 
 
 def render(reports: list[Report]) -> bytes:

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.baseline import Baseline
-from conformance.verdicts import Verdict, exit_code
+from conformance.catalog.verdicts import Verdict, exit_code
+from conformance.report.baseline import Baseline
 
 SCHEMA = "cimd-conformance-report/1"
 
@@ -23,7 +23,7 @@ class CheckResult:
         check: the check's name (its test function).
         title: the requirement's short title.
         tier: the tier under the run's profile (R, Rec, A, I).
-        verdict: one of the :class:`~conformance.verdicts.Verdict` values.
+        verdict: one of the :class:`~conformance.catalog.verdicts.Verdict` values.
         expected: what the requirement asks for.
         observed: what the target did (or why the check could not run).
         evidence: requests, outcomes and fetches behind the verdict (redacted).

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from conformance.assertions import ClientKey, hmac_signed, unsigned
-from conformance.flows import redeem_fresh_code
-from conformance.harness import TargetSession, TokenResult
-from conformance.probes import ProbeClient, public_client
-from conformance.verdicts import NonConformance, NotApplicable
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.client_assertions import ClientKey, hmac_signed, unsigned
+from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.flows import redeem_fresh_code
+from conformance.harness.session import TargetSession, TokenResult
 from mock_servers.metadata_host import MetadataHost
 
 PRIVATE_KEY_JWT = "private_key_jwt"

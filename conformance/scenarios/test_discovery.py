@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.harness import Pkce, TargetSession
-from conformance.probes import public_client
-from conformance.run import BrowserFlow
-from conformance.target import Target
-from conformance.verdicts import NonConformance, NotApplicable
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.clients import public_client
+from conformance.harness.session import Pkce, TargetSession
+from conformance.run.suite import BrowserFlow
+from conformance.target.discovery import Target
 from mock_servers.hosting import Fetch
 from mock_servers.metadata_host import MetadataHost
 

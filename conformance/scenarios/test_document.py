@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import corpus
-from conformance.harness import TargetSession
-from conformance.probes import public_client
-from conformance.requirements import Tier
-from conformance.verdicts import NonConformance
-from conformance.verify import Case, verify_refused
+from conformance.catalog.requirements import Tier
+from conformance.catalog.verdicts import NonConformance
+from conformance.harness import corpus
+from conformance.harness.clients import public_client
+from conformance.harness.session import TargetSession
+from conformance.harness.verify import Case, verify_refused
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 

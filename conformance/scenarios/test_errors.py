@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from conformance import corpus
-from conformance.harness import TargetSession
-from conformance.probes import ProbeClient, public_client
-from conformance.verify import Case, verify_not_sent_to_redirect_uri, verify_refused
+from conformance.harness import corpus
+from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.session import TargetSession
+from conformance.harness.verify import Case, verify_not_sent_to_redirect_uri, verify_refused
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 

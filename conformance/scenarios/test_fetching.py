@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.aims import Aim, loopback_literals, special_names
-from conformance.harness import TargetSession
-from conformance.network import Planter
-from conformance.probes import public_client
-from conformance.verify import Case, verify_never_fetched, verify_refused
+from conformance.harness.clients import public_client
+from conformance.harness.session import TargetSession
+from conformance.harness.verify import Case, verify_never_fetched, verify_refused
+from conformance.network.aims import Aim, loopback_literals, special_names
+from conformance.network.topology import Planter
 from mock_servers.hosting import Hosting
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost

@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.harness import TargetSession
-from conformance.probes import document_for
-from conformance.verdicts import NonConformance, NotApplicable
-from conformance.verify import Case, verify_refused
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.clients import document_for
+from conformance.harness.session import TargetSession
+from conformance.harness.verify import Case, verify_refused
 from mock_servers.metadata_host import MetadataHost
 
 

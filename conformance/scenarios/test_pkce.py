@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import Pkce, TargetSession
-from conformance.probes import public_client
-from conformance.target import Target
-from conformance.verdicts import NonConformance
+from conformance.catalog.verdicts import NonConformance
+from conformance.harness.clients import public_client
+from conformance.harness.session import Pkce, TargetSession
+from conformance.target.discovery import Target
 from mock_servers.metadata_host import MetadataHost
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.harness import TargetSession
-from conformance.probes import public_client
-from conformance.verdicts import NonConformance
-from conformance.verify import verify_accepted, verify_not_sent_to_redirect_uri, verify_refused
+from conformance.catalog.verdicts import NonConformance
+from conformance.harness.clients import public_client
+from conformance.harness.session import TargetSession
+from conformance.harness.verify import (
+    verify_accepted,
+    verify_not_sent_to_redirect_uri,
+    verify_refused,
+)
 from mock_servers.callback import CallbackListener
 from mock_servers.metadata_host import MetadataHost
 

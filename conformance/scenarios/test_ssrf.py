@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.aims import Aim, loopback_literals, special_names
-from conformance.assertions import ClientKey
-from conformance.flows import redeem_fresh_code
-from conformance.harness import TargetSession, TokenResult
-from conformance.network import Network, Planter
-from conformance.probes import ProbeClient, public_client
+from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.harness.client_assertions import ClientKey
+from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.flows import redeem_fresh_code
+from conformance.harness.session import TargetSession, TokenResult
+from conformance.harness.verify import Case, verify_refused
+from conformance.network.aims import Aim, loopback_literals, special_names
+from conformance.network.topology import Network, Planter
 from conformance.redaction import redact_url
-from conformance.run import BrowserFlow
-from conformance.verdicts import HarnessError, NonConformance, NotApplicable
-from conformance.verify import Case, verify_refused
+from conformance.run.suite import BrowserFlow
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.baseline import load
-from conformance.reference_target import read_json_line
+from conformance.catalog.verdicts import HarnessError
+from conformance.report.baseline import load
 from conformance.report.model import Report
-from conformance.verdicts import HarnessError
+from conformance.target.reference import read_json_line
 from mock_servers.pki import TestCA
 
 HERE = Path(__file__).resolve().parent / "oidc-provider"

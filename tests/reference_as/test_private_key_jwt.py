@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from conformance.assertions import ASSERTION_TYPE, ClientKey
+from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey
 from mock_servers.reference_as import IssuerConfig, create_app
 
 from .conftest import AS_ORIGIN, ASClient, DocumentHost

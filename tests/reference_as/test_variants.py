@@ -356,7 +356,7 @@ def test_demo_refuses_an_unknown_variant(
 
 
 def test_served_variants_http_issuer_and_provider(tmp_path: Path) -> None:
-    from conformance.reference_target import ReferenceTarget
+    from conformance.target.reference import ReferenceTarget
 
     variants = ("host-cookies", "upstream-login", "trailing-slash-issuer")
     with ReferenceTarget(matrix=True, state_dir=tmp_path, variants=variants) as target:

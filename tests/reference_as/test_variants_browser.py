@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 from playwright.sync_api import Route
 
-from conformance.browser import Browser
-from conformance.reference_target import ReferenceTarget
+from conformance.browser.driver import Browser
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 
 from .conftest import PASSWORD, USER, DocumentHost, golden, pkce

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conformance import corpus
+from conformance.harness import corpus
 from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 
 

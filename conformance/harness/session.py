@@ -3,7 +3,7 @@
 A :class:`TargetSession` carries the logged-in user's cookies (from the browser's single
 login) and sends authorization requests with httpx, following redirects only while they stay
 on the target. The first redirect that leaves the target, or the page the target finally
-shows, is classified into an :class:`~conformance.outcome.Outcome`.
+shows, is classified into an :class:`~conformance.harness.outcome.Outcome`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
-from conformance import deadline
-from conformance.assertions import ASSERTION_TYPE
-from conformance.outcome import Outcome, OutcomeKind, classify_redirect, origin
-from conformance.pacing import (
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.client_assertions import ASSERTION_TYPE
+from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.harness.pages import parse
+from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
+from conformance.target import deadline
+from conformance.target.discovery import Target
+from conformance.target.pacing import (
     TRANSIENT_ERRORS,
     TRANSIENT_STATUSES,
     Pacer,
@@ -30,10 +34,6 @@ from conformance.pacing import (
     retry_after_s,
     send_secure_cookies_to_loopback,
 )
-from conformance.pages import parse
-from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
-from conformance.target import Target
-from conformance.verdicts import HarnessError
 
 MAX_HOPS = 8
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from conformance.requirements import Tier
+from conformance.catalog.requirements import Tier
 
 
 class Verdict(enum.Enum):

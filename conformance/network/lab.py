@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
 
 INSIDE_ENV = "CIMD_LAB_INSIDE"
 OUTER_ENV = "CIMD_LAB_OUTER_NETNS"

@@ -25,11 +25,11 @@ from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwrigh
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from conformance import login_hook
-from conformance.outcome import origin
-from conformance.pacing import TRANSIENT_STATUSES, Transient, retry_after_s
+from conformance.browser import login_hook
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.outcome import origin
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
-from conformance.verdicts import HarnessError
+from conformance.target.pacing import TRANSIENT_STATUSES, Transient, retry_after_s
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
 # and every name but loopback ones resolves to nothing. Playwright's --disable-features list
@@ -77,8 +77,8 @@ class LoginRecipe:
 
     The defaults recognise common forms: a user name or e-mail field, a password field, the
     form's submit button, and an approve-like button on the consent page. ``hook`` names a
-    Python function (``file.py:function``, see :mod:`conformance.login_hook`) that replaces the
-    fill-and-submit steps for unusual login pages.
+    Python function (``file.py:function``, see :mod:`conformance.browser.login_hook`) that
+    replaces the fill-and-submit steps for unusual login pages.
     """
 
     username: str

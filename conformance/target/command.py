@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from conformance import deadline
-from conformance.harness import ssl_context
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.session import ssl_context
+from conformance.target import deadline
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.deadline import Clock, Unanswered, send
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
+from conformance.target.deadline import Clock, Unanswered, send
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import requirements, toml_file
+from conformance.catalog import requirements
+from conformance.target import toml_file
 
 _TOP_KEYS = frozenset({"known-failure"})
 _ENTRY_KEYS = frozenset({"requirement", "reason"})

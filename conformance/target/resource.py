@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.deadline import Clock, Unanswered, send
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
+from conformance.target.deadline import Clock, Unanswered, send
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 _RESOURCE_METADATA = re.compile(r'resource_metadata\s*=\s*"([^"]+)"', re.IGNORECASE)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
 
 TRANSIENT_STATUSES = frozenset({429, 503})
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable"})

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conformance import lab
-from conformance.network import Network
+from conformance.network import lab
+from conformance.network.topology import Network
 from mock_servers.lab_dns import Answer
 
 

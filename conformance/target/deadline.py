@@ -21,8 +21,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from conformance.catalog.verdicts import HarnessError
 from conformance.redaction import redact_url
-from conformance.verdicts import HarnessError
 
 CONNECT_S = 5.0
 """The most a TCP connect may take, within the exchange deadline."""

@@ -10,7 +10,7 @@ Three modes:
   are planted too, but a connection there is within the exception the user had to switch on,
   so it is reported, not scored: SSRF is judged in the lab.
 - **lab** (``--lab``, root): the run is inside a private network namespace (see
-  :mod:`conformance.lab`). The metadata host has a DNS name and an ordinary-looking address,
+  :mod:`conformance.network.lab`). The metadata host has a DNS name and an ordinary-looking address,
   so the target runs in its production configuration; canaries sit on RFC 1918, link-local,
   CGNAT, ULA ... addresses, and the lab DNS answers per-check names, including rebinding
   sequences.
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import lab
-from conformance.verdicts import NonConformance, NotApplicable
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.network import lab
 from mock_servers.canary import Canaries, Hit, Plant, can_bind
 from mock_servers.lab_dns import Answer, LabDns
 from mock_servers.packet_watch import Attempt, PacketWatch

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from conformance.harness import Attempt
-from conformance.verdicts import NonConformance
+from conformance.catalog.verdicts import NonConformance
+from conformance.harness.session import Attempt
 from mock_servers.metadata_host import MetadataHost
 
 Case = tuple[str, Attempt]

@@ -54,8 +54,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance import login_hook, requirements, toml_file
-from conformance.pacing import Pacing
+from conformance.browser import login_hook
+from conformance.catalog import requirements
+from conformance.target import toml_file
+from conformance.target.pacing import Pacing
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,

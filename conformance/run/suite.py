@@ -24,17 +24,17 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from conformance import browser as browser_mod
-from conformance import deadline, locality
-from conformance.harness import Attempt, Pkce, TargetSession, ssl_context
-from conformance.network import Network
-from conformance.outcome import Outcome, OutcomeKind, classify_redirect, origin
-from conformance.pacing import TRANSIENT_STATUSES, Pacer, Pacing, Transient
-from conformance.pages import Page
-from conformance.probes import public_client
+from conformance.browser import driver as browser_mod
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.clients import public_client
+from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.harness.pages import Page
+from conformance.harness.session import Attempt, Pkce, TargetSession, ssl_context
+from conformance.network.topology import Network
 from conformance.redaction import SECRETS, redact_url
-from conformance.target import Target, discover
-from conformance.verdicts import HarnessError
+from conformance.target import deadline, locality
+from conformance.target.discovery import Target, discover
+from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Pacing, Transient
 from mock_servers.callback import CallbackListener
 from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost, PublicUrls
@@ -398,7 +398,7 @@ class SuiteRun:
 class BrowserFlow:
     """Authorization flows in the real browser, in the target's logged-in context.
 
-    It is also the session's :class:`~conformance.harness.BrowserAgent`: it approves what
+    It is also the session's :class:`~conformance.harness.session.BrowserAgent`: it approves what
     plain HTTP cannot, and reads pages that plain HTTP cannot classify. Before the login
     (the preflight's first request) it looks with a fresh, logged-out context.
     """

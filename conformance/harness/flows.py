@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conformance.harness import Attempt, TargetSession, TokenResult
-from conformance.probes import ProbeClient
+from conformance.catalog.verdicts import NotApplicable
+from conformance.harness.clients import ProbeClient
+from conformance.harness.session import Attempt, TargetSession, TokenResult
 from conformance.redaction import SECRETS
-from conformance.verdicts import NotApplicable
 
 
 def code_for(target: TargetSession, client: ProbeClient) -> tuple[Attempt, str]:

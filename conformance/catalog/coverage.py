@@ -14,10 +14,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from conformance import requirements
-from conformance.requirements import Tier
+from conformance.catalog import requirements
+from conformance.catalog.requirements import Tier
 
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
 # verdicts that rest on an observation of the target; not-applicable and harness-error do not
 _JUDGED = frozenset({"pass", "fail", "non-strict", "advisory", "informational"})

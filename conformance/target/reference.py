@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
 
 READY_TIMEOUT_S = 30.0
 

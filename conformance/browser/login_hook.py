@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conformance.verdicts import HarnessError
+from conformance.catalog.verdicts import HarnessError
 
 Hook = Callable[[Any, str, str], object]
 

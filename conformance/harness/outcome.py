@@ -6,9 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from conformance.pacing import TRANSIENT_ERRORS, TRANSIENT_STATUSES
-from conformance.pages import Form, Page
+from conformance.harness.pages import Form, Page
 from conformance.redaction import redact_params, redact_text, redact_url
+from conformance.target.pacing import TRANSIENT_ERRORS, TRANSIENT_STATUSES
 
 
 class OutcomeKind(enum.Enum):

@@ -1,0 +1,1 @@
+"""The browser: one Chromium per run through Playwright, logins and login hooks."""

@@ -1,0 +1,1 @@
+"""How the suite observes a target: sessions, outcomes, pages, client documents and verifiers."""

@@ -1,0 +1,1 @@
+"""One run of the suite: its shared servers, each target's preflight, interrupts, input checks."""
