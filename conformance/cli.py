@@ -28,7 +28,7 @@ from conformance.report.collect import write
 from conformance.report.model import Report
 from conformance.report.publish import ReportDir, ReportDirError
 from conformance.run import input_checks, interrupts
-from conformance.run.suite import label_for
+from conformance.run.state import label_for
 from conformance.target import deadline, resource
 from conformance.target import file as target_file
 from conformance.target.command import TargetCommand

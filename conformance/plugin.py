@@ -20,7 +20,9 @@ from conformance.catalog import requirements
 from conformance.harness.session import TargetSession
 from conformance.network.topology import Planter
 from conformance.report.collect import ResultCollector
-from conformance.run.suite import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
+from conformance.run.browser_flow import BrowserFlow
+from conformance.run.state import RunConfig, TargetRun, label_for
+from conformance.run.suite import SuiteRun
 from conformance.target.deadline import Limits, Unanswered
 from conformance.target.discovery import Target
 from conformance.target.pacing import Pacing

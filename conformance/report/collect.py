@@ -27,7 +27,8 @@ from conformance.report import baseline, console, html, junit
 from conformance.report.model import CheckResult, Report
 from conformance.report.scrub import redact_console, redact_output, scrub
 from conformance.run import interrupts
-from conformance.run.suite import SuiteRun, label_for
+from conformance.run.state import label_for
+from conformance.run.suite import SuiteRun
 
 _QUIET = frozenset({Verdict.NON_STRICT, Verdict.ADVISORY, Verdict.INFORMATIONAL})
 

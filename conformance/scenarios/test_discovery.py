@@ -11,7 +11,7 @@ import pytest
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.clients import public_client
 from conformance.harness.session import Pkce, TargetSession
-from conformance.run.suite import BrowserFlow
+from conformance.run.browser_flow import BrowserFlow
 from conformance.target.discovery import Target
 from mock_servers.hosting import Fetch
 from mock_servers.metadata_host import MetadataHost

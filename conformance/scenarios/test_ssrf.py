@@ -25,7 +25,7 @@ from conformance.harness.verify import Case, verify_refused
 from conformance.network.aims import Aim, loopback_literals, special_names
 from conformance.network.topology import Network, Planter
 from conformance.redaction import redact_url
-from conformance.run.suite import BrowserFlow
+from conformance.run.browser_flow import BrowserFlow
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 

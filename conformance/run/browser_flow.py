@@ -1,0 +1,169 @@
+"""Authorization flows in the run's one browser: the session's agent where plain HTTP ends."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from conformance.browser import driver as browser_mod
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.harness.pages import Page
+from conformance.redaction import redact_url
+from conformance.run.state import Suite, TargetRun
+from conformance.target import deadline
+from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Transient
+
+
+class BrowserFlow:
+    """Authorization flows in the real browser, in the target's logged-in context.
+
+    It is also the session's :class:`~conformance.harness.session.BrowserAgent`: it approves what
+    plain HTTP cannot, and reads pages that plain HTTP cannot classify. Before the login
+    (the preflight's first request) it looks with a fresh, logged-out context.
+    """
+
+    SETTLE_S = 1.5  # how long a page may take to build itself by script after load
+    IDLE_MS = 5_000  # how long a rendered page's own requests (images) may take
+
+    def __init__(self, suite: Suite, run: TargetRun, pacer: Pacer | None = None) -> None:
+        self._suite = suite
+        self._run = run
+        self._anonymous: Any = None
+        self._pacer = pacer or Pacer(suite.config.pacing)
+
+    def authorize(self, authorize_url: str, redirect_uri: str, shot_name: str) -> dict[str, str]:
+        """Open ``authorize_url``, approve consent, and return the redirect's parameters."""
+        if self._run.login_context is None:
+            raise HarnessError(f"preflight failed: {self._run.preflight_error}")
+        shot = self._suite.screenshot_path(self._run.label, shot_name)
+        return self._approve(self._run.login_context, authorize_url, redirect_uri, shot)
+
+    def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
+        """Approve ``url``'s consent in the browser (plain HTTP could not)."""
+        return self._approve(self._context(), url, redirect_uri, None)
+
+    def _approve(
+        self, context: Any, url: str, redirect_uri: str, shot: Path | None
+    ) -> dict[str, str]:
+        """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query."""
+        recipe, logged_in = self._suite.recipe, context is self._run.login_context
+        with within(self._suite.clock, context):
+            page = self._pacer.call(
+                "the browser's authorization request",
+                lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
+            )
+            try:
+                return browser_mod.approve_in_browser(page, recipe, redirect_uri)
+            finally:
+                page.close()
+
+    def classify(self, url: str, redirect_uri: str) -> Outcome:
+        """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
+        context = self._context()
+        with within(self._suite.clock, context):
+            seen = browser_mod.view(context, url, redirect_uri, self._suite.recipe, self.SETTLE_S)
+        if seen.kind == "redirect":
+            outcome = classify_redirect(seen.redirect, redirect_uri, 302, url)
+        else:
+            kind = {"consent": OutcomeKind.CONSENT, "login": OutcomeKind.LOGIN}.get(
+                seen.kind, OutcomeKind.ERROR_PAGE
+            )
+            page = Page((), (), seen.text)
+            outcome = Outcome(
+                kind,
+                seen.status,
+                seen.url,
+                page=page,
+                redirect_uri=redirect_uri,
+                retry_after=seen.retry_after,
+            )
+        outcome.seen_in = "browser"
+        return outcome
+
+    def render(self, url: str, redirect_uri: str, blocked: Iterable[str] = ()) -> browser_mod.View:
+        """Open ``url`` as the user would see it, with its images, and approve nothing.
+
+        The page loads in the logged-in context; once it has built itself (consent showing,
+        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish, so that an
+        image the target serves from its own URL has been asked for. Requests to the origins
+        of ``blocked`` URLs are never sent: what reaches them came from the target, not
+        from the browser.
+
+        Raises:
+            Transient: the page was answered 429 or 503 (the pacer retries).
+            HarnessError: the browser could not open the page.
+        """
+        context, recipe = self._context(), self._suite.recipe
+        origins = {origin(u) for u in blocked}
+        with within(self._suite.clock, context):
+            page = context.new_page()
+            try:
+                page.route(lambda u: origin(u) in origins, lambda route: route.abort())
+                response = page.goto(url, wait_until="load")
+                status = response.status if response is not None else 0
+                approve = page.locator(recipe.approve_selector).first
+                settled = time.monotonic() + self.SETTLE_S
+                while not approve.is_visible() and time.monotonic() < settled:
+                    if browser_mod.reaches(page.url, redirect_uri):
+                        break
+                    page.wait_for_timeout(100)
+                with contextlib.suppress(PlaywrightTimeoutError):
+                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                kind = "consent" if approve.is_visible() else "page"
+                if browser_mod.reaches(page.url, redirect_uri):
+                    kind = "redirect"
+                seen = browser_mod.View(kind, status, page.url, text=page.title())
+            except PlaywrightError as exc:
+                raise HarnessError(
+                    f"the browser could not render the authorization request (at "
+                    f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
+                ) from exc
+            finally:
+                page.close()
+        if seen.status in TRANSIENT_STATUSES:
+            raise Transient(f"HTTP {seen.status} in the browser")
+        return seen
+
+    def _context(self) -> Any:
+        if self._run.login_context is not None:
+            return self._run.login_context
+        if self._anonymous is None:
+            self._anonymous = self._suite.browser.new_context()
+        return self._anonymous
+
+
+@contextlib.contextmanager
+def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
+    """Browser steps in ``context`` that end by the check and run deadlines.
+
+    Each step's own timeout is lowered to the time left, and a step that failed because a
+    deadline fired says so.
+
+    Raises:
+        deadline.Unanswered: a check or run deadline fired before or during the steps.
+    """
+    standing = clock.standing()
+    fired = deadline.first_fired(standing)
+    if fired is not None:
+        raise deadline.Unanswered(fired.message("before a browser step"), fired)
+    left_ms = min([d.remaining() * 1000 for d in standing], default=math.inf)
+    context.set_default_timeout(max(1.0, min(browser_mod.STEP_TIMEOUT_MS, left_ms)))
+    try:
+        yield
+    except HarnessError as exc:
+        fired = deadline.first_fired(clock.standing())
+        if fired is not None:
+            raise deadline.Unanswered(
+                f"{fired.message('during a browser step')}: {exc}", fired
+            ) from exc
+        raise
+    finally:
+        context.set_default_timeout(browser_mod.STEP_TIMEOUT_MS)

@@ -1,0 +1,179 @@
+"""Each target's preflight: discovery, one valid client, and one login through the browser.
+
+Before any check runs, the suite learns the target's metadata, sends it one valid client
+without a session (a refusal here is explained, never blamed on the target), and logs in once
+in the run's browser; every check reuses that session. A target that cannot be prepared keeps
+the reason, and each of its checks becomes a harness error naming the fix.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.browser import driver as browser_mod
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.clients import public_client
+from conformance.harness.session import Attempt, Pkce, TargetSession
+from conformance.run.browser_flow import BrowserFlow, within
+from conformance.run.state import Suite, TargetRun, label_for
+from conformance.target import deadline, locality
+from conformance.target.discovery import discover
+from conformance.target.pacing import Pacer
+
+
+def prepare(suite: Suite, issuer: str) -> TargetRun:
+    """Prepare ``issuer``: discovery, the session, a valid client, the login."""
+    run = TargetRun(issuer, label_for(issuer))
+    if suite.config.mcp is not None:
+        run.preflight["mcp"] = suite.config.mcp
+    client = deadline.client(suite.tls)
+    try:
+        run.target = discover(client, issuer, suite.clock)
+        run.preflight["metadata_url"] = run.target.metadata_url
+        session = TargetSession(
+            run.target, client, suite.tls, dict(suite.config.extra_params), clock=suite.clock
+        )
+        session.pacer = Pacer(suite.config.pacing)
+        session.browser = BrowserFlow(suite, run, session.pacer)
+        session.make_control = lambda: control(suite, session)
+        # every wait of the run lands in the report (the list grows as checks run)
+        run.preflight["pacing"] = {
+            **suite.config.pacing.describe(),
+            "waits": session.pacer.waits,
+        }
+        check_reachability(suite, run, session)
+        run.login_context = login(suite, run, session)
+        run.session = session
+    except HarnessError as exc:
+        run.preflight_error = str(exc)
+        client.close()
+    except BaseException:  # interrupted: an open connection would delay the target's exit
+        client.close()
+        raise
+    run.preflight["error"] = run.preflight_error or None
+    return run
+
+
+def control(suite: Suite, session: TargetSession) -> Attempt:
+    """A valid public client's authorization request, as the checks send theirs."""
+    client = public_client(suite.metadata_host)
+    return session.attempt(client.client_id, client.redirect_uri)
+
+
+def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> None:
+    """Send a valid client once without a session, and explain a refusal before login.
+
+    A target that never fetched the document cannot be tested, and the preflight says
+    why instead of blaming it. The metadata host's TLS listener counts TCP accepts and
+    completed handshakes, which tells apart a target that never connected (its policy
+    refuses the host, or it cannot reach it) from one that gave up during the handshake
+    (it does not trust the test CA).
+    """
+    host = suite.metadata_host
+    client = public_client(host)
+    before = host.connections()
+    attempt = session.attempt(client.client_id, client.redirect_uri)
+    fetched = host.fetches(client.client_id)
+    accepted, established = (a - b for a, b in zip(host.connections(), before, strict=True))
+    run.preflight["valid_client"] = attempt.outcome.describe()
+    run.preflight["valid_client_fetches"] = len(fetched)
+    run.preflight["metadata_host_connections"] = {
+        "tcp_accepted": accepted,
+        "tls_established": established,
+    }
+    if attempt.outcome.accepted:
+        return
+    refused = f"the target refused a valid client ({attempt.outcome.describe()})"
+    if not fetched and accepted > established:
+        raise HarnessError(
+            f"{refused}: it connected to the metadata host {host.base_url} but abandoned "
+            "the TLS handshake, so it does not trust the suite's test CA. Fix: trust "
+            f"{suite.ca.cert_path} in the target (Node: NODE_EXTRA_CA_CERTS=<file>; Python: "
+            "SSL_CERT_FILE or REQUESTS_CA_BUNDLE, or the trust store your HTTP client "
+            "uses; JDK: keytool -importcert -cacerts -file <file>; Go and most others: "
+            "the system store, e.g. update-ca-certificates) and restart it"
+        )
+    if not fetched:
+        raise HarnessError(never_connected(suite, refused, session))
+    raise HarnessError(
+        f"the target fetched a valid client document ({len(fetched)} fetches) but refused "
+        f"the request ({attempt.outcome.describe()}): add required parameters with --param "
+        "(for example scope=openid) or check the target's client policy"
+    )
+
+
+def never_connected(suite: Suite, refused: str, session: TargetSession) -> str:
+    """Why a target never connected to the metadata host, as far as can be told here."""
+    host = suite.metadata_host
+    prefix = f"{refused} without ever connecting to the metadata host {host.base_url}"
+    endpoint = urlsplit(session.target.authorization_endpoint)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    cause = locality.why_never_connected(endpoint.hostname or "", port)
+    policy = (
+        "refuses that host by policy (a client_id allowlist, or an SSRF block of loopback "
+        "addresses: CIMD-02 allows loopback fetches only in development and test "
+        "deployments)"
+    )
+    policy_fixes = (
+        f"allow {host.host_name} in the target's client_id policy or switch on its "
+        "development loopback exception, or score its production configuration in the "
+        "lab (--lab, as root, with --target-command)"
+    )
+    if cause == "policy":
+        return (
+            f"{prefix}: it runs in this machine's network namespace, where the metadata "
+            f"host is reachable, so it {policy}. Fixes: {policy_fixes}"
+        )
+    if cause is not None:
+        forwarder = cause.removeprefix("reach: ")
+        return (
+            f"{prefix}: it cannot reach it. Its port is served by {forwarder}, so the "
+            "target runs in another network namespace (a container), where 127.0.0.1 is "
+            "not this machine's loopback. Fixes: run the target in the host's network, "
+            "or bind the metadata host where the target reaches it and say so in the "
+            "target file ([metadata_host] bind and public_url)"
+        )
+    return (
+        f"{prefix}: it {policy} or cannot reach it (another network namespace or "
+        f"machine). Fixes: {policy_fixes}; run the target on this machine; or give "
+        "[metadata_host] bind and public_url in the target file"
+    )
+
+
+def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
+    """Log in once through the browser with a valid client; keep the cookies."""
+    client = public_client(suite.metadata_host)
+    client_id, redirect_uri = client.client_id, client.redirect_uri
+    pkce = Pkce.new()
+    url = session.authorization_url(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": pkce.challenge,
+            "code_challenge_method": "S256",
+            **dict(suite.config.extra_params),
+        }
+    )
+    context = suite.browser.new_context()
+    shot = suite.screenshot_path(run.label, "login-consent")
+    seen: list[str] = []
+    with within(suite.clock, context):
+        page = session.pacer.call(
+            "the browser's authorization request",
+            lambda: browser_mod.login(context, url, suite.recipe, shot, seen=seen),
+        )
+        try:
+            if seen and seen[0].startswith("consent appeared without a login"):
+                # consent before login: approving leads to the login, which the session
+                # needs; the browser logs in when asked (see approve_in_browser)
+                browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
+                seen[0] += "; approved it, and logged in when the target asked"
+        finally:
+            page.close()
+    session.add_cookies(browser_mod.cookies(context))
+    run.preflight["login"] = seen[0]
+    return context

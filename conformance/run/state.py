@@ -1,0 +1,99 @@
+"""What a run is given (:class:`RunConfig`) and what it keeps per target (:class:`TargetRun`)."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from conformance.browser import driver as browser_mod
+from conformance.catalog.verdicts import HarnessError
+from conformance.harness.session import TargetSession
+from conformance.target import deadline
+from conformance.target.discovery import Target
+from conformance.target.pacing import Pacing
+from mock_servers.metadata_host import MetadataHost, PublicUrls
+from mock_servers.pki import TestCA
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know, from the command line or pytest options."""
+
+    issuers: tuple[str, ...]
+    report_dir: Path
+    profile: str = "latest"
+    strict: bool = False
+    username: str = "alice"
+    password: str = "wonderland-test-only"  # noqa: S105 - the reference AS test user
+    browser: str | None = None
+    state_dir: Path | None = None
+    extra_params: tuple[tuple[str, str], ...] = ()
+    login: tuple[tuple[str, str], ...] = ()
+    bind: str = "127.0.0.1"
+    metadata_bind: str | None = None
+    metadata_port: int = 0
+    metadata_plain_port: int = 0
+    metadata_untrusted_port: int = 0
+    target_ca: Path | None = None
+    public: PublicUrls | None = None
+    mcp: dict[str, Any] | None = None
+    pacing: Pacing = field(default_factory=Pacing)
+    limits: deadline.Limits = field(default_factory=deadline.Limits)
+
+
+def label_for(issuer: str) -> str:
+    """A file-system-safe label for an issuer (its path, or its host and port)."""
+    parts = urlsplit(issuer)
+    raw = parts.path.strip("/") or f"{parts.hostname}-{parts.port or 443}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-") or "target"
+
+
+@dataclass
+class TargetRun:
+    """One target in a run: its discovery, its logged-in session, or why it has neither."""
+
+    issuer: str
+    label: str
+    target: Target | None = None
+    session: TargetSession | None = None
+    preflight_error: str = ""
+    login_context: Any = None
+    preflight: dict[str, Any] = field(default_factory=dict)
+    gone: str = ""
+    """Why the target no longer answers (every remaining check is a harness error)."""
+
+    def require_target(self) -> Target:
+        """The discovered target, or the preflight's harness error."""
+        if self.target is None:
+            raise HarnessError(f"preflight failed: {self.preflight_error}")
+        return self.target
+
+    def require_session(self) -> TargetSession:
+        """The logged-in session, or the preflight's harness error."""
+        if self.session is None:
+            raise HarnessError(f"preflight failed: {self.preflight_error}")
+        return self.session
+
+
+class Suite(Protocol):
+    """What a target's preflight and browser flows use of the run (:class:`SuiteRun`)."""
+
+    config: RunConfig
+    ca: TestCA
+    tls: ssl.SSLContext
+    metadata_host: MetadataHost
+    recipe: browser_mod.LoginRecipe
+    clock: deadline.Clock
+
+    @property
+    def browser(self) -> browser_mod.Browser:
+        """The run's one browser."""
+        ...
+
+    def screenshot_path(self, label: str, name: str) -> Path:
+        """Where a screenshot for ``label`` goes."""
+        ...
