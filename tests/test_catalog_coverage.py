@@ -47,6 +47,21 @@ def test_check_names_exactly_one_known_requirement(name: str, func: object) -> N
     assert "Expects:" in (inspect.getdoc(func) or ""), f"{name} states no expectation"
 
 
+@pytest.mark.parametrize(("name", "func"), _checks(), ids=[n for n, _ in _checks()])
+def test_check_lives_in_its_groups_module(name: str, func: object) -> None:
+    """One scenario module per catalog group: a check is found where its group says."""
+    (mark,) = [m for m in getattr(func, "pytestmark", []) if m.name == "requirement"]
+    module = name.split(".", 1)[0]
+    assert coverage.GROUP_MODULES[coverage.group_of(mark.args[0])] == module, name
+
+
+def test_every_group_has_a_module_and_every_module_a_group() -> None:
+    groups = {coverage.group_of(r.id) for r in requirements.CATALOG}
+    assert groups == set(coverage.GROUP_MODULES)
+    modules = {i.name for i in pkgutil.iter_modules(scenarios.__path__)}
+    assert {m for m in modules if m.startswith("test_")} <= set(coverage.GROUP_MODULES.values())
+
+
 def test_each_requirement_has_one_check() -> None:
     ids = [
         m.args[0]

@@ -22,6 +22,28 @@ SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
 # verdicts that rest on an observation of the target; not-applicable and harness-error do not
 _JUDGED = frozenset({"pass", "fail", "non-strict", "advisory", "informational"})
 
+# One scenario module per catalog group (requirements.md §2): where a group's checks live. A
+# group without checks yet gets its module when its first check lands.
+GROUP_MODULES = {
+    "CIMD-DISC": "test_discovery",
+    "CIMD-URL": "test_identifier",
+    "CIMD-FETCH": "test_fetching",
+    "CIMD-DOC": "test_document",
+    "CIMD-AUTHN": "test_authentication",
+    "CIMD-REDIR": "test_redirects",
+    "CIMD-ERR": "test_errors",
+    "CIMD-SEC": "test_security",
+    "CIMD-CACHE": "test_caching",
+    "CIMD-CHG": "test_changes",
+    "CIMD-UI": "test_consent",
+    "MCP-AUTH": "test_mcp",
+}
+
+
+def group_of(requirement_id: str) -> str:
+    """The catalog group of a requirement ID: ``CIMD-SEC-02`` is in ``CIMD-SEC``."""
+    return requirement_id.rsplit("-", 1)[0]
+
 
 @cache
 def checked_by_this_version() -> frozenset[str]:

@@ -1,5 +1,6 @@
 """Client authentication (CIMD-AUTHN): public clients redeem with client_id and verifier only;
-private_key_jwt clients prove themselves with an assertion signed by a key in their document.
+private_key_jwt clients prove themselves with an assertion signed by a key in their document,
+whose jwks_uri follows the SSRF rules (proven by canaries, as in test_security).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from conformance.harness.client_assertions import ClientKey, hmac_signed, unsign
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import redeem_fresh_code
 from conformance.harness.session import TargetSession, TokenResult
+from conformance.network.aims import Aim, loopback_literals, special_names
+from conformance.network.topology import Planter
+from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 
 PRIVATE_KEY_JWT = "private_key_jwt"
@@ -152,4 +156,78 @@ def test_assertion_for_one_client_never_authenticates_another(
     if not _refused(result):
         raise NonConformance(
             expected="invalid_client for another client's assertion", observed=result.describe()
+        )
+
+
+def _redeem_with_key(
+    target: TargetSession, host: MetadataHost, key: ClientKey, jwks_uri: str, audience: str
+) -> tuple[str, TokenResult | None]:
+    """A private_key_jwt client with ``jwks_uri``: consent, approval, then the assertion.
+
+    Returns what happened and the token endpoint's answer (``None`` if it was not reached).
+    """
+    method = "private_key_jwt"
+    client = public_client(host, token_endpoint_auth_method=method, jwks_uri=jwks_uri)
+    assertion = key.assertion(client.client_id, audience)
+    try:
+        result = redeem_fresh_code(target, client, assertion)
+    except NotApplicable as exc:
+        return str(exc), None
+    return result.describe(), result
+
+
+@pytest.mark.requirement("CIMD-AUTHN-07")
+def test_jwks_uri_follows_the_ssrf_rules(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Serves private_key_jwt documents whose jwks_uri points at canaries (127.0.0.2, and
+    ``localhost``, reported only; in the lab, names resolving to private and link-local
+    addresses), approves consent and redeems each code with an assertion signed by the
+    client's key. A control client whose jwks_uri is on the metadata host, redeemed first,
+    shows the target does use jwks_uri and which aud it wants (token endpoint, else issuer).
+
+    Expects: no canary sees a connection and no tokens are issued for the canary clients.
+    """
+    host, network = cimd_metadata_host, cimd_ssrf.network
+    key = ClientKey.new()
+    # The control first: it finds the aud the target wants (the token endpoint, else the
+    # issuer), so that the canary clients' assertions differ from a valid one only in where
+    # their keys are; one refused for its aud might never have its jwks_uri fetched.
+    control = host.new_path("jwks.json")
+    host.serve_document(host.base_url + control, key.jwks())
+    target, tried = cimd_target.target, []
+    audiences = tuple(dict.fromkeys((target.token_endpoint, target.issuer)))
+    for audience in audiences:
+        what, result = _redeem_with_key(cimd_target, host, key, host.base_url + control, audience)
+        if result is not None and result.issued:
+            break
+        tried.append(f"aud {audience}: {what}")
+    else:
+        audience = audiences[0]
+    if network.is_lab:
+        aims = [
+            Aim(f"a name resolving to {a}", network.new_name("jwks", Answer((a,))), (a,))
+            for a in ("10.0.0.1", "169.254.169.254")
+        ]
+    else:
+        aims = [*special_names(network)[:1], *loopback_literals(network)[:1]]
+    issued = []
+    for aim in aims:
+        planted = cimd_ssrf.plant(f"jwks_uri on {aim.name}", aim.listen, excepted=aim.excepted)
+        what, result = _redeem_with_key(
+            cimd_target, host, key, f"https://{aim.host}:{planted.port}/jwks.json", audience
+        )
+        if aim.judged and result is not None and result.issued:
+            issued.append(f"{aim.name}: {what}")
+    cimd_ssrf.verify_untouched("a special-use host named as a client's jwks_uri")
+    if issued:
+        raise NonConformance(
+            expected="no tokens when the client's keys sit on a special-use host",
+            observed="; ".join(issued),
+        )
+    if len(tried) == len(audiences):
+        raise NotApplicable(
+            "the target does not redeem a private_key_jwt client whose jwks_uri is on the "
+            f"metadata host ({'; '.join(tried)}), so a refusal here would show nothing about "
+            "jwks_uri"
         )

@@ -1,4 +1,6 @@
-"""PKCE for CIMD public clients (MCP-AUTH-08): advertised, required, and verified."""
+"""MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs, and
+PKCE for CIMD public clients, advertised, required and verified.
+"""
 
 from __future__ import annotations
 
@@ -67,4 +69,19 @@ def test_pkce_is_enforced(
     if problems:
         raise NonConformance(
             expected="PKCE S256 advertised, required and verified", observed="; ".join(problems)
+        )
+
+
+@pytest.mark.requirement("MCP-AUTH-02")
+def test_metadata_found_at_mcp_well_known_urls(cimd_metadata: Target) -> None:
+    """Probes the well-known URLs in MCP 2025-11-25 §4.3 order (RFC 8414 path insertion first).
+
+    Expects: one answers 200 JSON whose issuer equals the issuer it was built from.
+    """
+    found = cimd_metadata.metadata.get("issuer")
+    if found != cimd_metadata.issuer:
+        probes = "; ".join(f"{p.url} -> {p.status or p.error}" for p in cimd_metadata.probes)
+        raise NonConformance(
+            expected=f"metadata with issuer {cimd_metadata.issuer!r}",
+            observed=f"issuer {found!r} ({probes})",
         )
