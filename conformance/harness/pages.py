@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 APPROVE_WORDS = re.compile(
     r"\b(approve|allow|authori[sz]e|accept|consent|continue|yes|grant)\b", re.I
 )
-DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no)\b", re.I)
+# "Don't allow" and "Do not allow" refuse, although "allow" is in them
+DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no|not|don['\u2019]?t)\b", re.I)
 
 
 @dataclass
@@ -61,25 +62,38 @@ class _Parser(HTMLParser):
         self.text: list[str] = []
         self.scripts = 0
         self._form: Form | None = None
+        self._named: dict[str, Form] = {}  # forms by id, for controls with a form= attribute
         self._button: Button | None = None
         self._script = False
         self._style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        # a control's form= attribute names its form anywhere in the page, else it is the
+        # form it sits in
+        owner = self._owner(a["form"]) if "form" in a else self._form
         if tag == "form":
-            self._form = Form(a.get("action", ""), a.get("method", "get").lower(), a.get("id", ""))
-            self.forms.append(self._form)
-        elif tag == "input" and self._form is not None:
-            self._input(self._form, a)
-        elif tag == "button" and self._form is not None and a.get("type", "submit") == "submit":
+            form = self._owner(a.get("id", "")) or Form()
+            if any(f is form for f in self.forms):  # a second form with the same id
+                form = Form()
+            form.action, form.method = a.get("action", ""), a.get("method", "get").lower()
+            form.id = a.get("id", "")
+            self._form = form
+            self.forms.append(form)
+        elif tag == "input" and owner is not None:
+            self._input(owner, a)
+        elif tag == "button" and owner is not None and a.get("type", "submit") == "submit":
             self._button = Button(a.get("name", ""), a.get("value", ""), a.get("id", ""))
-            self._form.buttons.append(self._button)
+            owner.buttons.append(self._button)
         elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             self.navigations.append(a.get("content", ""))
         elif tag in ("script", "style"):
             self._script, self._style = tag == "script", tag == "style"
             self.scripts += tag == "script"
+
+    def _owner(self, form_id: str) -> Form | None:
+        """The form with id ``form_id``, made ready before it appears (None for no id)."""
+        return self._named.setdefault(form_id, Form(id=form_id)) if form_id else None
 
     def _input(self, form: Form, a: dict[str, str]) -> None:
         kind, name = a.get("type", "text").lower(), a.get("name", "")
@@ -136,7 +150,15 @@ class Page:
         """
         base = url.split("?", 1)[0]
         auto_form = any(f.action.startswith(base) for f in self.forms)
-        return auto_form or any(base in n for n in self.navigations)
+        return auto_form or any(base in _unescape_slashes(n) for n in self.navigations)
+
+
+def _unescape_slashes(script: str) -> str:
+    r"""``script`` with JSON's and JavaScript's escaped slashes (``\/``, ``\u002F``) as ``/``.
+
+    Server-side JSON encoders commonly escape ``/`` in the URL a page navigates to.
+    """
+    return re.sub(r"\\(?:/|u002[fF])", "/", script)
 
 
 def parse(html: str) -> Page:
