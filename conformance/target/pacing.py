@@ -160,7 +160,8 @@ class Pacer:
                 if attempt == self.pacing.retries:
                     break
                 delay = exc.retry_after if exc.retry_after is not None else wait
-                capped = delay > self.pacing.max_wait_s
+                # the note is for a Retry-After over the cap; a long backoff is capped quietly
+                capped = exc.retry_after is not None and delay > self.pacing.max_wait_s
                 delay = min(delay, self.pacing.max_wait_s)
                 note = f" (it asked for {exc.retry_after:g} s: max_wait_s)" if capped else ""
                 self.waits.append(f"{what}: {exc.what}; waited {delay:.1f} s{note}")
@@ -199,10 +200,20 @@ def send_secure_cookies_to_loopback(client: httpx.Client) -> None:
             for cookie in client.cookies.jar
             if cookie.secure
             and cookie.name not in present
-            and cookie.domain.lstrip(".") == request.url.host
+            and _jar_host(cookie.domain) == request.url.host
             and request.url.path.startswith(cookie.path or "/")
         ]
         if extra:
             request.headers["cookie"] = "; ".join(filter(None, [header, *extra]))
 
     client.event_hooks["request"] = [*client.event_hooks["request"], add]
+
+
+def _jar_host(domain: str) -> str:
+    """The host a cookie jar's domain stands for.
+
+    The standard library's jar files a cookie from a host without a dot (``localhost``,
+    ``[::1]``) under ``<host>.local``, and an IPv6 host in its brackets.
+    """
+    host = domain.lstrip(".").removesuffix(".local")
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
