@@ -249,14 +249,19 @@ class TargetSession:
             if button.name:
                 data[button.name] = button.value
             action = urljoin(outcome.url, form.action or outcome.url)
-            approved = self.follow(form.method.upper(), action, data, attempt.redirect_uri or "")
+            method, body = form.method.upper(), data or None
+            if method == "GET":  # a browser sends a GET form as the action's query
+                action = urlsplit(action)._replace(query=urlencode(data), fragment="").geturl()
+                body = None
+            approved = self.follow(method, action, body, attempt.redirect_uri or "")
             if approved.kind is OutcomeKind.CODE or self.browser is None:
                 return approved
         if self.browser is None or not attempt.url or attempt.redirect_uri is None:
             raise HarnessError(f"no consent form to approve: {outcome.describe()}")
         # plain HTTP could not approve (another origin, script pages, cookies): the browser can
         params = self.browser.approve(attempt.url, attempt.redirect_uri)
-        location = f"{attempt.redirect_uri}?{urlencode(params)}"
+        joiner = "&" if urlsplit(attempt.redirect_uri).query else "?"  # its own query stays
+        location = f"{attempt.redirect_uri}{joiner}{urlencode(params)}"
         approved = classify_redirect(location, attempt.redirect_uri, 302, attempt.url)
         approved.seen_in = "browser"
         self.exchanges.append({"method": "BROWSER", "url": redact_url(attempt.url), "status": 0})
@@ -273,7 +278,7 @@ class TargetSession:
             location = response.headers.get("location")
             if response.is_redirect and location:
                 next_url = urljoin(url, location)
-                if not next_url.startswith(self.origin + "/"):
+                if origin(next_url) != origin(self.origin):  # https://h:443 is https://h
                     outcome = classify_redirect(next_url, redirect_uri, response.status_code, url)
                     SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
                     outcome.hops = hops
