@@ -83,10 +83,11 @@ class Report:
     def apply_baseline(self, baseline: Baseline) -> None:
         """Record which failures the baseline knows and which of its entries are stale."""
         passed = {r.requirement for r in self.results if r.verdict == Verdict.PASS.value}
+        failed = self.failed_requirements()  # a requirement failing in any check is not stale
         self.baseline = {
             "file": baseline.path,
-            "known": sorted(baseline.requirements & self.failed_requirements()),
-            "stale": sorted(baseline.requirements & passed),
+            "known": sorted(baseline.requirements & failed),
+            "stale": sorted(baseline.requirements & (passed - failed)),
             "reasons": {e.requirement: e.reason for e in baseline.entries},
         }
 
