@@ -2,7 +2,9 @@
 
 One reference-AS process serves a clean issuer and one issuer per fault; one suite run (one
 browser) scores them all. The clean issuer must be all green, and each fault must fail
-exactly the requirements it declares.
+exactly the requirements it declares. Every expectation comes from the fault table
+(``mock_servers/reference_as/faults.py``) and the scenario modules' requirement markers: a new
+check with its fault needs no edit here.
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from conformance.catalog.coverage import checked_by_this_version
 from conformance.report.model import Report
-from mock_servers.reference_as import FAULTS
+from mock_servers.reference_as import FAULTS, F, Fault
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
-# checks that need the lab: DNS answers the suite controls, and no loopback exception
-LAB_ONLY = ("CIMD-SEC-01", "CIMD-SEC-03")
+# Checks that need the lab (DNS answers the suite controls, no loopback exception): those
+# whose requirements faults break in the lab only. Every checked requirement has a fault in
+# each mode (test_every_checked_requirement_has_a_fault), so these are exactly the checks
+# not applicable in default mode.
+LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
+    rid for f in FAULTS for rid in f.breaks_in("loopback")
+}
 
 
 def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -82,7 +90,7 @@ def test_reference_as_is_all_green(matrix: tuple[str, dict[str, Report]]) -> Non
     ]
     assert not_green == []
     assert report.exit_code() == 0
-    assert len(report.results) >= 29
+    assert {r.requirement for r in report.results} == checked_by_this_version()
 
 
 def test_lab_only_checks_are_not_applicable_in_default_mode(
@@ -143,13 +151,13 @@ def test_redirect_faults_differ_in_what_the_canaries_saw(
     """Both faults break CIMD-FETCH-04; only the unchecked one connects to a canary."""
     _, reports = matrix
 
-    def fetch04(fault: str) -> str:
-        [result] = [r for r in reports[fault].results if r.requirement == "CIMD-FETCH-04"]
+    def fetch04(fault: Fault) -> str:
+        [result] = [r for r in reports[fault.name].results if r.requirement == "CIMD-FETCH-04"]
         return result.observed
 
-    assert "connection(s) to canaries" in fetch04("redirects-to-private")
-    assert "canaries" not in fetch04("follows-redirects")
-    assert "accepted" in fetch04("follows-redirects")
+    assert "connection(s) to canaries" in fetch04(F.REDIRECTS_TO_PRIVATE)
+    assert "canaries" not in fetch04(F.FOLLOWS_REDIRECTS)
+    assert "accepted" in fetch04(F.FOLLOWS_REDIRECTS)
 
 
 def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> None:
@@ -176,7 +184,7 @@ def test_demo_strict_with_a_fault_exits_one(tmp_path: Path, state_dir: Path) -> 
             "demo",
             "--strict",
             "--fault",
-            "follows-redirects",
+            F.FOLLOWS_REDIRECTS.name,
             "--report-dir",
             str(tmp_path),
             "--state-dir",
@@ -184,7 +192,8 @@ def test_demo_strict_with_a_fault_exits_one(tmp_path: Path, state_dir: Path) -> 
         ]
     )
     assert done.returncode == 1, done.stdout[-3000:]
-    assert Report.load(tmp_path / "report.json").failed_requirements() == {"CIMD-FETCH-04"}
+    failed = Report.load(tmp_path / "report.json").failed_requirements()
+    assert failed == set(F.FOLLOWS_REDIRECTS.breaks)
 
 
 def test_unreachable_target_is_a_harness_error(tmp_path: Path, state_dir: Path) -> None:
@@ -227,11 +236,12 @@ def test_wrong_credentials_are_a_harness_error_naming_the_recipe(
 def test_baseline_accepts_known_failures_and_rejects_stale_ones(
     tmp_path: Path, state_dir: Path
 ) -> None:
+    [broken_row] = F.FOLLOWS_REDIRECTS.breaks
     known = tmp_path / "known.toml"
     known.write_text(
-        '[[known-failure]]\nrequirement = "CIMD-FETCH-04"\nreason = "fault on purpose"\n'
+        f'[[known-failure]]\nrequirement = "{broken_row}"\nreason = "fault on purpose"\n'
     )
-    args = ["demo", "--fault", "follows-redirects", "--state-dir", str(state_dir)]
+    args = ["demo", "--fault", F.FOLLOWS_REDIRECTS.name, "--state-dir", str(state_dir)]
     done = _run([*args, "--baseline", str(known), "--report-dir", str(tmp_path / "a")])
     assert done.returncode == 0, done.stdout[-3000:]
     assert "KNOWN FAILURE" in done.stdout
@@ -350,7 +360,7 @@ def test_reference_as_is_all_green_under_variants(
     ]
     assert not_green == []
     assert report.exit_code() == 0
-    assert len(report.results) >= 29
+    assert {r.requirement for r in report.results} == checked_by_this_version()
 
 
 @pytest.mark.variant_matrix

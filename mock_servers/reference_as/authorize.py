@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .clients import ClientError
 from .documents import ClientDocument
+from .faults import F, FaultSet
 from .grants import AuthorizationRequest
 from .identifiers import split_uri
 from .issuer import Issuer
@@ -58,13 +59,13 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
     except ClientError as exc:
         return _client_failure(issuer, exc, requested, params.get("state"))
     try:
-        redirect_uri = choose_redirect_uri(client.redirect_uris, requested, issuer.faults)
+        redirect_uri = choose_redirect_uri(client.redirect_uris, requested, issuer.config.faults)
     except RedirectUriError as exc:
-        if requested is not None and issuer.has("redirects-unverified-uri"):
+        if requested is not None and issuer.has(F.REDIRECTS_UNVERIFIED_URI):
             return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
         return error_page("invalid_request", str(exc))
     found = issuer.session(request)
-    problem = _request_problem(params, repeated, issuer.faults)
+    problem = _request_problem(params, repeated, issuer.config.faults)
     if found is None and (problem is not None or not issuer.is_variant("consent-before-login")):
         target = request.url.path + ("?" + request.url.query if request.url.query else "")
         return _to_login(issuer, target)
@@ -110,13 +111,13 @@ def _client_failure(
         page = error_page("temporarily_unavailable", exc.description, 429)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    if exc.stage != "syntax" and requested is not None and issuer.has("redirects-fetch-errors"):
+    if exc.stage != "syntax" and requested is not None and issuer.has(F.REDIRECTS_FETCH_ERRORS):
         return _redirect(issuer, requested, "invalid_client", exc.description, state)
     return error_page("invalid_client", exc.description)
 
 
 def _request_problem(
-    params: QueryParams, repeated: list[str], faults: frozenset[str]
+    params: QueryParams, repeated: list[str], faults: FaultSet
 ) -> tuple[str, str] | None:
     """The error to redirect with once client and redirect URI are verified, if any."""
     if repeated:
@@ -127,7 +128,7 @@ def _request_problem(
     if response_type != "code":
         return "unsupported_response_type", "only response_type=code is supported"
     challenge = params.get("code_challenge")
-    if challenge is None and "pkce-optional" not in faults:
+    if challenge is None and not faults.has(F.PKCE_OPTIONAL):
         return "invalid_request", "code_challenge is required (PKCE)"
     if challenge is not None:
         if params.get("code_challenge_method") != "S256":
@@ -244,7 +245,7 @@ async def resume(issuer: Issuer, request: Request) -> Response:
 
 def _issue_code(issuer: Issuer, auth: AuthorizationRequest, user: str) -> Response:
     code = issuer.state.issue_code(auth, user)
-    state = None if issuer.has("drops-state") else auth.state
+    state = None if issuer.has(F.DROPS_STATE) else auth.state
     location = with_parameters(
         auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer_id}
     )

@@ -27,7 +27,7 @@ from ..runner import Receive, Scope, Send, Server
 from .app import create_app
 from .config import DEFAULT_PASSWORD, DEFAULT_USER, DEV_EXEMPT_HOSTS, IssuerConfig
 from .echo import EchoSecrets
-from .faults import FAULTS, UnknownFaultError, check_fault_names
+from .faults import FAULTS, FaultSet, UnknownFaultError
 from .upstream import create_provider_app
 from .variants import VARIANTS, UnknownVariantError, check_variant_names
 
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{variant.name}\t{variant.about}")
         return 0
     try:
-        root_faults = check_fault_names(args.fault)
+        root_faults = FaultSet.named(args.fault)
         args.variants = check_variant_names(args.variant)
     except (UnknownFaultError, UnknownVariantError) as exc:
         print(f"reference-as: {exc}", file=sys.stderr)
@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
+def serve(args: argparse.Namespace, root_faults: FaultSet) -> None:
     """Serve until a termination signal arrives, then stop cleanly."""
     state_dir = args.state_dir or default_state_dir()
     ca = TestCA.load_or_create(state_dir)
@@ -172,9 +172,9 @@ def serve(args: argparse.Namespace, root_faults: frozenset[str]) -> None:
 
 
 def _configs(
-    args: argparse.Namespace, origin: str, root_faults: frozenset[str], trust_ca: Path
+    args: argparse.Namespace, origin: str, root_faults: FaultSet, trust_ca: Path
 ) -> list[IssuerConfig]:
-    def config(prefix: str, faults: frozenset[str]) -> IssuerConfig:
+    def config(prefix: str, faults: FaultSet) -> IssuerConfig:
         return IssuerConfig(
             issuer=origin + prefix,
             path_prefix=prefix,
@@ -193,7 +193,7 @@ def _configs(
 
     configs = [config("", root_faults)]
     if args.matrix:
-        configs.extend(config(f"/faults/{f.name}", frozenset({f.name})) for f in FAULTS)
+        configs.extend(config(f"/faults/{f.name}", FaultSet([f])) for f in FAULTS)
     return configs
 
 

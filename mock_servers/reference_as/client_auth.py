@@ -17,6 +17,7 @@ import jwt
 
 from .clients import ClientError
 from .documents import ClientDocument
+from .faults import F, FaultSet
 from .fetching import FetchError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -45,7 +46,7 @@ class Verifier:
     audiences: tuple[str, ...]
     fetch_jwks: Callable[[str], Awaitable[bytes]]
     resolve: Callable[[str], Awaitable[ClientDocument]]
-    faults: frozenset[str]
+    faults: FaultSet
     single_audience: bool = False
 
     async def authenticate(
@@ -68,17 +69,17 @@ class Verifier:
                 raise ClientAuthError("public clients do not authenticate")
             return
         if assertion_type != ASSERTION_TYPE or not assertion:
-            if "private-key-jwt-optional" in self.faults and not (assertion_type or assertion):
+            if self.faults.has(F.PRIVATE_KEY_JWT_OPTIONAL) and not (assertion_type or assertion):
                 return  # the fault: no assertion at all is taken for a public client
             raise ClientAuthError("this client must authenticate with private_key_jwt")
-        if "assertion-key-from-issuer" in self.faults:
+        if self.faults.has(F.ASSERTION_KEY_FROM_ISSUER):
             client, client_id = await self._named_client(assertion)
         _verify(
             assertion,
             await self._keys(client),
             client_id,
             self.audiences[:1] if self.single_audience else self.audiences,
-            check_claims="assertion-claims-unchecked" not in self.faults,
+            check_claims=not self.faults.has(F.ASSERTION_CLAIMS_UNCHECKED),
             single_audience=self.single_audience,
         )
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from .config import IssuerConfig
 from .documents import ClientDocument, DocumentError, parse_document, validate_document
+from .faults import F
 from .fetching import DocumentCache, Fetcher, FetchError
 from .identifiers import ClientIdSyntaxError, check_client_id
 from .ratelimit import FetchLimiter, RateLimited
@@ -73,7 +74,7 @@ class ClientResolver:
             fetch_url = check_client_id(identifier, self._faults)
         except ClientIdSyntaxError as exc:
             raise ClientError(str(exc), "syntax") from exc
-        if "client-id-not-fetched" in self._faults:
+        if self._faults.has(F.CLIENT_ID_NOT_FETCHED):
             # the fault: a URL that passes the syntax checks is taken on trust, never fetched
             return ClientDocument(identifier, None, None)
         cached = self._cache.get(identifier)
@@ -87,11 +88,11 @@ class ClientResolver:
         try:
             fetched = await self._fetcher.fetch(fetch_url)
         except FetchError as exc:
-            if exc.network and "trusts-unreachable-documents" in self._faults:
+            if exc.network and self._faults.has(F.TRUSTS_UNREACHABLE_DOCUMENTS):
                 return ClientDocument(identifier, None, None)  # a placeholder public client
             raise ClientError(exc.description, "fetch") from exc
         try:
-            parsed = parse_document(fetched.body, lenient="lenient-json" in self._faults)
+            parsed = parse_document(fetched.body, lenient=self._faults.has(F.LENIENT_JSON))
             document = validate_document(parsed, identifier, self._faults)
         except DocumentError as exc:
             raise ClientError(exc.description, "document") from exc

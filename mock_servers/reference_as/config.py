@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .faults import check_fault_names
+from .faults import F, Fault, FaultSet
 from .ssrf import SsrfPolicy
 from .variants import check_variant_names
 
@@ -28,7 +28,8 @@ class IssuerConfig:
     Attributes:
         issuer: the issuer identifier, e.g. ``https://127.0.0.1:8443/faults/drops-state``.
         path_prefix: ``""`` for a root issuer, else the issuer's path, e.g. ``/faults/x``.
-        faults: names of the faults switched on (see :data:`~.faults.FAULTS`).
+        faults: the faults switched on, e.g. ``FaultSet([F.DROPS_STATE])`` (see
+            :class:`~.faults.F`).
         trust_ca: the CA bundle trusted when fetching documents; ``None`` uses the system's.
         user: the one test user's name.
         password: the test user's password.
@@ -46,7 +47,7 @@ class IssuerConfig:
 
     issuer: str
     path_prefix: str = ""
-    faults: frozenset[str] = field(default_factory=frozenset)
+    faults: FaultSet = field(default_factory=FaultSet)
     trust_ca: Path | None = None
     user: str = DEFAULT_USER
     password: str = DEFAULT_PASSWORD
@@ -61,7 +62,8 @@ class IssuerConfig:
     upstream_key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
-        check_fault_names(self.faults)
+        if not isinstance(self.faults, FaultSet):
+            raise TypeError("faults must be a FaultSet, e.g. FaultSet([F.DROPS_STATE])")
         check_variant_names(self.variants)
         if self.is_variant("upstream-login") and not (self.upstream_origin and self.upstream_key):
             raise ValueError("upstream-login needs upstream_origin and upstream_key")
@@ -80,16 +82,16 @@ class IssuerConfig:
     def ssrf_policy(self) -> SsrfPolicy:
         """The address checks for fetching client documents, with this issuer's faults."""
         return SsrfPolicy(
-            enabled=not self.has("no-ssrf-check"),
+            enabled=not self.has(F.NO_SSRF_CHECK),
             exempt_hosts=self.exempt_hosts,
-            check_names=not self.has("ssrf-literals-only"),
-            recognise_mapped=not self.has("ssrf-mapped-ipv6"),
-            pin=not self.has("ssrf-rebinding"),
+            check_names=not self.has(F.SSRF_LITERALS_ONLY),
+            recognise_mapped=not self.has(F.SSRF_MAPPED_IPV6),
+            pin=not self.has(F.SSRF_REBINDING),
         )
 
-    def has(self, fault: str) -> bool:
-        """Whether the named fault is switched on."""
-        return fault in self.faults
+    def has(self, fault: Fault) -> bool:
+        """Whether ``fault`` (a constant of :class:`~.faults.F`) is switched on."""
+        return self.faults.has(fault)
 
     def is_variant(self, variant: str) -> bool:
         """Whether the named variant is switched on."""

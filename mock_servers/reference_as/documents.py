@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .faults import F, FaultSet
 from .identifiers import normalize_identifier
 from .redirects import is_registrable_redirect_uri
 
@@ -86,7 +87,7 @@ def _no_constant(name: str) -> Any:
 
 
 def validate_document(
-    document: dict[str, Any], identifier: str, faults: frozenset[str]
+    document: dict[str, Any], identifier: str, faults: FaultSet
 ) -> ClientDocument:
     """Check a parsed document against the identifier it was fetched for.
 
@@ -112,15 +113,15 @@ def validate_document(
     )
 
 
-def _check_client_id(document: dict[str, Any], identifier: str, faults: frozenset[str]) -> None:
-    if "no-client-id-match" in faults:
+def _check_client_id(document: dict[str, Any], identifier: str, faults: FaultSet) -> None:
+    if faults.has(F.NO_CLIENT_ID_MATCH):
         return
-    if "client_id" not in document and "client-id-optional" in faults:
+    if "client_id" not in document and faults.has(F.CLIENT_ID_OPTIONAL):
         return
     claimed = document.get("client_id")
     if not isinstance(claimed, str):
         raise DocumentError("the document's client_id is missing or not a string")
-    if "normalizes-client-id" in faults:
+    if faults.has(F.NORMALIZES_CLIENT_ID):
         matches = normalize_identifier(claimed) == normalize_identifier(identifier)
     else:
         matches = claimed == identifier  # CIMD-02 §3: simple string comparison, no normalizing
@@ -128,7 +129,7 @@ def _check_client_id(document: dict[str, Any], identifier: str, faults: frozense
         raise DocumentError("the document's client_id does not match the client_id URL")
 
 
-def _check_credentials(document: dict[str, Any], faults: frozenset[str]) -> None:
+def _check_credentials(document: dict[str, Any], faults: FaultSet) -> None:
     if "client_secret" in document or "client_secret_expires_at" in document:
         raise DocumentError("client metadata documents must not contain a client secret")
     method = document.get("token_endpoint_auth_method", "none")
@@ -139,7 +140,7 @@ def _check_credentials(document: dict[str, Any], faults: frozenset[str]) -> None
             raise DocumentError("a private_key_jwt client must publish jwks or jwks_uri")
     # The ignores-auth-method fault: the realistic bug is a branch that treats whatever is
     # not private_key_jwt as public, shared-secret methods included.
-    elif method != "none" and "ignores-auth-method" not in faults:
+    elif method != "none" and not faults.has(F.IGNORES_AUTH_METHOD):
         if method in SHARED_SECRET_METHODS:
             raise DocumentError("shared-secret client authentication is not allowed")
         raise DocumentError("unsupported token_endpoint_auth_method")
@@ -161,10 +162,10 @@ def _check_flow_types(document: dict[str, Any]) -> None:
             raise DocumentError(f"{member} does not allow the authorization code flow")
 
 
-def _redirect_uris(document: dict[str, Any], faults: frozenset[str]) -> tuple[str, ...] | None:
+def _redirect_uris(document: dict[str, Any], faults: FaultSet) -> tuple[str, ...] | None:
     uris = document.get("redirect_uris")
     if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
-        if "redirect-uris-optional" in faults:
+        if faults.has(F.REDIRECT_URIS_OPTIONAL):
             return None
         raise DocumentError("redirect_uris must be a non-empty array of strings")
     for uri in uris:

@@ -1,8 +1,17 @@
-"""The reference AS's faults: deliberate, realistic defects, each switched on by name.
+"""The reference AS's faults: deliberate, realistic defects, each a named constant of :class:`F`.
 
-Each fault names the requirement IDs it breaks, exactly. The self-test runs the suite against
-an issuer with one fault on and asserts that precisely those requirements fail, which proves
-every check can fail. A fault changes only the behaviour its ``about`` describes.
+This module is the fault table, and the only one: each fault's name (the public switch:
+``--fault NAME``, ``/faults/NAME``), the requirement IDs it breaks in each network mode, and
+what it does. The self-test runs the suite against an issuer with one fault on and asserts
+that precisely those requirements fail, which proves every check can fail; it reads every
+expectation from here. A fault changes only the behaviour its ``about`` describes.
+
+Code asks whether a fault is on in one way only, with its constant::
+
+    if config.has(F.DROPS_STATE): ...
+
+(``IssuerConfig.has``, ``Issuer.has`` and ``FaultSet.has`` are the same question). Names
+are turned into faults only where they come in: the command line and :meth:`FaultSet.named`.
 """
 
 from __future__ import annotations
@@ -52,15 +61,28 @@ _NEVER_FETCHED = (
     "CIMD-URL-08",
 )
 
-FAULTS: tuple[Fault, ...] = (
-    Fault(
+
+class F:
+    """Every fault, one constant each.
+
+    The order here is catalog order: that of ``--list-faults``, of the matrix's issuers and
+    of the self-test. The constant is the fault's name in upper case with ``_`` for ``-``.
+    A misspelt constant is an ``AttributeError`` (and a mypy error), never a fault silently
+    off.
+    """
+
+    NO_METADATA_FLAG = Fault(
         "no-metadata-flag",
         ("CIMD-DISC-01",),
         "metadata omits client_id_metadata_document_supported",
-    ),
-    Fault("flag-as-string", ("CIMD-DISC-02",), 'publishes the flag as the string "true"'),
-    Fault("drops-state", ("CIMD-DISC-04",), "the approval redirect carries the code but no state"),
-    Fault(
+    )
+    FLAG_AS_STRING = Fault(
+        "flag-as-string", ("CIMD-DISC-02",), 'publishes the flag as the string "true"'
+    )
+    DROPS_STATE = Fault(
+        "drops-state", ("CIMD-DISC-04",), "the approval redirect carries the code but no state"
+    )
+    CLIENT_ID_NOT_FETCHED = Fault(
         "client-id-not-fetched",
         # Never fetching, it refuses nothing a document would have refused: every check whose
         # refusal rests on the document's content, its fetch or its host fails too (a consent
@@ -72,109 +94,111 @@ FAULTS: tuple[Fault, ...] = (
         "client_id gets consent, with the request's redirect_uri trusted",
         # the lab also judges names resolving to special-use addresses
         lab_breaks=tuple(sorted((*_NEVER_FETCHED, "CIMD-SEC-01"))),
-    ),
-    Fault(
+    )
+    ALLOWS_HTTP_CLIENT_ID = Fault(
         "allows-http-client-id",
         ("CIMD-URL-01",),
         "accepts http:// identifiers and fetches them over plain HTTP",
-    ),
-    Fault(
+    )
+    ALLOWS_EMPTY_PATH = Fault(
         "allows-empty-path", ("CIMD-URL-02",), "skips the path check (https://h:1 is fetched as /)"
-    ),
-    Fault(
+    )
+    IGNORES_DOT_SEGMENTS = Fault(
         "ignores-dot-segments",
         ("CIMD-URL-03",),
         "skips the dot-segment check; the fetch URL gets its dot segments removed",
-    ),
-    Fault(
+    )
+    ALLOWS_FRAGMENT = Fault(
         "allows-fragment",
         ("CIMD-URL-04",),
         "skips the fragment check; fetches the URL without the fragment",
-    ),
-    Fault(
+    )
+    ALLOWS_USERINFO = Fault(
         "allows-userinfo",
         ("CIMD-URL-05",),
         "skips the userinfo check (the fetch then sends it as Basic auth)",
-    ),
-    Fault(
+    )
+    NORMALIZES_CLIENT_ID = Fault(
         "normalizes-client-id",
         ("CIMD-URL-08",),
         "compares the document's client_id and the identifier after normalizing both",
-    ),
-    Fault("accepts-any-2xx", ("CIMD-FETCH-03",), "treats every 2xx status as success"),
-    Fault(
+    )
+    ACCEPTS_ANY_2XX = Fault(
+        "accepts-any-2xx", ("CIMD-FETCH-03",), "treats every 2xx status as success"
+    )
+    FOLLOWS_REDIRECTS = Fault(
         "follows-redirects",
         ("CIMD-FETCH-04",),
         "follows redirects when fetching (still compares with the original identifier)",
-    ),
-    Fault(
+    )
+    LENIENT_JSON = Fault(
         "lenient-json",
         ("CIMD-DOC-01",),
         "parses with raw_decode, ignoring anything after the first JSON value",
-    ),
-    Fault(
+    )
+    CLIENT_ID_OPTIONAL = Fault(
         "client-id-optional",
         ("CIMD-DOC-02",),
         "compares client_id only when the member is present",
-    ),
-    Fault(
+    )
+    NO_CLIENT_ID_MATCH = Fault(
         "no-client-id-match",
         # never comparing also lets a document without client_id, or with another one, through
         ("CIMD-DOC-02", "CIMD-DOC-03", "CIMD-ERR-01", "CIMD-URL-08"),
         "never compares the document's client_id with the identifier",
-    ),
-    Fault(
+    )
+    IGNORES_AUTH_METHOD = Fault(
         "ignores-auth-method",
         ("CIMD-DOC-04",),
         "ignores token_endpoint_auth_method: every document client is treated as public",
-    ),
-    Fault(
+    )
+    REDIRECT_URIS_OPTIONAL = Fault(
         "redirect-uris-optional",
         ("CIMD-DOC-08",),
         "when redirect_uris is missing, empty or malformed, trusts the requested redirect_uri",
-    ),
-    Fault(
+    )
+    PREFIX_REDIRECT_MATCH = Fault(
         "prefix-redirect-match",
         ("CIMD-REDIR-01",),
         "accepts a non-loopback redirect_uri that starts with a listed URI",
-    ),
-    Fault(
+    )
+    STRICT_LOOPBACK_PORT = Fault(
         "strict-loopback-port",
         ("CIMD-REDIR-02",),
         "loopback redirect URIs must match the listed port exactly (no port = 80)",
-    ),
-    Fault(
+    )
+    LOOPBACK_PORT_IPV4_ONLY = Fault(
         "loopback-port-ipv4-only",
         ("CIMD-REDIR-02",),
         "the any-port rule for loopback redirect URIs covers 127.0.0.1 but not [::1]",
-    ),
-    Fault(
+    )
+    REDIRECTS_UNVERIFIED_URI = Fault(
         "redirects-unverified-uri",
         ("CIMD-REDIR-06",),
         "on redirect_uri mismatch, redirects to the presented URI with error=invalid_request",
-    ),
-    Fault(
+    )
+    REDIRECTS_FETCH_ERRORS = Fault(
         "redirects-fetch-errors",
         ("CIMD-ERR-02",),
         "when the document cannot be fetched or is invalid, redirects with error=invalid_client",
-    ),
-    Fault(
+    )
+    TRUSTS_UNREACHABLE_DOCUMENTS = Fault(
         "trusts-unreachable-documents",
         ("CIMD-ERR-01",),
         "on a network-level fetch failure, continues with a placeholder public client",
-    ),
-    Fault(
+    )
+    TOKEN_DEMANDS_SECRET = Fault(
         "token-demands-secret",
         ("CIMD-AUTHN-05", "CIMD-DISC-04", "MCP-AUTH-08"),
         "the token endpoint requires HTTP Basic client authentication for URL client_ids",
-    ),
-    Fault(
+    )
+    NO_SSRF_CHECK = Fault(
         "no-ssrf-check",
         ("CIMD-AUTHN-07", "CIMD-SEC-02", "CIMD-SEC-05"),
         "no address check at all: any host is fetched, names and literals alike",
         lab_breaks=("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
-    ),
-    Fault(
+    )
+    SSRF_LITERALS_ONLY = Fault(
         "ssrf-literals-only",
         # 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 are not IP literals to ipaddress: names.
         # Outside the lab every name it lets through reaches 127.0.0.1 or ::1, within the
@@ -182,84 +206,91 @@ FAULTS: tuple[Fault, ...] = (
         (),
         "checks IP literals but fetches DNS names (and odd IPv4 spellings) unchecked",
         lab_breaks=("CIMD-AUTHN-07", "CIMD-SEC-01", "CIMD-SEC-02", "CIMD-SEC-03", "CIMD-SEC-05"),
-    ),
-    Fault(
+    )
+    SSRF_REBINDING = Fault(
         "ssrf-rebinding",
         (),
         "checks the resolved addresses, then resolves the name again to connect",
         lab_breaks=("CIMD-SEC-03",),
-    ),
-    Fault(
+    )
+    SSRF_MAPPED_IPV6 = Fault(
         "ssrf-mapped-ipv6",
         (),  # outside the lab ::ffff:127.0.0.1 is the metadata host, within the exception
         "does not recognise IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) as their IPv4 address",
         lab_breaks=("CIMD-SEC-01", "CIMD-SEC-02"),
-    ),
-    Fault(
+    )
+    DOCUMENT_URLS_UNCHECKED = Fault(
         "document-urls-unchecked",
         ("CIMD-SEC-05",),
         "fetches logo_uri without the address check the client document gets",
-    ),
-    Fault(
+    )
+    LOGO_FETCHED_LAZILY = Fault(
         "logo-fetched-lazily",
         # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
         # consent page rendered with its images shows the fetch.
         ("CIMD-SEC-05",),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
         "address check when the browser asks for it",
-    ),
-    Fault(
+    )
+    LOGO_PROXIED_ANY_SCHEME = Fault(
         "logo-proxied-any-scheme",
         # https logos on any host and ftp:// alike, only when the rendered consent page
         # asks: both document-URL checks must render the page to see it
         ("CIMD-SEC-05", "CIMD-SEC-06"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
         "the browser asks for it, any scheme but https with urllib",
-    ),
-    Fault(
+    )
+    PRIVATE_KEY_JWT_OPTIONAL = Fault(
         "private-key-jwt-optional",
         ("CIMD-AUTHN-01",),
         "a private_key_jwt client that sends no assertion is served as a public client",
-    ),
-    Fault(
+    )
+    ASSERTION_CLAIMS_UNCHECKED = Fault(
         "assertion-claims-unchecked",
         ("CIMD-AUTHN-02",),
         "checks the assertion's signature but not its iss, sub, aud or exp",
-    ),
-    Fault(
+    )
+    ASSERTION_KEY_FROM_ISSUER = Fault(
         "assertion-key-from-issuer",
         ("CIMD-AUTHN-04",),
         "verifies the assertion with the keys of the client its own iss names",
-    ),
-    Fault(
+    )
+    JWKS_URI_UNCHECKED = Fault(
         "jwks-uri-unchecked",
         ("CIMD-AUTHN-07",),
         "fetches a private_key_jwt client's jwks_uri without the address check",
-    ),
-    Fault(
+    )
+    DOCUMENT_URLS_ANY_SCHEME = Fault(
         "document-urls-any-scheme",
         ("CIMD-SEC-06",),
         "fetches logo_uri with urllib, whatever its scheme (ftp:// included)",
-    ),
-    Fault(
+    )
+    REDIRECTS_TO_PRIVATE = Fault(
         "redirects-to-private",
         ("CIMD-FETCH-04",),
         "follows redirects when fetching and checks only the first URL's address",
-    ),
-    Fault("issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"),
-    Fault(
+    )
+    ISSUER_TRAILING_SLASH = Fault(
+        "issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"
+    )
+    PKCE_OPTIONAL = Fault(
         "pkce-optional",
         ("MCP-AUTH-08",),
         "code_challenge is optional; the verifier is checked only when a challenge was given",
-    ),
-    Fault(
+    )
+    PKCE_VERIFIER_OPTIONAL = Fault(
         "pkce-verifier-optional",
         ("MCP-AUTH-08",),
         "a code issued with a challenge is redeemed without any code_verifier",
-    ),
-)
+    )
+
+
+FAULTS: tuple[Fault, ...] = tuple(value for value in vars(F).values() if isinstance(value, Fault))
+"""Every fault, in the order :class:`F` declares them."""
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}
+if len(_BY_NAME) != len(FAULTS):  # pragma: no cover - a broken table must not import
+    raise RuntimeError("two faults in the table share a name")
 
 
 class UnknownFaultError(ValueError):
@@ -287,14 +318,63 @@ def get_fault(name: str) -> Fault:
         raise UnknownFaultError([name]) from None
 
 
-def check_fault_names(names: Iterable[str]) -> frozenset[str]:
-    """Return ``names`` as a frozenset after checking that every one is a known fault.
+class FaultSet:
+    """The faults switched on for one issuer; ask with :meth:`has` and a constant of :class:`F`.
 
-    Raises:
-        UnknownFaultError: naming every unknown fault and listing the valid ones.
+    It deliberately supports no ``in``, iteration or strings: ``has`` is the only question.
+
+    Args:
+        faults: the faults to switch on.
+
+    Example:
+        >>> FaultSet([F.DROPS_STATE]).has(F.DROPS_STATE)
+        True
     """
-    chosen = frozenset(names)
-    unknown = chosen - _BY_NAME.keys()
-    if unknown:
-        raise UnknownFaultError(unknown)
-    return chosen
+
+    __slots__ = ("_on",)
+
+    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+        on = frozenset(faults)
+        for fault in on:
+            _require_fault(fault)
+        self._on = on
+
+    @classmethod
+    def named(cls, names: Iterable[str]) -> FaultSet:
+        """The faults called ``names`` (from the command line).
+
+        Raises:
+            UnknownFaultError: naming every unknown fault and listing the valid ones.
+        """
+        chosen = frozenset(names)
+        unknown = chosen - _BY_NAME.keys()
+        if unknown:
+            raise UnknownFaultError(unknown)
+        return cls(_BY_NAME[name] for name in chosen)
+
+    def has(self, fault: Fault) -> bool:
+        """Whether ``fault`` is switched on."""
+        return _require_fault(fault) in self._on
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of the faults switched on, in catalog order."""
+        return tuple(fault.name for fault in FAULTS if fault in self._on)
+
+    def __bool__(self) -> bool:
+        return bool(self._on)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FaultSet) and other._on == self._on
+
+    def __hash__(self) -> int:
+        return hash(self._on)
+
+    def __repr__(self) -> str:
+        return f"FaultSet.named({list(self.names)!r})"
+
+
+def _require_fault(fault: object) -> Fault:
+    if not isinstance(fault, Fault):
+        raise TypeError(f"ask with a fault constant such as F.DROPS_STATE, not {fault!r}")
+    return fault

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from .config import IssuerConfig
+from .faults import F
 from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_client_kwargs
 
 _log = logging.getLogger("mock_servers.reference_as")
@@ -82,19 +83,19 @@ class Fetcher:
         )
         self._timeout_s = config.fetch_timeout_s
         self._limit = config.max_document_bytes
-        self._follow = config.has("follows-redirects") or config.has("redirects-to-private")
-        self._check_redirects = not config.has("redirects-to-private")
-        self._any_2xx = config.has("accepts-any-2xx")
+        self._follow = config.has(F.FOLLOWS_REDIRECTS) or config.has(F.REDIRECTS_TO_PRIVATE)
+        self._check_redirects = not config.has(F.REDIRECTS_TO_PRIVATE)
+        self._any_2xx = config.has(F.ACCEPTS_ANY_2XX)
         self._policy = config.ssrf_policy()
         # the lazy-logo faults fetch logos only in their /logo endpoint, unchecked
-        lazy = config.has("logo-fetched-lazily") or config.has("logo-proxied-any-scheme")
-        unchecked_logos = config.has("document-urls-unchecked") or lazy
+        lazy = config.has(F.LOGO_FETCHED_LAZILY) or config.has(F.LOGO_PROXIED_ANY_SCHEME)
+        unchecked_logos = config.has(F.DOCUMENT_URLS_UNCHECKED) or lazy
         self._logo_policy = SsrfPolicy(enabled=False) if unchecked_logos else self._policy
-        self._any_scheme_logos = config.has("document-urls-any-scheme") or config.has(
-            "logo-proxied-any-scheme"
+        self._any_scheme_logos = config.has(F.DOCUMENT_URLS_ANY_SCHEME) or config.has(
+            F.LOGO_PROXIED_ANY_SCHEME
         )
         self._jwks_policy = (
-            SsrfPolicy(enabled=False) if config.has("jwks-uri-unchecked") else self._policy
+            SsrfPolicy(enabled=False) if config.has(F.JWKS_URI_UNCHECKED) else self._policy
         )
 
     async def fetch(self, url: str) -> FetchedDocument:

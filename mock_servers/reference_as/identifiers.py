@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .faults import F, FaultSet
+
 # RFC 3986 Appendix B. Optional groups tell "absent" (None) from "empty" ("").
 _URI = re.compile(
     r"(?:(?P<scheme>[^:/?#]+):)?(?://(?P<authority>[^/?#]*))?"
@@ -53,7 +55,7 @@ def split_uri(value: str) -> RawURI:
     )
 
 
-def check_client_id(identifier: str, faults: frozenset[str]) -> str:
+def check_client_id(identifier: str, faults: FaultSet) -> str:
     """Check the raw identifier and return the URL to fetch its document from.
 
     Without faults the fetch URL is the identifier itself (CIMD-FETCH-02). The URL faults
@@ -64,28 +66,28 @@ def check_client_id(identifier: str, faults: frozenset[str]) -> str:
     """
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in identifier):
         raise ClientIdSyntaxError("client_id contains whitespace or control characters")
-    schemes = ("https://", "http://") if "allows-http-client-id" in faults else ("https://",)
+    schemes = ("https://", "http://") if faults.has(F.ALLOWS_HTTP_CLIENT_ID) else ("https://",)
     if not identifier.startswith(schemes):
         raise ClientIdSyntaxError("client_id must be an https URL")
-    if "#" in identifier and "allows-fragment" not in faults:
+    if "#" in identifier and not faults.has(F.ALLOWS_FRAGMENT):
         raise ClientIdSyntaxError("client_id must not contain a fragment")
     parts = split_uri(identifier)
     if not parts.authority:
         raise ClientIdSyntaxError("client_id must name a host")
-    if "@" in parts.authority and "allows-userinfo" not in faults:
+    if "@" in parts.authority and not faults.has(F.ALLOWS_USERINFO):
         raise ClientIdSyntaxError("client_id must not contain a username or password")
-    if not parts.path.startswith("/") and "allows-empty-path" not in faults:
+    if not parts.path.startswith("/") and not faults.has(F.ALLOWS_EMPTY_PATH):
         raise ClientIdSyntaxError("client_id must contain a path")
     has_dots = any(segment in (".", "..") for segment in parts.path.split("/"))
-    if has_dots and "ignores-dot-segments" not in faults:
+    if has_dots and not faults.has(F.IGNORES_DOT_SEGMENTS):
         raise ClientIdSyntaxError("client_id must not contain '.' or '..' path segments")
     return _fetch_url(parts, identifier, faults)
 
 
-def _fetch_url(parts: RawURI, identifier: str, faults: frozenset[str]) -> str:
-    if parts.fragment is None and "ignores-dot-segments" not in faults:
+def _fetch_url(parts: RawURI, identifier: str, faults: FaultSet) -> str:
+    if parts.fragment is None and not faults.has(F.IGNORES_DOT_SEGMENTS):
         return identifier
-    path = remove_dot_segments(parts.path) if "ignores-dot-segments" in faults else parts.path
+    path = remove_dot_segments(parts.path) if faults.has(F.IGNORES_DOT_SEGMENTS) else parts.path
     query = "" if parts.query is None else "?" + parts.query
     return f"{parts.scheme}://{parts.authority}{path}{query}"
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from .client_auth import ASSERTION_ALGORITHMS
 from .clients import ClientResolver
 from .config import IssuerConfig
+from .faults import F, Fault
 from .grants import IssuerState, Session
 from .logos import LazyLogos
 
@@ -36,13 +37,8 @@ class Issuer:
             # §4.1.3.2), even on the plain-http loopback issuer this variant serves.
             self.cookie_name = "__Host-" + self.cookie_name
 
-    @property
-    def faults(self) -> frozenset[str]:
-        """The faults switched on for this issuer."""
-        return self.config.faults
-
-    def has(self, fault: str) -> bool:
-        """Whether the named fault is on."""
+    def has(self, fault: Fault) -> bool:
+        """Whether ``fault`` (a constant of :class:`~.faults.F`) is on."""
         return self.config.has(fault)
 
     def path(self, suffix: str) -> str:
@@ -103,7 +99,7 @@ class Issuer:
         """The RFC 8414 authorization server metadata."""
         issuer, published = self.config.issuer, self.config.issuer_id
         document: dict[str, Any] = {
-            "issuer": published + "/" if self.has("issuer-trailing-slash") else published,
+            "issuer": published + "/" if self.has(F.ISSUER_TRAILING_SLASH) else published,
             "authorization_endpoint": issuer + "/authorize",
             "token_endpoint": issuer + "/token",
             "response_types_supported": ["code"],
@@ -114,8 +110,8 @@ class Issuer:
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
-        if self.has("no-metadata-flag"):
+        if self.has(F.NO_METADATA_FLAG):
             del document["client_id_metadata_document_supported"]
-        elif self.has("flag-as-string"):
+        elif self.has(F.FLAG_AS_STRING):
             document["client_id_metadata_document_supported"] = "true"
         return document

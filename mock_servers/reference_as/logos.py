@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .faults import F
+
 if TYPE_CHECKING:
     from .issuer import Issuer
 
 MAX_PENDING = 256
-LAZY_LOGO_FAULTS = ("logo-fetched-lazily", "logo-proxied-any-scheme")
+LAZY_LOGO_FAULTS = (F.LOGO_FETCHED_LAZILY, F.LOGO_PROXIED_ANY_SCHEME)
 
 
 def fetches_logos_lazily(issuer: Issuer) -> bool:

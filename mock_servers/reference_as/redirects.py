@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from .faults import F, FaultSet
 from .identifiers import split_uri
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
@@ -35,7 +36,7 @@ def is_registrable_redirect_uri(uri: str) -> bool:
 
 
 def choose_redirect_uri(
-    registered: tuple[str, ...] | None, requested: str | None, faults: frozenset[str]
+    registered: tuple[str, ...] | None, requested: str | None, faults: FaultSet
 ) -> str:
     """The redirect URI to answer on, checked against the registered ones.
 
@@ -61,19 +62,19 @@ def choose_redirect_uri(
     raise RedirectUriError("redirect_uri is not registered in the client metadata document")
 
 
-def _matches(listed: str, requested: str, faults: frozenset[str]) -> bool:
+def _matches(listed: str, requested: str, faults: FaultSet) -> bool:
     if requested == listed:
         return True
-    if "prefix-redirect-match" in faults and not is_loopback_http(requested):
+    if faults.has(F.PREFIX_REDIRECT_MATCH) and not is_loopback_http(requested):
         return requested.startswith(listed)
     return _loopback_port_match(listed, requested, faults)
 
 
-def _loopback_port_match(listed: str, requested: str, faults: frozenset[str]) -> bool:
+def _loopback_port_match(listed: str, requested: str, faults: FaultSet) -> bool:
     want, got = split_uri(listed), split_uri(requested)
     want_host, want_port = want.host_port()
     got_host, got_port = got.host_port()
-    hosts = {"127.0.0.1"} if "loopback-port-ipv4-only" in faults else LOOPBACK_HOSTS
+    hosts = {"127.0.0.1"} if faults.has(F.LOOPBACK_PORT_IPV4_ONLY) else LOOPBACK_HOSTS
     if want.scheme != "http" or want_host not in hosts or "@" in (got.authority or ""):
         return False
     same_otherwise = (want.scheme, want_host, want.path, want.query, want.fragment) == (
@@ -85,7 +86,7 @@ def _loopback_port_match(listed: str, requested: str, faults: frozenset[str]) ->
     )
     if not same_otherwise or not _valid_port(got_port):
         return False
-    if "strict-loopback-port" in faults:  # a missing port is taken to be 80
+    if faults.has(F.STRICT_LOOPBACK_PORT):  # a missing port is taken to be 80
         return (want_port or "80") == (got_port or "80")
     return True
 

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from .client_auth import ClientAuthError, Verifier
 from .clients import ClientError
+from .faults import F
 from .grants import ACCESS_TOKEN_LIFETIME_S, Grant, Tokens
 from .issuer import Issuer
 
@@ -38,7 +39,7 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
     if any(len(form.getlist(name)) > 1 for name in form):
         return oauth_error("invalid_request", "parameters must not be repeated")
     authorization = request.headers.get("authorization")
-    if issuer.has("token-demands-secret"):
+    if issuer.has(F.TOKEN_DEMANDS_SECRET):
         # The RFC 7591 default method is client_secret_basic; no URL client has a secret.
         return oauth_error("invalid_client", "client authentication required", 401, "Basic")
     if authorization or "client_secret" in form:
@@ -123,7 +124,7 @@ def _check_pkce(issuer: Issuer, grant: Grant, verifier: str | None) -> Response 
         if verifier is not None:  # a PKCE downgrade: the request carried no challenge
             return oauth_error("invalid_grant", "code_verifier sent, but no code_challenge was")
         return None
-    if verifier is None and "pkce-verifier-optional" in issuer.config.faults:
+    if verifier is None and issuer.has(F.PKCE_VERIFIER_OPTIONAL):
         return None
     if not _verifier_matches(verifier, challenge):
         return oauth_error("invalid_grant", "code_verifier does not match the code_challenge")

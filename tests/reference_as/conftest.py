@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mock_servers.pki import TestCA
-from mock_servers.reference_as import IssuerConfig, create_app
+from mock_servers.reference_as import Fault, FaultSet, IssuerConfig, create_app
 from mock_servers.runner import Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
@@ -198,11 +198,11 @@ def authz_params(
 async def make_client(ca_path: Path) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 
-    def make(*faults: str, prefix: str = "", timeout: float = 5.0) -> ASClient:
+    def make(*faults: Fault, prefix: str = "", timeout: float = 5.0) -> ASClient:
         config = IssuerConfig(
             issuer=AS_ORIGIN + prefix,
             path_prefix=prefix,
-            faults=frozenset(faults),
+            faults=FaultSet(faults),
             trust_ca=ca_path,
             fetch_timeout_s=timeout,
         )

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from mock_servers.reference_as import F, Fault
+
 from .conftest import DocumentHost, authz_params, golden, pkce, query_of
 
 CALLBACK = "https://app.test/cb"
@@ -90,27 +92,27 @@ def unreachable(docs: DocumentHost) -> tuple[str, str]:
     return "https://127.0.0.1:1/c.json", CALLBACK
 
 
-ACCEPTED_ONLY_WITH_FAULT: list[tuple[str, Setup]] = [
-    ("allows-fragment", fragment),
-    ("ignores-dot-segments", dot_segments),
-    ("allows-empty-path", empty_path),
-    ("accepts-any-2xx", any_2xx),
-    ("follows-redirects", redirect),
-    ("lenient-json", trailing_garbage),
-    ("normalizes-client-id", claiming("/")),
-    ("no-client-id-match", claiming("-other")),
-    ("ignores-auth-method", with_members(token_endpoint_auth_method="client_secret_basic")),
-    ("redirect-uris-optional", requesting("https://evil.test/cb", redirect_uris=None)),
-    ("prefix-redirect-match", requesting(CALLBACK + "/../evil")),
-    ("trusts-unreachable-documents", unreachable),
+ACCEPTED_ONLY_WITH_FAULT: list[tuple[Fault, Setup]] = [
+    (F.ALLOWS_FRAGMENT, fragment),
+    (F.IGNORES_DOT_SEGMENTS, dot_segments),
+    (F.ALLOWS_EMPTY_PATH, empty_path),
+    (F.ACCEPTS_ANY_2XX, any_2xx),
+    (F.FOLLOWS_REDIRECTS, redirect),
+    (F.LENIENT_JSON, trailing_garbage),
+    (F.NORMALIZES_CLIENT_ID, claiming("/")),
+    (F.NO_CLIENT_ID_MATCH, claiming("-other")),
+    (F.IGNORES_AUTH_METHOD, with_members(token_endpoint_auth_method="client_secret_basic")),
+    (F.REDIRECT_URIS_OPTIONAL, requesting("https://evil.test/cb", redirect_uris=None)),
+    (F.PREFIX_REDIRECT_MATCH, requesting(CALLBACK + "/../evil")),
+    (F.TRUSTS_UNREACHABLE_DOCUMENTS, unreachable),
 ]
 
 
 @pytest.mark.parametrize(
-    ("fault", "setup"), ACCEPTED_ONLY_WITH_FAULT, ids=[f for f, _ in ACCEPTED_ONLY_WITH_FAULT]
+    ("fault", "setup"), ACCEPTED_ONLY_WITH_FAULT, ids=[f.name for f, _ in ACCEPTED_ONLY_WITH_FAULT]
 )
 async def test_fault_accepts_what_a_clean_issuer_refuses(
-    make_client: Any, docs: DocumentHost, fault: str, setup: Setup
+    make_client: Any, docs: DocumentHost, fault: Fault, setup: Setup
 ) -> None:
     client_id, redirect_uri = setup(docs)
     params = authz_params(client_id, redirect_uri, pkce()[1])
@@ -124,7 +126,7 @@ async def test_fault_accepts_what_a_clean_issuer_refuses(
 async def test_client_id_optional_still_compares_a_present_client_id(
     make_client: Any, docs: DocumentHost
 ) -> None:
-    faulty = make_client("client-id-optional")
+    faulty = make_client(F.CLIENT_ID_OPTIONAL)
     absent, mismatched = claiming(None)(docs), claiming("-other")(docs)
     assert (await faulty.authorize(**authz_params(*absent, pkce()[1]))).status_code == 302
     assert (await faulty.authorize(**authz_params(*mismatched, pkce()[1]))).status_code == 400
@@ -134,7 +136,7 @@ async def test_ignores_auth_method_still_refuses_private_key_jwt(
     make_client: Any, docs: DocumentHost
 ) -> None:
     client_id, redirect_uri = with_members(token_endpoint_auth_method="private_key_jwt")(docs)
-    response = await make_client("ignores-auth-method").authorize(
+    response = await make_client(F.IGNORES_AUTH_METHOD).authorize(
         **authz_params(client_id, redirect_uri, pkce()[1])
     )
     assert response.status_code == 400
@@ -144,7 +146,7 @@ async def test_allows_userinfo_sends_basic_auth(make_client: Any, docs: Document
     url = docs.new_url()
     raw = url.replace("https://", "https://u:p@")
     docs.serve(url, golden(raw))
-    response = await make_client("allows-userinfo").authorize(
+    response = await make_client(F.ALLOWS_USERINFO).authorize(
         **authz_params(raw, CALLBACK, pkce()[1])
     )
     assert response.status_code == 302
@@ -153,7 +155,7 @@ async def test_allows_userinfo_sends_basic_auth(make_client: Any, docs: Document
 
 async def test_strict_loopback_port(make_client: Any, docs: DocumentHost) -> None:
     client_id, _ = requesting("", redirect_uris=["http://127.0.0.1/callback"])(docs)
-    faulty = make_client("strict-loopback-port")
+    faulty = make_client(F.STRICT_LOOPBACK_PORT)
     ephemeral = await faulty.authorize(
         **authz_params(client_id, "http://127.0.0.1:49152/callback", pkce()[1])
     )
@@ -167,7 +169,7 @@ async def test_strict_loopback_port(make_client: Any, docs: DocumentHost) -> Non
 async def test_redirects_unverified_uri(make_client: Any, docs: DocumentHost) -> None:
     client_id, _ = requesting("")(docs)
     params = authz_params(client_id, "https://evil.test/cb", pkce()[1])
-    response = await make_client("redirects-unverified-uri").authorize(**params)
+    response = await make_client(F.REDIRECTS_UNVERIFIED_URI).authorize(**params)
     assert response.headers["location"].startswith("https://evil.test/cb?")
     assert query_of(response.headers["location"])["error"] == "invalid_request"
 
@@ -175,7 +177,7 @@ async def test_redirects_unverified_uri(make_client: Any, docs: DocumentHost) ->
 async def test_redirects_fetch_errors_but_not_syntax_errors(
     make_client: Any, docs: DocumentHost
 ) -> None:
-    faulty = make_client("redirects-fetch-errors")
+    faulty = make_client(F.REDIRECTS_FETCH_ERRORS)
     missing = docs.new_url()
     response = await faulty.authorize(**authz_params(missing, "https://evil.test/cb", pkce()[1]))
     assert query_of(response.headers["location"])["error"] == "invalid_client"
@@ -189,14 +191,14 @@ async def test_trusts_unreachable_documents_only_on_network_failures(
     make_client: Any, docs: DocumentHost
 ) -> None:
     missing = docs.new_url()
-    response = await make_client("trusts-unreachable-documents").authorize(
+    response = await make_client(F.TRUSTS_UNREACHABLE_DOCUMENTS).authorize(
         **authz_params(missing, CALLBACK, pkce()[1])
     )
     assert response.status_code == 400
 
 
 async def test_drops_state(make_client: Any, docs: DocumentHost) -> None:
-    client = make_client("drops-state")
+    client = make_client(F.DROPS_STATE)
     url = docs.new_url()
     docs.serve_document(url)
     await client.login()
@@ -206,7 +208,7 @@ async def test_drops_state(make_client: Any, docs: DocumentHost) -> None:
 
 
 async def test_token_demands_secret(make_client: Any, docs: DocumentHost) -> None:
-    client = make_client("token-demands-secret")
+    client = make_client(F.TOKEN_DEMANDS_SECRET)
     url = docs.new_url()
     docs.serve_document(url)
     await client.login()
@@ -224,7 +226,7 @@ async def test_token_demands_secret(make_client: Any, docs: DocumentHost) -> Non
 
 
 async def test_pkce_optional(make_client: Any, docs: DocumentHost) -> None:
-    client = make_client("pkce-optional")
+    client = make_client(F.PKCE_OPTIONAL)
     url = docs.new_url()
     docs.serve_document(url)
     await client.login()
@@ -243,7 +245,7 @@ async def test_pkce_optional(make_client: Any, docs: DocumentHost) -> None:
 
 
 async def test_pkce_verifier_optional(make_client: Any, docs: DocumentHost) -> None:
-    client = make_client("pkce-verifier-optional")
+    client = make_client(F.PKCE_VERIFIER_OPTIONAL)
     url = docs.new_url()
     docs.serve_document(url)
     await client.login()
@@ -262,7 +264,7 @@ async def test_logo_fetched_lazily(make_client: Any, docs: DocumentHost) -> None
     on_localhost = logo.replace("127.0.0.1", "localhost", 1)  # refused by the clean guard
     url = docs.new_url()
     docs.serve_document(url, logo_uri=on_localhost)
-    clean, faulty = make_client(), make_client("logo-fetched-lazily", prefix="/f")
+    clean, faulty = make_client(), make_client(F.LOGO_FETCHED_LAZILY, prefix="/f")
     for client in (clean, faulty):
         await client.login()
     page = await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))
@@ -280,7 +282,7 @@ async def test_logo_fetched_lazily(make_client: Any, docs: DocumentHost) -> None
 async def test_client_id_not_fetched(make_client: Any, docs: DocumentHost) -> None:
     """Consent for a client whose document does not even exist, and no fetch at all."""
     url = docs.new_url()  # never served
-    clean, faulty = make_client(), make_client("client-id-not-fetched", prefix="/f")
+    clean, faulty = make_client(), make_client(F.CLIENT_ID_NOT_FETCHED, prefix="/f")
     for client in (clean, faulty):
         await client.login()
     assert (await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))).status_code == 400
@@ -298,7 +300,7 @@ async def test_logo_proxied_any_scheme_links_the_logo_too(
 ) -> None:
     url = docs.new_url()
     docs.serve_document(url, logo_uri="ftp://127.0.0.1:9/logo.png")
-    faulty = make_client("logo-proxied-any-scheme", prefix="/f")
+    faulty = make_client(F.LOGO_PROXIED_ANY_SCHEME, prefix="/f")
     await faulty.login()
     page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
     assert '<img id="client-logo" src="/f/logo?id=' in page.text

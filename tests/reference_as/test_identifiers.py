@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mock_servers.reference_as import F, Fault, FaultSet
 from mock_servers.reference_as.identifiers import (
     ClientIdSyntaxError,
     check_client_id,
@@ -12,7 +13,7 @@ from mock_servers.reference_as.identifiers import (
     split_uri,
 )
 
-NONE: frozenset[str] = frozenset()
+NONE = FaultSet()
 
 
 @pytest.mark.parametrize(
@@ -58,17 +59,17 @@ def test_accepts_good_identifiers_and_fetches_them_verbatim(identifier: str) -> 
 @pytest.mark.parametrize(
     ("fault", "identifier", "fetch_url"),
     [
-        ("allows-http-client-id", "http://m.test/c.json", "http://m.test/c.json"),
-        ("allows-empty-path", "https://m.test:1?x=1", "https://m.test:1?x=1"),
-        ("ignores-dot-segments", "https://m.test/a/../c.json", "https://m.test/c.json"),
-        ("allows-fragment", "https://m.test/c.json?q=1#x", "https://m.test/c.json?q=1"),
-        ("allows-userinfo", "https://u:p@m.test/c.json", "https://u:p@m.test/c.json"),
+        (F.ALLOWS_HTTP_CLIENT_ID, "http://m.test/c.json", "http://m.test/c.json"),
+        (F.ALLOWS_EMPTY_PATH, "https://m.test:1?x=1", "https://m.test:1?x=1"),
+        (F.IGNORES_DOT_SEGMENTS, "https://m.test/a/../c.json", "https://m.test/c.json"),
+        (F.ALLOWS_FRAGMENT, "https://m.test/c.json?q=1#x", "https://m.test/c.json?q=1"),
+        (F.ALLOWS_USERINFO, "https://u:p@m.test/c.json", "https://u:p@m.test/c.json"),
     ],
 )
-def test_url_faults_skip_their_check(fault: str, identifier: str, fetch_url: str) -> None:
+def test_url_faults_skip_their_check(fault: Fault, identifier: str, fetch_url: str) -> None:
     with pytest.raises(ClientIdSyntaxError):
         check_client_id(identifier, NONE)
-    assert check_client_id(identifier, frozenset({fault})) == fetch_url
+    assert check_client_id(identifier, FaultSet([fault])) == fetch_url
 
 
 @pytest.mark.parametrize(

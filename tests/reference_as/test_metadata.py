@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mock_servers.reference_as import IssuerConfig, create_app
+from mock_servers.reference_as import F, Fault, FaultSet, IssuerConfig, create_app
 
 ORIGIN = "https://as.test"
 
@@ -39,7 +39,7 @@ async def test_matrix_issuer_uses_path_insertion() -> None:
     faulty = IssuerConfig(
         issuer=ORIGIN + "/faults/drops-state",
         path_prefix="/faults/drops-state",
-        faults=frozenset({"drops-state"}),
+        faults=FaultSet([F.DROPS_STATE]),
     )
     async with _client(root, faulty) as http:
         inserted = await http.get("/.well-known/oauth-authorization-server/faults/drops-state")
@@ -60,13 +60,13 @@ async def test_unknown_paths_are_404(path: str) -> None:
 @pytest.mark.parametrize(
     ("fault", "member", "expected"),
     [
-        ("no-metadata-flag", "client_id_metadata_document_supported", None),
-        ("flag-as-string", "client_id_metadata_document_supported", "true"),
-        ("issuer-trailing-slash", "issuer", ORIGIN + "/"),
+        (F.NO_METADATA_FLAG, "client_id_metadata_document_supported", None),
+        (F.FLAG_AS_STRING, "client_id_metadata_document_supported", "true"),
+        (F.ISSUER_TRAILING_SLASH, "issuer", ORIGIN + "/"),
     ],
 )
-async def test_metadata_faults(fault: str, member: str, expected: object) -> None:
-    async with _client(IssuerConfig(issuer=ORIGIN, faults=frozenset({fault}))) as http:
+async def test_metadata_faults(fault: Fault, member: str, expected: object) -> None:
+    async with _client(IssuerConfig(issuer=ORIGIN, faults=FaultSet([fault]))) as http:
         metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
     assert metadata.get(member) == expected
     assert metadata["authorization_endpoint"] == ORIGIN + "/authorize"
@@ -74,7 +74,9 @@ async def test_metadata_faults(fault: str, member: str, expected: object) -> Non
 
 def test_config_rejects_unknown_faults_and_bad_prefixes() -> None:
     with pytest.raises(ValueError, match="valid faults"):
-        IssuerConfig(issuer=ORIGIN, faults=frozenset({"nope"}))
+        FaultSet.named(["drops-state", "nope"])
+    with pytest.raises(TypeError, match="FaultSet"):
+        IssuerConfig(issuer=ORIGIN, faults=frozenset({"drops-state"}))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="path_prefix"):
         IssuerConfig(issuer=ORIGIN + "/x/", path_prefix="/x/")
     with pytest.raises(ValueError, match="own path_prefix"):

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey
-from mock_servers.reference_as import IssuerConfig, create_app
+from mock_servers.reference_as import F, IssuerConfig, create_app
 
 from .conftest import AS_ORIGIN, ASClient, DocumentHost
 from .test_flow import CALLBACK, obtain_code
@@ -88,7 +88,7 @@ async def test_jwks_uri_on_a_special_use_host_is_never_fetched(
     assert (status, body["error"]) == (401, "invalid_client")
     assert docs.fetches(jwks_url) == 0
     # the fault fetches it unchecked, and the assertion then verifies
-    faulty = make_client("jwks-uri-unchecked")
+    faulty = make_client(F.JWKS_URI_UNCHECKED)
     status, _, _ = await _redeem(faulty, docs, key, key, **_pkj(jwks_uri=on_localhost))
     assert status == 200
     assert docs.fetches(jwks_url) == 1

@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from mock_servers.reference_as import VARIANTS, IssuerConfig, create_app, create_provider_app, main
+from mock_servers.reference_as import (
+    VARIANTS,
+    F,
+    FaultSet,
+    IssuerConfig,
+    create_app,
+    create_provider_app,
+    main,
+)
 
 from .conftest import AS_ORIGIN, PASSWORD, USER, DocumentHost, authz_params, pkce, query_of
 
@@ -270,7 +278,7 @@ async def test_a_rate_limit_is_no_fetch_error_to_redirect(
 ) -> None:
     """redirects-fetch-errors redirects failed fetches; a rate limit still says "not now"."""
     http = make_as(
-        "rate-limited", rate_interval_s=30.0, faults=frozenset({"redirects-fetch-errors"})
+        "rate-limited", rate_interval_s=30.0, faults=FaultSet([F.REDIRECTS_FETCH_ERRORS])
     )
     params = authz_params(document(docs), CALLBACK, pkce()[1])
     assert (await http.get("/authorize", params=params)).status_code == 302
