@@ -70,6 +70,7 @@ IPV6 = _table(
     ("::/96", "Deprecated (IPv4-compatible Address)", "RFC 4291"),
     ("64:ff9b:1::/48", "IPv4-IPv6 Translat.", "RFC 8215"),
     ("100::/64", "Discard-Only Address Block", "RFC 6666"),
+    ("100:0:0:1::/64", "Dummy IPv6 Prefix", "RFC 9780"),
     ("2001::/32", "TEREDO", "RFC 4380"),
     ("2001::/23", "IETF Protocol Assignments", "RFC 2928"),
     ("2001:db8::/32", "Documentation", "RFC 3849"),
