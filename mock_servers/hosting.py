@@ -8,16 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Parameters whose values never reach a fetch log summary (the same names the suite redacts).
-SECRET_PARAMS = (
-    "code",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "code_verifier",
-    "client_secret",
-    "client_assertion",
-    "password",
-)
+from cimd_rules.secret_params import SECRET_PARAMS as SECRET_PARAMS  # re-exported for callers
+
 _SECRET_PARAM = re.compile(rf"([?&#;]({'|'.join(SECRET_PARAMS)})=)[^&#]*", re.IGNORECASE)
 
 

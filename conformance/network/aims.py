@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cimd_rules.loopback import IPV4_LOOPBACK_SPELLINGS
 from conformance.network import lab
 from conformance.network.topology import Network
 from mock_servers.lab_dns import Answer
@@ -52,14 +53,10 @@ def loopback_literals(network: Network) -> list[Aim]:
         Aim("127.9.9.9 (another loopback address)", "127.9.9.9", ("127.9.9.9",)),
         Aim("0.0.0.0 (reaches this host)", "0.0.0.0", ("127.0.0.1",)),  # noqa: S104 - a URL host
     ]
-    spellings = (
-        ("2130706433 (127.0.0.1 as one number)", "2130706433"),
-        ("0x7f000001 (127.0.0.1 in hex)", "0x7f000001"),
-        ("0177.0.0.1 (127.0.0.1 in octal)", "0177.0.0.1"),
-        ("127.1 (127.0.0.1 shortened)", "127.1"),
-        ("[::ffff:7f00:1] (IPv4-mapped 127.0.0.1)", "[::ffff:7f00:1]"),
-    )
-    aims += [_loopback_host(name, host, ("127.0.0.1",), network) for name, host in spellings]
+    aims += [
+        _loopback_host(f"{s.host} ({s.what})", s.host, ("127.0.0.1",), network)
+        for s in IPV4_LOOPBACK_SPELLINGS
+    ]
     if network.has("::1"):
         aims.append(_loopback_host("[::1] (the IPv6 loopback)", "[::1]", ("::1",), network))
     if network.is_lab:

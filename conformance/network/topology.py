@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cimd_rules.special_use import special_use
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.network import lab
 from mock_servers.canary import Canaries, Hit, Plant, can_bind
 from mock_servers.lab_dns import Answer, LabDns
 from mock_servers.packet_watch import Attempt, PacketWatch
-from mock_servers.reference_as.ssrf import special_use
 
 # A connection a target opens in the background (after answering) still counts: a check's
 # canaries keep listening this long after it ends, while the run goes on, and the report is

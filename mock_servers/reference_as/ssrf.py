@@ -6,10 +6,8 @@ Registries, and the connection made to exactly the address that was judged: the 
 resolved a second time, so a DNS answer that changes between check and connect (DNS rebinding)
 cannot redirect the fetch.
 
-Sources for the tables:
-https://www.iana.org/assignments/iana-ipv4-special-registry/ and
-https://www.iana.org/assignments/iana-ipv6-special-registry/, plus the multicast blocks from
-the IPv4 (RFC 5771) and IPv6 (RFC 4291) multicast address space registries.
+The tables (IANA special-purpose registries, multicast) are :mod:`cimd_rules.special_use`,
+shared with the suite and tested against the registries' entries on their own.
 """
 
 from __future__ import annotations
@@ -20,12 +18,13 @@ import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from cimd_rules.special_use import IPAddress, classify
+from cimd_rules.special_use import special_use as special_use  # re-exported for callers
 
 
 @dataclass(frozen=True)
@@ -64,100 +63,6 @@ class SsrfRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class _Entry(NamedTuple):
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network
-    name: str
-    rfc: str
-
-
-def _table(*rows: tuple[str, str, str]) -> tuple[_Entry, ...]:
-    return tuple(_Entry(ipaddress.ip_network(net), name, rfc) for net, name, rfc in rows)
-
-
-# Every row is refused. Some registry entries are marked globally reachable (AS112, AMT, the
-# 192.0.0.0/24 anycast /32s, the 2001::/23 sub-blocks); an AS has no business fetching client
-# documents from them, so whole blocks are refused rather than carving out exceptions.
-_IPV4 = _table(
-    ("0.0.0.0/8", "This network", "RFC 791"),
-    ("10.0.0.0/8", "Private-Use", "RFC 1918"),
-    ("100.64.0.0/10", "Shared Address Space", "RFC 6598"),
-    ("127.0.0.0/8", "Loopback", "RFC 1122"),
-    ("169.254.0.0/16", "Link Local", "RFC 3927"),
-    ("172.16.0.0/12", "Private-Use", "RFC 1918"),
-    ("192.0.0.0/24", "IETF Protocol Assignments", "RFC 6890"),
-    ("192.0.2.0/24", "Documentation (TEST-NET-1)", "RFC 5737"),
-    ("192.31.196.0/24", "AS112-v4", "RFC 7535"),
-    ("192.52.193.0/24", "AMT", "RFC 7450"),
-    ("192.88.99.0/24", "Deprecated (6to4 Relay Anycast)", "RFC 7526"),
-    ("192.168.0.0/16", "Private-Use", "RFC 1918"),
-    ("192.175.48.0/24", "Direct Delegation AS112 Service", "RFC 7534"),
-    ("198.18.0.0/15", "Benchmarking", "RFC 2544"),
-    ("198.51.100.0/24", "Documentation (TEST-NET-2)", "RFC 5737"),
-    ("203.0.113.0/24", "Documentation (TEST-NET-3)", "RFC 5737"),
-    ("224.0.0.0/4", "Multicast", "RFC 5771"),
-    ("240.0.0.0/4", "Reserved", "RFC 1112"),
-    ("255.255.255.255/32", "Limited Broadcast", "RFC 919"),
-)
-
-# Blocks whose last 32 bits are an IPv4 address that decides the verdict instead.
-_MAPPED = _table(("::ffff:0:0/96", "IPv4-mapped Address", "RFC 4291"))
-_TRANSLATED = _table(("64:ff9b::/96", "IPv4-IPv6 Translat.", "RFC 6052"))
-
-# Order matters where blocks nest: the first match names the verdict.
-_IPV6 = _table(
-    ("::1/128", "Loopback Address", "RFC 4291"),
-    ("::/128", "Unspecified Address", "RFC 4291"),
-    ("::/96", "Deprecated (IPv4-compatible Address)", "RFC 4291"),
-    ("64:ff9b:1::/48", "IPv4-IPv6 Translat.", "RFC 8215"),
-    ("100::/64", "Discard-Only Address Block", "RFC 6666"),
-    ("2001::/32", "TEREDO", "RFC 4380"),
-    ("2001::/23", "IETF Protocol Assignments", "RFC 2928"),
-    ("2001:db8::/32", "Documentation", "RFC 3849"),
-    ("2002::/16", "6to4", "RFC 3056"),
-    ("2620:4f:8000::/48", "Direct Delegation AS112 Service", "RFC 7534"),
-    ("3fff::/20", "Documentation", "RFC 9637"),
-    ("5f00::/16", "Segment Routing (SRv6) SIDs", "RFC 9602"),
-    ("fc00::/7", "Unique-Local", "RFC 4193"),
-    ("fe80::/10", "Link-Local Unicast", "RFC 4291"),
-    # Not in the registry, but deprecated site-local addresses are never public (RFC 3879).
-    ("fec0::/10", "Deprecated (Site-Local)", "RFC 3879"),
-    ("ff00::/8", "Multicast", "RFC 4291"),
-)
-
-
-def _match(address: IPAddress, table: Iterable[_Entry]) -> _Entry | None:
-    return next((entry for entry in table if address in entry.network), None)
-
-
-def _judge(address: IPAddress, recognise_mapped: bool) -> _Entry | None:
-    if isinstance(address, ipaddress.IPv4Address):
-        return _match(address, _IPV4)
-    plain = ipaddress.IPv6Address(int(address))  # drops a %scope, which changes no verdict
-    outer = _match(plain, (*_MAPPED, *_TRANSLATED) if recognise_mapped else _TRANSLATED)
-    if outer is None:
-        return _match(plain, _IPV6)
-    inner = _match(ipaddress.IPv4Address(int(plain) & 0xFFFFFFFF), _IPV4)
-    if inner is None:
-        return None
-    return _Entry(outer.network, f"{inner.name} in {outer.name}", inner.rfc)
-
-
-def special_use(address: IPAddress, *, recognise_mapped: bool = True) -> str | None:
-    """Name the special-use block ``address`` falls in.
-
-    Args:
-        address: the address to judge.
-        recognise_mapped: judge an IPv4-mapped IPv6 address by the IPv4 address it embeds
-            (``False`` is the ``recognise_mapped`` fault of :class:`SsrfPolicy`).
-
-    Returns:
-        The registry entry, e.g. ``Loopback (RFC 1122)``, when the address must not be
-        fetched from; ``None`` when it may.
-    """
-    entry = _judge(address, recognise_mapped)
-    return None if entry is None else f"{entry.name} ({entry.rfc})"
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -214,9 +119,9 @@ async def checked_addresses(host: str, port: int, policy: SsrfPolicy) -> list[st
         return addresses
     verb = "is" if literal is not None else "resolves to"
     for text in addresses:
-        entry = _judge(ipaddress.ip_address(text), policy.recognise_mapped)
-        if entry is not None:
-            raise SsrfRefused(f"{verb} {text} ({entry.name}, {entry.rfc})")
+        block = classify(ipaddress.ip_address(text), recognise_mapped=policy.recognise_mapped)
+        if block is not None:
+            raise SsrfRefused(f"{verb} {text} ({block.name}, {block.rfc})")
     return addresses
 
 

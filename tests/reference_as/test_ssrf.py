@@ -20,6 +20,8 @@ import httpx
 import pytest
 import trustme
 
+from cimd_rules.loopback import IPV4_LOOPBACK_SPELLINGS, Spelling
+from mock_servers.reference_as.config import DEV_EXEMPT_HOSTS
 from mock_servers.reference_as.ssrf import (
     SsrfPolicy,
     SsrfRefused,
@@ -144,6 +146,16 @@ async def test_public_literal_allowed(address: str) -> None:
 async def test_disguised_loopback_refused(host: str) -> None:
     with pytest.raises(SsrfRefused, match=r"(Loopback|Loopback Address), RFC"):
         await checked_addresses(host, 443, SsrfPolicy())
+
+
+@pytest.mark.parametrize("spelling", IPV4_LOOPBACK_SPELLINGS, ids=lambda s: s.host)
+@pytest.mark.parametrize("exempt", [frozenset(), DEV_EXEMPT_HOSTS], ids=["production", "dev"])
+async def test_every_loopback_spelling_the_suite_plants_is_refused(
+    spelling: Spelling, exempt: frozenset[str]
+) -> None:
+    host = spelling.host.removeprefix("[").removesuffix("]")  # httpx's form of the URL host
+    with pytest.raises(SsrfRefused, match=r"(127\.0\.0\.1|::ffff:7f00:1) \(Loopback"):
+        await checked_addresses(host, 443, SsrfPolicy(exempt_hosts=exempt))
 
 
 async def test_name_resolving_to_private_address_refused(resolver: Resolver) -> None:
