@@ -139,7 +139,7 @@ def test_an_error_out_of_pytest_is_exit_2_with_a_report(
 ) -> None:
     """An exception out of the checks' pytest run is the harness's trouble, not a verdict."""
 
-    def broken(argv: list[str]) -> int:
+    def broken(argv: list[str], plugins: object = None) -> int:
         raise OSError(98, "Address already in use")
 
     monkeypatch.setattr(cli.pytest, "main", broken)

@@ -63,13 +63,8 @@ def test_timeouts_come_from_options_then_the_target_file_then_the_defaults(
     assert spec.timeouts == {"exchange": 3.0, "check": 40.0}
     args = cli.parser().parse_args(["run", "--target", "t.toml", "--check-timeout", "7.5"])
     cli._resolve(args, spec)
-    argv = cli.pytest_args(args, ["https://a"])
-    given = {argv[i]: argv[i + 1] for i, flag in enumerate(argv) if flag.endswith("-timeout")}
-    assert given == {
-        "--cimd-exchange-timeout": "3.0",
-        "--cimd-check-timeout": "7.5",
-        "--cimd-run-timeout": str(Limits().run_s),
-    }
+    config = cli.run_config_for(args, ["https://a"])
+    assert config.limits == Limits(exchange_s=3.0, check_s=7.5, run_s=Limits().run_s)
 
 
 def test_a_broken_target_file_exits_2_with_a_report(tmp_path: Path) -> None:
