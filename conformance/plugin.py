@@ -25,7 +25,7 @@ from conformance.report.collect import ResultCollector
 from conformance.run import BrowserFlow, RunConfig, SuiteRun, TargetRun, label_for
 from conformance.target import Target
 from mock_servers.callback import CallbackListener
-from mock_servers.metadata_host import MetadataHost, PublicUrls
+from mock_servers.metadata_host import BAD_TLS_FIELDS, MetadataHost, PublicUrls
 
 SUITE_KEY = pytest.StashKey[SuiteRun]()
 MARK_KEY = pytest.StashKey[int]()
@@ -94,6 +94,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cimd-target-ca", default=None, help="CA certificate(s) of the target's own TLS (PEM)"
     )
+    for kind in BAD_TLS_FIELDS:  # listeners with a bad certificate, for a tunnel
+        name = kind.replace("_", "-")
+        group.addoption(f"--cimd-metadata-{name}-port", type=int, default=0)
+        group.addoption(f"--cimd-metadata-{name}-public-url", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,6 +134,9 @@ def run_config(config: pytest.Config) -> RunConfig:
         metadata_port=config.getoption("cimd_metadata_port"),
         metadata_plain_port=config.getoption("cimd_metadata_plain_port"),
         metadata_untrusted_port=config.getoption("cimd_metadata_untrusted_port"),
+        metadata_bad_tls_ports=tuple(
+            (f"{k}_port", config.getoption(f"cimd_metadata_{k}_port")) for k in BAD_TLS_FIELDS
+        ),
         target_ca=Path(target_ca) if target_ca else None,
         public=_public_urls(config),
         mcp=json.loads(config.getoption("cimd_mcp_discovery") or "null"),
@@ -150,6 +157,7 @@ def _public_urls(config: pytest.Config) -> PublicUrls | None:
         tls,
         config.getoption("cimd_metadata_plain_public_url"),
         config.getoption("cimd_metadata_untrusted_public_url"),
+        **{k: config.getoption(f"cimd_metadata_{k}_public_url") for k in BAD_TLS_FIELDS},
     )
 
 

@@ -60,6 +60,8 @@ class RunConfig:
     metadata_port: int = 0
     metadata_plain_port: int = 0
     metadata_untrusted_port: int = 0
+    metadata_bad_tls_ports: tuple[tuple[str, int], ...] = ()
+    """Fixed ports of the bad-TLS listeners, by MetadataHost keyword (``expired_port``...)."""
     target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
@@ -124,6 +126,7 @@ class SuiteRun:
                 plain_port=config.metadata_plain_port,
                 untrusted_port=config.metadata_untrusted_port,
                 cache_control=config.pacing.cache_control,
+                **dict(config.metadata_bad_tls_ports),
             )
             try:
                 self.callback = CallbackListener(config.bind)
