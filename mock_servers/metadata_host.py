@@ -237,6 +237,8 @@ class MetadataHost:
         self._stop_all()
 
     def _stop_all(self) -> None:
+        with self._lock:
+            self._started.clear()  # a bad-TLS listener asked for later is not started
         for server in list(self._servers.values()):
             server.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
