@@ -131,7 +131,6 @@ class Answer:
         """Send the answer; return once it is sent, cut off, or the client has gone."""
         watcher = asyncio.create_task(self._watch())
         try:
-            self.fetch.answered = self.hosting.status
             if self.hosting.delay_s and not await self._pause(self.hosting.delay_s):
                 return
             raw = self.fetch.http_version in ("1.0", "1.1")
@@ -181,8 +180,9 @@ class Answer:
         hosting = self.hosting
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in head_fields(hosting)]
         start = {"type": "http.response.start", "status": hosting.status, "headers": headers}
+        self.fetch.answered = hosting.status
         await self._send(start)
-        for piece in body_pieces(hosting):
+        for piece in self._body():
             if hosting.drip_ms and self.fetch.bytes_sent:
                 if not await self._pause(hosting.drip_ms / 1000):
                     return
@@ -208,13 +208,14 @@ class Answer:
         pieces: list[tuple[bytes, bool]] = [(head[i : i + 1], False) for i in range(len(head))]
         if not hosting.drip_head:
             pieces = [(head, False)]
-        pieces += [(piece, True) for piece in body_pieces(hosting)]
+        pieces += [(piece, True) for piece in self._body()]
         for number, (piece, in_body) in enumerate(pieces):
             dripped = drip and (in_body or hosting.drip_head)
             if dripped and number and not await self._pause(drip):
                 return
             if not await self._drained(transport):
                 return
+            self.fetch.answered = hosting.status
             transport.write(piece)
             if in_body:
                 self.fetch.bytes_sent += len(piece)
@@ -225,6 +226,12 @@ class Answer:
         # never returns with a request hypercorn still thinks it must answer
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._gone.wait(), CLOSE_WAIT_S)
+
+    def _body(self) -> Iterator[bytes]:
+        """The body's pieces; none for HEAD, 204 and 304 (RFC 9110 §6.4.1)."""
+        if self.fetch.method == "HEAD" or self.hosting.status in (204, 304):
+            return iter(())
+        return body_pieces(self.hosting)
 
     async def _drained(self, transport: asyncio.WriteTransport) -> bool:
         while transport.get_write_buffer_size() > BUFFER_LIMIT:

@@ -44,7 +44,8 @@ class Fetch:
         client: the source address and port.
         at: monotonic time of arrival.
         http_version: the HTTP version used (``1.0``, ``1.1``, ``2``).
-        answered: the status sent (``None``: not yet; a 304 when a conditional request
+        answered: the status sent (``None``: no status line was sent, not yet or never, as
+            for a silent hosting or a client that left first; 304 when a conditional request
             matched).
         sni: the TLS server name the connection's handshake sent (``None``: none was sent,
             as for an IP-literal host, or plain HTTP).

@@ -84,10 +84,14 @@ async def test_other_methods_and_unknown_urls_are_logged(
     mark = host.mark()
     head = await client.head(url)
     missing = await client.post(host.new_client_url(), content=b"{}")
+    endless = host.new_client_url()
+    host.serve(endless, Hosting.endless_stream(DOC, cap_bytes=1000))
+    assert (await client.head(endless)).status_code == 200
+    assert host.settle(endless) and not host.fetches(endless)[0].capped  # no body for HEAD
     assert head.status_code == 200 and head.content == b""
     assert missing.status_code == 404
     logged = host.fetches_since(mark)
-    assert [(f.method, f.answered) for f in logged] == [("HEAD", 200), ("POST", 404)]
+    assert [(f.method, f.answered) for f in logged] == [("HEAD", 200), ("POST", 404), ("HEAD", 200)]
     assert host.fetch_count(url) == 1
 
 

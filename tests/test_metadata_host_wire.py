@@ -223,7 +223,7 @@ def test_a_slow_first_byte_and_a_silent_server(host: MetadataHost, ca: TestCA) -
             client.get(silent)
     assert host.settle(silent)
     (fetch,) = host.fetches(silent)
-    assert fetch.capped and fetch.bytes_sent == 0
+    assert fetch.capped and fetch.bytes_sent == 0 and fetch.answered is None
 
 
 def test_a_dripping_answer_arrives_a_byte_at_a_time(host: MetadataHost, ca: TestCA) -> None:
