@@ -279,3 +279,15 @@ def test_http2_host_and_sni_are_logged(host: MetadataHost, ca: TestCA) -> None:
     (fetch,) = host.fetches(url)
     assert (fetch.http_version, fetch.sni) == ("2", "localhost")
     assert fetch.host == f"localhost:{host.port}"
+
+
+def test_the_request_target_is_logged_byte_for_byte(host: MetadataHost, ca: TestCA) -> None:
+    """Dot segments, percent-encodings and parameter order stay as sent (CIMD-FETCH-02)."""
+    exact = host.new_client_url("x/./a%2Fb/../client.json") + "?b=2&a=%41"
+    host.serve_document(exact, DOC)
+    target = exact.removeprefix(host.base_url)
+    head, body = _head_and_body(_exchange(host, ca, _get(exact, target=target)))
+    assert head["status-line"].startswith("HTTP/1.1 200") and json.loads(body) == DOC
+    (fetch,) = host.fetches(exact)
+    assert (fetch.target, fetch.query, fetch.method) == (target, "b=2&a=%41", "GET")
+    assert fetch.host == host.base_url.removeprefix("https://") and fetch.sni is None
