@@ -15,8 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mock_servers.fetch_log import hosting_key
 from mock_servers.hosting import Hosting, HostingSequence
 from mock_servers.hosting_spec import from_spec
+from mock_servers.metadata_host import BAD_TLS, MetadataHost
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -184,3 +186,56 @@ def hosting(
     document = load(entry.document, client_id=client_id, metadata_host=metadata_host)
     spec = _fill(entry.spec, _subs(client_id, metadata_host))
     return document, from_spec(spec, document, location=location)
+
+
+@dataclass(frozen=True)
+class HostedVariant:
+    """A corpus hosting variant served on the metadata host, ready for one attempt.
+
+    Attributes:
+        entry: the manifest's entry.
+        client_id: the fresh client URL (on the entry's listener).
+        document: the document served there (for a sequence, its first step's base).
+        elsewhere: the URLs a redirect points at, in order (each must never be fetched).
+    """
+
+    entry: HostingEntry
+    client_id: str
+    document: dict[str, Any]
+    elsewhere: tuple[str, ...] = ()
+
+
+def serve(host: MetadataHost, name: str) -> HostedVariant:
+    """Serve hosting variant ``name`` at a fresh client URL, its redirect targets too.
+
+    The entry's ``listener`` picks the base URL (a bad-TLS listener, started on demand); its
+    ``location`` is made here: a fresh URL serving the document (claiming the client URL, or
+    its own for ``own-client-id``; on the host's other name for ``other-host``), reached
+    through a relative reference (``relative``), three hops (``chain``) or a loop (``loop``).
+    """
+    entry = hosting_entry(name)
+    base = host.base_url
+    if entry.listener:
+        if entry.listener not in BAD_TLS:
+            raise ValueError(f"hosting {name!r}: no listener named {entry.listener!r}")
+        base = host.bad_tls_base_url(entry.listener)
+    client_id = host.new_client_url(base=base)
+    document = load(entry.document, client_id=client_id, metadata_host=host.base_url)
+    status = int(entry.spec.get("redirect", 302))
+    if entry.location == "loop":
+        loop = host.serve_redirect_loop(client_id, length=2, status=status)
+        return HostedVariant(entry, client_id, document, tuple(loop))
+    if not entry.location:
+        _, served = hosting(name, client_id=client_id, metadata_host=host.base_url)
+        host.serve(client_id, served)
+        return HostedVariant(entry, client_id, document)
+    other = host.alias_base_url if entry.location == "other-host" else host.base_url
+    final = host.new_client_url(base=other)
+    claimed = final if entry.location == "own-client-id" else client_id
+    host.serve_document(final, {**document, "client_id": claimed})
+    if entry.location == "chain":
+        hops = host.serve_redirect_chain(client_id, to=final, hops=3, status=status)
+        return HostedVariant(entry, client_id, document, (*hops, final))
+    location = hosting_key(final) if entry.location == "relative" else final
+    host.serve(client_id, Hosting.redirect(location, status=status))
+    return HostedVariant(entry, client_id, document, (final,))

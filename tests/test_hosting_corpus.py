@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,46 @@ async def test_a_corpus_hosting_is_served_as_it_reads(tmp_path: Path) -> None:
         assert second.status_code == 200 and second.json() == document
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="module")
+def unstarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetadataHost]:
+    host = MetadataHost(TestCA.load_or_create(Path(tmp_path_factory.mktemp("serve-state"))))
+    yield host
+    host.stop()
+
+
+@pytest.mark.parametrize("name", corpus.names("hostings", "CIMD-FETCH-04"))
+async def test_serving_a_redirect_variant_serves_its_targets(
+    unstarted: MetadataHost, name: str
+) -> None:
+    served = corpus.serve(unstarted, name)
+    transport = httpx.ASGITransport(app=unstarted.app())
+    async with httpx.AsyncClient(transport=transport, timeout=10, max_redirects=5) as client:
+        if served.entry.location == "loop":
+            with pytest.raises(httpx.TooManyRedirects):
+                await client.get(served.client_id, follow_redirects=True)
+            assert len(served.elsewhere) == 1 and unstarted.fetch_count(served.elsewhere[0]) > 1
+            return
+        answer = await client.get(served.client_id, follow_redirects=True)
+    assert answer.status_code == 200 and answer.history  # followed: the targets are served
+    claimed = answer.json()["client_id"]
+    own = served.entry.location == "own-client-id"
+    assert claimed == (served.elsewhere[-1] if own else served.client_id)
+    assert all(unstarted.fetch_count(url) == 1 for url in served.elsewhere)
+    if served.entry.location == "other-host":
+        assert served.elsewhere[0].startswith(unstarted.alias_base_url)
+    if served.entry.location == "relative":
+        assert answer.history[0].headers["location"].startswith("/c/")
+
+
+@pytest.mark.parametrize("name", ["tls-expired", "status-503", "error-then-document"])
+async def test_serving_other_variants(unstarted: MetadataHost, name: str) -> None:
+    served = corpus.serve(unstarted, name)
+    assert served.elsewhere == () and served.document["client_id"] == served.client_id
+    if served.entry.listener:
+        assert served.client_id.startswith(unstarted.bad_tls_base_url("expired"))
+        return
+    transport = httpx.ASGITransport(app=unstarted.app())
+    async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+        assert (await client.get(served.client_id)).status_code == 503
