@@ -459,7 +459,7 @@ def _input_problem(
         problems.append(input_checks.ca_file_problem(args.target_ca, "--target-ca"))
     host = getattr(args, "metadata_host", {})
     if not lab.inside():
-        for key in ("port", "plain_port", "untrusted_port"):
+        for key in target_file.METADATA_HOST_PORTS:
             if host.get(key):
                 address = str(host.get("bind", "127.0.0.1"))
                 where = f"[metadata_host] {key} {in_file}"

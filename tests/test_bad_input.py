@@ -83,7 +83,7 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("key", ["port", "plain_port", "untrusted_port"])
+@pytest.mark.parametrize("key", ["port", "plain_port", "untrusted_port", "self_signed_port"])
 def test_a_busy_metadata_host_port_names_the_key(tmp_path: Path, busy_port: int, key: str) -> None:
     spec = tmp_path / "target.toml"
     spec.write_text(f'issuer = "{CLOSED}"\n[metadata_host]\n{key} = {busy_port}\n')

@@ -101,3 +101,16 @@ def test_target_ca_is_relative_to_the_file_and_ports_are_checked(tmp_path: Path)
     assert spec.metadata_host == {"port": 8443, "plain_port": 8080, "untrusted_port": 8444}
     with pytest.raises(TargetFileError, match=r"\[metadata_host\] plain_port must be 0 to 65535"):
         load(_write(tmp_path, 'issuer = "https://as.test"\n[metadata_host]\nplain_port = 70000\n'))
+
+
+def test_bad_tls_listeners_take_ports_and_public_urls(tmp_path: Path) -> None:
+    lines = ['issuer = "https://as.test"', "[metadata_host]", 'public_url = "https://m.test"']
+    for kind, port in (("expired", 8445), ("wrong_name", 8446), ("self_signed", 8447)):
+        lines += [f"{kind}_port = {port}", f'{kind}_public_url = "https://{kind}.m.test"']
+    spec = load(_write(tmp_path, "\n".join(lines) + "\n"))
+    assert spec.metadata_host["wrong_name_port"] == 8446
+    assert spec.metadata_host["self_signed_public_url"] == "https://self_signed.m.test"
+    with pytest.raises(TargetFileError, match=r"expired_port must be 0 to 65535"):
+        load(_write(tmp_path, 'issuer = "https://as.test"\n[metadata_host]\nexpired_port = -1\n'))
+    with pytest.raises(TargetFileError, match=r"needs public_url with the other URLs"):
+        load(_write(tmp_path, 'issuer = "a"\n[metadata_host]\nexpired_public_url = "https://e"\n'))

@@ -98,6 +98,7 @@ def cimd_shared_metadata_host(
         plain_port=cimd_config.metadata_plain_port,
         untrusted_port=cimd_config.metadata_untrusted_port,
         cache_control=cimd_config.pacing.cache_control,
+        **dict(cimd_config.metadata_bad_tls_ports),
     )
     _start(host)
     yield host

@@ -21,7 +21,7 @@ from conformance.catalog import requirements
 from conformance.run.state import RunConfig
 from conformance.target import deadline
 from conformance.target.pacing import Pacing
-from mock_servers.metadata_host import PublicUrls
+from mock_servers.listeners import BAD_TLS_FIELDS, PublicUrls
 
 Kind = Literal["text", "flag", "list", "pairs", "int", "seconds", "path", "json", "pacing"]
 
@@ -141,6 +141,19 @@ OPTIONS: tuple[RunOption, ...] = (
     RunOption("metadata_public_url", "base URL the target reaches the metadata host at (a tunnel)"),
     RunOption("metadata_plain_public_url", "the plain-HTTP listener's public base URL"),
     RunOption("metadata_untrusted_public_url", "the untrusted-CA listener's public base URL"),
+    *(
+        option
+        for kind in BAD_TLS_FIELDS
+        for option in (
+            RunOption(
+                f"metadata_{kind}_port", f"the {kind.replace('_', '-')} listener's port", "int"
+            ),
+            RunOption(
+                f"metadata_{kind}_public_url",
+                f"the {kind.replace('_', '-')} listener's public base URL",
+            ),
+        )
+    ),
     RunOption("mcp_discovery", "JSON: how the issuer was found from an MCP server", "json", "mcp"),
     *(
         RunOption(
@@ -184,7 +197,13 @@ def run_config(values: Mapping[str, Any]) -> RunConfig:
             str(given["metadata_public_url"]),
             given.get("metadata_plain_public_url"),
             given.get("metadata_untrusted_public_url"),
+            **{k: given.get(f"metadata_{k}_public_url") for k in BAD_TLS_FIELDS},
         )
+    chosen["metadata_bad_tls_ports"] = tuple(
+        (f"{k}_port", int(given[f"metadata_{k}_port"]))
+        for k in BAD_TLS_FIELDS
+        if f"metadata_{k}_port" in given
+    )
     defaults = deadline.Limits()
     chosen["limits"] = deadline.Limits(
         *(

@@ -42,6 +42,8 @@ class RunConfig:
     metadata_port: int = 0
     metadata_plain_port: int = 0
     metadata_untrusted_port: int = 0
+    metadata_bad_tls_ports: tuple[tuple[str, int], ...] = ()
+    """Fixed ports of the bad-TLS listeners, by MetadataHost keyword (``expired_port``...)."""
     target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
