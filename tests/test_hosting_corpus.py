@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conformance.requirements import REQUIREMENTS
 
-from conformance import corpus
+from conformance.catalog.requirements import REQUIREMENTS
+from conformance.harness import corpus
 from mock_servers.hosting import Hosting, HostingSequence
 from mock_servers.hosting_spec import KNOWN_KEYS
 from mock_servers.listeners import BAD_TLS

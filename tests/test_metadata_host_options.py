@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.plugin import run_config
+from conformance.plugin.options import options_config as run_config
 from mock_servers.metadata_host import BAD_TLS_FIELDS
 
 pytest_plugins = ["pytester"]
