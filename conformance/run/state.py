@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conformance.browser import driver as browser_mod
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import TargetSession
 from conformance.report.paths import label_for
@@ -85,7 +86,7 @@ class Suite(Protocol):
     ca: TestCA
     tls: ssl.SSLContext
     metadata_host: MetadataHost
-    recipe: browser_mod.LoginRecipe
+    recipe: LoginRecipe
     clock: deadline.Clock
 
     @property

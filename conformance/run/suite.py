@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conformance.browser import driver as browser_mod
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
 from conformance.harness.session import ssl_context
@@ -72,9 +73,7 @@ class SuiteRun:
             self.network.own.add(("::1", callback_ipv6.port))
         self._start_browser = browser
         self._browser: browser_mod.Browser | None = None
-        self.recipe = browser_mod.LoginRecipe.from_options(
-            config.username, config.password, dict(config.login)
-        )
+        self.recipe = LoginRecipe.from_options(config.username, config.password, dict(config.login))
         self.paths = ReportPaths.of(config.report_dir, config.issuers)
         self.targets: dict[str, TargetRun] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")

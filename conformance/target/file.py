@@ -57,6 +57,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.browser import login_hook
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog import requirements
 from conformance.target import toml_file
 from conformance.target.pacing import Pacing
@@ -80,15 +81,7 @@ _SCHEMA: dict[str, Any] = {
         **{f"{kind}_port": int for kind in BAD_TLS_FIELDS},
         **{f"{kind}_public_url": str for kind in BAD_TLS_FIELDS},
     },
-    "login": {
-        "username_selector": str,
-        "password_selector": str,
-        "submit_selector": str,
-        "approve_selector": str,
-        "submit_text": str,
-        "approve_text": str,
-        "hook": str,
-    },
+    "login": dict.fromkeys(LoginRecipe.option_keys(), str),
     "timeouts": {"exchange": float, "check": float, "run": float},
     "pacing": {
         "min_interval_s": object,
