@@ -13,7 +13,7 @@ import pytest
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.clients import ProbeClient, public_client
-from conformance.harness.flows import refresh_token_for
+from conformance.harness.flows import redeem_fresh_code, refresh_token_for
 from conformance.harness.outcome import OutcomeKind
 from conformance.harness.session import Pkce, TargetSession, TokenResult
 from conformance.target.discovery import Target
@@ -140,7 +140,8 @@ def test_resource_parameter_never_breaks_the_flow(
     https://unknown.test/mcp, at the authorization endpoint and, if let through, at the
     token endpoint.
 
-    Expects: the flow completes with tokens (R); a JWT access token's aud names the
+    Expects: the flow completes with tokens (R; where it does not, the same flow without
+    resource at the token endpoint is the control); a JWT access token's aud names the
     resource (Rec); the unknown resource gets invalid_target (Rec).
     """
     resource = cimd_target.extra_params.get("resource")
@@ -153,6 +154,15 @@ def test_resource_parameter_never_breaks_the_flow(
     tokens = _redeem_with_resource(cimd_target, client, resource)
     if isinstance(tokens, str) or not tokens.issued:
         observed = tokens if isinstance(tokens, str) else f"the token request: {tokens.describe()}"
+        try:  # the control: the same flow with no resource at the token endpoint
+            control = redeem_fresh_code(cimd_target, client)
+        except NotApplicable as exc:
+            raise NotApplicable(f"{exc}; see CIMD-DISC-04") from exc
+        if not control.issued:
+            raise NotApplicable(
+                f"no tokens even without resource at the token endpoint ({control.describe()}); "
+                "see CIMD-AUTHN-05"
+            )
         raise NonConformance(
             expected=f"the flow completes with resource={resource} in both requests",
             observed=observed,

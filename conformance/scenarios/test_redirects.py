@@ -274,7 +274,8 @@ def test_never_redirects_to_unverified_redirect_uri(
     verify_not_sent_to_redirect_uri(cases, "a redirect URI the document does not list")
 
 
-PAR_UNLISTED = ("https://attacker.test/cb", "https://app.test/cb/")
+# on other hosts: whether the PAR endpoint checks at all (how exactly is CIMD-REDIR-01's)
+PAR_UNLISTED = ("https://attacker.test/cb", "https://app.test.attacker.test/cb")
 
 
 def _push(target: TargetSession, client: ProbeClient, redirect_uri: str) -> TokenResult:

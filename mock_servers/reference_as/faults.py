@@ -57,6 +57,8 @@ _NEVER_FETCHED = (
     "CIMD-FETCH-03",
     "CIMD-FETCH-04",
     "CIMD-REDIR-01",
+    "CIMD-REDIR-04",
+    "CIMD-REDIR-10",
     "CIMD-SEC-02",
     "CIMD-URL-08",
 )
