@@ -137,6 +137,31 @@ def test_assertion_is_verified(
         )
 
 
+@pytest.mark.requirement("CIMD-AUTHN-03")
+def test_replayed_assertion_is_refused(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A private_key_jwt document with jwks: a valid assertion redeems a code (the control,
+    which also finds the aud the target wants); then one new assertion redeems a second
+    code, and the very same assertion (same jti) is sent with a third.
+
+    Expects: the replayed assertion is refused with invalid_client.
+    """
+    key = ClientKey.new()
+    client = _key_client(cimd_metadata_host, key)
+    audience = _require_private_key_jwt(cimd_target, client, key)
+    assertion = key.assertion(client.client_id, audience)
+    first = redeem_fresh_code(cimd_target, client, assertion)
+    if not first.issued:
+        raise NotApplicable(f"a valid assertion was refused on first use ({first.describe()})")
+    replayed = redeem_fresh_code(cimd_target, client, assertion)
+    if not _refused(replayed):
+        raise NonConformance(
+            expected="invalid_client for an assertion (its jti) used before",
+            observed=f"the same assertion, sent again: {replayed.describe()}",
+        )
+
+
 @pytest.mark.requirement("CIMD-AUTHN-04")
 def test_assertion_for_one_client_never_authenticates_another(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost
@@ -230,4 +255,31 @@ def test_jwks_uri_follows_the_ssrf_rules(
             "the target does not redeem a private_key_jwt client whose jwks_uri is on the "
             f"metadata host ({'; '.join(tried)}), so a refusal here would show nothing about "
             "jwks_uri"
+        )
+
+
+@pytest.mark.requirement("CIMD-AUTHN-08")
+def test_declared_signing_algorithm_is_enforced(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A private_key_jwt document declaring token_endpoint_auth_signing_alg ES256 whose jwks
+    holds an EC and an RSA key: an ES256 assertion redeems a code (the control), then an
+    RS256 assertion signed with the document's own RSA key.
+
+    Expects: the RS256 assertion is refused with invalid_client.
+    """
+    ec_key, rsa_key = ClientKey.new(), ClientKey.new_rsa()
+    jwks = {"keys": [*ec_key.jwks()["keys"], *rsa_key.jwks()["keys"]]}
+    client = public_client(
+        cimd_metadata_host,
+        token_endpoint_auth_method=PRIVATE_KEY_JWT,
+        token_endpoint_auth_signing_alg="ES256",  # noqa: S106 - an algorithm, no password
+        jwks=jwks,
+    )
+    audience = _require_private_key_jwt(cimd_target, client, ec_key)
+    result = redeem_fresh_code(cimd_target, client, rsa_key.assertion(client.client_id, audience))
+    if not _refused(result):
+        raise NonConformance(
+            expected="invalid_client for an RS256 assertion from a client that declares ES256",
+            observed=result.describe(),
         )

@@ -23,13 +23,14 @@ from starlette.responses import RedirectResponse, Response
 
 from .clients import ClientError
 from .documents import ClientDocument
-from .faults import F, FaultSet
-from .grants import AuthorizationRequest
+from .faults import F
+from .grants import AuthorizationRequest, Session
 from .identifiers import split_uri
 from .issuer import Issuer
 from .logos import fetches_logos_lazily, lazy_logo_src
 from .pages import error_page, render
 from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
+from .resources import INVALID_TARGET, resource_problem
 from .scripted import answer, read_fields
 
 # RFC 6749 §3.1: these must not be repeated. `resource` may be (RFC 8707 §2).
@@ -48,6 +49,10 @@ CODE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2
 async def authorize(issuer: Issuer, request: Request) -> Response:
     """GET /authorize: verify client and redirect URI, sign in, then ask for consent."""
     params = request.query_params
+    if "request_uri" in params:
+        return await _pushed(issuer, request)
+    if issuer.config.require_par:
+        return error_page("invalid_request", "this server takes pushed authorization requests only")
     repeated = [name for name in SINGLE_PARAMETERS if len(params.getlist(name)) > 1]
     if {"client_id", "redirect_uri"} & set(repeated):
         return error_page("invalid_request", "client_id and redirect_uri must be given once")
@@ -65,12 +70,18 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
             return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
         return error_page("invalid_request", str(exc))
     found = issuer.session(request)
-    problem = _request_problem(params, repeated, issuer.config.faults)
-    if found is None and (problem is not None or not issuer.is_variant("consent-before-login")):
+    problem = request_problem(params, repeated, issuer)
+    # the fault redirects request errors without signing the user in first
+    sign_in_first = problem is None or not issuer.has(F.REDIRECTS_ERRORS_BEFORE_LOGIN)
+    anonymous_consent = problem is None and issuer.is_variant("consent-before-login")
+    if found is None and sign_in_first and not anonymous_consent:
         target = request.url.path + ("?" + request.url.query if request.url.query else "")
         return _to_login(issuer, target)
     if problem is not None:
-        return _redirect(issuer, redirect_uri, *problem, params.get("state"))
+        # OAuth 2.1 §4.1.2.1: the client and redirect URI are verified, the user signed in:
+        # the error goes back to the client, with its state.
+        state = None if issuer.has(F.ERROR_REDIRECT_DROPS_STATE) else params.get("state")
+        return _redirect(issuer, redirect_uri, *problem, state)
     auth = AuthorizationRequest(
         client_id=client_id,
         redirect_uri=redirect_uri,
@@ -81,6 +92,38 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         resources=tuple(params.getlist("resource")),
         client=client,
     )
+    return await _ask_consent(issuer, request, auth, found)
+
+
+async def _pushed(issuer: Issuer, request: Request) -> Response:
+    """GET /authorize with ``request_uri``: a pushed request (RFC 9126 §4).
+
+    Only the pushed parameters count: they were validated at the PAR endpoint, document
+    included. The ``request_uri`` is used once, when consent is asked; before that the user
+    may still have to sign in, and comes back with it.
+    """
+    params = request.query_params
+    request_uri, client_id = params.get("request_uri", ""), params.get("client_id", "")
+    auth = issuer.state.pushed(request_uri, client_id)
+    if auth is None:
+        return error_page("invalid_request", "request_uri is invalid, expired or already used")
+    found = issuer.session(request)
+    if found is None and not issuer.is_variant("consent-before-login"):
+        return _to_login(issuer, request.url.path + "?" + request.url.query)
+    issuer.state.take_pushed(request_uri)
+    return await _ask_consent(issuer, request, auth, found)
+
+
+async def _ask_consent(
+    issuer: Issuer,
+    request: Request,
+    auth: AuthorizationRequest,
+    found: tuple[str, Session] | None,
+) -> Response:
+    """The consent page for a verified request (held by an anonymous session if need be)."""
+    client = auth.client
+    if client is None:  # every verified request carries its client
+        return error_page("invalid_request", "the request has no verified client")
     if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
         logo = lazy_logo_src(issuer, client.logo_uri)
     else:
@@ -116,10 +159,14 @@ def _client_failure(
     return error_page("invalid_client", exc.description)
 
 
-def _request_problem(
-    params: QueryParams, repeated: list[str], faults: FaultSet
+def request_problem(
+    params: QueryParams, repeated: list[str], issuer: Issuer
 ) -> tuple[str, str] | None:
-    """The error to redirect with once client and redirect URI are verified, if any."""
+    """The error to answer with once client and redirect URI are verified, if any.
+
+    At the authorization endpoint it goes back by redirect; at the PAR endpoint, as JSON.
+    """
+    faults = issuer.config.faults
     if repeated:
         return "invalid_request", f"{repeated[0]} must not be repeated"
     response_type = params.get("response_type")
@@ -135,11 +182,9 @@ def _request_problem(
             return "invalid_request", "code_challenge_method must be S256"
         if not CODE_CHALLENGE.fullmatch(challenge):
             return "invalid_request", "code_challenge is malformed"
-    for resource in params.getlist("resource"):
-        parts = split_uri(resource)
-        if not parts.scheme or parts.fragment is not None:
-            # RFC 8707 §2: an absolute URI without a fragment.
-            return "invalid_target", "resource must be an absolute URI without a fragment"
+    problem = resource_problem(params.getlist("resource"), issuer.config.protected_resources)
+    if problem is not None:
+        return INVALID_TARGET, problem
     return None
 
 

@@ -57,6 +57,8 @@ _NEVER_FETCHED = (
     "CIMD-FETCH-03",
     "CIMD-FETCH-04",
     "CIMD-REDIR-01",
+    "CIMD-REDIR-04",
+    "CIMD-REDIR-10",
     "CIMD-SEC-02",
     "CIMD-URL-08",
 )
@@ -164,7 +166,7 @@ class F:
     )
     STRICT_LOOPBACK_PORT = Fault(
         "strict-loopback-port",
-        ("CIMD-REDIR-02",),
+        ("CIMD-REDIR-02", "CIMD-REDIR-03"),  # port-less localhost URIs too
         "loopback redirect URIs must match the listed port exactly (no port = 80)",
     )
     LOOPBACK_PORT_IPV4_ONLY = Fault(
@@ -186,6 +188,49 @@ class F:
         "trusts-unreachable-documents",
         ("CIMD-ERR-01",),
         "on a network-level fetch failure, continues with a placeholder public client",
+    )
+    LOOPBACK_PORT_IP_LITERALS_ONLY = Fault(
+        "loopback-port-ip-literals-only",
+        ("CIMD-REDIR-03",),
+        "the any-port rule for loopback redirect URIs covers 127.0.0.1 and [::1], not localhost",
+    )
+    LOOPBACK_PATH_PREFIX = Fault(
+        "loopback-path-prefix",
+        ("CIMD-REDIR-04",),
+        "a loopback redirect URI also matches any path that starts with the listed one "
+        "(/callback/x), on any port",
+    )
+    DEFAULT_REDIRECT_URI = Fault(
+        "default-redirect-uri",
+        ("CIMD-REDIR-05",),
+        "a request without redirect_uri gets the document's first one, however many it lists",
+    )
+    CODE_NOT_BOUND_TO_CLIENT = Fault(
+        "code-not-bound-to-client",
+        ("CIMD-REDIR-07",),
+        "the token endpoint redeems a code whatever client_id the token request names",
+    )
+    REDIRECTS_ERRORS_BEFORE_LOGIN = Fault(
+        "redirects-errors-before-login",
+        ("CIMD-REDIR-08",),
+        "request errors (unsupported response_type, no PKCE) go back to the redirect URI "
+        "before the user signs in",
+    )
+    PAR_TRUSTS_REDIRECT_URI = Fault(
+        "par-trusts-redirect-uri",
+        ("CIMD-REDIR-10",),
+        "the PAR endpoint takes any pushed redirect_uri (RFC 9126 §2.4's exception for "
+        "authenticated clients applied to public ones)",
+    )
+    ERROR_REDIRECT_DROPS_STATE = Fault(
+        "error-redirect-drops-state",
+        ("CIMD-ERR-04",),
+        "error redirects after the client is verified carry no state",
+    )
+    ERROR_REFLECTS_DOCUMENT = Fault(
+        "error-reflects-document",
+        ("CIMD-ERR-05",),
+        "the error page for a failed fetch quotes the start of the document host's answer",
     )
     TOKEN_DEMANDS_SECRET = Fault(
         "token-demands-secret",
@@ -255,6 +300,16 @@ class F:
         ("CIMD-AUTHN-04",),
         "verifies the assertion with the keys of the client its own iss names",
     )
+    ASSERTION_REPLAY_ALLOWED = Fault(
+        "assertion-replay-allowed",
+        ("CIMD-AUTHN-03",),
+        "does not remember used assertion jti values: the same assertion authenticates again",
+    )
+    SIGNING_ALG_NOT_ENFORCED = Fault(
+        "signing-alg-not-enforced",
+        ("CIMD-AUTHN-08",),
+        "ignores the document's token_endpoint_auth_signing_alg: any accepted algorithm verifies",
+    )
     JWKS_URI_UNCHECKED = Fault(
         "jwks-uri-unchecked",
         ("CIMD-AUTHN-07",),
@@ -282,6 +337,22 @@ class F:
         "pkce-verifier-optional",
         ("MCP-AUTH-08",),
         "a code issued with a challenge is redeemed without any code_verifier",
+    )
+
+    REFRESH_NOT_BOUND_TO_CLIENT = Fault(
+        "refresh-not-bound-to-client",
+        ("CIMD-CHG-04",),
+        "the refresh grant never compares client_id: any client may use any refresh token",
+    )
+    TOKEN_REJECTS_RESOURCE = Fault(
+        "token-rejects-resource",
+        ("MCP-AUTH-10",),
+        "the token endpoint refuses the resource parameter (invalid_request: unknown parameter)",
+    )
+    REFRESH_NOT_ROTATED = Fault(
+        "refresh-not-rotated",
+        ("MCP-AUTH-11",),
+        "the refresh grant returns a new refresh token but the old one keeps working",
     )
 
 

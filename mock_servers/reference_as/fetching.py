@@ -74,6 +74,16 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
     return bytes(body)
 
 
+async def _read_start(response: httpx.Response, size: int) -> bytes:
+    """The first ``size`` bytes of the body (the error-reflects-document fault's quote)."""
+    start = bytearray()
+    async for chunk in response.aiter_raw():
+        start += chunk
+        if len(start) >= size:
+            break
+    return bytes(start[:size])
+
+
 class Fetcher:
     """Fetches documents the way one issuer is configured (and faulted) to."""
 
@@ -86,6 +96,7 @@ class Fetcher:
         self._follow = config.has(F.FOLLOWS_REDIRECTS) or config.has(F.REDIRECTS_TO_PRIVATE)
         self._check_redirects = not config.has(F.REDIRECTS_TO_PRIVATE)
         self._any_2xx = config.has(F.ACCEPTS_ANY_2XX)
+        self._reflects = config.has(F.ERROR_REFLECTS_DOCUMENT)
         self._policy = config.ssrf_policy()
         # the lazy-logo faults fetch logos only in their /logo endpoint, unchecked
         lazy = config.has(F.LOGO_FETCHED_LAZILY) or config.has(F.LOGO_PROXIED_ANY_SCHEME)
@@ -155,7 +166,13 @@ class Fetcher:
             location = response.headers.get("location")
             if self._follow and response.is_redirect and location:
                 return str(urljoin(url, location))
-            self._check_status(response.status_code)
+            try:
+                self._check_status(response.status_code)
+            except FetchError as exc:
+                if self._reflects:  # the fault: "the host said: <its answer>"
+                    said = (await _read_start(response, 200)).decode("utf-8", "replace")
+                    raise FetchError(f"{exc.description}: {said}") from exc
+                raise
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
                 # Only identity was accepted; decoding a compressed body could inflate it far

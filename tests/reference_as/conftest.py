@@ -20,6 +20,7 @@ from mock_servers.reference_as import Fault, FaultSet, IssuerConfig, create_app
 from mock_servers.runner import Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
+RESOURCE = AS_ORIGIN + "/mcp"  # the protected resource the issuer serves by default
 USER, PASSWORD = "alice", "wonderland-test-only"
 
 
@@ -186,7 +187,7 @@ def authz_params(
         "state": "st-" + secrets.token_hex(4),
         "code_challenge": challenge,
         "code_challenge_method": "S256",
-        "resource": "https://mcp.test/mcp",
+        "resource": RESOURCE,
     }
     if redirect_uri is not None:
         params["redirect_uri"] = redirect_uri

@@ -105,6 +105,10 @@ ACCEPTED_ONLY_WITH_FAULT: list[tuple[Fault, Setup]] = [
     (F.REDIRECT_URIS_OPTIONAL, requesting("https://evil.test/cb", redirect_uris=None)),
     (F.PREFIX_REDIRECT_MATCH, requesting(CALLBACK + "/../evil")),
     (F.TRUSTS_UNREACHABLE_DOCUMENTS, unreachable),
+    (
+        F.LOOPBACK_PATH_PREFIX,
+        requesting("http://127.0.0.1:5000/callback/x", redirect_uris=["http://127.0.0.1/callback"]),
+    ),
 ]
 
 
@@ -304,3 +308,128 @@ async def test_logo_proxied_any_scheme_links_the_logo_too(
     await faulty.login()
     page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
     assert '<img id="client-logo" src="/f/logo?id=' in page.text
+
+
+async def _authorize(
+    client: Any, docs: DocumentHost, redirect_uri: str | None, **members: Any
+) -> Any:
+    url = docs.new_url()
+    docs.serve_document(url, **members)
+    return await client.authorize(**authz_params(url, redirect_uri, pkce()[1]))
+
+
+async def test_loopback_port_ip_literals_only(make_client: Any, docs: DocumentHost) -> None:
+    """The any-port rule is lost for localhost, and only for it."""
+    listed = {"redirect_uris": ["http://localhost/callback"]}
+    clean, faulty = make_client(), make_client(F.LOOPBACK_PORT_IP_LITERALS_ONLY, prefix="/f")
+    ephemeral = "http://localhost:49152/callback"
+    assert (await _authorize(clean, docs, ephemeral, **listed)).status_code == 302
+    assert (await _authorize(faulty, docs, ephemeral, **listed)).status_code == 400
+    ip = {"redirect_uris": ["http://127.0.0.1/callback"]}
+    ephemeral_ip = "http://127.0.0.1:49152/callback"
+    assert (await _authorize(faulty, docs, ephemeral_ip, **ip)).status_code == 302
+    # loopback-port-ipv4-only loses the rule for [::1] only: localhost keeps it
+    ipv4_only = make_client(F.LOOPBACK_PORT_IPV4_ONLY, prefix="/g")
+    assert (await _authorize(ipv4_only, docs, ephemeral, **listed)).status_code == 302
+
+
+async def test_default_redirect_uri(make_client: Any, docs: DocumentHost) -> None:
+    clean, faulty = make_client(), make_client(F.DEFAULT_REDIRECT_URI, prefix="/f")
+    assert (await _authorize(clean, docs, None)).status_code == 400  # two listed
+    assert (await _authorize(faulty, docs, None)).status_code == 302
+    one = {"redirect_uris": [CALLBACK]}
+    assert (await _authorize(clean, docs, None, **one)).status_code == 302  # one listed
+
+
+async def test_redirects_errors_before_login(make_client: Any, docs: DocumentHost) -> None:
+    """Without a session a request error goes straight back to the client."""
+    clean, faulty = make_client(), make_client(F.REDIRECTS_ERRORS_BEFORE_LOGIN, prefix="/f")
+    for client, goes_to in ((clean, "/login?"), (faulty, CALLBACK + "?")):
+        url = docs.new_url()
+        docs.serve_document(url)
+        params = authz_params(url, CALLBACK, pkce()[1], response_type="token")
+        response = await client.authorize(**params)
+        assert response.headers["location"].startswith(goes_to), response.headers
+    valid = await _authorize(faulty, docs, CALLBACK)  # no error: still signed in first
+    assert "/login?" in valid.headers["location"]
+
+
+async def test_error_redirect_drops_state(make_client: Any, docs: DocumentHost) -> None:
+    for client, has_state in (
+        (make_client(), True),
+        (make_client(F.ERROR_REDIRECT_DROPS_STATE), False),
+    ):
+        await client.login()
+        url = docs.new_url()
+        docs.serve_document(url)
+        params = authz_params(url, CALLBACK, "")
+        del params["code_challenge"], params["code_challenge_method"]
+        query = query_of((await client.authorize(**params)).headers["location"])
+        assert query["error"] == "invalid_request"
+        assert ("state" in query) is has_state
+
+
+async def test_error_reflects_document(make_client: Any, docs: DocumentHost) -> None:
+    url = docs.new_url()
+    docs.serve(url, b"marker-7f3a internal 10.1.2.3", status=500)
+    clean, faulty = make_client(), make_client(F.ERROR_REFLECTS_DOCUMENT, prefix="/f")
+    params = authz_params(url, CALLBACK, pkce()[1])
+    shown = await clean.authorize(**params)
+    assert shown.status_code == 400 and "marker-7f3a" not in shown.text
+    reflected = await faulty.authorize(**params)
+    assert reflected.status_code == 400 and "marker-7f3a internal 10.1.2.3" in reflected.text
+
+
+async def _tokens(client: Any, docs: DocumentHost) -> tuple[str, dict[str, Any]]:
+    url = docs.new_url()
+    docs.serve_document(url)
+    await client.login()
+    verifier, challenge = pkce()
+    page = await client.authorize(**authz_params(url, CALLBACK, challenge))
+    code = query_of(await client.approve(page))["code"]
+    form = {"grant_type": "authorization_code", "code": code, "client_id": url}
+    response = await client.token(**form, redirect_uri=CALLBACK, code_verifier=verifier)
+    assert response.status_code == 200, response.text
+    return url, response.json()
+
+
+async def test_code_not_bound_to_client(make_client: Any, docs: DocumentHost) -> None:
+    for client, status in ((make_client(), 400), (make_client(F.CODE_NOT_BOUND_TO_CLIENT), 200)):
+        url, other = docs.new_url(), docs.new_url()
+        docs.serve_document(url)
+        docs.serve_document(other)
+        await client.login()
+        verifier, challenge = pkce()
+        page = await client.authorize(**authz_params(url, CALLBACK, challenge))
+        code = query_of(await client.approve(page))["code"]
+        form = {"grant_type": "authorization_code", "code": code, "client_id": other}
+        response = await client.token(**form, redirect_uri=CALLBACK, code_verifier=verifier)
+        assert response.status_code == status, response.text
+
+
+async def test_refresh_not_bound_to_client(make_client: Any, docs: DocumentHost) -> None:
+    for client, status in ((make_client(), 400), (make_client(F.REFRESH_NOT_BOUND_TO_CLIENT), 200)):
+        _, tokens = await _tokens(client, docs)
+        other = docs.new_url()
+        docs.serve_document(other)
+        response = await client.token(
+            grant_type="refresh_token", refresh_token=tokens["refresh_token"], client_id=other
+        )
+        assert response.status_code == status, response.text
+
+
+async def test_refresh_not_rotated(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client(F.REFRESH_NOT_ROTATED)
+    url, tokens = await _tokens(client, docs)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    first = await client.token(**form, client_id=url)
+    assert first.status_code == 200 and first.json()["refresh_token"] != tokens["refresh_token"]
+    assert (await client.token(**form, client_id=url)).status_code == 200  # the old one again
+
+
+async def test_token_rejects_resource(make_client: Any, docs: DocumentHost) -> None:
+    client = make_client(F.TOKEN_REJECTS_RESOURCE)
+    url, tokens = await _tokens(client, docs)  # no resource at the token endpoint: fine
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    response = await client.token(**form, client_id=url, resource="https://as.test/mcp")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
