@@ -185,9 +185,22 @@ def _consent_page(
         "csrf": csrf,
         "links": links,
     }
+    # the consent faults: each drops one of the page's protections
+    page["unsafe_name"] = issuer.has(F.CLIENT_NAME_UNESCAPED)
+    if issuer.has(F.CONSENT_HIDES_CLIENT_HOST):
+        page["client_host"] = page["client_id"] = None
+    if issuer.has(F.CONSENT_HIDES_REDIRECT_HOST):
+        page["redirect_host"] = None
+    if issuer.has(F.NO_LOOPBACK_WARNING):
+        page["loopback_warning"] = False
     if issuer.is_variant("script-pages"):
-        return render("consent_script.html", data=page)
-    return render("consent.html", prefix=issuer.config.path_prefix, **page)
+        response = render("consent_script.html", data=page)
+    else:
+        response = render("consent.html", prefix=issuer.config.path_prefix, **page)
+    if issuer.has(F.CONSENT_FRAMABLE):
+        del response.headers["x-frame-options"]
+        del response.headers["content-security-policy"]
+    return response
 
 
 async def consent(issuer: Issuer, request: Request) -> Response:

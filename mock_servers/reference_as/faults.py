@@ -270,6 +270,31 @@ class F:
         ("CIMD-FETCH-04",),
         "follows redirects when fetching and checks only the first URL's address",
     )
+    CLIENT_NAME_UNESCAPED = Fault(
+        "client-name-unescaped",
+        ("CIMD-SEC-08",),
+        "the consent page renders client_name as markup (|safe; innerHTML in script-built pages)",
+    )
+    CONSENT_FRAMABLE = Fault(
+        "consent-framable",
+        ("CIMD-SEC-09",),
+        "the consent page is sent without X-Frame-Options or CSP frame-ancestors",
+    )
+    CONSENT_HIDES_CLIENT_HOST = Fault(
+        "consent-hides-client-host",
+        ("CIMD-UI-01",),
+        "the consent page shows the self-asserted client_name only, not the client_id host",
+    )
+    CONSENT_HIDES_REDIRECT_HOST = Fault(
+        "consent-hides-redirect-host",
+        ("CIMD-UI-02",),
+        "the consent page does not say which host the user is sent back to",
+    )
+    NO_LOOPBACK_WARNING = Fault(
+        "no-loopback-warning",
+        ("CIMD-UI-03",),
+        "no extra warning when every redirect URI of the client is on loopback",
+    )
     ISSUER_TRAILING_SLASH = Fault(
         "issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"
     )
