@@ -7,6 +7,7 @@ CIMD-SEC-09).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +31,12 @@ def client_with_redirects(host: MetadataHost, redirect_uri: str, **members: Any)
 
 
 def render_consent(
-    target: TargetSession, browser: BrowserFlow, client: ProbeClient, shot: str, mark: str = ""
+    target: TargetSession,
+    browser: BrowserFlow,
+    client: ProbeClient,
+    shot: str,
+    mark: str = "",
+    blocked: Sequence[str] = (),
 ) -> Rendered | None:
     """Drive ``client``'s request to consent and render the page (approving nothing).
 
@@ -47,7 +53,7 @@ def render_consent(
         return None
     seen = target.pacer.call(
         "rendering the consent page",
-        lambda: browser.inspect(attempt.url, client.redirect_uri, shot, mark),
+        lambda: browser.inspect(attempt.url, client.redirect_uri, shot, mark, blocked),
     )
     if seen.kind == "redirect":
         raise NonConformance(
@@ -64,10 +70,14 @@ def render_consent(
 
 
 def required_consent(
-    target: TargetSession, browser: BrowserFlow, client: ProbeClient, shot: str
+    target: TargetSession,
+    browser: BrowserFlow,
+    client: ProbeClient,
+    shot: str,
+    blocked: Sequence[str] = (),
 ) -> Rendered:
     """:func:`render_consent` for a valid client, which must reach consent."""
-    seen = render_consent(target, browser, client, shot)
+    seen = render_consent(target, browser, client, shot, blocked=blocked)
     if seen is None:
         raise HarnessError(
             f"the target refused a valid client (redirect URI {client.redirect_uri}) while the "

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import struct
+import zlib
+from dataclasses import replace
 
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.outcome import origin
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow, Rendered
 from conformance.run.consent_page import client_with_redirects, required_consent, unique_host
 from conformance.target.discovery import Target
 from mock_servers.callback import CallbackListener
+from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
 # words a warning about loopback-only redirect URIs uses (a heuristic; a person confirms)
@@ -142,6 +147,88 @@ def test_warns_about_loopback_only_redirects(
                 f"{loopback.shot.name if loopback.shot else '-'}, "
                 f"{remote.shot.name if remote.shot else '-'})"
             ),
+        )
+
+
+def png(size: int) -> bytes:
+    """A plain ``size`` x ``size`` PNG: logos told apart by their size in the browser."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * size for _ in range(size))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _logo(seen: Rendered, size: int) -> str | None:
+    """Where the page's image of ``size`` pixels came from (``None``: no such image)."""
+    for image in seen.dom.get("images", []):
+        if image.get("width") == size and image.get("height") == size:
+            return str(image.get("src", ""))
+    return None
+
+
+@pytest.mark.requirement("CIMD-UI-05")
+def test_logo_is_prefetched_and_served_by_the_as(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Serves a document (cacheable for 10 minutes) whose logo_uri is a 7x7 PNG on the
+    metadata host, and renders its consent page in a browser that never contacts the
+    metadata host itself; then serves a 9x9 PNG at the same URL and renders the consent page
+    for the same client again, within the document's cache lifetime.
+
+    Expects: the metadata host sees the logo fetched (by the AS: the browser cannot reach
+    it); the page shows the 7x7 image from a ``data:`` URI or the AS's own origin; and the
+    second page still shows the 7x7 image (the logo is kept, not fetched again per page).
+    """
+    host = cimd_metadata_host
+    logo_url = host.base_url + host.new_path("logo.png")
+    image = Hosting(headers=(("content-type", "image/png"), ("cache-control", "no-store")))
+    host.serve(logo_url, replace(image, body=png(7)))
+    client = client_with_redirects(host, f"https://{unique_host()}/cb", logo_uri=logo_url)
+    host.serve_document(client.client_id, client.document, cache_control="max-age=600")
+    mark = host.mark()
+    first = required_consent(
+        cimd_target, cimd_browser, client, "ui05-consent-first", blocked=[host.base_url]
+    )
+    fetched = [f for f in host.fetches_since(mark) if logo_url.endswith(f.target)]
+    as_origin = origin(first.url)
+    problems = []
+    if not fetched:
+        problems.append("the metadata host never saw the logo fetched")
+    src = _logo(first, 7)
+    if src is None:
+        hotlinked = [
+            i.get("src")
+            for i in first.dom.get("images", [])
+            if origin(str(i.get("src"))) == origin(logo_url)
+        ]
+        problems.append(
+            "the page points its image at the client's host (logo_uri itself)"
+            if hotlinked
+            else "the page shows no 7x7 logo"
+        )
+    elif not (src.startswith("data:") or origin(src) == as_origin):
+        problems.append(f"the logo is served from {origin(src)}, not from the AS")
+    if not problems:
+        host.serve(logo_url, replace(image, body=png(9)))
+        second = required_consent(
+            cimd_target, cimd_browser, client, "ui05-consent-second", blocked=[host.base_url]
+        )
+        if _logo(second, 7) is None:
+            shown = "the new 9x9 logo" if _logo(second, 9) is not None else "no logo"
+            problems.append(f"the second page, within the document's cache lifetime, shows {shown}")
+    if problems:
+        raise NonConformance(
+            expected="the logo fetched by the AS, kept, and served from storage it controls",
+            observed=f"{'; '.join(problems)} (screenshot {_shot(first)})",
         )
 
 

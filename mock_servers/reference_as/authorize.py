@@ -83,6 +83,8 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
     )
     if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
         logo = lazy_logo_src(issuer, client.logo_uri)
+    elif issuer.has(F.LOGO_HOTLINKED):  # the fault: the user's browser fetches it
+        logo = client.logo_uri if (client.logo_uri or "").startswith("https://") else None
     else:
         logo = await issuer.clients.logo(client)
     if found is None:  # consent-before-login: an anonymous session holds the request

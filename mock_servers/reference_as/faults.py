@@ -295,6 +295,12 @@ class F:
         ("CIMD-UI-03",),
         "no extra warning when every redirect URI of the client is on loopback",
     )
+    LOGO_HOTLINKED = Fault(
+        "logo-hotlinked",
+        ("CIMD-UI-05",),
+        "the consent page's <img> is the document's https logo_uri itself, which the user's "
+        "browser fetches from the client's host",
+    )
     ISSUER_TRAILING_SLASH = Fault(
         "issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"
     )

@@ -20,6 +20,7 @@ from mock_servers.reference_as import Fault, FaultSet, IssuerConfig, create_app
 from mock_servers.runner import Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
+JSON_TYPE = ("content-type", "application/json")
 USER, PASSWORD = "alice", "wonderland-test-only"
 
 
@@ -60,7 +61,9 @@ class DocumentHost:
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         raw = body if isinstance(body, bytes) else httpx.Response(200, json=body).content
-        all_headers = [("content-type", "application/json"), *(headers or [])]
+        given = headers or []
+        kind = [] if any(name == "content-type" for name, _ in given) else [JSON_TYPE]
+        all_headers = [*kind, *given]
         self.hosted[self._target(url)] = Hosted(status, raw, all_headers)
 
     def serve_document(self, url: str, cache_control: str = "no-store", **members: Any) -> None:
