@@ -58,6 +58,7 @@ _NEVER_FETCHED = (
     "CIMD-FETCH-04",
     "CIMD-REDIR-01",
     "CIMD-SEC-02",
+    "CIMD-UI-05",
     "CIMD-URL-08",
 )
 
@@ -227,16 +228,18 @@ class F:
     LOGO_FETCHED_LAZILY = Fault(
         "logo-fetched-lazily",
         # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
-        # consent page rendered with its images shows the fetch.
-        ("CIMD-SEC-05",),
+        # consent page rendered with its images shows the fetch. Fetched per image request,
+        # the logo is not kept either (CIMD-UI-05).
+        ("CIMD-SEC-05", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
         "address check when the browser asks for it",
     )
     LOGO_PROXIED_ANY_SCHEME = Fault(
         "logo-proxied-any-scheme",
         # https logos on any host and ftp:// alike, only when the rendered consent page
-        # asks: both document-URL checks must render the page to see it
-        ("CIMD-SEC-05", "CIMD-SEC-06"),
+        # asks: both document-URL checks must render the page to see it; nor is the logo
+        # kept (CIMD-UI-05)
+        ("CIMD-SEC-05", "CIMD-SEC-06", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
         "the browser asks for it, any scheme but https with urllib",
     )
