@@ -6,6 +6,7 @@ fresh valid copy is cached under the exact identifier.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Literal
 
 from .config import IssuerConfig
@@ -16,6 +17,7 @@ from .identifiers import ClientIdSyntaxError, check_client_id
 from .ratelimit import FetchLimiter, RateLimited
 
 Stage = Literal["syntax", "fetch", "document", "rate"]
+MAX_KEPT_LOGOS = 256
 
 
 class ClientError(Exception):
@@ -42,6 +44,8 @@ class ClientResolver:
         self._faults = config.faults
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
+        # each client's logo with the copy of the document it was fetched for (CIMD-UI-05)
+        self._logos: OrderedDict[str, tuple[ClientDocument, str | None]] = OrderedDict()
         self._limiter = (
             FetchLimiter(config.rate_interval_s, config.rate_budget, config.rate_window_s)
             if config.is_variant("rate-limited")
@@ -57,8 +61,21 @@ class ClientResolver:
         return await self._fetcher.fetch_jwks(url)
 
     async def logo(self, client: ClientDocument) -> str | None:
-        """The client's logo as a ``data:`` URI for the consent page, if it can be had."""
-        return await self._fetcher.fetch_logo(client.logo_uri)
+        """The client's logo as a ``data:`` URI for the consent page, if it can be had.
+
+        The logo is fetched once per copy of the document and kept as long as that copy is
+        (CIMD-UI-05): while the document cache serves the same copy, its logo comes from here;
+        a document fetched again (a new copy) gets its logo fetched again.
+        """
+        kept = self._logos.get(client.client_id)
+        if kept is not None and kept[0] is client:
+            return kept[1]
+        logo = await self._fetcher.fetch_logo(client.logo_uri)
+        self._logos[client.client_id] = (client, logo)
+        self._logos.move_to_end(client.client_id)
+        while len(self._logos) > MAX_KEPT_LOGOS:
+            self._logos.popitem(last=False)
+        return logo
 
     async def logo_at(self, url: str) -> str | None:
         """The logo at ``url`` as a ``data:`` URI, if it can be had (the lazy-logo fault)."""

@@ -60,6 +60,7 @@ _NEVER_FETCHED = (
     "CIMD-REDIR-04",
     "CIMD-REDIR-10",
     "CIMD-SEC-02",
+    "CIMD-UI-05",
     "CIMD-URL-08",
 )
 
@@ -272,16 +273,18 @@ class F:
     LOGO_FETCHED_LAZILY = Fault(
         "logo-fetched-lazily",
         # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
-        # consent page rendered with its images shows the fetch.
-        ("CIMD-SEC-05",),
+        # consent page rendered with its images shows the fetch. Fetched per image request,
+        # the logo is not kept either (CIMD-UI-05).
+        ("CIMD-SEC-05", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
         "address check when the browser asks for it",
     )
     LOGO_PROXIED_ANY_SCHEME = Fault(
         "logo-proxied-any-scheme",
         # https logos on any host and ftp:// alike, only when the rendered consent page
-        # asks: both document-URL checks must render the page to see it
-        ("CIMD-SEC-05", "CIMD-SEC-06"),
+        # asks: both document-URL checks must render the page to see it; nor is the logo
+        # kept (CIMD-UI-05)
+        ("CIMD-SEC-05", "CIMD-SEC-06", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
         "the browser asks for it, any scheme but https with urllib",
     )
@@ -324,6 +327,37 @@ class F:
         "redirects-to-private",
         ("CIMD-FETCH-04",),
         "follows redirects when fetching and checks only the first URL's address",
+    )
+    CLIENT_NAME_UNESCAPED = Fault(
+        "client-name-unescaped",
+        ("CIMD-SEC-08",),
+        "the consent page renders client_name as markup (|safe; innerHTML in script-built pages)",
+    )
+    CONSENT_FRAMABLE = Fault(
+        "consent-framable",
+        ("CIMD-SEC-09",),
+        "the consent page is sent without X-Frame-Options or CSP frame-ancestors",
+    )
+    CONSENT_HIDES_CLIENT_HOST = Fault(
+        "consent-hides-client-host",
+        ("CIMD-UI-01",),
+        "the consent page shows the self-asserted client_name only, not the client_id host",
+    )
+    CONSENT_HIDES_REDIRECT_HOST = Fault(
+        "consent-hides-redirect-host",
+        ("CIMD-UI-02",),
+        "the consent page does not say which host the user is sent back to",
+    )
+    NO_LOOPBACK_WARNING = Fault(
+        "no-loopback-warning",
+        ("CIMD-UI-03",),
+        "no extra warning when every redirect URI of the client is on loopback",
+    )
+    LOGO_HOTLINKED = Fault(
+        "logo-hotlinked",
+        ("CIMD-UI-05",),
+        "the consent page's <img> is the document's https logo_uri itself, which the user's "
+        "browser fetches from the client's host",
     )
     ISSUER_TRAILING_SLASH = Fault(
         "issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"
