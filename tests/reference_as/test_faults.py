@@ -433,6 +433,8 @@ async def test_token_rejects_resource(make_client: Any, docs: DocumentHost) -> N
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     response = await client.token(**form, client_id=url, resource="https://as.test/mcp")
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
 async def test_consent_page_faults(make_client: Any, docs: DocumentHost) -> None:
     """Each consent fault drops exactly one of the clean page's protections."""
     url = docs.new_url()
