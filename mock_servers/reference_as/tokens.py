@@ -66,11 +66,19 @@ async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Respons
         faults=issuer.config.faults,
         single_audience=issuer.is_variant("assertion-audience-issuer"),
     )
+    client = grant.request.client
     try:
-        await verifier.authenticate(grant.request.client, grant.request.client_id, fields)
+        if not issuer.has(F.CLIENT_FROM_AUTHORIZATION):
+            # the metadata as it is now (cached only as its headers allow): a method or key
+            # removed from the document since the authorization no longer counts (§8.4)
+            client = await issuer.clients.resolve(grant.request.client_id)
+        await verifier.authenticate(client, grant.request.client_id, fields)
     except ClientAuthError as exc:
         return oauth_error("invalid_client", str(exc), 401)
-    except ClientError as exc:  # a document fetch over the rate-limited variant's limits
+    except ClientError as exc:
+        if exc.stage != "rate":
+            return oauth_error("invalid_client", "the client's metadata is no longer valid", 401)
+        # a document fetch over the rate-limited variant's limits
         answer = oauth_error("temporarily_unavailable", exc.description, 429)
         answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
