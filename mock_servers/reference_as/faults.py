@@ -318,6 +318,46 @@ class F:
         ("CIMD-AUTHN-07",),
         "fetches a private_key_jwt client's jwks_uri without the address check",
     )
+    KEYS_PINNED_AT_FIRST_FETCH = Fault(
+        "keys-pinned-at-first-fetch",
+        ("CIMD-AUTHN-06",),
+        "keeps a client's jwks from the first fetch of its document, whatever later fetches say",
+    )
+    IGNORES_NO_STORE = Fault(
+        "ignores-no-store",
+        ("CIMD-AUTHN-06", "CIMD-CACHE-01", "CIMD-CHG-01", "CIMD-CHG-02"),
+        "caches every valid document for five minutes, no-store, no-cache and max-age=0 too",
+    )
+    CACHES_ERRORS = Fault(
+        "caches-errors",
+        ("CIMD-CACHE-02",),
+        "caches a failed fetch (an error status) for the max-age its response carries",
+    )
+    CACHES_INVALID_DOCUMENTS = Fault(
+        "caches-invalid-documents",
+        ("CIMD-CACHE-03",),
+        "caches the rejection of an invalid document for the max-age its response carries",
+    )
+    FIXED_CACHE_LIFETIME = Fault(
+        "fixed-cache-lifetime",
+        ("CIMD-CACHE-04",),
+        "keeps every document that may be stored for an hour, whatever its max-age",
+    )
+    CACHE_KEYED_NORMALIZED = Fault(
+        "cache-keyed-normalized",
+        ("CIMD-CACHE-05",),
+        "keys the document cache by the normalized identifier (host case, :443, slash, query)",
+    )
+    REDIRECT_URIS_PINNED_AT_FIRST_FETCH = Fault(
+        "redirect-uris-pinned-at-first-fetch",
+        ("CIMD-CACHE-04", "CIMD-CHG-01"),
+        "keeps a client's redirect_uris from the first fetch of its document",
+    )
+    CLIENT_FROM_AUTHORIZATION = Fault(
+        "client-from-authorization",
+        ("CIMD-AUTHN-06", "CIMD-CHG-02"),
+        "authenticates token requests with the document read at authorization, never re-read",
+    )
     DOCUMENT_URLS_ANY_SCHEME = Fault(
         "document-urls-any-scheme",
         ("CIMD-SEC-06",),
