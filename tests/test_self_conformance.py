@@ -67,7 +67,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _matrix(out: Path, state_dir: Path, *extra: str) -> dict[str, Report]:
     """Reports of one `demo --matrix --strict` run, by fault name ("" for the clean issuer)."""
     args = ["demo", "--matrix", "--strict", "--report-dir", str(out), "--state-dir", str(state_dir)]
-    done = _run([*args, *extra], timeout=1200)
+    done = _run([*args, *extra], timeout=3600)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return _reports(out)
 
