@@ -16,12 +16,11 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.catalog.verdicts import NonConformance
 from conformance.harness.outcome import origin
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow, Rendered
 from conformance.run.consent_page import client_with_redirects, required_consent, unique_host
-from conformance.target.discovery import Target
 from mock_servers.callback import CallbackListener
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
@@ -230,20 +229,3 @@ def test_logo_is_prefetched_and_served_by_the_as(
             expected="the logo fetched by the AS, kept, and served from storage it controls",
             observed=f"{'; '.join(problems)} (screenshot {_shot(first)})",
         )
-
-
-@pytest.mark.requirement("CIMD-UI-07")
-def test_mcp_proxy_keeps_per_client_consent(cimd_metadata: Target) -> None:
-    """Only for an authorization server that is an MCP proxy (MCP security best practices,
-    "Required Protections"): per-client consent showing the client name, third-party scopes
-    and the registered redirect_uri, with anti-framing and CSRF protection.
-
-    Expects: not applicable, since nothing in the target's description says it is such a
-    proxy (its parts are judged by CIMD-UI-02 and CIMD-SEC-09).
-    """
-    raise NotApplicable(
-        f"applies only when the AS under test ({cimd_metadata.issuer}) is an MCP proxy acting "
-        "as an authorization server, which the suite cannot tell and the target file does not "
-        "declare; the redirect_uri display and anti-framing it asks for are judged by "
-        "CIMD-UI-02 and CIMD-SEC-09"
-    )
