@@ -233,6 +233,8 @@ class BrowserFlow:
                     if browser_mod.reaches(page.url, redirect_uri):
                         break
                     page.wait_for_timeout(100)
+                if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
+                    browser_mod.log_in_if_asked(page, recipe)
                 with contextlib.suppress(PlaywrightTimeoutError):
                     page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
