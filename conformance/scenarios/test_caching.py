@@ -147,7 +147,10 @@ def test_stale_metadata_is_fetched_again(
             f"the client with both redirect URIs was not accepted ({fresh.outcome.describe()})"
         )
     host.settle(client.client_id)
-    fetched_at = max(fetch.at for fetch in host.fetches(client.client_id))
+    # a target that never fetched has no copy to age: the clock starts now
+    fetched_at = max(
+        (fetch.at for fetch in host.fetches(client.client_id)), default=time.monotonic()
+    )
     host.serve(client.client_id, cached_for({**document, "redirect_uris": [kept]}, age))
     time.sleep(max(0.0, fetched_at + SHORT_LIFETIME_S + 0.5 - time.monotonic()))
     stale = cimd_target.attempt(client.client_id, client.redirect_uri)

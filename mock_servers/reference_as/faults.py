@@ -47,6 +47,12 @@ class Fault:
 
 # What a target that never fetches the document fails in default mode (fault client-id-not-fetched)
 _NEVER_FETCHED = (
+    # no fetch per authorization, and a change in the document never shows
+    "CIMD-CACHE-01",
+    "CIMD-CACHE-04",
+    "CIMD-CACHE-05",
+    "CIMD-CHG-01",
+    "CIMD-CHG-02",
     "CIMD-DISC-04",
     "CIMD-DOC-01",
     "CIMD-DOC-02",
