@@ -1,6 +1,6 @@
 """URL and form parameters whose values are secrets: never written down.
 
-The metadata host leaves their values out of its fetch log (``mock_servers.hosting``); the
+The metadata host leaves their values out of its fetch log (``mock_servers.fetch_log``); the
 suite redacts them from every report (``conformance.redaction``).
 """
 

@@ -1,19 +1,23 @@
 """The command line: ``run``, ``demo``, ``reference-as`` and ``ca``.
 
-``run`` is a thin wrapper around pytest with the ``conformance.plugin`` plugin: it runs the
-checks in ``conformance.scenarios`` against one or more targets and turns the reports into
-the exit code (0 conformant, 1 non-conformant, 2 the harness could not test).
+``run`` is a thin wrapper around pytest with the ``conformance.plugin`` plugin: it builds the
+run's configuration (:func:`run_config_for`), hands it to pytest as a plugin object
+(:class:`~conformance.plugin.run.CimdRun`) that runs the checks in ``conformance.scenarios``
+against one or more targets, and takes the exit code from the reports it hands back (0
+conformant, 1 non-conformant, 2 the harness could not test).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,13 +26,16 @@ from conformance.catalog import requirements
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.network import lab
+from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
 from conformance.report import baseline
-from conformance.report.collect import write
 from conformance.report.model import Report
+from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
+from conformance.report.writers import combined_exit_code, write, write_run
 from conformance.run import input_checks, interrupts
-from conformance.run.state import label_for
+from conformance.run.options import OPTIONS, RunOptionError, run_config
+from conformance.run.state import RunConfig
 from conformance.target import deadline, resource
 from conformance.target import file as target_file
 from conformance.target.command import TargetCommand
@@ -36,7 +43,7 @@ from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-DEFAULT_REPORT_DIR = Path("reports") / "latest"
+DEFAULT_REPORT_DIR = RunConfig().report_dir
 # The pacing a user gives a server with the rate-limited variant's budget (30 document
 # fetches a minute per origin): honour its Retry-After in full, and let it cache documents.
 RATE_LIMITED_DEMO_PACING = ("max_wait_s=60", "cache_control=max-age=600")
@@ -150,77 +157,78 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def pytest_args(args: argparse.Namespace, issuers: Sequence[str]) -> list[str]:
-    """The pytest command line for a run."""
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line for a run (its configuration goes as an object, not here)."""
     argv = [str(SCENARIOS), "-c", str(SCENARIOS / "pytest.ini"), "--rootdir", str(SCENARIOS)]
-    argv += ["--no-header", "--assert=plain"]
+    argv += ["--no-header", "--assert=plain", "--strict-markers"]
     # the console summary says every verdict once; pytest's per-check errors would repeat a
     # preflight failure once per check
     argv += ["-v", "--tb=line"] if args.verbose else ["-q", "--tb=no", "-rN"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "conformance.plugin"]
-    for issuer in issuers:
-        argv += ["--cimd-issuer", issuer]
-    argv += ["--cimd-report-dir", str(args.report_dir.resolve()), "--cimd-profile", args.profile]
-    argv += ["--cimd-user", args.user, "--cimd-password", args.password]
-    for key, value in getattr(args, "login", {}).items():
-        argv += ["--cimd-login", f"{key}={value}"]
-    for key, value in getattr(args, "metadata_host", {}).items():
-        argv += [f"--cimd-metadata-{key.replace('_', '-')}", str(value)]
-    argv += ["--strict-markers"] + (["--cimd-strict"] if args.strict else [])
-    if args.browser:
-        argv += ["--cimd-browser", args.browser]
-    if args.state_dir:
-        argv += ["--cimd-state-dir", str(args.state_dir)]
-    for param in args.param:
-        argv += ["--cimd-param", param]
-    for pacing in args.pacing:
-        argv += ["--cimd-pacing", pacing]
-    if args.baseline:
-        argv += ["--cimd-baseline", str(args.baseline.resolve())]
-    if getattr(args, "target_ca", None):
-        argv += ["--cimd-target-ca", str(Path(args.target_ca).resolve())]
-    if getattr(args, "mcp_discovery", None):
-        argv += ["--cimd-mcp-discovery", args.mcp_discovery]
-    for name in ("exchange", "check", "run"):
-        argv += [f"--cimd-{name}-timeout", str(getattr(args, f"{name}_timeout"))]
     return argv
+
+
+def run_config_for(args: argparse.Namespace, issuers: Sequence[str]) -> RunConfig:
+    """The run's configuration from the command line (after :func:`_resolve`).
+
+    Options are taken by their run-option names (``args.user`` is the run option ``user``);
+    the target file's ``[metadata_host]`` table gives the ``metadata_*`` options.
+
+    Raises:
+        RunOptionError: an option's value cannot be used.
+    """
+    values: dict[str, Any] = {
+        o.name: getattr(args, o.name) for o in OPTIONS if hasattr(args, o.name)
+    }
+    values.update({f"metadata_{k}": v for k, v in getattr(args, "metadata_host", {}).items()})
+    values.update(issuer=list(issuers), report_dir=args.report_dir.resolve())
+    if getattr(args, "target_ca", None):
+        values["target_ca"] = Path(args.target_ca).resolve()
+    return run_config(values)
+
+
+def _untested(issuer: str, args: argparse.Namespace, message: str) -> Report:
+    """A report for ``issuer`` that says why nothing was tested."""
+    report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
+    report.preflight["error"] = message
+    return report
 
 
 def could_not_test(args: argparse.Namespace, issuers: Sequence[str], message: str) -> int:
     """Write a report saying why nothing could be tested; returns exit code 2."""
-    for issuer in issuers or ["(no target)"]:
-        report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
-        report.preflight["error"] = message
-        multi = len(issuers) > 1
-        write(report, args.report_dir / label_for(issuer) if multi else args.report_dir)
+    named = list(issuers) or ["(no target)"]
+    reports = [_untested(issuer, args, message) for issuer in named]
+    write_run(reports, ReportPaths.of(args.report_dir, named))
     print(f"cimd-conformance: the harness could not test: {redact_text(message)}", file=sys.stderr)
     return 2
 
 
 def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
     """Run the checks against ``issuers``; returns the combined exit code."""
+    known = None
     if args.baseline:
         try:
-            baseline.load(args.baseline)
+            known = baseline.load(args.baseline)
         except baseline.BaselineError as exc:
             return could_not_test(args, issuers, f"{exc}. Fix the baseline file.")
+        known = dataclasses.replace(known, path=str(args.baseline.resolve()))  # named in full
     try:
-        status = pytest.main(pytest_args(args, issuers))
+        config = run_config_for(args, issuers)
+    except RunOptionError as exc:
+        flag = "--" + exc.option.name.replace("_", "-")
+        return could_not_test(args, issuers, f"{flag}: {exc}. Fix {flag}.")
+    run = CimdRun(config, known)
+    try:
+        status = pytest.main(pytest_args(args), plugins=[run])
     except Exception as exc:  # the harness broke (e.g. a listener could not bind): not a verdict
         return could_not_test(args, issuers, f"the run stopped on a harness error: {exc!r}")
-    codes = []
-    for issuer in issuers:
-        directory = args.report_dir / label_for(issuer) if len(issuers) > 1 else args.report_dir
-        path = directory / "report.json"
-        if not path.exists():  # pytest stopped before the plugin could write anything
-            report = Report(issuer, args.profile, args.strict, __version__, started="")
-            report.preflight["error"] = (
-                f"the run ended before any check (pytest exit status {int(status)})"
-            )
-            write(report, directory)
-        codes.append(Report.load(path).exit_code())
-    code = 2 if 2 in codes else max(codes, default=2)
+    reports = list(run.reports)
+    if not reports:  # pytest stopped before the plugin could write anything
+        message = f"the run ended before any check (pytest exit status {int(status)})"
+        reports = [_untested(issuer, args, message) for issuer in issuers]
+        write_run(reports, ReportPaths.of(args.report_dir, issuers))
+    code = combined_exit_code(reports)
     where = getattr(args, "final_report_dir", args.report_dir).resolve()
     if interrupts.received() is None:  # else the interrupted line says where they are
         print(f"cimd-conformance: reports in {where} (exit code {code})")
@@ -366,8 +374,7 @@ def _mark_interrupted(args: argparse.Namespace, staging: Path) -> None:
     paths = sorted(staging.glob("report.json")) + sorted(staging.glob("*/report.json"))
     if not paths:
         issuer = ", ".join(getattr(args, "issuer", None) or []) or "(not started)"
-        report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
-        report.preflight["error"] = "the run was interrupted before any check"
+        report = _untested(issuer, args, "the run was interrupted before any check")
         report.interrupted = interrupts.record(0)
         write(report, staging)
         return
@@ -376,7 +383,7 @@ def _mark_interrupted(args: argparse.Namespace, staging: Path) -> None:
         if not report.interrupted:
             report.interrupted = interrupts.record(len(report.results))
             write(report, path.parent)
-    index = staging / "index.json"
+    index = ReportPaths(staging).index
     if index.exists():
         entries = json.loads(index.read_text("utf-8"))
         for entry in entries.values():
@@ -409,15 +416,8 @@ def _run(args: argparse.Namespace) -> int:
             spec = target_file.load(args.target)
         except target_file.TargetFileError as exc:
             _resolve(args, None)
-            report = Report(
-                ", ".join(args.issuer or ["(from the target file)"]),
-                args.profile,
-                args.strict,
-                __version__,
-                started="",
-            )
-            report.preflight["error"] = f"{exc}. Fix the target file."
-            write(report, args.report_dir)
+            issuer = ", ".join(args.issuer or ["(from the target file)"])
+            write(_untested(issuer, args, f"{exc}. Fix the target file."), args.report_dir)
             print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
             return 2
     _resolve(args, spec)
@@ -462,7 +462,7 @@ def _input_problem(
         problems.append(input_checks.ca_file_problem(args.target_ca, "--target-ca"))
     host = getattr(args, "metadata_host", {})
     if not lab.inside():
-        for key in ("port", "plain_port", "untrusted_port"):
+        for key in target_file.METADATA_HOST_PORTS:
             if host.get(key):
                 address = str(host.get("bind", "127.0.0.1"))
                 where = f"[metadata_host] {key} {in_file}"
@@ -481,7 +481,7 @@ def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
         found = resource.discover(client, url, deadline.Clock(limits))
     if not any(p.startswith("resource=") for p in args.param):
         args.param = [*args.param, f"resource={url}"]
-    args.mcp_discovery = json.dumps(found.evidence())
+    args.mcp_discovery = found.evidence()
     return found.issuer
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-from mock_servers.hosting import SECRET_PARAMS
+from cimd_rules.secret_params import SECRET_PARAMS
 
 # the names the metadata host's fetch log already redacts, plus the forms' one-time values
 SECRET_NAMES = frozenset(SECRET_PARAMS) | {"csrf", "request_id"}

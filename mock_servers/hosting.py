@@ -1,121 +1,296 @@
-"""How the metadata host answers one URL: hosting is data, not code."""
+"""How the metadata host answers one URL: hosting is data, not code.
+
+A :class:`Hosting` says what is sent (status, headers, body) and how (after a delay, dripped,
+with a lying ``Content-Length``, streamed without end, gzip-encoded, answered 304 when a
+conditional request matches). A :class:`HostingSequence` answers the Nth fetch of a URL with
+its Nth hosting. The classmethods build the repertoire the catalog's FETCH, CACHE and CHG rows
+name; :mod:`mock_servers.answer` sends them.
+"""
 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field, replace
+import zlib
+from dataclasses import dataclass, replace
 from typing import Any
 
-# Parameters whose values never reach a fetch log summary (the same names the suite redacts).
-from cimd_rules.secret_params import SECRET_PARAMS as SECRET_PARAMS  # re-exported for callers
+from mock_servers.fetch_log import SECRET_PARAMS, Fetch, redact_secret_params
 
-_SECRET_PARAM = re.compile(rf"([?&#;]({'|'.join(SECRET_PARAMS)})=)[^&#]*", re.IGNORECASE)
-
-
-def redact_secret_params(url: str) -> str:
-    """``url`` (or a request target) with secret query and fragment values replaced."""
-    return _SECRET_PARAM.sub(lambda m: m.group(1) + "[redacted]", url)
-
+__all__ = [
+    "CONTENT_TYPES",
+    "FETCH_ERROR_STATUSES",
+    "JSON_HEADERS",
+    "PAD_MEMBER",
+    "REDIRECT_STATUSES",
+    "SECRET_PARAMS",
+    "Fetch",
+    "Hosting",
+    "HostingSequence",
+    "redact_secret_params",
+]
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-type", "application/json"),
     ("cache-control", "no-store"),
 )
+FETCH_ERROR_STATUSES: tuple[int, ...] = (201, 202, 203, 204, 206, 226, 300, 304, 400, 401)
+FETCH_ERROR_STATUSES += (403, 404, 410, 429, 500, 502, 503)
+"""The statuses CIMD-FETCH-03 serves a valid document with; each must be refused."""
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+"""The redirect statuses CIMD-FETCH-04 names."""
+CONTENT_TYPES: tuple[str | None, ...] = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/cimd+json",
+    "application/jrd+json",
+    "text/plain",
+    "text/html",
+    "application/octet-stream",
+    None,
+)
+"""Content types CIMD-FETCH-08 serves a valid document with (``None``: no Content-Type)."""
+PAD_MEMBER = "x-cimd-padding"
+"""The extension member that pads documents to an exact size (CIMD-FETCH-06)."""
+CAP_BYTES = 64 * 1024 * 1024
+"""Default safety cap: no answer sends more body bytes than this."""
+CAP_S = 60.0
+"""Default safety cap: no answer takes longer than this, delays and drips included."""
+_NO_STORE = (("cache-control", "no-store"),)
 
 
 @dataclass(frozen=True)
 class Hosting:
-    """One URL's answer: status, headers, body and timing.
+    """One URL's answer: status, headers, body, timing and framing.
 
     Attributes:
         status: the HTTP status code.
-        headers: response headers, in order (names lower-case).
-        body: the response body bytes.
-        delay_s: seconds to wait before answering.
+        headers: response headers, in order (names lower-case). A ``content-length`` here is
+            sent as given; otherwise the true length is added (or the declared one).
+        body: the response body bytes (already gzip-compressed for a gzip hosting).
+        delay_s: seconds to wait before the first byte (a slow or silent server).
+        drip_ms: when set, the body is sent one byte every ``drip_ms`` milliseconds.
+        drip_head: the status line and headers drip too (HTTP/1.x, written byte by byte on
+            the connection; on HTTP/2 only the body drips).
+        declared_length: a ``Content-Length`` that is not the body's length (a lie). On
+            HTTP/1.x the response is written as bytes on the connection, the whole body
+            whatever was declared, then the connection is closed; on HTTP/2 the header is
+            sent with the whole body.
+        endless: after ``body``, filler bytes (``a``) follow without end, chunked (no
+            ``Content-Length``), until the client hangs up or the cap ends the answer.
+        chunked: send the body without ``Content-Length`` (chunked on HTTP/1.1).
+        etag: an ``ETag`` sent with the answer; a request whose ``If-None-Match`` names it
+            (or ``*``) is answered 304.
+        last_modified: a ``Last-Modified`` HTTP-date sent with the answer; a request with
+            ``If-Modified-Since`` at or after it (and no ``If-None-Match``) is answered 304.
+        expires_in_s: send ``Expires`` this many seconds after the moment of sending.
+        cap_bytes: the safety cap on body bytes; past it the connection is cut.
+        cap_s: the safety cap on the whole answer's time; past it the connection is cut.
     """
 
     status: int = 200
     headers: tuple[tuple[str, str], ...] = JSON_HEADERS
     body: bytes = b""
     delay_s: float = 0.0
+    drip_ms: float = 0.0
+    drip_head: bool = False
+    declared_length: int | None = None
+    endless: bool = False
+    chunked: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    expires_in_s: float | None = None
+    cap_bytes: int = CAP_BYTES
+    cap_s: float = CAP_S
 
     @classmethod
-    def document(cls, doc: Any, *, status: int = 200, **changes: Any) -> Hosting:
-        """A JSON body (any JSON value) served with ``application/json`` and ``no-store``."""
-        return replace(cls(status=status, body=json.dumps(doc).encode()), **changes)
+    def document(
+        cls,
+        doc: Any,
+        *,
+        status: int = 200,
+        content_type: str | None = "application/json",
+        cache_control: str | None = "no-store",
+        **changes: Any,
+    ) -> Hosting:
+        """A JSON body (any JSON value), by default with ``application/json`` and ``no-store``.
+
+        ``content_type`` or ``cache_control`` ``None`` leaves that header out; ``changes``
+        override any field (``headers=`` replaces all headers).
+        """
+        headers = _headers(content_type, cache_control)
+        return replace(cls(status=status, headers=headers, body=_json(doc)), **changes)
 
     @classmethod
     def raw(
-        cls, body: bytes, *, content_type: str = "application/json", status: int = 200
+        cls, body: bytes, *, content_type: str | None = "application/json", status: int = 200
     ) -> Hosting:
-        """An arbitrary body with the given content type."""
-        return cls(
-            status=status,
-            body=body,
-            headers=(("content-type", content_type), ("cache-control", "no-store")),
-        )
+        """An arbitrary body with the given content type (``None``: no Content-Type)."""
+        return cls(status=status, body=body, headers=_headers(content_type, "no-store"))
 
     @classmethod
     def redirect(cls, to: str, *, status: int = 302) -> Hosting:
-        """A redirect to ``to``."""
-        return cls(
-            status=status, body=b"", headers=(("location", to), ("cache-control", "no-store"))
+        """A redirect to ``to`` (an absolute URL, or a relative reference sent as given)."""
+        return cls(status=status, body=b"", headers=(("location", to), *_NO_STORE))
+
+    @classmethod
+    def with_status(cls, doc: Any, status: int) -> Hosting:
+        """A valid document served with ``status``, shaped as that status requires.
+
+        204 and 304 carry no body; 206 a ``Content-Range`` over the whole body; 401 a
+        ``WWW-Authenticate``; 429 and 503 a ``Retry-After``.
+        """
+        if status in (204, 304):
+            return cls(status=status, headers=_NO_STORE)
+        hosting = cls.document(doc, status=status)
+        extra = {
+            206: ("content-range", f"bytes 0-{len(hosting.body) - 1}/{len(hosting.body)}"),
+            401: ("www-authenticate", 'Basic realm="cimd"'),
+            429: ("retry-after", "1"),
+            503: ("retry-after", "1"),
+        }.get(status)
+        return replace(hosting, headers=(*hosting.headers, extra)) if extra else hosting
+
+    @classmethod
+    def padded(cls, doc: dict[str, Any], size: int, **changes: Any) -> Hosting:
+        """``doc`` padded with a :data:`PAD_MEMBER` string to a body of exactly ``size`` bytes."""
+        return cls.document(doc, body=padded_body(doc, size), **changes)
+
+    @classmethod
+    def endless_stream(cls, doc: dict[str, Any], **changes: Any) -> Hosting:
+        """``doc``'s JSON up to an open :data:`PAD_MEMBER` string, then filler without end."""
+        prefix = _json({**doc, PAD_MEMBER: ""})[:-2]
+        return cls.document(doc, body=prefix, endless=True, **changes)
+
+    @classmethod
+    def lying_length(
+        cls, doc: dict[str, Any], *, declared: int, size: int | None = None, **changes: Any
+    ) -> Hosting:
+        """``doc`` (padded to ``size`` bytes when given) sent under ``Content-Length: declared``."""
+        body = padded_body(doc, size) if size is not None else _json(doc)
+        return cls.document(doc, body=body, declared_length=declared, **changes)
+
+    @classmethod
+    def gzipped(cls, doc: dict[str, Any], *, inflates_to: int | None = None) -> Hosting:
+        """``doc`` gzip-compressed, with ``Content-Encoding: gzip``.
+
+        With ``inflates_to``, the document is padded to that many bytes before compression:
+        a gzip bomb (50 MB of padding compresses to some 50 KB).
+        """
+        body = _gzip(doc, inflates_to)
+        headers = (("content-type", "application/json"), ("content-encoding", "gzip"))
+        return cls(headers=(*headers, *_NO_STORE), body=body)
+
+    @classmethod
+    def slow(cls, doc: Any, *, first_byte_s: float, **changes: Any) -> Hosting:
+        """``doc``, after ``first_byte_s`` seconds of silence."""
+        return cls.document(doc, delay_s=first_byte_s, **changes)
+
+    @classmethod
+    def silent(cls, *, cap_s: float = CAP_S) -> Hosting:
+        """A server that accepts the request and never answers (cut after ``cap_s``)."""
+        return cls(status=200, delay_s=cap_s, cap_s=cap_s)
+
+    @classmethod
+    def dripping(cls, doc: Any, *, every_ms: float, head: bool = True, **changes: Any) -> Hosting:
+        """``doc`` sent one byte every ``every_ms`` ms, from the status line on (``head``)."""
+        return cls.document(doc, drip_ms=every_ms, drip_head=head, **changes)
+
+    @classmethod
+    def cached(cls, doc: Any, cache_control: str | None, **changes: Any) -> Hosting:
+        """``doc`` with ``Cache-Control: cache_control`` (``None``: no Cache-Control)."""
+        return cls.document(doc, cache_control=cache_control, **changes)
+
+    @classmethod
+    def expiring(cls, doc: Any, *, in_s: float, **changes: Any) -> Hosting:
+        """``doc`` with ``Expires`` ``in_s`` seconds after sending and no Cache-Control."""
+        return cls.document(doc, cache_control=None, expires_in_s=in_s, **changes)
+
+    @classmethod
+    def validated(
+        cls,
+        doc: Any,
+        *,
+        etag: str | None = '"v1"',
+        last_modified: str | None = "Mon, 01 Jan 2024 00:00:00 GMT",
+        cache_control: str | None = "no-cache",
+        **changes: Any,
+    ) -> Hosting:
+        """``doc`` with validators: a matching conditional request gets 304, no body."""
+        return cls.document(
+            doc, cache_control=cache_control, etag=etag, last_modified=last_modified, **changes
         )
 
+    def then(self, *later: Hosting) -> HostingSequence:
+        """A sequence: this hosting for the first fetch, ``later`` for the following ones."""
+        return HostingSequence((self, *later))
 
-@dataclass
-class Fetch:
-    """One request the target made to the metadata host.
-
-    Attributes:
-        listener: which listener saw it: ``tls``, ``plain`` or ``untrusted``.
-        method: the request method.
-        target: the raw request target (path and query).
-        host: the Host header (or HTTP/2 ``:authority``).
-        headers: all request headers, as received.
-        client: the source address and port.
-        at: monotonic time of arrival.
-        http_version: the HTTP version used.
-        sni: the TLS server name the connection's handshake sent (``None``: none was sent,
-            as for an IP-literal host, or plain HTTP).
-    """
-
-    listener: str
-    method: str
-    target: str
-    host: str
-    headers: list[tuple[str, str]]
-    client: str
-    at: float
-    http_version: str = "1.1"
-    answered: int | None = field(default=None)
-    sni: str | None = None
-
-    def summary(self) -> dict[str, object]:
-        """A JSON-ready record, with credentials, cookies and secret parameters replaced.
-
-        The request target and the Referer header lose the values of parameters named like
-        secrets (a callback URL carries the authorization code, in its query or fragment).
-        """
-        secret = ("authorization", "cookie", "proxy-authorization")
-        headers = [
-            (k, "[redacted]" if k in secret else redact_secret_params(v) if k == "referer" else v)
-            for k, v in self.headers
-        ]
-        return {
-            "listener": self.listener,
-            "method": self.method,
-            "target": redact_secret_params(self.target),
-            "host": self.host,
-            "client": self.client,
-            "http_version": self.http_version,
-            "sni": self.sni,
-            "answered": self.answered,
-            "headers": headers,
-        }
+    @property
+    def byte_exact(self) -> bool:
+        """Whether HTTP/1.x needs this answer written as bytes (a framing a server refuses)."""
+        return self.declared_length is not None or self.drip_head
 
     def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), if any."""
-        lower = name.lower()
-        return next((v for k, v in self.headers if k == lower), None)
+        """The first value of header ``name`` (lower-case) this hosting sends, if any."""
+        return next((v for k, v in self.headers if k == name), None)
+
+
+@dataclass(frozen=True)
+class HostingSequence:
+    """Different answers over time: the Nth fetch of the URL gets ``steps[N-1]``.
+
+    Every request for the URL counts (any method, listener, conditional or not), from the
+    moment it is served. Past the last step the last one repeats (``cycle``: start again).
+    """
+
+    steps: tuple[Hosting, ...]
+    cycle: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("a hosting sequence needs at least one hosting")
+
+    def step(self, fetch_number: int) -> tuple[int, Hosting]:
+        """The (1-based step, hosting) answering the ``fetch_number``-th fetch (1-based)."""
+        index = fetch_number - 1
+        index = index % len(self.steps) if self.cycle else min(index, len(self.steps) - 1)
+        return index + 1, self.steps[index]
+
+    def then(self, *later: Hosting) -> HostingSequence:
+        """This sequence followed by ``later``."""
+        return HostingSequence((*self.steps, *later), self.cycle)
+
+
+def padded_body(doc: dict[str, Any], size: int) -> bytes:
+    """``doc`` as JSON of exactly ``size`` bytes, padded with a :data:`PAD_MEMBER` string."""
+    bare = _json({**doc, PAD_MEMBER: ""})
+    if size < len(bare):
+        raise ValueError(f"the document needs {len(bare)} bytes, more than {size}")
+    return _json({**doc, PAD_MEMBER: "a" * (size - len(bare))})
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def _headers(content_type: str | None, cache_control: str | None) -> tuple[tuple[str, str], ...]:
+    if content_type == "application/json" and cache_control == "no-store":
+        return JSON_HEADERS  # the same object: the metadata host's pacing recognises it
+    headers = [("content-type", content_type), ("cache-control", cache_control)]
+    return tuple((k, v) for k, v in headers if v is not None)
+
+
+def _gzip(doc: dict[str, Any], inflates_to: int | None) -> bytes:
+    """Compress without ever holding the inflated body: the padding is fed in pieces."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    if inflates_to is None:
+        return compressor.compress(_json(doc)) + compressor.flush()
+    bare = _json({**doc, PAD_MEMBER: ""})
+    if inflates_to < len(bare):
+        raise ValueError(f"the document needs {len(bare)} bytes, more than {inflates_to}")
+    parts = [compressor.compress(bare[:-2])]
+    left, piece = inflates_to - len(bare), b"a" * (1 << 20)
+    while left > 0:
+        parts.append(compressor.compress(piece[: min(left, len(piece))]))
+        left -= len(piece)
+    parts += [compressor.compress(bare[-2:]), compressor.flush()]
+    return b"".join(parts)

@@ -2,13 +2,16 @@
 
 The CA lives in a state directory so that a target can be told to trust it before a run
 starts (``cimd-conformance ca --out ca.pem``). A second, throwaway CA stands for "a CA the
-target does not trust" in the negative TLS checks.
+target does not trust" in the negative TLS checks; the other bad certificates (expired, for
+another host name, self-signed) are made here too, for the metadata host's bad-TLS listeners.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
+import ipaddress
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,11 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 CA_LOCK_FILE = ".ca.lock"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WRONG_NAME = "wrong-name.cimd.invalid"
+"""The only name a wrong-name certificate covers (``.invalid`` never resolves: RFC 6761)."""
 
 
 def default_state_dir() -> Path:
@@ -75,15 +84,82 @@ class TestCA:
         """The CA certificate, PEM encoded."""
         return self.ca.cert_pem.bytes()
 
-    def issue_server_pem(self, directory: Path, names: tuple[str, ...] = LOOPBACK_NAMES) -> Path:
-        """Issue a leaf for ``names`` and write key + chain as one PEM file in ``directory``."""
-        leaf = self.ca.issue_cert(*names)
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="leaf-", suffix=".pem", dir=directory)
-        os.close(fd)
-        path = Path(name)
-        _write_private(path, leaf.private_key_and_cert_chain_pem.bytes())
-        return path
+    def issue_server_pem(
+        self,
+        directory: Path,
+        names: tuple[str, ...] = LOOPBACK_NAMES,
+        *,
+        not_before: datetime.datetime | None = None,
+        not_after: datetime.datetime | None = None,
+    ) -> Path:
+        """Issue a leaf for ``names`` and write key + chain as one PEM file in ``directory``.
+
+        ``not_before`` and ``not_after`` bound its validity (trustme's defaults otherwise).
+        """
+        leaf = self.ca.issue_cert(*names, not_before=not_before, not_after=not_after)
+        return _leaf_file(directory, leaf.private_key_and_cert_chain_pem.bytes())
+
+    def issue_expired_pem(self, directory: Path, names: tuple[str, ...]) -> Path:
+        """A leaf for ``names`` from this CA that expired a day ago (valid for 30 days before)."""
+        now = datetime.datetime.now(datetime.UTC)
+        return self.issue_server_pem(
+            directory,
+            names,
+            not_before=now - datetime.timedelta(days=31),
+            not_after=now - datetime.timedelta(days=1),
+        )
+
+    def issue_wrong_name_pem(self, directory: Path) -> Path:
+        """A valid leaf from this CA for :data:`WRONG_NAME` only, never the host's names."""
+        return self.issue_server_pem(directory, (WRONG_NAME,))
+
+
+def self_signed_pem(directory: Path, names: tuple[str, ...]) -> Path:
+    """A self-signed leaf certificate (no CA behind it) for ``names``, key + certificate PEM.
+
+    It is an end-entity certificate (``CA:FALSE``) that names the host correctly and is in
+    its validity period: only its signature chain is wrong.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _leaf_file(directory, key_pem + cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _leaf_file(directory: Path, pem: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="leaf-", suffix=".pem", dir=directory)
+    os.close(fd)
+    path = Path(name)
+    _write_private(path, pem)
+    return path
 
 
 def _write_private(path: Path, data: bytes) -> None:

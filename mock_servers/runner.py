@@ -48,7 +48,8 @@ class Connections:
 
     The difference tells "the client never connected" apart from "it connected and gave up
     during the handshake" (it does not trust the certificate), which no HTTP log can show.
-    Each established TLS connection's server name (SNI) is kept under the client's address.
+    Each established TLS connection's server name (SNI) is kept under the client's address,
+    and so is each live connection's transport (for answers written as bytes, or cut).
     """
 
     def __init__(self) -> None:
@@ -56,15 +57,24 @@ class Connections:
         self.accepted = 0
         self.established = 0
         self._server_names: dict[tuple[str, int], str | None] = {}
+        self._transports: weakref.WeakValueDictionary[tuple[str, int], asyncio.BaseTransport]
+        self._transports = weakref.WeakValueDictionary()
 
     def file_server_name(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the SNI an established TLS connection sent, under its peer address."""
+        """Keep the SNI an established TLS connection sent, and the transport, by peer."""
         ssl_object = transport.get_extra_info("ssl_object")
         peer = transport.get_extra_info("peername")
-        if ssl_object is None or not peer:
+        if not peer:
             return
         with self._lock:
-            self._server_names[(peer[0], peer[1])] = _SERVER_NAMES.get(ssl_object)
+            self._transports[(peer[0], peer[1])] = transport
+            if ssl_object is not None:
+                self._server_names[(peer[0], peer[1])] = _SERVER_NAMES.get(ssl_object)
+
+    def transport(self, client: tuple[str, int]) -> asyncio.BaseTransport | None:
+        """The live connection from ``client`` (``None``: gone, or never seen)."""
+        with self._lock:
+            return self._transports.get((client[0], client[1]))
 
     def server_name(self, client: tuple[str, int]) -> str | None:
         """The SNI of the live TLS connection from ``client`` (``None``: none was sent)."""

@@ -83,7 +83,7 @@ def busy_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("key", ["port", "plain_port", "untrusted_port"])
+@pytest.mark.parametrize("key", ["port", "plain_port", "untrusted_port", "self_signed_port"])
 def test_a_busy_metadata_host_port_names_the_key(tmp_path: Path, busy_port: int, key: str) -> None:
     spec = tmp_path / "target.toml"
     spec.write_text(f'issuer = "{CLOSED}"\n[metadata_host]\n{key} = {busy_port}\n')
@@ -139,7 +139,7 @@ def test_an_error_out_of_pytest_is_exit_2_with_a_report(
 ) -> None:
     """An exception out of the checks' pytest run is the harness's trouble, not a verdict."""
 
-    def broken(argv: list[str]) -> int:
+    def broken(argv: list[str], plugins: object = None) -> int:
         raise OSError(98, "Address already in use")
 
     monkeypatch.setattr(cli.pytest, "main", broken)

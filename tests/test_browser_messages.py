@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from conformance.browser import driver as browser
-from conformance.browser.driver import Browser, LoginRecipe
+from conformance.browser.driver import Browser
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from mock_servers.pki import TestCA
 from mock_servers.runner import Receive, Scope, Send, Server

@@ -6,7 +6,7 @@ import pytest
 
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable, Verdict
-from conformance.report.collect import judge
+from conformance.plugin.judging import judge
 
 
 def test_non_conformance_is_scored_by_tier() -> None:

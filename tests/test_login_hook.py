@@ -96,7 +96,7 @@ def test_button_texts_replace_selectors(tmp_path: Path, issuer: str, state_dir: 
 
 
 def test_button_text_becomes_a_role_selector() -> None:
-    from conformance.browser.driver import LoginRecipe
+    from conformance.browser.recipe import LoginRecipe
 
     recipe = LoginRecipe.from_options("u", "p", {"approve_text": 'Say "yes"'})
     assert recipe.approve_selector == 'role=button[name="Say \\"yes\\""]'

@@ -52,7 +52,7 @@ def test_bad_pacing_names_the_key(key: str, value: str, message: str) -> None:
         Pacing.parse([(key, value)])
 
 
-def test_target_file_pacing_reaches_the_plugin_options(tmp_path: Path) -> None:
+def test_target_file_pacing_reaches_the_run_config(tmp_path: Path) -> None:
     path = tmp_path / "target.toml"
     path.write_text(
         'issuer = "https://a"\n[pacing]\nmin_interval_s = 1\nretries = 6\n'
@@ -62,11 +62,15 @@ def test_target_file_pacing_reaches_the_plugin_options(tmp_path: Path) -> None:
     assert spec.pacing == {"min_interval_s": "1", "retries": "6", "cache_control": "max-age=300"}
     args = cli.parser().parse_args(["run", "--target", str(path), "--pacing", "retries=2"])
     cli._resolve(args, spec)
-    argv = cli.pytest_args(args, ["https://a"])
-    given = [argv[i + 1] for i, flag in enumerate(argv) if flag == "--cimd-pacing"]
     # the option comes after the file's value, so it wins
-    assert given == ["min_interval_s=1", "retries=6", "cache_control=max-age=300", "retries=2"]
-    assert Pacing.parse(p.split("=", 1) for p in given).retries == 2  # type: ignore[misc]
+    assert args.pacing == [
+        "min_interval_s=1",
+        "retries=6",
+        "cache_control=max-age=300",
+        "retries=2",
+    ]
+    config = cli.run_config_for(args, ["https://a"])
+    assert config.pacing == Pacing(min_interval_s=1.0, retries=2, cache_control="max-age=300")
 
 
 @pytest.mark.parametrize(

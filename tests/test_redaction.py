@@ -26,9 +26,9 @@ from conformance.redaction import (
     redact_value,
 )
 from conformance.report import console
-from conformance.report.collect import write
 from conformance.report.model import CheckResult, Report
 from conformance.report.scrub import redact_console
+from conformance.report.writers import write
 from mock_servers.hosting import Fetch
 from mock_servers.reference_as import IssuerConfig, create_app
 from mock_servers.reference_as.echo import EchoSecrets

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.browser.driver import Browser, LoginRecipe, login
+from conformance.browser.driver import Browser, login
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.report.model import Report

@@ -63,13 +63,8 @@ def test_timeouts_come_from_options_then_the_target_file_then_the_defaults(
     assert spec.timeouts == {"exchange": 3.0, "check": 40.0}
     args = cli.parser().parse_args(["run", "--target", "t.toml", "--check-timeout", "7.5"])
     cli._resolve(args, spec)
-    argv = cli.pytest_args(args, ["https://a"])
-    given = {argv[i]: argv[i + 1] for i, flag in enumerate(argv) if flag.endswith("-timeout")}
-    assert given == {
-        "--cimd-exchange-timeout": "3.0",
-        "--cimd-check-timeout": "7.5",
-        "--cimd-run-timeout": str(Limits().run_s),
-    }
+    config = cli.run_config_for(args, ["https://a"])
+    assert config.limits == Limits(exchange_s=3.0, check_s=7.5, run_s=Limits().run_s)
 
 
 def test_a_broken_target_file_exits_2_with_a_report(tmp_path: Path) -> None:
@@ -106,3 +101,16 @@ def test_target_ca_is_relative_to_the_file_and_ports_are_checked(tmp_path: Path)
     assert spec.metadata_host == {"port": 8443, "plain_port": 8080, "untrusted_port": 8444}
     with pytest.raises(TargetFileError, match=r"\[metadata_host\] plain_port must be 0 to 65535"):
         load(_write(tmp_path, 'issuer = "https://as.test"\n[metadata_host]\nplain_port = 70000\n'))
+
+
+def test_bad_tls_listeners_take_ports_and_public_urls(tmp_path: Path) -> None:
+    lines = ['issuer = "https://as.test"', "[metadata_host]", 'public_url = "https://m.test"']
+    for kind, port in (("expired", 8445), ("wrong_name", 8446), ("self_signed", 8447)):
+        lines += [f"{kind}_port = {port}", f'{kind}_public_url = "https://{kind}.m.test"']
+    spec = load(_write(tmp_path, "\n".join(lines) + "\n"))
+    assert spec.metadata_host["wrong_name_port"] == 8446
+    assert spec.metadata_host["self_signed_public_url"] == "https://self_signed.m.test"
+    with pytest.raises(TargetFileError, match=r"expired_port must be 0 to 65535"):
+        load(_write(tmp_path, 'issuer = "https://as.test"\n[metadata_host]\nexpired_port = -1\n'))
+    with pytest.raises(TargetFileError, match=r"needs public_url with the other URLs"):
+        load(_write(tmp_path, 'issuer = "a"\n[metadata_host]\nexpired_public_url = "https://e"\n'))

@@ -1,8 +1,9 @@
-"""The document corpus in ``fixtures/``: client documents and raw bodies as plain data.
+"""The document corpus in ``fixtures/``: client documents, raw bodies and hostings as data.
 
 The corpus is language neutral (JSON templates and a manifest); this module fills in the
-templates. In a checkout it is read from ``fixtures/``; an installed wheel carries the same
-files as ``conformance/_corpus``.
+templates and reads hosting variants into :class:`~mock_servers.hosting.Hosting` values. In a
+checkout it is read from ``fixtures/``; an installed wheel carries the same files as
+``conformance/_corpus``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from mock_servers.fetch_log import hosting_key
+from mock_servers.hosting import Hosting, HostingSequence
+from mock_servers.hosting_spec import from_spec
+from mock_servers.metadata_host import BAD_TLS, MetadataHost
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -52,8 +58,9 @@ def _fill(value: Any, subs: dict[str, str]) -> Any:
     return value
 
 
-def _subs(client_id: str, metadata_host: str) -> dict[str, str]:
-    return {"client_id": client_id, "metadata_host": metadata_host, "nonce": secrets.token_hex(4)}
+def _subs(client_id: str, metadata_host: str, **more: str) -> dict[str, str]:
+    nonce = secrets.token_hex(4)
+    return {"client_id": client_id, "metadata_host": metadata_host, "nonce": nonce, **more}
 
 
 def load(name: str, *, client_id: str, metadata_host: str) -> dict[str, Any]:
@@ -103,3 +110,132 @@ def names(kind: str, requirement: str | None = None) -> list[str]:
     return [
         n for n, e in entries.items() if requirement is None or e.get("requirement") == requirement
     ]
+
+
+def request(name: str, *, client_id: str, metadata_host: str, callback_port: int) -> dict[str, str]:
+    """The authorization parameters a document's entry names (``request``), templated.
+
+    ``{{callback_port}}`` is the callback listener's ephemeral port.
+    """
+    entry = manifest()["documents"][name]
+    subs = _subs(client_id, metadata_host, callback_port=str(callback_port))
+    params: dict[str, str] = _fill(entry.get("request", {}), subs)
+    return params
+
+
+@dataclass(frozen=True)
+class HostingEntry:
+    """One hosting variant of the corpus, as the manifest states it.
+
+    Attributes:
+        name: its key under ``hostings``.
+        document: the corpus document it serves.
+        spec: the hosting, as JSON (read by :func:`mock_servers.hosting_spec.from_spec`).
+        expect: ``accept``, ``refuse`` or ``record``.
+        requirement: the catalog row.
+        observe: what the fetch log must also show (``""``: nothing more).
+        listener: the TLS listener the URL is on (``""``: the trusted one).
+        location: what a redirect points at (``""``: no redirect).
+        about: one line for people.
+    """
+
+    name: str
+    document: str
+    spec: dict[str, Any]
+    expect: str
+    requirement: str
+    observe: str = ""
+    listener: str = ""
+    location: str = ""
+    about: str = ""
+
+
+def hosting_entry(name: str) -> HostingEntry:
+    """The manifest's hosting variant ``name``."""
+    entry = manifest()["hostings"][name]
+    spec = entry["hosting"]
+    return HostingEntry(
+        name=name,
+        document=entry["document"],
+        spec=spec,
+        expect=entry["expect"],
+        requirement=entry["requirement"],
+        observe=entry.get("observe", ""),
+        listener=spec.get("listener", ""),
+        location=spec.get("location", ""),
+        about=entry.get("about", ""),
+    )
+
+
+def hosting(
+    name: str, *, client_id: str, metadata_host: str, location: str | None = None
+) -> tuple[dict[str, Any], Hosting | HostingSequence]:
+    """Hosting variant ``name`` for ``client_id``: its document and how to serve it.
+
+    Args:
+        name: a key of ``hostings`` in the manifest.
+        client_id: the client URL it will be served at.
+        metadata_host: the metadata host's origin.
+        location: the URL a redirect variant points at (the check makes it, as the entry's
+            ``location`` says).
+
+    Returns:
+        The templated document, and the hosting (a sequence for a ``sequence`` variant).
+    """
+    entry = hosting_entry(name)
+    document = load(entry.document, client_id=client_id, metadata_host=metadata_host)
+    spec = _fill(entry.spec, _subs(client_id, metadata_host))
+    return document, from_spec(spec, document, location=location)
+
+
+@dataclass(frozen=True)
+class HostedVariant:
+    """A corpus hosting variant served on the metadata host, ready for one attempt.
+
+    Attributes:
+        entry: the manifest's entry.
+        client_id: the fresh client URL (on the entry's listener).
+        document: the document served there (for a sequence, its first step's base).
+        elsewhere: the URLs a redirect points at, in order (each must never be fetched).
+    """
+
+    entry: HostingEntry
+    client_id: str
+    document: dict[str, Any]
+    elsewhere: tuple[str, ...] = ()
+
+
+def serve(host: MetadataHost, name: str) -> HostedVariant:
+    """Serve hosting variant ``name`` at a fresh client URL, its redirect targets too.
+
+    The entry's ``listener`` picks the base URL (a bad-TLS listener, started on demand); its
+    ``location`` is made here: a fresh URL serving the document (claiming the client URL, or
+    its own for ``own-client-id``; on the host's other name for ``other-host``), reached
+    through a relative reference (``relative``), three hops (``chain``) or a loop (``loop``).
+    """
+    entry = hosting_entry(name)
+    base = host.base_url
+    if entry.listener:
+        if entry.listener not in BAD_TLS:
+            raise ValueError(f"hosting {name!r}: no listener named {entry.listener!r}")
+        base = host.bad_tls_base_url(entry.listener)
+    client_id = host.new_client_url(base=base)
+    document = load(entry.document, client_id=client_id, metadata_host=host.base_url)
+    status = int(entry.spec.get("redirect", 302))
+    if entry.location == "loop":
+        loop = host.serve_redirect_loop(client_id, length=2, status=status)
+        return HostedVariant(entry, client_id, document, tuple(loop))
+    if not entry.location:
+        _, served = hosting(name, client_id=client_id, metadata_host=host.base_url)
+        host.serve(client_id, served)
+        return HostedVariant(entry, client_id, document)
+    other = host.alias_base_url if entry.location == "other-host" else host.base_url
+    final = host.new_client_url(base=other)
+    claimed = final if entry.location == "own-client-id" else client_id
+    host.serve_document(final, {**document, "client_id": claimed})
+    if entry.location == "chain":
+        hops = host.serve_redirect_chain(client_id, to=final, hops=3, status=status)
+        return HostedVariant(entry, client_id, document, (*hops, final))
+    location = hosting_key(final) if entry.location == "relative" else final
+    host.serve(client_id, Hosting.redirect(location, status=status))
+    return HostedVariant(entry, client_id, document, (final,))

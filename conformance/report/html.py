@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from conformance.catalog.coverage import scope_line
 from conformance.report.model import Report
+from conformance.report.paths import SCREENSHOTS
 
 _ENV = Environment(
     loader=PackageLoader("conformance.report", "templates"),
@@ -26,8 +27,8 @@ _WORDS = {0: "Conformant", 1: "Non-conformant", 2: "Not tested: the harness coul
 def render(report: Report, directory: Path | None = None) -> str:
     """The HTML page; screenshots in ``directory/screenshots`` are embedded."""
     shots = []
-    if directory is not None and (directory / "screenshots").is_dir():
-        for path in sorted((directory / "screenshots").glob("*.png")):
+    if directory is not None and (directory / SCREENSHOTS).is_dir():
+        for path in sorted((directory / SCREENSHOTS).glob("*.png")):
             shots.append((path.stem, base64.b64encode(path.read_bytes()).decode("ascii")))
     return _ENV.get_template("report.html").render(
         report=report,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from conformance.catalog.coverage import not_tested_line, scope_line
 from conformance.catalog.verdicts import Verdict
@@ -57,6 +58,11 @@ def render(reports: list[Report]) -> bytes:
     ET.indent(suites)
     xml: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+def render_report(report: Report, directory: Path | None = None) -> str:
+    """JUnit XML for one target, as text (the ``junit.xml`` of its report directory)."""
+    return render([report]).decode("utf-8")
 
 
 def _interrupted_case(suite: ET.Element, report: Report) -> None:

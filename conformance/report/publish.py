@@ -21,6 +21,9 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from conformance.report.paths import INDEX_FILE, SCREENSHOTS
+from conformance.report.writers import report_files
+
 
 class ReportDirError(Exception):
     """The report directory cannot be used; the message names the fix."""
@@ -148,7 +151,7 @@ class ReportDir:
                 self._lock_fd = None
 
 
-REPORT_FILES = ("report.json", "junit.xml", "report.html", "index.json", "screenshots")
+REPORT_FILES = (*report_files(), INDEX_FILE, SCREENSHOTS)
 
 
 def report_entries(directory: Path) -> set[Path]:

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from conformance.browser import driver as browser_mod
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import TargetSession
+from conformance.report.paths import label_for
 from conformance.target import deadline
 from conformance.target.discovery import Target
 from conformance.target.pacing import Pacing
 from mock_servers.metadata_host import MetadataHost, PublicUrls
 from mock_servers.pki import TestCA
 
+__all__ = ["RunConfig", "Suite", "TargetRun", "label_for"]
+
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs to know, from the command line or pytest options."""
+    """Everything a run needs to know, from the command line or pytest options.
 
-    issuers: tuple[str, ...]
-    report_dir: Path
+    Both build it with :func:`conformance.run.options.run_config`.
+    """
+
+    issuers: tuple[str, ...] = ()
+    report_dir: Path = Path("reports") / "latest"
     profile: str = "latest"
     strict: bool = False
     username: str = "alice"
@@ -38,18 +43,13 @@ class RunConfig:
     metadata_port: int = 0
     metadata_plain_port: int = 0
     metadata_untrusted_port: int = 0
+    metadata_bad_tls_ports: tuple[tuple[str, int], ...] = ()
+    """Fixed ports of the bad-TLS listeners, by MetadataHost keyword (``expired_port``...)."""
     target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
     pacing: Pacing = field(default_factory=Pacing)
     limits: deadline.Limits = field(default_factory=deadline.Limits)
-
-
-def label_for(issuer: str) -> str:
-    """A file-system-safe label for an issuer (its path, or its host and port)."""
-    parts = urlsplit(issuer)
-    raw = parts.path.strip("/") or f"{parts.hostname}-{parts.port or 443}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-") or "target"
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Suite(Protocol):
     ca: TestCA
     tls: ssl.SSLContext
     metadata_host: MetadataHost
-    recipe: browser_mod.LoginRecipe
+    recipe: LoginRecipe
     clock: deadline.Clock
 
     @property

@@ -1,71 +1,80 @@
 """One run of the suite: the shared mock servers, the browser, and each target's preflight.
 
 A run has one metadata host, one callback listener and one browser, whatever the number of
-targets. Each target is prepared once (discovery, then one login through the browser) and
-its checks reuse that session; a target that cannot be prepared keeps the reason, and every
-check on it becomes a harness error that names the fix.
+targets (the plugin's fixtures start them; :class:`SuiteRun` composes them). Each target is
+prepared once (discovery, then one login through the browser) and its checks reuse that
+session; a target that cannot be prepared keeps the reason, and every check on it becomes a
+harness error that names the fix.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from conformance.browser import driver as browser_mod
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
 from conformance.harness.session import ssl_context
 from conformance.network.topology import Network
 from conformance.redaction import SECRETS
+from conformance.report.paths import ReportPaths
 from conformance.run import preflight
 from conformance.run.state import RunConfig, TargetRun
 from conformance.target import deadline
 from mock_servers.callback import CallbackListener
-from mock_servers.canary import can_bind
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 
 
 class SuiteRun:
-    """The shared parts of a run; start with :meth:`start`, end with :meth:`stop`."""
+    """The shared parts of a run, composed from pieces started elsewhere.
 
-    def __init__(self, config: RunConfig) -> None:
+    The pieces (the CA, the network, the metadata host, the callback listeners) are
+    started and stopped by whoever made them: the plugin's fixtures, each of which a
+    project can use alone or override. The browser is asked for only when a target needs
+    it (a target whose discovery fails never starts one).
+
+    Args:
+        config: the run's configuration.
+        ca: the test CA the metadata host's certificates come from.
+        network: the run's network mode, canaries and (in the lab) DNS.
+        metadata_host: the running metadata host.
+        callback: the running loopback callback listener.
+        callback_ipv6: the one on ``[::1]``, where the machine has IPv6 loopback.
+        browser: starts (or returns) the run's one browser; called on first use.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        ca: TestCA,
+        network: Network,
+        metadata_host: MetadataHost,
+        callback: CallbackListener,
+        callback_ipv6: CallbackListener | None,
+        browser: Callable[[], browser_mod.Browser],
+    ) -> None:
         self.config = config
         SECRETS.add(config.password)
-        self.ca = TestCA.load_or_create(config.state_dir)
+        self.ca = ca
         self.tls: ssl.SSLContext = ssl_context(str(self.ca.cert_path))
         if config.target_ca is not None:  # the target's own certificate comes from it
             self.tls.load_verify_locations(cafile=str(config.target_ca))
-        self.network = Network.start(public=config.public is not None)
-        address, name, alias = self.network.metadata_bind
-        try:  # a listener that cannot bind must not leave the canaries listening
-            self.metadata_host = MetadataHost(
-                self.ca,
-                config.metadata_bind or address,
-                name,
-                alias,
-                port=config.metadata_port or self.network.metadata_port,
-                public=config.public,
-                plain_port=config.metadata_plain_port,
-                untrusted_port=config.metadata_untrusted_port,
-                cache_control=config.pacing.cache_control,
-            )
-            try:
-                self.callback = CallbackListener(config.bind)
-                # a second listener on the IPv6 loopback, where the machine has one
-                # (CIMD-REDIR-02)
-                self.callback_ipv6 = CallbackListener("::1") if can_bind("::1") else None
-            except BaseException:
-                self.metadata_host.stop()
-                raise
-        except BaseException:
-            self.network.stop()
-            raise
+        self.network = network
+        self.metadata_host = metadata_host
+        self.callback = callback
+        self.callback_ipv6 = callback_ipv6
+        if callback_ipv6 is not None:  # the suite's own listener, never a stray connection
+            self.network.own.add(("::1", callback_ipv6.port))
+        self._start_browser = browser
         self._browser: browser_mod.Browser | None = None
-        self.recipe = browser_mod.LoginRecipe.from_options(
-            config.username, config.password, dict(config.login)
-        )
+        self.recipe = LoginRecipe.from_options(config.username, config.password, dict(config.login))
+        self.paths = ReportPaths.of(config.report_dir, config.issuers)
         self.targets: dict[str, TargetRun] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.clock = deadline.Clock(config.limits, run=True)
@@ -74,49 +83,22 @@ class SuiteRun:
         """The browser's version, once it has started."""
         return self._browser.version if self._browser is not None else ""
 
-    def start(self) -> SuiteRun:
-        """Start the metadata host and the callback listener."""
-        self.metadata_host.start()
-        self.callback.start()
-        if self.callback_ipv6 is not None:
-            self.callback_ipv6.start()
-            self.network.own.add(("::1", self.callback_ipv6.port))
-        return self
-
     def stop(self) -> None:
-        """Stop everything the run started."""
+        """Close the targets' sessions (the pieces are stopped by whoever started them)."""
         for run in self.targets.values():
             if run.session is not None:
                 run.session.client.close()
-        if self._browser is not None:
-            self._browser.stop()
-        self.callback.stop()
-        if self.callback_ipv6 is not None:
-            self.callback_ipv6.stop()
-        self.metadata_host.stop()
-        self.network.stop()
 
     @property
     def browser(self) -> browser_mod.Browser:
         """The run's one browser, started on first use."""
         if self._browser is None:
-            host = self.metadata_host
-            maps: tuple[tuple[str, str], ...] = ()
-            if self.network.is_lab:
-                maps = ((host.host_name, host.address), (host.alias, host.address))
-            elif host.public is not None:  # the browser reaches the host where it is bound
-                local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host.address, host.address)  # noqa: S104
-                local = f"[{local}]" if ":" in local else local
-                maps = ((host.host_name, f"{local}:{host.port}"),)
-            self._browser = browser_mod.Browser(
-                self.ca.cert_path, self.config.browser, maps, self.config.target_ca
-            ).start()
+            self._browser = self._start_browser()
         return self._browser
 
     def screenshot_path(self, label: str, name: str) -> Path:
         """Where a screenshot for ``label`` goes in the report directory."""
-        base = self.config.report_dir / (label if len(self.config.issuers) > 1 else "")
-        return base / "screenshots" / f"{name}.png"
+        return self.paths.screenshot(label, name)
 
     def target_run(self, issuer: str) -> TargetRun:
         """The prepared target for ``issuer`` (prepared on first use)."""
@@ -169,3 +151,29 @@ class SuiteRun:
                 "is still running and healthy"
             )
             run.preflight["stopped"] = run.gone
+
+
+def host_maps(network: Network, host: MetadataHost) -> tuple[tuple[str, str], ...]:
+    """The names the browser must resolve itself to reach the metadata host.
+
+    In the lab the host has DNS names the browser's resolver does not know; behind public
+    URLs (a tunnel) the browser reaches the host where it is bound, not through the tunnel.
+    """
+    if network.is_lab:
+        return ((host.host_name, host.address), (host.alias, host.address))
+    if host.public is not None:
+        local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host.address, host.address)  # noqa: S104
+        local = f"[{local}]" if ":" in local else local
+        return ((host.host_name, f"{local}:{host.port}"),)
+    return ()
+
+
+def start_browser(
+    config: RunConfig, ca: TestCA, maps: tuple[tuple[str, str], ...] = ()
+) -> browser_mod.Browser:
+    """Start the run's Chromium, trusting ``ca`` (and ``--target-ca``), found as configured.
+
+    Raises:
+        HarnessError: no Chromium found, no certutil, or the browser did not start.
+    """
+    return browser_mod.Browser(ca.cert_path, config.browser, maps, config.target_ca).start()

@@ -11,8 +11,8 @@ import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.client_assertions import ClientKey, hmac_signed, unsigned
-from conformance.harness.clients import ProbeClient, public_client
-from conformance.harness.flows import redeem_fresh_code
+from conformance.harness.clients import ProbeClient, cached_for, public_client
+from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.session import TargetSession, TokenResult
 from conformance.network.aims import Aim, loopback_literals, special_names
 from conformance.network.topology import Planter
@@ -181,6 +181,40 @@ def test_assertion_for_one_client_never_authenticates_another(
     if not _refused(result):
         raise NonConformance(
             expected="invalid_client for another client's assertion", observed=result.describe()
+        )
+
+
+@pytest.mark.requirement("CIMD-AUTHN-06")
+def test_key_removed_from_document_stops_authenticating(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A ``no-store`` private_key_jwt document with keys K1 and K2: an assertion signed with
+    K1 redeems (the control); a code is issued; then the document's jwks drops K1 and the
+    code is redeemed with a new assertion signed with K1.
+
+    Expects: invalid_client and no tokens.
+    """
+    host = cimd_metadata_host
+    old, new = ClientKey.new(), ClientKey.new()
+    both = {"keys": old.jwks()["keys"] + new.jwks()["keys"]}
+    client = public_client(host, token_endpoint_auth_method=PRIVATE_KEY_JWT, jwks=both)
+    host.serve(client.client_id, cached_for(client.document, "no-store"))
+    audience = _require_private_key_jwt(cimd_target, client, old)
+    attempt, code = code_for(cimd_target, client)
+    assert attempt.pkce is not None  # code_for refuses attempts without PKCE
+    host.serve(client.client_id, cached_for({**client.document, "jwks": new.jwks()}, "no-store"))
+    result = cimd_target.redeem(
+        client_id=client.client_id,
+        code=code,
+        redirect_uri=client.redirect_uri,
+        verifier=attempt.pkce.verifier,
+        assertion=old.assertion(client.client_id, audience),
+    )
+    if not _refused(result):
+        raise NonConformance(
+            expected="invalid_client for an assertion signed with a key the re-fetched "
+            "document no longer lists",
+            observed=result.describe(),
         )
 
 

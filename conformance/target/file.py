@@ -29,6 +29,8 @@ Example::
     public_url = "https://m.example.test"   # where the target reaches that listener
     plain_public_url = "http://m-plain.example.test"         # optional
     untrusted_public_url = "https://m-untrusted.example.test" # optional
+    # likewise expired_port, wrong_name_port, self_signed_port and their *_public_url:
+    # the listeners with an expired, a wrong-name and a self-signed certificate
 
     [pacing]                           # for a rate-limited target; each optional
     min_interval_s = 1.0               # least time between two authorization requests
@@ -55,9 +57,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.browser import login_hook
+from conformance.browser.recipe import LoginRecipe
 from conformance.catalog import requirements
 from conformance.target import toml_file
 from conformance.target.pacing import Pacing
+from mock_servers.listeners import BAD_TLS_FIELDS
 
 _SCHEMA: dict[str, Any] = {
     "issuer": str,
@@ -74,16 +78,10 @@ _SCHEMA: dict[str, Any] = {
         "public_url": str,
         "plain_public_url": str,
         "untrusted_public_url": str,
+        **{f"{kind}_port": int for kind in BAD_TLS_FIELDS},
+        **{f"{kind}_public_url": str for kind in BAD_TLS_FIELDS},
     },
-    "login": {
-        "username_selector": str,
-        "password_selector": str,
-        "submit_selector": str,
-        "approve_selector": str,
-        "submit_text": str,
-        "approve_text": str,
-        "hook": str,
-    },
+    "login": dict.fromkeys(LoginRecipe.option_keys(), str),
     "timeouts": {"exchange": float, "check": float, "run": float},
     "pacing": {
         "min_interval_s": object,
@@ -93,6 +91,10 @@ _SCHEMA: dict[str, Any] = {
         "cache_control": str,
     },
 }
+
+
+METADATA_HOST_PORTS = tuple(k for k in _SCHEMA["metadata_host"] if k.endswith("port"))
+"""The [metadata_host] keys that name a listener's port."""
 
 
 class TargetFileError(ValueError):
@@ -198,12 +200,13 @@ def _relative(path: Path, name: str) -> str:
 
 
 def _metadata_host(path: Path, table: dict[str, Any]) -> dict[str, str | int]:
-    for key in ("public_url", "plain_public_url", "untrusted_public_url"):
-        if key in table and urlsplit(table[key]).scheme not in ("http", "https"):
+    urls = [k for k in table if k.endswith("public_url")]
+    for key in urls:
+        if urlsplit(table[key]).scheme not in ("http", "https"):
             raise TargetFileError(f"{path}: [metadata_host] {key} must be an http(s) URL")
-    if "public_url" not in table and ({"plain_public_url", "untrusted_public_url"} & table.keys()):
+    if "public_url" not in table and urls:
         raise TargetFileError(f"{path}: [metadata_host] needs public_url with the other URLs")
-    for key in ("port", "plain_port", "untrusted_port"):
+    for key in METADATA_HOST_PORTS:
         if key in table and not 0 <= table[key] <= 65535:
             raise TargetFileError(f"{path}: [metadata_host] {key} must be 0 to 65535")
     return dict(table)

@@ -126,6 +126,8 @@ async def _ask_consent(
         return error_page("invalid_request", "the request has no verified client")
     if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
         logo = lazy_logo_src(issuer, client.logo_uri)
+    elif issuer.has(F.LOGO_HOTLINKED):  # the fault: the user's browser fetches it
+        logo = client.logo_uri if (client.logo_uri or "").startswith("https://") else None
     else:
         logo = await issuer.clients.logo(client)
     if found is None:  # consent-before-login: an anonymous session holds the request
@@ -230,9 +232,22 @@ def _consent_page(
         "csrf": csrf,
         "links": links,
     }
+    # the consent faults: each drops one of the page's protections
+    page["unsafe_name"] = issuer.has(F.CLIENT_NAME_UNESCAPED)
+    if issuer.has(F.CONSENT_HIDES_CLIENT_HOST):
+        page["client_host"] = page["client_id"] = None
+    if issuer.has(F.CONSENT_HIDES_REDIRECT_HOST):
+        page["redirect_host"] = None
+    if issuer.has(F.NO_LOOPBACK_WARNING):
+        page["loopback_warning"] = False
     if issuer.is_variant("script-pages"):
-        return render("consent_script.html", data=page)
-    return render("consent.html", prefix=issuer.config.path_prefix, **page)
+        response = render("consent_script.html", data=page)
+    else:
+        response = render("consent.html", prefix=issuer.config.path_prefix, **page)
+    if issuer.has(F.CONSENT_FRAMABLE):
+        del response.headers["x-frame-options"]
+        del response.headers["content-security-policy"]
+    return response
 
 
 async def consent(issuer: Issuer, request: Request) -> Response:

@@ -60,6 +60,7 @@ _NEVER_FETCHED = (
     "CIMD-REDIR-04",
     "CIMD-REDIR-10",
     "CIMD-SEC-02",
+    "CIMD-UI-05",
     "CIMD-URL-08",
 )
 
@@ -272,16 +273,18 @@ class F:
     LOGO_FETCHED_LAZILY = Fault(
         "logo-fetched-lazily",
         # The lazy endpoint still fetches https logos only, so CIMD-SEC-06 holds; only a
-        # consent page rendered with its images shows the fetch.
-        ("CIMD-SEC-05",),
+        # consent page rendered with its images shows the fetch. Fetched per image request,
+        # the logo is not kept either (CIMD-UI-05).
+        ("CIMD-SEC-05", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri without the "
         "address check when the browser asks for it",
     )
     LOGO_PROXIED_ANY_SCHEME = Fault(
         "logo-proxied-any-scheme",
         # https logos on any host and ftp:// alike, only when the rendered consent page
-        # asks: both document-URL checks must render the page to see it
-        ("CIMD-SEC-05", "CIMD-SEC-06"),
+        # asks: both document-URL checks must render the page to see it; nor is the logo
+        # kept (CIMD-UI-05)
+        ("CIMD-SEC-05", "CIMD-SEC-06", "CIMD-UI-05"),
         "the consent page's <img> is the AS's /logo, which fetches logo_uri unchecked when "
         "the browser asks for it, any scheme but https with urllib",
     )
@@ -316,6 +319,46 @@ class F:
         ("CIMD-AUTHN-07",),
         "fetches a private_key_jwt client's jwks_uri without the address check",
     )
+    KEYS_PINNED_AT_FIRST_FETCH = Fault(
+        "keys-pinned-at-first-fetch",
+        ("CIMD-AUTHN-06",),
+        "keeps a client's jwks from the first fetch of its document, whatever later fetches say",
+    )
+    IGNORES_NO_STORE = Fault(
+        "ignores-no-store",
+        ("CIMD-AUTHN-06", "CIMD-CACHE-01", "CIMD-CHG-01", "CIMD-CHG-02"),
+        "caches every valid document for five minutes, no-store, no-cache and max-age=0 too",
+    )
+    CACHES_ERRORS = Fault(
+        "caches-errors",
+        ("CIMD-CACHE-02",),
+        "caches a failed fetch (an error status) for the max-age its response carries",
+    )
+    CACHES_INVALID_DOCUMENTS = Fault(
+        "caches-invalid-documents",
+        ("CIMD-CACHE-03",),
+        "caches the rejection of an invalid document for the max-age its response carries",
+    )
+    FIXED_CACHE_LIFETIME = Fault(
+        "fixed-cache-lifetime",
+        ("CIMD-CACHE-04",),
+        "keeps every document that may be stored for an hour, whatever its max-age",
+    )
+    CACHE_KEYED_NORMALIZED = Fault(
+        "cache-keyed-normalized",
+        ("CIMD-CACHE-05",),
+        "keys the document cache by the normalized identifier (host case, :443, slash, query)",
+    )
+    REDIRECT_URIS_PINNED_AT_FIRST_FETCH = Fault(
+        "redirect-uris-pinned-at-first-fetch",
+        ("CIMD-CACHE-04", "CIMD-CHG-01"),
+        "keeps a client's redirect_uris from the first fetch of its document",
+    )
+    CLIENT_FROM_AUTHORIZATION = Fault(
+        "client-from-authorization",
+        ("CIMD-AUTHN-06", "CIMD-CHG-02"),
+        "authenticates token requests with the document read at authorization, never re-read",
+    )
     DOCUMENT_URLS_ANY_SCHEME = Fault(
         "document-urls-any-scheme",
         ("CIMD-SEC-06",),
@@ -325,6 +368,37 @@ class F:
         "redirects-to-private",
         ("CIMD-FETCH-04",),
         "follows redirects when fetching and checks only the first URL's address",
+    )
+    CLIENT_NAME_UNESCAPED = Fault(
+        "client-name-unescaped",
+        ("CIMD-SEC-08",),
+        "the consent page renders client_name as markup (|safe; innerHTML in script-built pages)",
+    )
+    CONSENT_FRAMABLE = Fault(
+        "consent-framable",
+        ("CIMD-SEC-09",),
+        "the consent page is sent without X-Frame-Options or CSP frame-ancestors",
+    )
+    CONSENT_HIDES_CLIENT_HOST = Fault(
+        "consent-hides-client-host",
+        ("CIMD-UI-01",),
+        "the consent page shows the self-asserted client_name only, not the client_id host",
+    )
+    CONSENT_HIDES_REDIRECT_HOST = Fault(
+        "consent-hides-redirect-host",
+        ("CIMD-UI-02",),
+        "the consent page does not say which host the user is sent back to",
+    )
+    NO_LOOPBACK_WARNING = Fault(
+        "no-loopback-warning",
+        ("CIMD-UI-03",),
+        "no extra warning when every redirect URI of the client is on loopback",
+    )
+    LOGO_HOTLINKED = Fault(
+        "logo-hotlinked",
+        ("CIMD-UI-05",),
+        "the consent page's <img> is the document's https logo_uri itself, which the user's "
+        "browser fetches from the client's host",
     )
     ISSUER_TRAILING_SLASH = Fault(
         "issuer-trailing-slash", ("MCP-AUTH-02",), "the metadata's issuer gets a trailing /"

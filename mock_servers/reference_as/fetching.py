@@ -56,12 +56,15 @@ class FetchError(Exception):
         description: safe to show to the user: reflects no fetched content and no network
             internals (CIMD-ERR-05), and is the same for every network-level failure.
         network: the failure happened below HTTP (refused, TLS, timeout, reset).
+        cache_control: the error response's ``Cache-Control``, if it had one (never obeyed:
+            errors are not cached, CIMD-CACHE-02; only the ``caches-errors`` fault reads it).
     """
 
-    def __init__(self, description: str, *, network: bool = False) -> None:
+    def __init__(self, description: str, *, network: bool = False, cache_control: str = "") -> None:
         super().__init__(description)
         self.description = description
         self.network = network
+        self.cache_control = cache_control
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
@@ -167,7 +170,7 @@ class Fetcher:
             if self._follow and response.is_redirect and location:
                 return str(urljoin(url, location))
             try:
-                self._check_status(response.status_code)
+                self._check_status(response.status_code, response.headers.get_list("cache-control"))
             except FetchError as exc:
                 if self._reflects:  # the fault: "the host said: <its answer>"
                     said = (await _read_start(response, 200)).decode("utf-8", "replace")
@@ -264,11 +267,12 @@ class Fetcher:
             "User-Agent": USER_AGENT,
         }
 
-    def _check_status(self, status: int) -> None:
+    def _check_status(self, status: int, cache_control: list[str]) -> None:
         # CIMD-02 §5: 200 is the only success; every other status, 2xx included, is an error.
         if status == 200 or (self._any_2xx and 200 <= status < 300):
             return
-        raise FetchError(f"the client metadata document was answered with HTTP status {status}")
+        description = f"the client metadata document was answered with HTTP status {status}"
+        raise FetchError(description, cache_control=", ".join(cache_control))
 
 
 def freshness_lifetime(cache_control: str) -> int | None:
@@ -311,9 +315,12 @@ class DocumentCache(Generic[T]):
         return entry[0]
 
     def put(self, identifier: str, value: T, cache_control: str) -> None:
-        """Store ``value`` when ``cache_control`` allows it."""
-        lifetime = freshness_lifetime(cache_control)
-        if lifetime is None:
+        """Store ``value`` when ``cache_control`` allows it, for as long as it allows."""
+        self.store(identifier, value, freshness_lifetime(cache_control))
+
+    def store(self, identifier: str, value: T, lifetime_s: float | None) -> None:
+        """Store ``value`` for ``lifetime_s`` seconds (``None``: drop any stored entry)."""
+        if lifetime_s is None:
             self._entries.pop(identifier, None)
             return
-        self._entries[identifier] = (value, time.monotonic() + lifetime)
+        self._entries[identifier] = (value, time.monotonic() + lifetime_s)

@@ -61,19 +61,36 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
 
 async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
     """An ``invalid_client`` error when the client did not authenticate as it must."""
-    return await authenticate_client(issuer, grant.request.client, grant.request.client_id, form)
+    client, client_id = grant.request.client, grant.request.client_id
+    return await authenticate_client(issuer, client, client_id, form, fresh=True)
 
 
 async def authenticate_client(
-    issuer: Issuer, client: ClientDocument | None, client_id: str, form: FormData
+    issuer: Issuer,
+    client: ClientDocument | None,
+    client_id: str,
+    form: FormData,
+    *,
+    fresh: bool = False,
 ) -> Response | None:
-    """The token and PAR endpoints' client authentication: an error response, or ``None``."""
+    """The token and PAR endpoints' client authentication: an error response, or ``None``.
+
+    ``fresh``: read the client's metadata again first (the token endpoint, where the document
+    may have changed since the authorization).
+    """
     fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
     try:
+        if fresh and not issuer.has(F.CLIENT_FROM_AUTHORIZATION):
+            # the metadata as it is now (cached only as its headers allow): a method or key
+            # removed from the document since the authorization no longer counts (§8.4)
+            client = await issuer.clients.resolve(client_id)
         await issuer.client_verifier().authenticate(client, client_id, fields)
     except ClientAuthError as exc:
         return oauth_error("invalid_client", str(exc), 401)
-    except ClientError as exc:  # a document fetch over the rate-limited variant's limits
+    except ClientError as exc:
+        if exc.stage != "rate":
+            return oauth_error("invalid_client", "the client's metadata is no longer valid", 401)
+        # a document fetch over the rate-limited variant's limits
         answer = oauth_error("temporarily_unavailable", exc.description, 429)
         answer.headers["Retry-After"] = str(exc.retry_after)
         return answer

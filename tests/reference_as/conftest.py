@@ -21,6 +21,7 @@ from mock_servers.runner import Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
 RESOURCE = AS_ORIGIN + "/mcp"  # the protected resource the issuer serves by default
+JSON_TYPE = ("content-type", "application/json")
 USER, PASSWORD = "alice", "wonderland-test-only"
 
 
@@ -61,7 +62,9 @@ class DocumentHost:
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         raw = body if isinstance(body, bytes) else httpx.Response(200, json=body).content
-        all_headers = [("content-type", "application/json"), *(headers or [])]
+        given = headers or []
+        kind = [] if any(name == "content-type" for name, _ in given) else [JSON_TYPE]
+        all_headers = [*kind, *given]
         self.hosted[self._target(url)] = Hosted(status, raw, all_headers)
 
     def serve_document(self, url: str, cache_control: str = "no-store", **members: Any) -> None:

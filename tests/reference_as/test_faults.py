@@ -433,3 +433,57 @@ async def test_token_rejects_resource(make_client: Any, docs: DocumentHost) -> N
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     response = await client.token(**form, client_id=url, resource="https://as.test/mcp")
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+
+
+async def test_consent_page_faults(make_client: Any, docs: DocumentHost) -> None:
+    """Each consent fault drops exactly one of the clean page's protections."""
+    url = docs.new_url()
+    hostile = "<b id=planted>x</b>"
+    docs.serve_document(url, client_name=hostile, redirect_uris=["http://127.0.0.1/callback"])
+    faults = (
+        F.CLIENT_NAME_UNESCAPED,
+        F.CONSENT_FRAMABLE,
+        F.CONSENT_HIDES_CLIENT_HOST,
+        F.CONSENT_HIDES_REDIRECT_HOST,
+        F.NO_LOOPBACK_WARNING,
+    )
+    pages = {}
+    for fault in (None, *faults):
+        client = make_client(
+            *(() if fault is None else (fault,)), prefix="" if fault is None else "/f"
+        )
+        await client.login()
+        page = await client.authorize(
+            **authz_params(url, "http://127.0.0.1:4000/callback", pkce()[1])
+        )
+        assert page.status_code == 200
+        pages[fault] = page
+    clean = pages[None]
+    assert "&lt;b id=planted&gt;" in clean.text and "x-frame-options" in clean.headers
+    assert 'id="client-host"' in clean.text and 'id="redirect-host"' in clean.text
+    assert 'id="loopback-warning"' in clean.text
+    assert hostile in pages[F.CLIENT_NAME_UNESCAPED].text
+    framable = pages[F.CONSENT_FRAMABLE].headers
+    assert "x-frame-options" not in framable and "content-security-policy" not in framable
+    assert 'id="client-host"' not in pages[F.CONSENT_HIDES_CLIENT_HOST].text
+    assert 'id="redirect-host"' not in pages[F.CONSENT_HIDES_REDIRECT_HOST].text
+    assert 'id="loopback-warning"' not in pages[F.NO_LOOPBACK_WARNING].text
+
+
+async def test_logo_kept_with_the_document(make_client: Any, docs: DocumentHost) -> None:
+    """The logo is fetched once per cached copy of the document; the fault hotlinks it."""
+    logo = docs.new_url(".png")
+    docs.serve(logo, b"\x89PNG\r\n\x1a\n", headers=[("content-type", "image/png")])
+    url = docs.new_url()
+    docs.serve_document(url, cache_control="max-age=600", logo_uri=logo)
+    clean = make_client()
+    await clean.login()
+    for _ in range(2):
+        page = await clean.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+        assert '<img id="client-logo" src="data:image/png;base64,' in page.text
+    assert docs.fetches(logo) == 1
+    faulty = make_client(F.LOGO_HOTLINKED, prefix="/f")
+    await faulty.login()
+    page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+    assert f'<img id="client-logo" src="{logo}"' in page.text
+    assert docs.fetches(logo) == 1

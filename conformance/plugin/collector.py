@@ -1,73 +1,65 @@
-"""Collecting check results during a pytest run and writing the reports at its end."""
+"""The pytest half of reporting: each check's verdict as pytest runs it, the reports at the end.
+
+The collector turns every check's ending into a :class:`CheckResult` (see
+:mod:`conformance.plugin.judging`), keeps pytest's own outcome in agreement with it, and at
+the end of the session builds one :class:`Report` per target, writes them in every format
+(:mod:`conformance.report.writers`) and keeps them in :attr:`ResultCollector.reports` for
+whoever ran pytest (the command line takes its exit code from there).
+"""
 
 from __future__ import annotations
 
-import inspect
-import json
+import platform
+import time
 from collections.abc import Generator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance import __version__
-from conformance.catalog import coverage, requirements
+from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import (
-    HarnessError,
-    NonConformance,
-    NotApplicable,
-    Verdict,
-    verdict_for_violation,
-    weaker,
-)
+from conformance.catalog.verdicts import Verdict, verdict_for_violation
+from conformance.plugin.judging import expectation, judge
 from conformance.redaction import redact_value
-from conformance.report import baseline, console, html, junit
+from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
-from conformance.report.scrub import redact_console, redact_output, scrub
+from conformance.report.paths import ReportPaths
+from conformance.report.scrub import redact_console
+from conformance.report.writers import console_text, write_run
 from conformance.run import interrupts
-from conformance.run.state import label_for
+from conformance.run.state import RunConfig
 from conformance.run.suite import SuiteRun
+
+MARK_KEY = pytest.StashKey[int]()
+"""A check's position in the metadata host's fetch log when it started (its evidence)."""
 
 _QUIET = frozenset({Verdict.NON_STRICT, Verdict.ADVISORY, Verdict.INFORMATIONAL})
 
 
-def expectation(item: pytest.Item) -> str:
-    """The ``Expects:`` paragraph of a check's docstring."""
-    doc = inspect.getdoc(getattr(item, "obj", None)) or ""
-    _, _, expects = doc.partition("Expects:")
-    return " ".join(expects.split()) or " ".join(doc.split())
-
-
-def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, str, str]:
-    """The verdict, expectation ("" to keep the docstring's) and observation for an error.
-
-    A plain ``assert`` in a check is a violation like :class:`NonConformance`: its message is
-    what was observed. Any other exception that is not a verdict is the harness's trouble.
-    """
-    if isinstance(error, NonConformance):
-        verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict)
-        return verdict, error.expected, error.observed
-    if isinstance(error, AssertionError):
-        observed = str(error) or "an assertion in the check failed (it gave no message)"
-        return verdict_for_violation(tier, strict=strict), "", observed
-    if isinstance(error, NotApplicable):
-        return Verdict.NOT_APPLICABLE, "", str(error)
-    if isinstance(error, HarnessError):
-        return Verdict.HARNESS_ERROR, "", str(error)
-    return Verdict.HARNESS_ERROR, "", f"the harness failed: {type(error).__name__}: {error}"
-
-
 class ResultCollector:
-    """Turns each check's outcome into a verdict and writes one report per target."""
+    """Turns each check's outcome into a verdict and writes one report per target.
 
-    def __init__(self, config: pytest.Config, suite_key: pytest.StashKey[SuiteRun]) -> None:
-        self._config = config
-        self._suite_key = suite_key
-        self._results: dict[str, list[CheckResult]] = {
-            i: [] for i in config.getoption("cimd_issuer")
-        }
+    Args:
+        config: the run's configuration (targets, profile, strictness, report directory).
+        baseline: known failures, applied to every report.
+        formats: the report formats to write (names in
+            :data:`conformance.report.writers.FORMATS`; all by default).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        baseline: Baseline | None = None,
+        formats: tuple[str, ...] | None = None,
+    ) -> None:
+        self.config = config
+        self.baseline = baseline
+        self.formats = formats
+        self.paths = ReportPaths.of(config.report_dir, config.issuers)
+        self.suite: SuiteRun | None = None
+        self._results: dict[str, list[CheckResult]] = {i: [] for i in config.issuers}
         self._by_item: dict[str, CheckResult] = {}
         self._planted: list[tuple[CheckResult, Any]] = []
         self.reports: list[Report] = []
@@ -120,30 +112,27 @@ class ResultCollector:
         self, item: pytest.Item, call: pytest.CallInfo[None], requirement_id: str
     ) -> CheckResult:
         requirement = requirements.get(requirement_id)
-        tier = requirements.tier_for(requirement, self._config.getoption("cimd_profile"))
+        tier = requirements.tier_for(requirement, self.config.profile)
         result = CheckResult(
             requirement=requirement_id,
             check=getattr(item, "originalname", item.name),
             title=requirement.title,
             tier=tier.value,
             verdict=Verdict.PASS.value,
-            expected=expectation(item),
+            expected=expectation(getattr(item, "obj", None)),
             observed="as expected",
             evidence=self._evidence(item),
             duration_s=round(call.duration, 3),
         )
         error = call.excinfo.value if call.excinfo else None
         if error is not None:
-            strict = self._config.getoption("cimd_strict")
-            verdict, expected, observed = judge(error, tier, strict=strict)
+            verdict, expected, observed = judge(error, tier, strict=self.config.strict)
             result.verdict, result.observed = verdict.value, observed
             result.expected = expected or result.expected
         return result
 
     @staticmethod
     def _evidence(item: pytest.Item) -> dict[str, Any]:
-        from conformance.plugin import MARK_KEY  # the plugin imports this module first
-
         funcargs: dict[str, Any] = getattr(item, "funcargs", {})
         evidence: dict[str, Any] = {}
         session = funcargs.get("cimd_target")
@@ -161,10 +150,9 @@ class ResultCollector:
     def _late_canary_connections(self) -> None:
         """Fail passed checks whose canaries saw a connection after the check ended.
 
-        The run's canaries stop only after their settle time (when the suite stops, before
-        this hook), so every late connection has been recorded by now.
+        The run's canaries stop only after their settle time (when the network fixture is
+        torn down, before this hook), so every late connection has been recorded by now.
         """
-        strict = self._config.getoption("cimd_strict")
         for result, planter in self._planted:
             canaries = result.evidence.get("canaries", {})
             seen = len(canaries.get("canary_connections", [])) + len(
@@ -173,13 +161,14 @@ class ResultCollector:
             late = planter.late_violation(seen)
             result.evidence["canaries"] = planter.evidence()
             if late is not None and result.verdict == Verdict.PASS.value:
+                strict = self.config.strict
                 result.verdict = verdict_for_violation(Tier(result.tier), strict=strict).value
                 result.expected = late.expected
                 result.observed = "after the check ended, " + late.observed
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Redact known secrets in everything pytest prints."""
-        redact_console(self._config)
+        redact_console(session.config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
@@ -193,32 +182,22 @@ class ResultCollector:
             excinfo.traceback = shown[-1:]
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Write report.json and junit.xml for every target.
+        """Build every target's report, write it in every format, and keep it.
 
         A run stopped by a signal (or Ctrl-C) is marked ``interrupted`` in every report:
         the checks it never reached have no result, and it is never a verdict.
         """
         self._late_canary_connections()
-        suite = self._config.stash.get(self._suite_key, None)
-        report_dir = Path(self._config.getoption("cimd_report_dir"))
         stopped = interrupts.received() is not None or exitstatus == pytest.ExitCode.INTERRUPTED
         for issuer, results in self._results.items():
-            report = self._report(issuer, results, suite)
+            report = self._report(issuer, results)
             if stopped:
                 report.interrupted = interrupts.record(len(results))
             self.reports.append(report)
-            directory = report_dir / label_for(issuer) if len(self._results) > 1 else report_dir
-            write(report, directory)
-        if len(self._results) > 1:
-            index = {
-                label_for(r.issuer): {"issuer": r.issuer, "exit_code": r.exit_code()}
-                for r in self.reports
-            }
-            (report_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n", "utf-8")
+        write_run(self.reports, self.paths, self.formats)
 
-    def _report(self, issuer: str, results: list[CheckResult], suite: SuiteRun | None) -> Report:
-        from conformance.plugin import environment
-
+    def _report(self, issuer: str, results: list[CheckResult]) -> Report:
+        suite = self.suite
         run = suite.targets.get(issuer) if suite is not None else None
         preflight = (
             dict(run.preflight)
@@ -227,8 +206,8 @@ class ResultCollector:
         )
         report = Report(
             issuer=issuer,
-            profile=self._config.getoption("cimd_profile"),
-            strict=self._config.getoption("cimd_strict"),
+            profile=self.config.profile,
+            strict=self.config.strict,
             tool_version=__version__,
             started=suite.started if suite is not None else "",
             finished=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -237,16 +216,15 @@ class ResultCollector:
             preflight=preflight,
             results=sorted(results, key=lambda r: r.requirement),
         )
-        baseline_file = self._config.getoption("cimd_baseline")
-        if baseline_file:
-            report.apply_baseline(baseline.load(Path(baseline_file)))
+        if self.baseline is not None:
+            report.apply_baseline(self.baseline)
         return report
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the console summary of every target."""
         for report in self.reports:
             terminalreporter.write_line("")
-            for line in console.render(report).splitlines():
+            for line in console_text(report, self.formats).splitlines():
                 terminalreporter.write_line(line)
 
 
@@ -258,19 +236,12 @@ def _not_a_pass_once_interrupted(result: CheckResult) -> None:
         result.observed = f"the run was interrupted ({name}) while this check ran"
 
 
-def write(report: Report, directory: Path) -> None:
-    """Write ``report.json``, ``junit.xml`` and ``report.html`` into ``directory``.
-
-    The report's scope (its ``coverage`` block) is computed here when missing, so every
-    report states which rows its verdict rests on, including one that judged nothing.
-    """
-    if not report.coverage:
-        verdicts = ((r.requirement, r.verdict) for r in report.results)
-        report.coverage = coverage.summarize(verdicts, report.profile)
-    scrub(report)
-    directory.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report.to_json(), indent=2) + "\n"
-    (directory / "report.json").write_text(redact_output(text), "utf-8")
-    xml = junit.render([report]).decode("utf-8")
-    (directory / "junit.xml").write_bytes(redact_output(xml).encode("utf-8"))
-    (directory / "report.html").write_text(redact_output(html.render(report, directory)), "utf-8")
+def environment(suite: SuiteRun | None) -> dict[str, Any]:
+    """What the run ran on, for the report."""
+    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
+    if suite is not None:
+        env["metadata_host"] = suite.metadata_host.base_url
+        env["network"] = suite.network.describe()["meaning"]
+        env["browser"] = suite.browser_version()
+    env["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return env

@@ -1,0 +1,121 @@
+"""The fixtures the checks use: the composed run, the target under test, and its evidence.
+
+``cimd_suite`` composes the standalone fixtures of :mod:`conformance.plugin.fixtures` into
+one :class:`SuiteRun`; the others need a target (``cimd_issuer``, parametrized by the run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conformance.browser.driver import Browser
+from conformance.harness.session import TargetSession
+from conformance.network.topology import Network, Planter
+from conformance.plugin.run import RUN_KEY
+from conformance.run.browser_flow import BrowserFlow
+from conformance.run.state import RunConfig, TargetRun
+from conformance.run.suite import SuiteRun
+from conformance.target.discovery import Target
+from mock_servers.callback import CallbackListener
+from mock_servers.metadata_host import MetadataHost
+from mock_servers.pki import TestCA
+
+
+@pytest.fixture(scope="session")
+def cimd_suite(
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
+    cimd_config: RunConfig,
+    cimd_ca: TestCA,
+    cimd_network: Network,
+    cimd_shared_metadata_host: MetadataHost,
+    cimd_callback: CallbackListener,
+    cimd_callback_ipv6: CallbackListener | None,
+) -> Iterator[SuiteRun]:
+    """The run: the pieces above composed, each target's preflight, its deadlines.
+
+    The browser (``cimd_chromium``) is started when a target first needs it.
+    """
+
+    def browser() -> Browser:
+        chromium: Browser = request.getfixturevalue("cimd_chromium")
+        return chromium
+
+    suite = SuiteRun(
+        cimd_config,
+        ca=cimd_ca,
+        network=cimd_network,
+        metadata_host=cimd_shared_metadata_host,
+        callback=cimd_callback,
+        callback_ipv6=cimd_callback_ipv6,
+        browser=browser,
+    )
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.attach(suite)
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture(scope="session")
+def cimd_issuer(request: pytest.FixtureRequest) -> str:
+    """The issuer of the target under test (from ``--cimd-issuer``)."""
+    if not hasattr(request, "param"):
+        raise pytest.UsageError("CIMD checks need a target: pass --cimd-issuer URL")
+    issuer: str = request.param
+    return issuer
+
+
+@pytest.fixture(scope="session")
+def cimd_target_run(cimd_suite: SuiteRun, cimd_issuer: str) -> TargetRun:
+    """The prepared target (discovery and login happen once per target)."""
+    return cimd_suite.target_run(cimd_issuer)
+
+
+@pytest.fixture
+def cimd_metadata(cimd_target_run: TargetRun) -> Target:
+    """The discovered target: issuer, metadata, and the discovery probes."""
+    return cimd_target_run.require_target()
+
+
+@pytest.fixture
+def cimd_discovery(cimd_metadata: Target) -> Target:
+    """``cimd_metadata`` by a clearer name: the target as discovery found it."""
+    return cimd_metadata
+
+
+@pytest.fixture
+def cimd_target(cimd_target_run: TargetRun) -> TargetSession:
+    """The logged-in HTTP session with the target; its exchange log starts empty."""
+    session = cimd_target_run.require_session()
+    session.exchanges.clear()
+    session.attempts.clear()
+    session.control = None  # each check's refusals get their own control
+    return session
+
+
+@pytest.fixture
+def cimd_target_session(cimd_target: TargetSession) -> TargetSession:
+    """``cimd_target`` by a clearer name: the logged-in session with the target."""
+    return cimd_target
+
+
+@pytest.fixture
+def cimd_ssrf(cimd_suite: SuiteRun, request: pytest.FixtureRequest) -> Iterator[Planter]:
+    """This check's SSRF canaries; every connection they see is evidence against the target.
+
+    The canaries go on listening for a while after the check ends; a connection that comes
+    late still fails the check when the report is written.
+    """
+    planter = Planter(cimd_suite.network, request.node.name)
+    yield planter
+    planter.close()
+
+
+@pytest.fixture
+def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlow:
+    """Authorization flows in the real browser, logged in as the test user."""
+    session = cimd_target_run.session
+    return BrowserFlow(cimd_suite, cimd_target_run, session.pacer if session else None)

@@ -1,0 +1,41 @@
+"""How a check's ending becomes a verdict: the mapping the collector applies to every check."""
+
+from __future__ import annotations
+
+import inspect
+
+from conformance.catalog.requirements import Tier
+from conformance.catalog.verdicts import (
+    HarnessError,
+    NonConformance,
+    NotApplicable,
+    Verdict,
+    verdict_for_violation,
+    weaker,
+)
+
+
+def expectation(check: object) -> str:
+    """The ``Expects:`` paragraph of a check's docstring (else the whole docstring)."""
+    doc = inspect.getdoc(check) or ""
+    _, _, expects = doc.partition("Expects:")
+    return " ".join(expects.split()) or " ".join(doc.split())
+
+
+def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, str, str]:
+    """The verdict, expectation ("" to keep the docstring's) and observation for an error.
+
+    A plain ``assert`` in a check is a violation like :class:`NonConformance`: its message is
+    what was observed. Any other exception that is not a verdict is the harness's trouble.
+    """
+    if isinstance(error, NonConformance):
+        verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict)
+        return verdict, error.expected, error.observed
+    if isinstance(error, AssertionError):
+        observed = str(error) or "an assertion in the check failed (it gave no message)"
+        return verdict_for_violation(tier, strict=strict), "", observed
+    if isinstance(error, NotApplicable):
+        return Verdict.NOT_APPLICABLE, "", str(error)
+    if isinstance(error, HarnessError):
+        return Verdict.HARNESS_ERROR, "", str(error)
+    return Verdict.HARNESS_ERROR, "", f"the harness failed: {type(error).__name__}: {error}"

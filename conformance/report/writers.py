@@ -1,0 +1,99 @@
+"""The report formats, and writing a run's reports in all of them.
+
+JSON is canonical; every other format is rendered from the same :class:`Report`. A new
+format is one module with a ``render`` function and one line in :data:`FORMATS`: the run
+writes it beside the others (a format without a file is printed at the end of the run).
+Nothing here needs pytest or a browser: a ``report.json`` can be rendered again offline
+(``write(Report.load(path), directory)``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.catalog import coverage
+from conformance.report import console, html, junit
+from conformance.report.model import Report
+from conformance.report.paths import ReportPaths, label_for
+from conformance.report.scrub import redact_output, scrub
+
+
+@dataclass(frozen=True)
+class Format:
+    """One report format.
+
+    Attributes:
+        render: the format's text for a report; ``directory`` is where the report's files
+            are (the HTML page embeds the screenshots found there).
+        file: the file it is written to in the report's directory; ``None`` for the console.
+    """
+
+    render: Callable[[Report, Path], str]
+    file: str | None
+
+
+def _json(report: Report, directory: Path) -> str:
+    return json.dumps(report.to_json(), indent=2) + "\n"
+
+
+FORMATS: dict[str, Format] = {
+    "json": Format(_json, "report.json"),
+    "junit": Format(junit.render_report, "junit.xml"),
+    "html": Format(html.render, "report.html"),
+    "console": Format(lambda report, directory: console.render(report), None),
+}
+
+
+def report_files() -> tuple[str, ...]:
+    """The file names the formats write into a report directory."""
+    return tuple(f.file for f in FORMATS.values() if f.file is not None)
+
+
+def write(report: Report, directory: Path, formats: Iterable[str] | None = None) -> None:
+    """Write ``report`` into ``directory`` in every file format (or those named).
+
+    The report's scope (its ``coverage`` block) is computed here when missing, so every
+    report states which rows its verdict rests on, including one that judged nothing. Every
+    text field is redacted before rendering, and every rendered text again before it is
+    written.
+    """
+    if not report.coverage:
+        verdicts = ((r.requirement, r.verdict) for r in report.results)
+        report.coverage = coverage.summarize(verdicts, report.profile)
+    scrub(report)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in FORMATS if formats is None else formats:
+        chosen = FORMATS[name]
+        if chosen.file is not None:
+            text = redact_output(chosen.render(report, directory))
+            (directory / chosen.file).write_text(text, "utf-8")
+
+
+def write_run(
+    reports: Sequence[Report], paths: ReportPaths, formats: Iterable[str] | None = None
+) -> None:
+    """Write each target's report where ``paths`` puts it, and the index of a multi-target run."""
+    names = None if formats is None else tuple(formats)
+    for report in reports:
+        write(report, paths.directory(report.issuer), names)
+    if paths.per_target:
+        index = {
+            label_for(r.issuer): {"issuer": r.issuer, "exit_code": r.exit_code()} for r in reports
+        }
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.index.write_text(json.dumps(index, indent=2) + "\n", "utf-8")
+
+
+def console_text(report: Report, formats: Iterable[str] | None = None) -> str:
+    """What the run prints for ``report`` at its end: every format without a file."""
+    chosen = [FORMATS[n] for n in (FORMATS if formats is None else formats)]
+    return "\n".join(redact_output(f.render(report, Path())) for f in chosen if f.file is None)
+
+
+def combined_exit_code(reports: Iterable[Report]) -> int:
+    """The run's exit code: 2 when any target's is 2, else the highest (2 for no report)."""
+    codes = [r.exit_code() for r in reports]
+    return 2 if 2 in codes else max(codes, default=2)

@@ -1,0 +1,86 @@
+"""Consent pages as the user sees them: a fresh client's request rendered in the browser.
+
+Shared by the consent checks (CIMD-UI) and the consent-page security checks (CIMD-SEC-08,
+CIMD-SEC-09).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from conformance.catalog.verdicts import HarnessError, NonConformance
+from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.session import TargetSession
+from conformance.redaction import redact_url
+from conformance.run.browser_flow import BrowserFlow, Rendered
+from mock_servers.metadata_host import MetadataHost
+
+
+def unique_host() -> str:
+    """A host name of this run's own, for a redirect URI nothing else on the page names."""
+    return f"cimd-{secrets.token_hex(4)}.app.test"
+
+
+def client_with_redirects(host: MetadataHost, redirect_uri: str, **members: Any) -> ProbeClient:
+    """A public client whose only redirect URI is ``redirect_uri`` (presented as well)."""
+    client = public_client(host, redirect_uris=[redirect_uri], **members)
+    return replace(client, redirect_uri=redirect_uri)
+
+
+def render_consent(
+    target: TargetSession,
+    browser: BrowserFlow,
+    client: ProbeClient,
+    shot: str,
+    mark: str = "",
+    blocked: Sequence[str] = (),
+) -> Rendered | None:
+    """Drive ``client``'s request to consent and render the page (approving nothing).
+
+    Returns None when the target refused the request while a valid client is accepted (a
+    policy of the target's, e.g. hostile values refused outright).
+
+    Raises:
+        NonConformance: the target approved without showing a consent page.
+        HarnessError: the page could not be had or was not recognised.
+    """
+    attempt = target.attempt(client.client_id, client.redirect_uri)
+    if not attempt.outcome.accepted:
+        target.require_control()
+        return None
+    seen = target.pacer.call(
+        "rendering the consent page",
+        lambda: browser.inspect(attempt.url, client.redirect_uri, shot, mark, blocked),
+    )
+    if seen.kind == "redirect":
+        raise NonConformance(
+            expected="a consent page for a client the user never approved",
+            observed=f"the browser was sent straight to the redirect URI ({redact_url(seen.url)})",
+        )
+    if seen.kind != "consent":
+        raise HarnessError(
+            f"the request reached consent over HTTP ({attempt.outcome.describe()}) but the "
+            f"browser did not show it ({redact_url(seen.url)}: {seen.text[:120]!r}). Check the "
+            "login recipe's approve selector"
+        )
+    return seen
+
+
+def required_consent(
+    target: TargetSession,
+    browser: BrowserFlow,
+    client: ProbeClient,
+    shot: str,
+    blocked: Sequence[str] = (),
+) -> Rendered:
+    """:func:`render_consent` for a valid client, which must reach consent."""
+    seen = render_consent(target, browser, client, shot, blocked=blocked)
+    if seen is None:
+        raise HarnessError(
+            f"the target refused a valid client (redirect URI {client.redirect_uri}) while the "
+            "control was accepted, so its consent page could not be seen"
+        )
+    return seen

@@ -1,0 +1,208 @@
+"""Caching the document (CIMD-CACHE): HTTP caching headers are honoured, errors and invalid
+documents are never cached, and a cache entry serves only the exact identifier it was
+fetched for. Judged by the metadata host's fetch log: a GET logged, or not, between attempts.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.clients import ProbeClient, cached_for, document_for, public_client
+from conformance.harness.session import Attempt, TargetSession
+from conformance.harness.verify import Case, verify_refused
+from mock_servers.hosting import Hosting
+from mock_servers.metadata_host import MetadataHost
+
+A_DAY = "max-age=86400"
+SHORT_LIFETIME_S = 2
+
+
+def _attempt_counted(
+    target: TargetSession, host: MetadataHost, client: ProbeClient
+) -> tuple[Attempt, int]:
+    """One authorization request for ``client``, and the GETs of its URL it caused."""
+    host.settle(client.client_id)
+    before = host.fetch_count(client.client_id)
+    attempt = target.attempt(client.client_id, client.redirect_uri)
+    host.settle(client.client_id)
+    return attempt, host.fetch_count(client.client_id) - before
+
+
+@pytest.mark.requirement("CIMD-CACHE-01")
+def test_caching_follows_http_headers(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a valid document with (a) ``Cache-Control: no-store``, (b) ``max-age=0`` and
+    ``no-cache`` (with an ETag), and sends two authorization requests for each.
+
+    Expects: the first request is accepted and the second one fetches the document again
+    (a full or a conditional GET) every time.
+    """
+    host = cimd_metadata_host
+    reused = []
+    for name in ("no-store", "max-age=0", "no-cache"):
+        client = public_client(host)
+        etag = '"v1"' if name == "no-cache" else None  # a conditional GET revalidates
+        host.serve(client.client_id, cached_for(client.document, name, etag=etag))
+        first, _ = _attempt_counted(cimd_target, host, client)
+        if not first.outcome.accepted:
+            raise NotApplicable(
+                f"a valid document served with {name} was not accepted "
+                f"({first.outcome.describe()}); see CIMD-DISC-04"
+            )
+        second, fetched = _attempt_counted(cimd_target, host, client)
+        if fetched == 0:
+            reused.append(f"{name}: no GET for the second request ({second.outcome.describe()})")
+    if reused:
+        raise NonConformance(
+            expected="a document that must not be reused unvalidated is fetched for every "
+            "authorization",
+            observed="; ".join(reused),
+        )
+
+
+@pytest.mark.requirement("CIMD-CACHE-02")
+def test_error_responses_are_not_cached(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """The client URL answers 503 with ``Cache-Control: max-age=86400`` (and the valid
+    document as its body); then it serves the valid document and the request is sent again.
+
+    Expects: the first request is refused; the second is accepted, after a new GET.
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    host.serve(client.client_id, cached_for(client.document, A_DAY, status=503))
+    failed, _ = _attempt_counted(cimd_target, host, client)
+    if failed.outcome.accepted:
+        raise NotApplicable("a document answered with 503 was accepted; see CIMD-FETCH-03")
+    host.serve(client.client_id, cached_for(client.document, "no-store"))
+    retried, fetched = _attempt_counted(cimd_target, host, client)
+    _verify_not_cached(
+        [("503 with max-age=86400", retried, fetched)], "an error response (HTTP 503)"
+    )
+
+
+@pytest.mark.requirement("CIMD-CACHE-03")
+def test_invalid_documents_are_not_cached(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves, with ``Cache-Control: max-age=86400``, a document whose client_id is another
+    URL, a body that is not JSON, and a document asking for ``client_secret_basic``; then
+    fixes each document and sends the request again.
+
+    Expects: each first request is refused; each second one is accepted, after a new GET.
+    """
+    host = cimd_metadata_host
+    variants: list[tuple[str, ProbeClient, Hosting]] = []
+    client = public_client(host)
+    wrong = {**client.document, "client_id": host.new_client_url()}
+    variants.append(("mismatched client_id", client, cached_for(wrong, A_DAY)))
+    client = public_client(host)
+    body = cached_for({}, A_DAY, body=b'{"client_id": "' + client.client_id.encode() + b'",')
+    variants.append(("invalid JSON", client, body))
+    client = public_client(host)
+    secret = {**client.document, "token_endpoint_auth_method": "client_secret_basic"}
+    variants.append(("client_secret_basic", client, cached_for(secret, A_DAY)))
+    results, skipped = [], []
+    for name, client, hosting in variants:
+        host.serve(client.client_id, hosting)
+        first, _ = _attempt_counted(cimd_target, host, client)
+        if first.outcome.accepted:
+            skipped.append(name)  # the invalid document's own row judges this
+            continue
+        host.serve(client.client_id, cached_for(client.document, "no-store"))
+        retried, fetched = _attempt_counted(cimd_target, host, client)
+        results.append((name, retried, fetched))
+    if not results:
+        raise NotApplicable(
+            "every invalid document was accepted (" + ", ".join(skipped) + "); see CIMD-DOC"
+        )
+    _verify_not_cached(results, "an invalid document")
+
+
+@pytest.mark.requirement("CIMD-CACHE-04")
+def test_stale_metadata_is_fetched_again(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A document with redirect URIs r and r2 and ``max-age=2`` is accepted with r; then r
+    is removed from it, and AUTHZ(U, r) is sent once 2.5 s have passed since the fetch (a
+    short lifetime keeps the run fast).
+
+    Expects: the request with r is refused once the cached copy is stale.
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    kept = host.base_url + host.new_path("cb")
+    document = {**client.document, "redirect_uris": [client.redirect_uri, kept]}
+    age = f"max-age={SHORT_LIFETIME_S}"
+    host.serve(client.client_id, cached_for(document, age))
+    fresh = cimd_target.attempt(client.client_id, client.redirect_uri)
+    if not fresh.outcome.accepted:
+        raise NotApplicable(
+            f"the client with both redirect URIs was not accepted ({fresh.outcome.describe()})"
+        )
+    host.settle(client.client_id)
+    fetched_at = max(fetch.at for fetch in host.fetches(client.client_id))
+    host.serve(client.client_id, cached_for({**document, "redirect_uris": [kept]}, age))
+    time.sleep(max(0.0, fetched_at + SHORT_LIFETIME_S + 0.5 - time.monotonic()))
+    stale = cimd_target.attempt(client.client_id, client.redirect_uri)
+    verify_refused(
+        [(f"{age}, {SHORT_LIFETIME_S + 0.5} s after the fetch", stale)],
+        "a redirect URI removed from a document whose freshness lifetime has passed",
+    )
+
+
+def _verify_not_cached(results: list[tuple[str, Attempt, int]], what: str) -> None:
+    """Each fixed document was fetched again and accepted."""
+    kept = [
+        f"{name}: {attempt.outcome.describe()}, {fetched} new GET(s)"
+        for name, attempt, fetched in results
+        if fetched == 0 or not attempt.outcome.accepted
+    ]
+    if kept:
+        raise NonConformance(
+            expected=f"{what} is never cached: once the valid document is served, the next "
+            "request fetches it again and is accepted",
+            observed="; ".join(kept),
+        )
+
+
+@pytest.mark.requirement("CIMD-CACHE-05")
+def test_cache_is_keyed_by_the_exact_identifier(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Caches a valid document at U (``max-age=3600``, accepted), then sends identifiers U'
+    that differ from U only in the host's case, an explicit ``:443``, a trailing slash or
+    the query's order; the metadata host serves U's bytes (client_id = U) at every U'.
+
+    Expects: every U' is refused (the document's client_id is not U').
+    """
+    host = cimd_metadata_host
+    url = host.new_client_url() + "?a=1&b=2"  # host case applies where the host is a name
+    client = document_for(host, url, url)
+    host.serve(url, cached_for(client.document, "max-age=3600"))
+    control = cimd_target.attempt(client.client_id, client.redirect_uri)
+    if not control.outcome.accepted:
+        raise NotApplicable(
+            f"a client URL with a query was not accepted ({control.outcome.describe()})"
+        )
+    parts = urlsplit(url)
+    variants = {
+        "trailing slash": parts._replace(path=parts.path + "/").geturl(),
+        "query order": parts._replace(query="b=2&a=1").geturl(),
+    }
+    hostname = parts.hostname or ""
+    if hostname.upper() != hostname:
+        variants["host case"] = parts._replace(netloc=parts.netloc.upper()).geturl()
+    if parts.port is None:  # the default port: the same origin spelt with :443
+        variants[":443"] = parts._replace(netloc=parts.netloc + ":443").geturl()
+    cases: list[Case] = []
+    for name, other in variants.items():
+        host.serve(other, cached_for(client.document, "max-age=3600"))
+        cases.append((name, cimd_target.attempt(other, client.redirect_uri)))
+    verify_refused(cases, "an identifier that differs from a cached one only in spelling")

@@ -1,0 +1,249 @@
+"""The consent page (CIMD-UI): what the user is shown before approving a CIMD client.
+
+Each check drives a fresh client's request to consent and renders the page in the run's one
+browser (the logged-in context), approving nothing; it reads the page's visible text and
+keeps a screenshot as evidence. What can be judged is judged (present, visible, in the page's
+text); how prominent it is stays for a person to look at in the screenshot.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import struct
+import zlib
+from dataclasses import replace
+
+import pytest
+
+from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness.outcome import origin
+from conformance.harness.session import TargetSession
+from conformance.run.browser_flow import BrowserFlow, Rendered
+from conformance.run.consent_page import client_with_redirects, required_consent, unique_host
+from conformance.target.discovery import Target
+from mock_servers.callback import CallbackListener
+from mock_servers.hosting import Hosting
+from mock_servers.metadata_host import MetadataHost
+
+# words a warning about loopback-only redirect URIs uses (a heuristic; a person confirms)
+WARNING_WORDS = re.compile(
+    r"warn|caution|careful|danger|risk|localhost|loopback|127\.0\.0\.1|\blocal\b|"
+    r"(this|your( own)?) (computer|device|machine)",
+    re.IGNORECASE,
+)
+REVIEW = "a person should confirm in the screenshot that it is prominent"
+
+
+def _shot(seen: Rendered) -> str:
+    return seen.shot.name if seen.shot else "-"
+
+
+def _shown(text: str, wanted: str) -> bool:
+    return wanted.lower() in text.lower()
+
+
+@pytest.mark.requirement("CIMD-UI-01")
+def test_consent_shows_client_id_host(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Renders the consent page for a client whose redirect URI and client_uri are on other,
+    unique hosts and whose name does not contain its host, so the client_id host can only
+    come from the client_id.
+
+    Expects: the client_id's host name is in the page's visible text (a person should still
+    confirm in the screenshot that it is prominent).
+    """
+    host = cimd_metadata_host
+    client = client_with_redirects(
+        host,
+        f"https://{unique_host()}/cb",
+        client_name=f"Probe {secrets.token_hex(3)}",
+        client_uri=f"https://{unique_host()}/",
+    )
+    seen = required_consent(cimd_target, cimd_browser, client, "ui01-consent")
+    if not _shown(seen.text, host.host_name):
+        raise NonConformance(
+            expected=f"the client_id host {host.host_name!r} shown on the consent page",
+            observed=f"not in the page's visible text (screenshot {_shot(seen)})",
+        )
+
+
+@pytest.mark.requirement("CIMD-UI-02")
+def test_consent_shows_redirect_uri_host(
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_browser: BrowserFlow,
+    cimd_callback: CallbackListener,
+) -> None:
+    """Renders the consent page for a client whose one redirect URI is
+    ``https://<unique>.app.test/cb`` (a host nothing else on the page names), then for one
+    whose one redirect URI is the loopback callback ``http://127.0.0.1:<port>/callback``.
+
+    Expects: each redirect URI's host is in the page's visible text (a person should still
+    confirm in the screenshots that it is prominent). In loopback mode the client_id host is
+    127.0.0.1 too, so the unique host is what tells the two apart.
+    """
+    unique = unique_host()
+    cases = [
+        (unique, client_with_redirects(cimd_metadata_host, f"https://{unique}/cb")),
+        ("127.0.0.1", client_with_redirects(cimd_metadata_host, cimd_callback.url())),
+    ]
+    missing = []
+    for index, (redirect_host, client) in enumerate(cases):
+        seen = required_consent(cimd_target, cimd_browser, client, f"ui02-consent-{index}")
+        if not _shown(seen.text, redirect_host):
+            shot = seen.shot.name if seen.shot else "-"
+            missing.append(f"{redirect_host!r} not in the page's visible text (screenshot {shot})")
+    if missing:
+        raise NonConformance(
+            expected="the redirect URI's host shown on the consent page",
+            observed="; ".join(missing),
+        )
+
+
+def _lines(text: str, hosts: tuple[str, ...]) -> set[str]:
+    """The page's text lines, with the hosts that differ between the two pages masked."""
+    found = set()
+    for line in text.splitlines():
+        for host in hosts:
+            line = line.replace(host, "<host>")
+        if line.strip():
+            found.add(" ".join(line.split()))
+    return found
+
+
+@pytest.mark.requirement("CIMD-UI-03")
+def test_warns_about_loopback_only_redirects(
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_browser: BrowserFlow,
+    cimd_callback: CallbackListener,
+) -> None:
+    """Renders the consent page for a client whose only redirect URI is the loopback callback
+    and for one whose only redirect URI is https on a unique host, and compares their texts
+    (host names masked, names alike).
+
+    Expects: the loopback page has text the https page lacks that reads as a warning (a
+    keyword heuristic: warning, localhost, loopback, this computer...); a person should
+    still read it in the screenshot.
+    """
+    unique = unique_host()
+    name = f"Probe {secrets.token_hex(3)}"
+    local = client_with_redirects(cimd_metadata_host, cimd_callback.url(), client_name=name)
+    https = client_with_redirects(cimd_metadata_host, f"https://{unique}/cb", client_name=name)
+    loopback = required_consent(cimd_target, cimd_browser, local, "ui03-consent-loopback")
+    remote = required_consent(cimd_target, cimd_browser, https, "ui03-consent-https")
+    # longest first: a client_id contains the metadata host's name
+    hosts = (local.client_id, https.client_id, unique, cimd_metadata_host.host_name, "127.0.0.1")
+    extra = _lines(loopback.text, hosts) - _lines(remote.text, hosts)
+    warnings = sorted(line for line in extra if WARNING_WORDS.search(line))
+    if not warnings:
+        raise NonConformance(
+            expected="an extra warning on the consent page when every redirect URI is loopback",
+            observed=(
+                "no text reading as a warning appears only for the loopback-only client "
+                f"(text only there: {sorted(extra)[:3]!r}; screenshots "
+                f"{loopback.shot.name if loopback.shot else '-'}, "
+                f"{remote.shot.name if remote.shot else '-'})"
+            ),
+        )
+
+
+def png(size: int) -> bytes:
+    """A plain ``size`` x ``size`` PNG: logos told apart by their size in the browser."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * size for _ in range(size))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _logo(seen: Rendered, size: int) -> str | None:
+    """Where the page's image of ``size`` pixels came from (``None``: no such image)."""
+    for image in seen.dom.get("images", []):
+        if image.get("width") == size and image.get("height") == size:
+            return str(image.get("src", ""))
+    return None
+
+
+@pytest.mark.requirement("CIMD-UI-05")
+def test_logo_is_prefetched_and_served_by_the_as(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Serves a document (cacheable for 10 minutes) whose logo_uri is a 7x7 PNG on the
+    metadata host, and renders its consent page in a browser that never contacts the
+    metadata host itself; then serves a 9x9 PNG at the same URL and renders the consent page
+    for the same client again, within the document's cache lifetime.
+
+    Expects: the metadata host sees the logo fetched (by the AS: the browser cannot reach
+    it); the page shows the 7x7 image from a ``data:`` URI or the AS's own origin; and the
+    second page still shows the 7x7 image (the logo is kept, not fetched again per page).
+    """
+    host = cimd_metadata_host
+    logo_url = host.base_url + host.new_path("logo.png")
+    image = Hosting(headers=(("content-type", "image/png"), ("cache-control", "no-store")))
+    host.serve(logo_url, replace(image, body=png(7)))
+    client = client_with_redirects(host, f"https://{unique_host()}/cb", logo_uri=logo_url)
+    host.serve_document(client.client_id, client.document, cache_control="max-age=600")
+    mark = host.mark()
+    first = required_consent(
+        cimd_target, cimd_browser, client, "ui05-consent-first", blocked=[host.base_url]
+    )
+    fetched = [f for f in host.fetches_since(mark) if logo_url.endswith(f.target)]
+    as_origin = origin(first.url)
+    problems = []
+    if not fetched:
+        problems.append("the metadata host never saw the logo fetched")
+    src = _logo(first, 7)
+    if src is None:
+        hotlinked = [
+            i.get("src")
+            for i in first.dom.get("images", [])
+            if origin(str(i.get("src"))) == origin(logo_url)
+        ]
+        problems.append(
+            "the page points its image at the client's host (logo_uri itself)"
+            if hotlinked
+            else "the page shows no 7x7 logo"
+        )
+    elif not (src.startswith("data:") or origin(src) == as_origin):
+        problems.append(f"the logo is served from {origin(src)}, not from the AS")
+    if not problems:
+        host.serve(logo_url, replace(image, body=png(9)))
+        second = required_consent(
+            cimd_target, cimd_browser, client, "ui05-consent-second", blocked=[host.base_url]
+        )
+        if _logo(second, 7) is None:
+            shown = "the new 9x9 logo" if _logo(second, 9) is not None else "no logo"
+            problems.append(f"the second page, within the document's cache lifetime, shows {shown}")
+    if problems:
+        raise NonConformance(
+            expected="the logo fetched by the AS, kept, and served from storage it controls",
+            observed=f"{'; '.join(problems)} (screenshot {_shot(first)})",
+        )
+
+
+@pytest.mark.requirement("CIMD-UI-07")
+def test_mcp_proxy_keeps_per_client_consent(cimd_metadata: Target) -> None:
+    """Only for an authorization server that is an MCP proxy (MCP security best practices,
+    "Required Protections"): per-client consent showing the client name, third-party scopes
+    and the registered redirect_uri, with anti-framing and CSRF protection.
+
+    Expects: not applicable, since nothing in the target's description says it is such a
+    proxy (its parts are judged by CIMD-UI-02 and CIMD-SEC-09).
+    """
+    raise NotApplicable(
+        f"applies only when the AS under test ({cimd_metadata.issuer}) is an MCP proxy acting "
+        "as an authorization server, which the suite cannot tell and the target file does not "
+        "declare; the redirect_uri display and anti-framing it asks for are judged by "
+        "CIMD-UI-02 and CIMD-SEC-09"
+    )
