@@ -29,7 +29,7 @@ class ResourceServer:
     def __init__(
         self, issuer: str, certfile: Path, path: str = "/mcp", *, challenge: bool = True
     ) -> None:
-        self._issuer = issuer
+        self.issuer = issuer  # may be set once the AS, which must know this URL, is up
         self._path = path
         self._challenge = challenge
         self._server = Server(self._app, certfile=certfile)
@@ -67,7 +67,7 @@ class ResourceServer:
         while (await receive()).get("more_body", False):
             pass
         if scope["path"] == WELL_KNOWN + self._path:
-            body = {"resource": self.url, "authorization_servers": [self._issuer]}
+            body = {"resource": self.url, "authorization_servers": [self.issuer]}
             await _send(send, 200, json.dumps(body).encode(), "application/json")
         elif scope["path"] == self._path:
             headers = [(b"www-authenticate", b'Bearer realm="mcp"')]

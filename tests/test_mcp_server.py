@@ -14,6 +14,7 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.report.model import Report
 from conformance.target import resource
+from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import ResourceServer
 
@@ -26,8 +27,13 @@ def _resource_server(state_dir: Path, tmp_path: Path, issuer: str, **kw: bool) -
     return ResourceServer(issuer, leaf, **kw)
 
 
-def test_a_target_named_by_its_mcp_server(issuer: str, state_dir: Path, tmp_path: Path) -> None:
-    with _resource_server(state_dir, tmp_path, issuer) as mcp:
+def test_a_target_named_by_its_mcp_server(state_dir: Path, tmp_path: Path) -> None:
+    # the AS issues tokens only for resources it serves (RFC 8707): it is told this one
+    with (
+        _resource_server(state_dir, tmp_path, "") as mcp,
+        ReferenceTarget(state_dir=state_dir, extra_args=("--resource", mcp.url)) as target,
+    ):
+        issuer = mcp.issuer = target.issuer
         out = tmp_path / "out"
         args = ["run", "--mcp-server", mcp.url, "--state-dir", str(state_dir)]
         done = subprocess.run(
@@ -38,14 +44,19 @@ def test_a_target_named_by_its_mcp_server(issuer: str, state_dir: Path, tmp_path
     assert report.issuer == issuer
     assert report.preflight["mcp"]["resource_metadata"] == mcp.metadata_url
     assert report.preflight["mcp"]["authorization_server"] == issuer
-    # every authorization request named the MCP server as the resource (RFC 8707)
+    # every authorization request named the MCP server as the resource (RFC 8707), but for
+    # MCP-AUTH-10's unknown one and the by-reference half of a pushed request (RFC 9126 §4)
     sent = [
         parse_qs(urlsplit(e["url"]).query)
         for r in report.results
+        if r.requirement != "MCP-AUTH-10"
         for e in r.evidence.get("exchanges", [])
         if "/authorize?" in e["url"]
     ]
+    sent = [q for q in sent if "request_uri" not in q]
     assert sent and all(q.get("resource") == [mcp.url] for q in sent)
+    verdicts = {r.requirement: r.verdict for r in report.results}
+    assert verdicts["MCP-AUTH-10"] == "pass"  # judged with the MCP server's URL
 
 
 def test_well_known_fallback_and_failures(issuer: str, state_dir: Path, tmp_path: Path) -> None:

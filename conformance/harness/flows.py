@@ -70,6 +70,9 @@ def refresh_token_for(target: TargetSession, client: ProbeClient) -> str:
         raise NotApplicable(f"the code was not redeemed ({tokens.describe()}); see CIMD-AUTHN-05")
     refresh_token = tokens.body.get("refresh_token")
     if not isinstance(refresh_token, str) or not refresh_token:
-        raise NotApplicable("the target issues no refresh token to a public CIMD client")
+        raise NotApplicable(
+            "the target issues no refresh token to a public CIMD client (some servers do only "
+            "for scope offline_access: add it to the run's scope to judge this row)"
+        )
     SECRETS.add(refresh_token)
     return refresh_token

@@ -12,6 +12,7 @@ import pytest
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import code_for, redeem_fresh_code
+from conformance.harness.outcome import OutcomeKind
 from conformance.harness.session import Pkce, TargetSession, TokenResult
 from conformance.harness.verify import (
     verify_accepted,
@@ -325,8 +326,13 @@ def test_par_endpoint_checks_redirect_uri(
             "from a PAR endpoint that refuses everything"
         )
     params = {"client_id": client.client_id, "request_uri": request_uri}
-    pushed = cimd_target.look("GET", cimd_target.authorization_url(params), LISTED)
-    if not pushed.accepted:
+    # over plain HTTP only: a request_uri is used once, so the browser could not look again at
+    # a page plain HTTP cannot read (built by script); only a plain refusal counts against it
+    pushed = cimd_target.follow("GET", cimd_target.authorization_url(params), None, LISTED)
+    refused = pushed.kind is OutcomeKind.ERROR_REDIRECT or (
+        pushed.kind is OutcomeKind.ERROR_PAGE and pushed.status >= 400
+    )
+    if refused:
         raise HarnessError(
             f"the authorization endpoint did not accept a request_uri from the PAR endpoint "
             f"({pushed.describe()}): its PAR cannot be used as advertised"

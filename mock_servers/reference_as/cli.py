@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
         help="no loopback exception: refuse every special-use address (default: documents "
         "on 127.0.0.1 may be fetched, a development setting)",
     )
+    parser.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a protected resource (RFC 8707) tokens may be issued for (repeatable; default: "
+        "the MCP endpoint on the AS's own origin, https://HOST:PORT/mcp)",
+    )
     parser.add_argument("--user", default=DEFAULT_USER, help="the test user's name")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the test user's password")
     # the suite's redaction test: echo every secret (not a fault, so not listed among them)
@@ -189,6 +197,7 @@ def _configs(
             rate_window_s=args.rate_window,
             upstream_origin=args.upstream_origin,
             upstream_key=getattr(args, "upstream_key", b""),
+            resources=tuple(args.resource),
         )
 
     configs = [config("", root_faults)]

@@ -301,8 +301,9 @@ class F:
     )
     ASSERTION_CLAIMS_UNCHECKED = Fault(
         "assertion-claims-unchecked",
-        ("CIMD-AUTHN-02",),
-        "checks the assertion's signature but not its iss, sub, aud or exp",
+        ("CIMD-AUTHN-02", "CIMD-AUTHN-03"),
+        "checks the assertion's signature but none of its claims (iss, sub, aud, exp, nor jti "
+        "against replay)",
     )
     ASSERTION_KEY_FROM_ISSUER = Fault(
         "assertion-key-from-issuer",

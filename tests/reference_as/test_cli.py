@@ -65,6 +65,7 @@ def test_serves_until_sigterm(tmp_path: Path) -> None:
         assert (ready["user"], ready["password"]) == ("alice", "wonderland-test-only")
         assert ready["issuers"][""] == ready["issuer"]
         assert set(ready["issuers"]) == {"", *(fault.name for fault in FAULTS)}
+        assert ready["resource"] == ready["issuer"] + "/mcp"  # the default protected resource
         ca = ssl.create_default_context(cafile=tmp_path / "ca.pem")
         root = httpx.get(ready["issuer"] + "/.well-known/oauth-authorization-server", verify=ca)
         assert root.json()["issuer"] == ready["issuer"]
@@ -82,3 +83,19 @@ def test_serves_until_sigterm(tmp_path: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_resource_names_the_protected_resources(tmp_path: Path) -> None:
+    command = [*COMMAND, "--port", "0", "--state-dir", str(tmp_path)]
+    command += ["--resource", "https://mcp.test/a", "--resource", "https://mcp.test/b"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert json.loads(process.stdout.readline())["resource"] == "https://mcp.test/a"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
