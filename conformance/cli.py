@@ -297,9 +297,6 @@ def _command(args: argparse.Namespace) -> int:
             variants=tuple(args.variant),
         ) as target:
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
-            if not any(p.startswith("resource=") for p in args.param):
-                # as an MCP client would: every request names the MCP server (RFC 8707)
-                args.param = [*args.param, f"resource={target.ready['resource']}"]
             return run_suite(args, issuers)
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from conformance.catalog import requirements
 from conformance.catalog.coverage import checked_by_this_version
 from conformance.report.model import Report
 from mock_servers.reference_as import FAULTS, F, Fault
@@ -31,21 +30,6 @@ CLI = [sys.executable, "-m", "conformance.cli"]
 LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
     rid for f in FAULTS for rid in f.breaks_in("loopback")
 }
-
-
-def _violated(report: Report) -> set[str]:
-    """The requirements the target violated: failed (R, and Rec under --strict) or advisory.
-
-    An Advisory row's fault shows as an ``advisory`` verdict, which never fails a run.
-    """
-    return {r.requirement for r in report.results if r.verdict in ("fail", "advisory")}
-
-
-def _exit_code(fault: Fault, mode: str) -> int:
-    """A strict run's exit code with ``fault`` on: 1 when it breaks an R or Rec row."""
-    scored = (requirements.Tier.REQUIRED, requirements.Tier.RECOMMENDED)
-    tiers = {requirements.get(rid).tier for rid in fault.breaks_in(mode)}
-    return 1 if tiers & set(scored) else 0
 
 
 def _run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -149,8 +133,8 @@ def test_suite_catches_fault(fault, matrix: tuple[str, dict[str, Report]]) -> No
         (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
     ]
     assert harness_errors == []
-    assert _violated(report) == set(fault.breaks_in(mode))
-    assert report.exit_code() == _exit_code(fault, mode)
+    assert report.failed_requirements() == set(fault.breaks_in(mode))
+    assert report.exit_code() == (1 if fault.breaks_in(mode) else 0)
 
 
 def test_every_checked_requirement_has_a_fault(matrix: tuple[str, dict[str, Report]]) -> None:
@@ -356,8 +340,7 @@ def variant_matrix(
         matrix=True, state_dir=state_dir, variants=variants, extra_args=limits
     ) as target:
         issuers = [arg for issuer in target.issuers.values() for arg in ("--issuer", issuer)]
-        resource = ["--param", f"resource={target.ready['resource']}"]  # as demo sends it
-        args = ["run", "--strict", *issuers, *resource, "--report-dir", str(out)]
+        args = ["run", "--strict", *issuers, "--report-dir", str(out)]
         done = _run([*args, "--state-dir", str(state_dir)], timeout=1800)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return name, _reports(out)
@@ -391,8 +374,8 @@ def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
         (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
     ]
     assert harness_errors == []
-    assert _violated(report) == set(fault.breaks_in("loopback"))
-    assert report.exit_code() == _exit_code(fault, "loopback")
+    assert report.failed_requirements() == set(fault.breaks_in("loopback"))
+    assert report.exit_code() == (1 if fault.breaks_in("loopback") else 0)
 
 
 @pytest.mark.variant_matrix

@@ -9,7 +9,6 @@ and approves consent where a person would click.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -328,21 +327,6 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
             "file), or [login] submit_selector"
         )
     return "logged in with the login recipe; consent page reached"
-
-
-def log_in_if_asked(page: Page, recipe: LoginRecipe) -> bool:
-    """Log in when the page asks for it (a password field shows), then wait for consent.
-
-    A target may drop the browser's session while plain-HTTP flows go on with a copy of its
-    cookies; a page that should show consent then shows the login again. Returns whether a
-    login was needed.
-    """
-    if not page.locator(recipe.password_selector).count():
-        return False
-    _log_in(page, recipe, False)
-    with contextlib.suppress(PlaywrightError):
-        _await_consent(page, recipe)
-    return True
 
 
 def _no_consent(page: Page, exc: PlaywrightError) -> str:

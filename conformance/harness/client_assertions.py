@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from conformance.redaction import SECRETS
 
@@ -22,34 +22,22 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 @dataclass(frozen=True)
 class ClientKey:
-    """A fresh key pair: the private half signs, the public half goes in a document.
+    """A fresh P-256 key pair: the private half signs, the public half goes in a document."""
 
-    P-256 (ES256) unless made with :meth:`new_rsa` (RS256).
-    """
-
-    private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    private: ec.EllipticCurvePrivateKey
     kid: str
-    algorithm: str = "ES256"
 
     @classmethod
     def new(cls) -> ClientKey:
-        """A new P-256 key with a random key ID."""
+        """A new key with a random key ID."""
         return cls(ec.generate_private_key(ec.SECP256R1()), secrets.token_urlsafe(8))
-
-    @classmethod
-    def new_rsa(cls) -> ClientKey:
-        """A new 2048-bit RSA key (RS256) with a random key ID."""
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return cls(private, secrets.token_urlsafe(8), "RS256")
 
     def jwks(self) -> dict[str, Any]:
         """The public key as a JWK Set."""
-        if isinstance(self.private, rsa.RSAPrivateKey):
-            jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key())
-        else:
-            jwk = jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key())
-        public: dict[str, Any] = json.loads(jwk)
-        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": self.algorithm}]}
+        public: dict[str, Any] = json.loads(
+            jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key())
+        )
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES256"}]}
 
     def claims(self, client_id: str, audience: str, lifetime_s: int = 60) -> dict[str, Any]:
         """The claims of a valid assertion: iss = sub = ``client_id``, aud = ``audience``."""
@@ -64,25 +52,18 @@ class ClientKey:
         }
 
     def assertion(self, client_id: str, audience: str, **changes: Any) -> str:
-        """A client assertion signed with this key; ``changes`` replace claims (e.g. ``exp``)."""
+        """An ES256 client assertion; ``changes`` replace claims (e.g. ``exp``)."""
         return self.sign({**self.claims(client_id, audience), **changes})
 
     def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
-        """``claims`` signed with this key, with ``kid`` (default: this key's)."""
+        """``claims`` signed with this key (ES256), with ``kid`` (default: this key's)."""
         headers = {"kid": kid or self.kid}
-        token = jwt.encode(claims, self.private, algorithm=self.algorithm, headers=headers)
+        token = jwt.encode(claims, self.private, algorithm="ES256", headers=headers)
         SECRETS.add(token)
         return token
 
     def public_bytes(self) -> bytes:
-        """The public key's bytes: what an HMAC-confusion attack keys with.
-
-        An uncompressed point for P-256, PEM for RSA.
-        """
-        if isinstance(self.private, rsa.RSAPrivateKey):
-            return self.private.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        """The public key as an uncompressed point: what an HMAC-confusion attack keys with."""
         return self.private.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.harness import corpus
-from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 
 
@@ -39,14 +38,3 @@ def document_for(host: MetadataHost, served_at: str, client_id: str, **members: 
     document.update(members)
     host.serve_document(served_at, document)
     return ProbeClient(client_id, document, host.base_url + CALLBACK_PATH)
-
-
-def cached_for(doc: Any, cache_control: str, **changes: Any) -> Hosting:
-    """``doc`` as JSON with exactly ``cache_control``, never replaced by the run's pacing.
-
-    The metadata host swaps the default JSON headers for the pacing's ``Cache-Control``
-    (a rate-limited target); headers in another order are sent as given. ``changes``
-    override Hosting fields (``status``, ``etag``, ``body`` ...).
-    """
-    headers = (("cache-control", cache_control), ("content-type", "application/json"))
-    return Hosting.document(doc, headers=headers, **changes)

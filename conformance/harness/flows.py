@@ -53,23 +53,3 @@ def redeem_fresh_code(
         verifier=attempt.pkce.verifier,
         assertion=assertion,
     )
-
-
-def refresh_token_for(target: TargetSession, client: ProbeClient) -> str:
-    """A refresh token issued to ``client`` (a public client) for a fresh code.
-
-    Raises:
-        NotApplicable: no tokens (CIMD-AUTHN-05's to judge), or no refresh token: the rows
-            about refresh tokens apply only where they are issued.
-    """
-    try:
-        tokens = redeem_fresh_code(target, client)
-    except NotApplicable as exc:
-        raise NotApplicable(f"{exc}; see CIMD-DISC-04") from exc
-    if not tokens.issued or tokens.body is None:
-        raise NotApplicable(f"the code was not redeemed ({tokens.describe()}); see CIMD-AUTHN-05")
-    refresh_token = tokens.body.get("refresh_token")
-    if not isinstance(refresh_token, str) or not refresh_token:
-        raise NotApplicable("the target issues no refresh token to a public CIMD client")
-    SECRETS.add(refresh_token)
-    return refresh_token

@@ -334,12 +334,11 @@ class TargetSession:
         verifier: str | None,
         auth: tuple[str, str] | None = None,
         assertion: str | None = None,
-        extra: dict[str, str] | None = None,
     ) -> TokenResult:
         """Exchange a code at the token endpoint.
 
         A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
-        assertion, for ``private_key_jwt``) is given; ``extra`` adds parameters (``resource``).
+        assertion, for ``private_key_jwt``) is given.
         """
         SECRETS.add(code, verifier, assertion)
         if auth is not None:  # the secret, and the Basic credentials it travels in
@@ -352,26 +351,7 @@ class TargetSession:
             data["redirect_uri"] = redirect_uri
         if verifier is not None:
             data["code_verifier"] = verifier
-        return self.token_request(data | (extra or {}), auth=auth)
-
-    def refresh(
-        self, *, client_id: str, refresh_token: str, extra: dict[str, str] | None = None
-    ) -> TokenResult:
-        """A refresh-token grant for a public client (``extra`` adds parameters)."""
-        SECRETS.add(refresh_token)
-        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        return self.token_request({**data, "client_id": client_id, **(extra or {})})
-
-    def token_request(
-        self, data: dict[str, str], *, auth: tuple[str, str] | None = None
-    ) -> TokenResult:
-        """POST ``data`` to the token endpoint without cookies, paced; the answer."""
-        return self._post_form("a token request", self.target.token_endpoint, data, auth)
-
-    def _post_form(
-        self, what: str, url: str, data: dict[str, str], auth: tuple[str, str] | None = None
-    ) -> TokenResult:
-        """POST a form without cookies (token and PAR endpoints): a 429/503 is retried."""
+        url = self.target.token_endpoint
 
         def send() -> TokenResult:
             with deadline.client(self.tls) as cookieless:
@@ -395,18 +375,7 @@ class TargetSession:
                 raise Transient(f"HTTP {response.status_code} ({result.error})", wait)
             return result
 
-        return self.pacer.call(what, send)
-
-    def push(self, data: dict[str, str]) -> TokenResult:
-        """A pushed authorization request (RFC 9126) with ``data``; the PAR endpoint's answer.
-
-        Raises:
-            HarnessError: the target advertises no PAR endpoint.
-        """
-        endpoint = self.target.metadata.get("pushed_authorization_request_endpoint")
-        if not isinstance(endpoint, str) or not endpoint:
-            raise HarnessError("the target advertises no pushed_authorization_request_endpoint")
-        return self._post_form("a pushed authorization request", endpoint, data)
+        return self.pacer.call("a token request", send)
 
 
 def _settled(outcome: Outcome) -> Outcome:

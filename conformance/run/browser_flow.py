@@ -6,8 +6,6 @@ import contextlib
 import math
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -22,72 +20,6 @@ from conformance.redaction import redact_url
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
 from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Transient
-from mock_servers.hosting import Hosting
-from mock_servers.metadata_host import MetadataHost
-
-# What a rendered page is made of, for judging a consent page by its DOM: the elements and
-# attribute names carrying ``mark`` (hostile document text turned into markup), whether a
-# script planted in that text ran, the URLs links and frames point at, and the images.
-_DOM_FACTS = """(mark) => {
-  const all = [...document.querySelectorAll("*")];
-  const elements = all.filter(e => e.tagName.toLowerCase().includes(mark))
-    .map(e => e.tagName.toLowerCase());
-  const attributes = [];
-  for (const e of all) for (const a of e.attributes)
-    if (a.name.toLowerCase().includes(mark))
-      attributes.push(e.tagName.toLowerCase() + "[" + a.name + "]");
-  const links = [];
-  const linking = "a[href], area[href], iframe[src], frame[src], embed[src], object[data], " +
-    "form[action], button[formaction], base[href], link[href]";
-  for (const e of document.querySelectorAll(linking)) {
-    for (const name of ["href", "src", "data", "action", "formaction"]) {
-      if (e.hasAttribute(name)) links.push([e.tagName.toLowerCase(), e.getAttribute(name)]);
-    }
-  }
-  const images = [...document.images].map(i => ({
-    src: i.currentSrc || i.src, width: i.naturalWidth, height: i.naturalHeight}));
-  return {elements, attributes, links, images, ran: window["cimd_" + mark] === 1};
-}"""
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A page as the logged-in browser rendered it, for judging what a user sees.
-
-    Attributes:
-        kind: ``consent`` (the approve control is visible), ``redirect`` or ``page``.
-        status: the HTTP status of the page's document.
-        url: where the browser ended.
-        headers: the document response's headers (names lower-case).
-        text: the page's visible text (``innerText`` of the body).
-        dom: the facts :data:`_DOM_FACTS` reads (elements, attributes, links, images, ran).
-        shot: the screenshot kept as evidence, if one was taken.
-    """
-
-    kind: str
-    status: int
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    text: str = ""
-    dom: dict[str, Any] = field(default_factory=dict)
-    shot: Path | None = None
-
-
-@dataclass(frozen=True)
-class Framed:
-    """What a page on another origin showed when it framed a URL.
-
-    Attributes:
-        shown: the framed page loaded (the frame holds a document from the framed origin).
-        consent: the approve control was visible inside the frame.
-        frame_url: the frame's URL in the end (``chrome-error://...`` when it was blocked).
-        shot: the screenshot of the framing page.
-    """
-
-    shown: bool
-    consent: bool
-    frame_url: str
-    shot: Path | None
 
 
 class BrowserFlow:
@@ -199,120 +131,6 @@ class BrowserFlow:
         if seen.status in TRANSIENT_STATUSES:
             raise Transient(f"HTTP {seen.status} in the browser")
         return seen
-
-    def inspect(
-        self,
-        url: str,
-        redirect_uri: str,
-        shot_name: str,
-        mark: str = "",
-        blocked: Iterable[str] = (),
-    ) -> Rendered:
-        """Render ``url`` like :meth:`render` and read the page: headers, text, DOM facts.
-
-        ``mark`` is the token hostile document text carries (see :data:`_DOM_FACTS`). A
-        screenshot is kept as evidence under ``shot_name``.
-
-        Raises:
-            Transient: the page was answered 429 or 503 (the pacer retries).
-            HarnessError: the browser could not open the page.
-        """
-        context, recipe = self._context(), self._suite.recipe
-        origins = {origin(u) for u in blocked}
-        shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context):
-            page = context.new_page()
-            try:
-                page.route(lambda u: origin(u) in origins, lambda route: route.abort())
-                response = page.goto(url, wait_until="load")
-                status = response.status if response is not None else 0
-                headers = response.all_headers() if response is not None else {}
-                approve = page.locator(recipe.approve_selector).first
-                settled = time.monotonic() + self.SETTLE_S
-                while not approve.is_visible() and time.monotonic() < settled:
-                    if browser_mod.reaches(page.url, redirect_uri):
-                        break
-                    page.wait_for_timeout(100)
-                if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
-                    browser_mod.log_in_if_asked(page, recipe)
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
-                kind = "consent" if approve.is_visible() else "page"
-                if browser_mod.reaches(page.url, redirect_uri):
-                    kind = "redirect"
-                    seen = Rendered(kind, status, page.url, headers)
-                else:
-                    text = page.inner_text("body") if page.query_selector("body") else ""
-                    dom = page.evaluate(_DOM_FACTS, mark or "\x00")
-                    browser_mod.hide_secrets(page)
-                    shot.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(shot), full_page=True)
-                    seen = Rendered(kind, status, page.url, headers, text, dom, shot)
-            except PlaywrightError as exc:
-                raise HarnessError(
-                    f"the browser could not render the authorization request (at "
-                    f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
-                ) from exc
-            finally:
-                page.close()
-        if seen.status in TRANSIENT_STATUSES:
-            raise Transient(f"HTTP {seen.status} in the browser")
-        return seen
-
-    def frame(self, url: str, host: MetadataHost, shot_name: str) -> Framed:
-        """Open a page on the metadata host that frames ``url``; say what the frame shows.
-
-        The framing page is served on the suite's own origin (another origin than the
-        target's) and opened in the logged-in context, as an attacker's page would be.
-
-        Raises:
-            HarnessError: the browser could not open the framing page.
-        """
-        context, recipe = self._context(), self._suite.recipe
-        framing = host.base_url + host.new_path("frame.html")
-        body = (
-            "<!doctype html><title>Framing probe</title><p>A page on another origin.</p>"
-            f'<iframe id="probe" src="{escape(url)}" width="900" height="700"></iframe>'
-        )
-        host.serve(
-            framing,
-            Hosting(
-                headers=(
-                    ("content-type", "text/html; charset=utf-8"),
-                    ("cache-control", "no-store"),
-                ),
-                body=body.encode(),
-            ),
-        )
-        shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context):
-            page = context.new_page()
-            try:
-                page.goto(framing, wait_until="load")
-                element = page.query_selector("#probe")
-                inner = element.content_frame() if element is not None else None
-                consent = False
-                settled = time.monotonic() + self.SETTLE_S
-                while inner is not None and time.monotonic() < settled:
-                    consent = inner.locator(recipe.approve_selector).first.is_visible()
-                    if consent:
-                        break
-                    page.wait_for_timeout(100)
-                frame_url = inner.url if inner is not None else ""
-                shown = consent
-                if inner is not None and not consent and frame_url.startswith("http"):
-                    # a blocked frame holds the browser's error page, not the target's
-                    shown = bool(inner.inner_text("body").strip())
-                browser_mod.hide_secrets(page)
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shot), full_page=True)
-            except PlaywrightError as exc:
-                raise HarnessError(
-                    f"the browser could not open the framing page: {str(exc).splitlines()[0]}"
-                ) from exc
-            finally:
-                page.close()
-        return Framed(shown, consent, redact_url(frame_url), shot)
 
     def _context(self) -> Any:
         if self._run.login_context is not None:

@@ -1,25 +1,16 @@
-"""MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs; PKCE
-for CIMD public clients, advertised, required and verified; the resource parameter (RFC 8707)
-and audience-bound tokens; refresh-token rotation for public clients.
+"""MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs, and
+PKCE for CIMD public clients, advertised, required and verified.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import jwt
 import pytest
 
-from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import NonConformance, NotApplicable
-from conformance.harness.clients import ProbeClient, public_client
-from conformance.harness.flows import redeem_fresh_code, refresh_token_for
-from conformance.harness.outcome import OutcomeKind
-from conformance.harness.session import Pkce, TargetSession, TokenResult
+from conformance.catalog.verdicts import NonConformance
+from conformance.harness.clients import public_client
+from conformance.harness.session import Pkce, TargetSession
 from conformance.target.discovery import Target
 from mock_servers.metadata_host import MetadataHost
-
-UNKNOWN_RESOURCE = "https://unknown.test/mcp"  # never contacted: only named in requests
 
 
 def _code(target: TargetSession, client_id: str, redirect_uri: str, pkce: Pkce) -> str | None:
@@ -93,131 +84,4 @@ def test_metadata_found_at_mcp_well_known_urls(cimd_metadata: Target) -> None:
         raise NonConformance(
             expected=f"metadata with issuer {cimd_metadata.issuer!r}",
             observed=f"issuer {found!r} ({probes})",
-        )
-
-
-def _redeem_with_resource(
-    target: TargetSession, client: ProbeClient, resource: str, extra: dict[str, str] | None = None
-) -> TokenResult | str:
-    """A code for ``client``, redeemed with ``resource`` in the token request.
-
-    The authorization request carries ``extra``. Returns the token endpoint's answer, or
-    what stopped the flow before it, as text.
-    """
-    attempt = target.attempt(client.client_id, client.redirect_uri, extra=extra)
-    if not attempt.outcome.approvable or attempt.pkce is None:
-        return f"the authorization request: {attempt.outcome.describe()}"
-    code = target.approve(attempt).params.get("code")
-    if code is None:
-        return "approval gave no code"
-    return target.redeem(
-        client_id=client.client_id,
-        code=code,
-        redirect_uri=client.redirect_uri,
-        verifier=attempt.pkce.verifier,
-        extra={"resource": resource},
-    )
-
-
-def _audience(tokens: TokenResult) -> list[str] | None:
-    """The ``aud`` of a JWT access token, or ``None`` when the token is opaque."""
-    token = (tokens.body or {}).get("access_token")
-    try:
-        claims: dict[str, Any] = jwt.decode(str(token), options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    aud = claims.get("aud")
-    return [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)]
-
-
-@pytest.mark.requirement("MCP-AUTH-10")
-def test_resource_parameter_never_breaks_the_flow(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """With the run's resource (the MCP server URL: --mcp-server, or --param resource=):
-    the authorization request carries it (as every request of the run does), the token
-    request too; where the access token is a JWT its aud is read. Then resource=
-    https://unknown.test/mcp, at the authorization endpoint and, if let through, at the
-    token endpoint.
-
-    Expects: the flow completes with tokens (R; where it does not, the same flow without
-    resource at the token endpoint is the control); a JWT access token's aud names the
-    resource (Rec); the unknown resource gets invalid_target (Rec).
-    """
-    resource = cimd_target.extra_params.get("resource")
-    if not resource:
-        raise NotApplicable(
-            "the run names no MCP server: give --mcp-server URL (or --param resource=URL) so "
-            "that requests carry the canonical MCP server URL as resource"
-        )
-    client = public_client(cimd_metadata_host)
-    tokens = _redeem_with_resource(cimd_target, client, resource)
-    if isinstance(tokens, str) or not tokens.issued:
-        observed = tokens if isinstance(tokens, str) else f"the token request: {tokens.describe()}"
-        try:  # the control: the same flow with no resource at the token endpoint
-            control = redeem_fresh_code(cimd_target, client)
-        except NotApplicable as exc:
-            raise NotApplicable(f"{exc}; see CIMD-DISC-04") from exc
-        if not control.issued:
-            raise NotApplicable(
-                f"no tokens even without resource at the token endpoint ({control.describe()}); "
-                "see CIMD-AUTHN-05"
-            )
-        raise NonConformance(
-            expected=f"the flow completes with resource={resource} in both requests",
-            observed=observed,
-        )
-    problems = []
-    audience = _audience(tokens)
-    if audience is not None and resource not in audience:
-        problems.append(f"the JWT access token's aud is {audience}, without {resource}")
-    unknown = _redeem_with_resource(
-        cimd_target, client, UNKNOWN_RESOURCE, extra={"resource": UNKNOWN_RESOURCE}
-    )
-    if isinstance(unknown, TokenResult) and unknown.error != "invalid_target":
-        problems.append(f"resource={UNKNOWN_RESOURCE} at the token endpoint: {unknown.describe()}")
-    elif isinstance(unknown, str) and not _invalid_target(cimd_target):
-        problems.append(f"resource={UNKNOWN_RESOURCE}: {unknown}, not invalid_target")
-    if problems:
-        raise NonConformance(
-            expected="audience-bound tokens and invalid_target for an unknown resource (RFC 8707)",
-            observed="; ".join(problems),
-            tier=Tier.RECOMMENDED,
-        )
-
-
-def _invalid_target(target: TargetSession) -> bool:
-    """Whether the last authorization attempt ended with error invalid_target."""
-    outcome = target.attempts[-1] if target.attempts else {}
-    params = outcome.get("params") or {}
-    text = str(outcome.get("page_text") or "")
-    redirected = outcome.get("outcome") == OutcomeKind.ERROR_REDIRECT.value
-    return (redirected and params.get("error") == "invalid_target") or "invalid_target" in text
-
-
-@pytest.mark.requirement("MCP-AUTH-11")
-def test_public_client_refresh_tokens_rotate(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """A public client redeems a code for tokens with a refresh token, refreshes once, then
-    sends the old refresh token again.
-
-    Expects: the refresh returns a new refresh token; the old one is refused.
-    """
-    client = public_client(cimd_metadata_host)
-    old = refresh_token_for(cimd_target, client)
-    first = cimd_target.refresh(client_id=client.client_id, refresh_token=old)
-    new = (first.body or {}).get("refresh_token")
-    problems = []
-    if not first.issued:
-        problems.append(f"the refresh: {first.describe()}")
-    elif not isinstance(new, str) or not new or new == old:
-        problems.append("the refresh returned no new refresh token")
-    replayed = cimd_target.refresh(client_id=client.client_id, refresh_token=old)
-    if replayed.issued:
-        problems.append(f"the old refresh token, used again: {replayed.describe()}")
-    if problems:
-        raise NonConformance(
-            expected="a new refresh token at each refresh, the old one refused after",
-            observed="; ".join(problems),
         )

@@ -14,12 +14,9 @@ every kind behind lab DNS names, and DNS rebinding.
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import quote
-
 import pytest
 
-from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.catalog.verdicts import HarnessError, NotApplicable
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_refused
@@ -27,7 +24,6 @@ from conformance.network.aims import Aim, loopback_literals, special_names
 from conformance.network.topology import Network, Planter
 from conformance.redaction import redact_url
 from conformance.run.browser_flow import BrowserFlow
-from conformance.run.consent_page import render_consent, required_consent
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 
@@ -236,142 +232,4 @@ def _render_consent(
             f"the request reached consent over HTTP ({attempt.outcome.describe()}) but the "
             f"browser did not show it ({redact_url(seen.url)}: {seen.text!r}), so the page "
             "a user sees was not rendered. Check the login recipe's approve selector"
-        )
-
-
-# CIMD-SEC-08, CIMD-SEC-09: the consent page's rendering of hostile documents, and its framing.
-
-LINK_SCHEMES = ("javascript:", "data:", "vbscript:")
-
-
-def _hostile_name(mark: str) -> str:
-    """A client_name that becomes markup, carrying ``mark``, wherever it is not escaped."""
-    return (
-        f"\"'><img src=x data-{mark} onerror=window.cimd_{mark}=1>"
-        f"<script>window.cimd_{mark}=1</script><cimd-{mark}>name</cimd-{mark}></title>"
-    )
-
-
-def _scheme(url: object) -> str:
-    """The scheme of a link as a browser reads it (leading blanks and controls dropped)."""
-    text = "".join(c for c in str(url) if c > " " and c not in "\t\n\r").lower()
-    return text.split(":", 1)[0] + ":" if ":" in text else ""
-
-
-@pytest.mark.requirement("CIMD-SEC-08")
-def test_consent_escapes_document_text(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
-) -> None:
-    """Renders the consent page for two documents: one whose client_name is markup
-    (``"'><img ... onerror=...><script>...</script><cimd-...>``, quotes and ``</title>``)
-    and whose client_uri carries quotes and a tag; one whose client_uri, tos_uri and
-    policy_uri are ``javascript:`` URLs and whose logo_uri is a ``data:`` SVG with a script.
-    Each value carries a fresh mark; the browser's DOM is read after the page built itself.
-    A target that refuses a document is judged against the control (refusing it is safe).
-
-    Expects: no element or attribute carrying the mark, no planted script ran, and no link,
-    frame or form on the page points at a ``javascript:`` or ``data:`` URL.
-    """
-    host = cimd_metadata_host
-    mark = "x" + secrets.token_hex(4)
-    script = f"javascript:window.cimd_{mark}=1//"
-    svg = f"<svg xmlns='http://www.w3.org/2000/svg'><script>window.cimd_{mark}=1</script></svg>"
-    documents = {
-        "markup in client_name and client_uri": public_client(
-            host,
-            client_name=_hostile_name(mark),
-            client_uri=f"{host.base_url}/?q=\"'><cimd-{mark}>",
-        ),
-        "javascript: and data: URLs": public_client(
-            host,
-            client_uri=script,
-            tos_uri=script + "tos",
-            policy_uri=script + "policy",
-            logo_uri="data:image/svg+xml," + quote(svg),
-        ),
-    }
-    problems, rendered = [], 0
-    for index, (case, client) in enumerate(documents.items()):
-        seen = render_consent(cimd_target, cimd_browser, client, f"sec08-consent-{index}", mark)
-        if seen is None:
-            continue
-        rendered += 1
-        dom, shot = seen.dom, seen.shot.name if seen.shot else "-"
-        found = [f"element <{e}>" for e in dom.get("elements", [])]
-        found += [f"attribute {a}" for a in dom.get("attributes", [])]
-        if dom.get("ran"):
-            found.append("the planted script ran")
-        found += [
-            f"<{tag}> pointing at {_scheme(url)}"
-            for tag, url in dom.get("links", [])
-            if _scheme(url) in LINK_SCHEMES
-        ]
-        if found:
-            problems.append(f"{case}: {', '.join(found)} (screenshot {shot})")
-    if problems:
-        raise NonConformance(
-            expected="text from the client document shown as text, its URLs never as "
-            "javascript:/data: links",
-            observed="; ".join(problems),
-        )
-    if not rendered:
-        cimd_target.require_control()
-
-
-def _frame_ancestors_restricted(policy: str) -> bool:
-    """Whether a CSP ``frame-ancestors`` directive in ``policy`` keeps other sites out."""
-    for directive in policy.replace("\n", ",").replace(",", ";").split(";"):
-        name, _, value = directive.strip().partition(" ")
-        if name.lower() == "frame-ancestors":
-            sources = value.lower().split()
-            return bool(sources) and not any(
-                s in ("*", "http:", "https:") or s.startswith(("http://*", "https://*"))
-                for s in sources
-            )
-    return False
-
-
-@pytest.mark.requirement("CIMD-SEC-09")
-def test_consent_page_cannot_be_framed(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
-) -> None:
-    """Renders the consent page and reads its response headers, then opens a page on the
-    metadata host (another origin than the target's) that frames the same request, in the
-    logged-in browser, as an attacker's page would.
-
-    Expects: ``X-Frame-Options: DENY`` or ``SAMEORIGIN``, or a CSP ``frame-ancestors`` that
-    restricts embedding, on the consent response; and the browser blocks the frame (it holds
-    the browser's error page, not the target's page).
-    """
-    client = public_client(cimd_metadata_host)
-    seen = required_consent(cimd_target, cimd_browser, client, "sec09-consent")
-    headers = seen.headers
-    xfo = headers.get("x-frame-options", "")
-    csp = headers.get("content-security-policy", "")
-    problems = []
-    if xfo.strip().lower() not in ("deny", "sameorigin") and not _frame_ancestors_restricted(csp):
-        problems.append(
-            f"consent response headers: X-Frame-Options {xfo or 'absent'!r}, "
-            f"Content-Security-Policy {csp or 'absent'!r}"
-        )
-    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
-    if not attempt.outcome.accepted:
-        cimd_target.require_control()
-        raise HarnessError(
-            f"the second request for the same client was refused ({attempt.outcome.describe()}), "
-            "so the framing attempt could not be made"
-        )
-    framed = cimd_target.pacer.call(
-        "framing the consent page",
-        lambda: cimd_browser.frame(attempt.url, cimd_metadata_host, "sec09-framed"),
-    )
-    if framed.shown:
-        what = "the consent page" if framed.consent else f"the target's page ({framed.frame_url})"
-        shot = framed.shot.name if framed.shot else "-"
-        problems.append(f"a page on another origin framed {what} (screenshot {shot})")
-    if problems:
-        raise NonConformance(
-            expected="the consent page refuses to be framed (X-Frame-Options or CSP "
-            "frame-ancestors, and the browser blocks the frame)",
-            observed="; ".join(problems),
         )

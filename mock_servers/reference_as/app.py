@@ -18,7 +18,6 @@ from .config import IssuerConfig
 from .issuer import Issuer
 from .login import home, login, login_page
 from .logos import logo
-from .par import par
 from .tokens import token
 from .upstream import callback
 
@@ -48,9 +47,6 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
     async def metadata(request: Request) -> Response:
         return JSONResponse(issuer.metadata(), headers={"Cache-Control": "no-store"})
 
-    async def jwks(request: Request) -> Response:  # the access tokens' signing key
-        return JSONResponse(issuer.signer.jwks(), headers={"Cache-Control": "max-age=300"})
-
     table: list[tuple[str, Handler, str]] = [
         ("/authorize", authorize, "GET"),
         ("/login", login_page, "GET"),
@@ -60,14 +56,10 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         ("/consent/resume", resume, "GET"),  # consent-before-login, after sign-in
         ("/login/callback", callback, "GET"),  # upstream-login's return
         ("/token", token, "POST"),
-        ("/par", par, "POST"),  # pushed authorization requests (RFC 9126)
         ("/logo", logo, "GET"),  # the logo-fetched-lazily fault's consent-page image
         ("/", home, "GET"),
     ]
-    routes: list[BaseRoute] = [
-        Route(issuer.metadata_path, metadata, methods=["GET"]),
-        Route(issuer.path("/jwks"), jwks, methods=["GET"]),
-    ]
+    routes: list[BaseRoute] = [Route(issuer.metadata_path, metadata, methods=["GET"])]
     routes.extend(
         Route(issuer.path(suffix), _bind(issuer, handler), methods=[method])
         for suffix, handler, method in table

@@ -23,14 +23,13 @@ from starlette.responses import RedirectResponse, Response
 
 from .clients import ClientError
 from .documents import ClientDocument
-from .faults import F
-from .grants import AuthorizationRequest, Session
+from .faults import F, FaultSet
+from .grants import AuthorizationRequest
 from .identifiers import split_uri
 from .issuer import Issuer
 from .logos import fetches_logos_lazily, lazy_logo_src
 from .pages import error_page, render
 from .redirects import RedirectUriError, choose_redirect_uri, is_loopback_http, with_parameters
-from .resources import INVALID_TARGET, resource_problem
 from .scripted import answer, read_fields
 
 # RFC 6749 §3.1: these must not be repeated. `resource` may be (RFC 8707 §2).
@@ -49,10 +48,6 @@ CODE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.2
 async def authorize(issuer: Issuer, request: Request) -> Response:
     """GET /authorize: verify client and redirect URI, sign in, then ask for consent."""
     params = request.query_params
-    if "request_uri" in params:
-        return await _pushed(issuer, request)
-    if issuer.config.require_par:
-        return error_page("invalid_request", "this server takes pushed authorization requests only")
     repeated = [name for name in SINGLE_PARAMETERS if len(params.getlist(name)) > 1]
     if {"client_id", "redirect_uri"} & set(repeated):
         return error_page("invalid_request", "client_id and redirect_uri must be given once")
@@ -70,18 +65,12 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
             return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
         return error_page("invalid_request", str(exc))
     found = issuer.session(request)
-    problem = request_problem(params, repeated, issuer)
-    # the fault redirects request errors without signing the user in first
-    sign_in_first = problem is None or not issuer.has(F.REDIRECTS_ERRORS_BEFORE_LOGIN)
-    anonymous_consent = problem is None and issuer.is_variant("consent-before-login")
-    if found is None and sign_in_first and not anonymous_consent:
+    problem = _request_problem(params, repeated, issuer.config.faults)
+    if found is None and (problem is not None or not issuer.is_variant("consent-before-login")):
         target = request.url.path + ("?" + request.url.query if request.url.query else "")
         return _to_login(issuer, target)
     if problem is not None:
-        # OAuth 2.1 §4.1.2.1: the client and redirect URI are verified, the user signed in:
-        # the error goes back to the client, with its state.
-        state = None if issuer.has(F.ERROR_REDIRECT_DROPS_STATE) else params.get("state")
-        return _redirect(issuer, redirect_uri, *problem, state)
+        return _redirect(issuer, redirect_uri, *problem, params.get("state"))
     auth = AuthorizationRequest(
         client_id=client_id,
         redirect_uri=redirect_uri,
@@ -92,42 +81,8 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         resources=tuple(params.getlist("resource")),
         client=client,
     )
-    return await _ask_consent(issuer, request, auth, found)
-
-
-async def _pushed(issuer: Issuer, request: Request) -> Response:
-    """GET /authorize with ``request_uri``: a pushed request (RFC 9126 §4).
-
-    Only the pushed parameters count: they were validated at the PAR endpoint, document
-    included. The ``request_uri`` is used once, when consent is asked; before that the user
-    may still have to sign in, and comes back with it.
-    """
-    params = request.query_params
-    request_uri, client_id = params.get("request_uri", ""), params.get("client_id", "")
-    auth = issuer.state.pushed(request_uri, client_id)
-    if auth is None:
-        return error_page("invalid_request", "request_uri is invalid, expired or already used")
-    found = issuer.session(request)
-    if found is None and not issuer.is_variant("consent-before-login"):
-        return _to_login(issuer, request.url.path + "?" + request.url.query)
-    issuer.state.take_pushed(request_uri)
-    return await _ask_consent(issuer, request, auth, found)
-
-
-async def _ask_consent(
-    issuer: Issuer,
-    request: Request,
-    auth: AuthorizationRequest,
-    found: tuple[str, Session] | None,
-) -> Response:
-    """The consent page for a verified request (held by an anonymous session if need be)."""
-    client = auth.client
-    if client is None:  # every verified request carries its client
-        return error_page("invalid_request", "the request has no verified client")
     if fetches_logos_lazily(issuer):  # the page links /logo, which fetches it later
         logo = lazy_logo_src(issuer, client.logo_uri)
-    elif issuer.has(F.LOGO_HOTLINKED):  # the fault: the user's browser fetches it
-        logo = client.logo_uri if (client.logo_uri or "").startswith("https://") else None
     else:
         logo = await issuer.clients.logo(client)
     if found is None:  # consent-before-login: an anonymous session holds the request
@@ -161,14 +116,10 @@ def _client_failure(
     return error_page("invalid_client", exc.description)
 
 
-def request_problem(
-    params: QueryParams, repeated: list[str], issuer: Issuer
+def _request_problem(
+    params: QueryParams, repeated: list[str], faults: FaultSet
 ) -> tuple[str, str] | None:
-    """The error to answer with once client and redirect URI are verified, if any.
-
-    At the authorization endpoint it goes back by redirect; at the PAR endpoint, as JSON.
-    """
-    faults = issuer.config.faults
+    """The error to redirect with once client and redirect URI are verified, if any."""
     if repeated:
         return "invalid_request", f"{repeated[0]} must not be repeated"
     response_type = params.get("response_type")
@@ -184,9 +135,11 @@ def request_problem(
             return "invalid_request", "code_challenge_method must be S256"
         if not CODE_CHALLENGE.fullmatch(challenge):
             return "invalid_request", "code_challenge is malformed"
-    problem = resource_problem(params.getlist("resource"), issuer.config.protected_resources)
-    if problem is not None:
-        return INVALID_TARGET, problem
+    for resource in params.getlist("resource"):
+        parts = split_uri(resource)
+        if not parts.scheme or parts.fragment is not None:
+            # RFC 8707 §2: an absolute URI without a fragment.
+            return "invalid_target", "resource must be an absolute URI without a fragment"
     return None
 
 
@@ -232,22 +185,9 @@ def _consent_page(
         "csrf": csrf,
         "links": links,
     }
-    # the consent faults: each drops one of the page's protections
-    page["unsafe_name"] = issuer.has(F.CLIENT_NAME_UNESCAPED)
-    if issuer.has(F.CONSENT_HIDES_CLIENT_HOST):
-        page["client_host"] = page["client_id"] = None
-    if issuer.has(F.CONSENT_HIDES_REDIRECT_HOST):
-        page["redirect_host"] = None
-    if issuer.has(F.NO_LOOPBACK_WARNING):
-        page["loopback_warning"] = False
     if issuer.is_variant("script-pages"):
-        response = render("consent_script.html", data=page)
-    else:
-        response = render("consent.html", prefix=issuer.config.path_prefix, **page)
-    if issuer.has(F.CONSENT_FRAMABLE):
-        del response.headers["x-frame-options"]
-        del response.headers["content-security-policy"]
-    return response
+        return render("consent_script.html", data=page)
+    return render("consent.html", prefix=issuer.config.path_prefix, **page)
 
 
 async def consent(issuer: Issuer, request: Request) -> Response:

@@ -202,8 +202,6 @@ def _ready_line(configs: list[IssuerConfig], args: argparse.Namespace) -> dict[s
     return {
         "issuer": configs[0].issuer_id,
         "issuers": issuers,
-        # the protected resource every issuer issues tokens for (RFC 8707)
-        "resource": configs[0].protected_resources[0],
         "variants": sorted(args.variants),
         "upstream": args.upstream_origin or None,
         "user": args.user,

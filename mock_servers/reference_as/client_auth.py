@@ -9,7 +9,6 @@ document (CIMD-AUTHN-07). Public clients must not authenticate at all.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +16,13 @@ from typing import Any
 import jwt
 
 from .clients import ClientError
-from .documents import SIGNING_ALGORITHMS, ClientDocument
+from .documents import ClientDocument
 from .faults import F, FaultSet
 from .fetching import FetchError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGORITHMS = SIGNING_ALGORITHMS
-REPLAY_LEEWAY_S = 60.0  # kept past exp, in case clocks differ
+# asymmetric only: an HMAC "signature" keyed with the published public key proves nothing
+ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 
 
 class ClientAuthError(Exception):
@@ -42,8 +41,6 @@ class Verifier:
         resolve: ``async (client_id) -> ClientDocument``, for the ``assertion-key-from-issuer``
             fault, which takes the keys of whatever client the assertion names.
         faults: the issuer's faults.
-        first_use: ``(key, lifetime_s) -> bool``: remembers an assertion's ``jti`` for its
-            client until it expires, and says whether it is new; ``None`` remembers nothing.
     """
 
     audiences: tuple[str, ...]
@@ -51,7 +48,6 @@ class Verifier:
     resolve: Callable[[str], Awaitable[ClientDocument]]
     faults: FaultSet
     single_audience: bool = False
-    first_use: Callable[[str, float], bool] | None = None
 
     async def authenticate(
         self, client: ClientDocument | None, client_id: str, fields: dict[str, str]
@@ -78,27 +74,14 @@ class Verifier:
             raise ClientAuthError("this client must authenticate with private_key_jwt")
         if self.faults.has(F.ASSERTION_KEY_FROM_ISSUER):
             client, client_id = await self._named_client(assertion)
-        # RFC 7591 §2: a declared token_endpoint_auth_signing_alg is the only one accepted
-        declared = None if self.faults.has(F.SIGNING_ALG_NOT_ENFORCED) else client.signing_alg
-        claims = _verify(
+        _verify(
             assertion,
             await self._keys(client),
             client_id,
             self.audiences[:1] if self.single_audience else self.audiences,
             check_claims=not self.faults.has(F.ASSERTION_CLAIMS_UNCHECKED),
             single_audience=self.single_audience,
-            algorithms=(declared,) if declared else ASSERTION_ALGORITHMS,
         )
-        if claims is not None:
-            self._first_use(client_id, claims)
-
-    def _first_use(self, client_id: str, claims: dict[str, Any]) -> None:
-        """RFC 7523 §3: an assertion's ``jti`` is used once (the fault: any number of times)."""
-        if self.first_use is None or self.faults.has(F.ASSERTION_REPLAY_ALLOWED):
-            return
-        lifetime = max(float(claims["exp"]) - time.time(), 0.0) + REPLAY_LEEWAY_S
-        if not self.first_use(f"client-assertion {client_id} {claims['jti']}", lifetime):
-            raise ClientAuthError("the client assertion was already used")
 
     async def _keys(self, client: ClientDocument) -> Any:
         if client.jwks is not None or not client.jwks_uri:
@@ -131,20 +114,14 @@ def _verify(
     *,
     check_claims: bool = True,
     single_audience: bool = False,
-    algorithms: tuple[str, ...] = ASSERTION_ALGORITHMS,
-) -> dict[str, Any] | None:
-    """The verified assertion's claims (``None`` with the claims-unchecked fault).
-
-    Raises:
-        ClientAuthError: the assertion does not verify for ``client_id``.
-    """
+) -> None:
     try:
         key_set = jwt.PyJWKSet.from_dict(keys if isinstance(keys, dict) else {})
         header = jwt.get_unverified_header(assertion)
     except (jwt.PyJWTError, jwt.exceptions.PyJWKSetError, ValueError) as exc:
         raise ClientAuthError("the client assertion or key set is malformed") from exc
     algorithm = header.get("alg")
-    if algorithm not in ASSERTION_ALGORITHMS or algorithm not in algorithms:
+    if algorithm not in ASSERTION_ALGORITHMS:
         raise ClientAuthError("the client assertion's algorithm is not accepted")
     kid = header.get("kid")
     for key in key_set.keys:
@@ -158,20 +135,17 @@ def _verify(
                     algorithms=[algorithm],
                     options={"verify_aud": False, "verify_exp": False, "verify_iss": False},
                 )
-                return None
-            claims: dict[str, Any] = jwt.decode(
+                return
+            claims = jwt.decode(
                 assertion,
                 key.key,
                 algorithms=[algorithm],
                 audience=audiences[0] if single_audience else list(audiences),
                 issuer=client_id,
-                options={
-                    "require": ["exp", "iss", "sub", "aud", "jti"],
-                    "strict_aud": single_audience,
-                },
+                options={"require": ["exp", "iss", "sub", "aud"], "strict_aud": single_audience},
             )
         except jwt.PyJWTError:
             continue
-        if claims.get("sub") == client_id and isinstance(claims.get("jti"), str):
-            return claims
+        if claims.get("sub") == client_id:
+            return
     raise ClientAuthError("the client assertion is not valid for this client")

@@ -6,27 +6,16 @@ fresh valid copy is cached under the exact identifier.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import replace
 from typing import Literal
 
 from .config import IssuerConfig
 from .documents import ClientDocument, DocumentError, parse_document, validate_document
 from .faults import F
-from .fetching import (
-    MAX_CACHE_LIFETIME_S,
-    DocumentCache,
-    Fetcher,
-    FetchError,
-    freshness_lifetime,
-)
-from .identifiers import ClientIdSyntaxError, check_client_id, normalize_identifier
+from .fetching import DocumentCache, Fetcher, FetchError
+from .identifiers import ClientIdSyntaxError, check_client_id
 from .ratelimit import FetchLimiter, RateLimited
 
 Stage = Literal["syntax", "fetch", "document", "rate"]
-MAX_KEPT_LOGOS = 256
-IGNORED_NO_STORE_S = 300
-"""How long the ``ignores-no-store`` fault keeps a document that must not be stored."""
 
 
 class ClientError(Exception):
@@ -53,10 +42,6 @@ class ClientResolver:
         self._faults = config.faults
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
-        # each client's logo with the copy of the document it was fetched for (CIMD-UI-05)
-        self._logos: OrderedDict[str, tuple[ClientDocument, str | None]] = OrderedDict()
-        self._failures: DocumentCache[ClientError] = DocumentCache()  # only the caching faults
-        self._first: dict[str, ClientDocument] = {}  # only the pinning faults
         self._limiter = (
             FetchLimiter(config.rate_interval_s, config.rate_budget, config.rate_window_s)
             if config.is_variant("rate-limited")
@@ -72,21 +57,8 @@ class ClientResolver:
         return await self._fetcher.fetch_jwks(url)
 
     async def logo(self, client: ClientDocument) -> str | None:
-        """The client's logo as a ``data:`` URI for the consent page, if it can be had.
-
-        The logo is fetched once per copy of the document and kept as long as that copy is
-        (CIMD-UI-05): while the document cache serves the same copy, its logo comes from here;
-        a document fetched again (a new copy) gets its logo fetched again.
-        """
-        kept = self._logos.get(client.client_id)
-        if kept is not None and kept[0] is client:
-            return kept[1]
-        logo = await self._fetcher.fetch_logo(client.logo_uri)
-        self._logos[client.client_id] = (client, logo)
-        self._logos.move_to_end(client.client_id)
-        while len(self._logos) > MAX_KEPT_LOGOS:
-            self._logos.popitem(last=False)
-        return logo
+        """The client's logo as a ``data:`` URI for the consent page, if it can be had."""
+        return await self._fetcher.fetch_logo(client.logo_uri)
 
     async def logo_at(self, url: str) -> str | None:
         """The logo at ``url`` as a ``data:`` URI, if it can be had (the lazy-logo fault)."""
@@ -105,13 +77,9 @@ class ClientResolver:
         if self._faults.has(F.CLIENT_ID_NOT_FETCHED):
             # the fault: a URL that passes the syntax checks is taken on trust, never fetched
             return ClientDocument(identifier, None, None)
-        key = self._cache_key(identifier)
-        cached = self._cache.get(key)
+        cached = self._cache.get(identifier)
         if cached is not None:
             return cached
-        failed = self._failures.get(key)
-        if failed is not None:
-            raise failed
         if self._limiter is not None:
             try:
                 self._limiter.admit(identifier)
@@ -122,46 +90,11 @@ class ClientResolver:
         except FetchError as exc:
             if exc.network and self._faults.has(F.TRUSTS_UNREACHABLE_DOCUMENTS):
                 return ClientDocument(identifier, None, None)  # a placeholder public client
-            error = ClientError(exc.description, "fetch")
-            if self._faults.has(F.CACHES_ERRORS):
-                self._failures.put(key, error, exc.cache_control)
-            raise error from exc
+            raise ClientError(exc.description, "fetch") from exc
         try:
             parsed = parse_document(fetched.body, lenient=self._faults.has(F.LENIENT_JSON))
             document = validate_document(parsed, identifier, self._faults)
         except DocumentError as exc:
-            error = ClientError(exc.description, "document")
-            if self._faults.has(F.CACHES_INVALID_DOCUMENTS):
-                self._failures.put(key, error, fetched.cache_control)
-            raise error from exc
-        document = self._pinned(document)
-        self._cache.store(key, document, self._lifetime(fetched.cache_control))
-        return document
-
-    def _lifetime(self, cache_control: str) -> int | None:
-        """How long a valid document is kept: RFC 9111 within bounds, unless faulted."""
-        lifetime = freshness_lifetime(cache_control)
-        if lifetime is None and self._faults.has(F.IGNORES_NO_STORE):
-            return IGNORED_NO_STORE_S
-        if lifetime is not None and self._faults.has(F.FIXED_CACHE_LIFETIME):
-            return MAX_CACHE_LIFETIME_S
-        return lifetime
-
-    def _cache_key(self, identifier: str) -> str:
-        """The exact identifier (CIMD-CACHE-05); normalized under ``cache-keyed-normalized``."""
-        if self._faults.has(F.CACHE_KEYED_NORMALIZED):
-            return normalize_identifier(identifier)
-        return identifier
-
-    def _pinned(self, document: ClientDocument) -> ClientDocument:
-        """``document`` with members pinned at the first fetch, under the pinning faults."""
-        pins_uris = self._faults.has(F.REDIRECT_URIS_PINNED_AT_FIRST_FETCH)
-        pins_keys = self._faults.has(F.KEYS_PINNED_AT_FIRST_FETCH)
-        if not (pins_uris or pins_keys):
-            return document
-        first = self._first.setdefault(document.client_id, document)
-        if pins_uris:
-            document = replace(document, redirect_uris=first.redirect_uris)
-        if pins_keys:
-            document = replace(document, jwks=first.jwks, jwks_uri=first.jwks_uri)
+            raise ClientError(exc.description, "document") from exc
+        self._cache.put(identifier, document, fetched.cache_control)
         return document

@@ -43,11 +43,6 @@ class IssuerConfig:
         rate_window_s: ``rate-limited``: the window the per-origin budget counts over.
         upstream_origin: ``upstream-login``: the upstream identity provider's origin.
         upstream_key: ``upstream-login``: the key the provider signs its assertions with.
-        resources: the protected resources (RFC 8707 resource indicators) this issuer
-            issues tokens for; empty means the MCP endpoint on the issuer's own origin,
-            ``<origin>/mcp``.
-        require_par: publish ``require_pushed_authorization_requests: true`` and refuse
-            authorization requests that do not come through PAR (RFC 9126 §5).
     """
 
     issuer: str
@@ -65,8 +60,6 @@ class IssuerConfig:
     rate_window_s: float = 60.0
     upstream_origin: str = ""
     upstream_key: bytes = field(default=b"", repr=False)
-    resources: tuple[str, ...] = ()
-    require_par: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.faults, FaultSet):
@@ -103,17 +96,6 @@ class IssuerConfig:
     def is_variant(self, variant: str) -> bool:
         """Whether the named variant is switched on."""
         return variant in self.variants
-
-    @property
-    def protected_resources(self) -> tuple[str, ...]:
-        """The resource indicators this issuer accepts (RFC 8707 §2).
-
-        ``resources``, or else the MCP endpoint on the issuer's origin.
-        """
-        if self.resources:
-            return self.resources
-        scheme, _, rest = self.issuer.partition("://")
-        return (f"{scheme}://{rest.split('/', 1)[0]}/mcp",)
 
     @property
     def issuer_id(self) -> str:

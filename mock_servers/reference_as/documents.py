@@ -13,9 +13,6 @@ from .redirects import is_registrable_redirect_uri
 JSON_WHITESPACE = " \t\n\r"
 # RFC 7517 §9.2 / RFC 7518 §6: members that only private (or symmetric) keys carry.
 PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-# the algorithms client assertions may use: asymmetric only, since an HMAC "signature" keyed
-# with the published public key proves nothing
-SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 SHARED_SECRET_METHODS = frozenset(
     {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
 )
@@ -34,8 +31,6 @@ class ClientDocument:
         auth_method: ``none`` (a public client) or ``private_key_jwt``.
         jwks: the public keys published in the document, for ``private_key_jwt``.
         jwks_uri: where the public keys are published instead, for ``private_key_jwt``.
-        signing_alg: ``token_endpoint_auth_signing_alg``, the one algorithm its assertions
-            may use, when the document declares one.
     """
 
     client_id: str
@@ -45,7 +40,6 @@ class ClientDocument:
     auth_method: str = "none"
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
-    signing_alg: str | None = None
 
 
 class DocumentError(ValueError):
@@ -116,18 +110,7 @@ def validate_document(
         auth_method="private_key_jwt" if private_key_jwt else "none",
         jwks=document.get("jwks") if private_key_jwt else None,
         jwks_uri=document.get("jwks_uri") if private_key_jwt else None,
-        signing_alg=_signing_alg(document) if private_key_jwt else None,
     )
-
-
-def _signing_alg(document: dict[str, Any]) -> str | None:
-    # RFC 7591 §2: "none" must not be used; only asymmetric algorithms prove anything here
-    alg = document.get("token_endpoint_auth_signing_alg")
-    if alg is None:
-        return None
-    if alg not in SIGNING_ALGORITHMS:
-        raise DocumentError("token_endpoint_auth_signing_alg is not an accepted algorithm")
-    return str(alg)
 
 
 def _check_client_id(document: dict[str, Any], identifier: str, faults: FaultSet) -> None:

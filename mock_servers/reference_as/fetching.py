@@ -56,15 +56,12 @@ class FetchError(Exception):
         description: safe to show to the user: reflects no fetched content and no network
             internals (CIMD-ERR-05), and is the same for every network-level failure.
         network: the failure happened below HTTP (refused, TLS, timeout, reset).
-        cache_control: the error response's ``Cache-Control``, if it had one (never obeyed:
-            errors are not cached, CIMD-CACHE-02; only the ``caches-errors`` fault reads it).
     """
 
-    def __init__(self, description: str, *, network: bool = False, cache_control: str = "") -> None:
+    def __init__(self, description: str, *, network: bool = False) -> None:
         super().__init__(description)
         self.description = description
         self.network = network
-        self.cache_control = cache_control
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
@@ -75,16 +72,6 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
-
-
-async def _read_start(response: httpx.Response, size: int) -> bytes:
-    """The first ``size`` bytes of the body (the error-reflects-document fault's quote)."""
-    start = bytearray()
-    async for chunk in response.aiter_raw():
-        start += chunk
-        if len(start) >= size:
-            break
-    return bytes(start[:size])
 
 
 class Fetcher:
@@ -99,7 +86,6 @@ class Fetcher:
         self._follow = config.has(F.FOLLOWS_REDIRECTS) or config.has(F.REDIRECTS_TO_PRIVATE)
         self._check_redirects = not config.has(F.REDIRECTS_TO_PRIVATE)
         self._any_2xx = config.has(F.ACCEPTS_ANY_2XX)
-        self._reflects = config.has(F.ERROR_REFLECTS_DOCUMENT)
         self._policy = config.ssrf_policy()
         # the lazy-logo faults fetch logos only in their /logo endpoint, unchecked
         lazy = config.has(F.LOGO_FETCHED_LAZILY) or config.has(F.LOGO_PROXIED_ANY_SCHEME)
@@ -169,13 +155,7 @@ class Fetcher:
             location = response.headers.get("location")
             if self._follow and response.is_redirect and location:
                 return str(urljoin(url, location))
-            try:
-                self._check_status(response.status_code, response.headers.get_list("cache-control"))
-            except FetchError as exc:
-                if self._reflects:  # the fault: "the host said: <its answer>"
-                    said = (await _read_start(response, 200)).decode("utf-8", "replace")
-                    raise FetchError(f"{exc.description}: {said}") from exc
-                raise
+            self._check_status(response.status_code)
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
                 # Only identity was accepted; decoding a compressed body could inflate it far
@@ -267,12 +247,11 @@ class Fetcher:
             "User-Agent": USER_AGENT,
         }
 
-    def _check_status(self, status: int, cache_control: list[str]) -> None:
+    def _check_status(self, status: int) -> None:
         # CIMD-02 §5: 200 is the only success; every other status, 2xx included, is an error.
         if status == 200 or (self._any_2xx and 200 <= status < 300):
             return
-        description = f"the client metadata document was answered with HTTP status {status}"
-        raise FetchError(description, cache_control=", ".join(cache_control))
+        raise FetchError(f"the client metadata document was answered with HTTP status {status}")
 
 
 def freshness_lifetime(cache_control: str) -> int | None:
@@ -315,12 +294,9 @@ class DocumentCache(Generic[T]):
         return entry[0]
 
     def put(self, identifier: str, value: T, cache_control: str) -> None:
-        """Store ``value`` when ``cache_control`` allows it, for as long as it allows."""
-        self.store(identifier, value, freshness_lifetime(cache_control))
-
-    def store(self, identifier: str, value: T, lifetime_s: float | None) -> None:
-        """Store ``value`` for ``lifetime_s`` seconds (``None``: drop any stored entry)."""
-        if lifetime_s is None:
+        """Store ``value`` when ``cache_control`` allows it."""
+        lifetime = freshness_lifetime(cache_control)
+        if lifetime is None:
             self._entries.pop(identifier, None)
             return
-        self._entries[identifier] = (value, time.monotonic() + lifetime_s)
+        self._entries[identifier] = (value, time.monotonic() + lifetime)

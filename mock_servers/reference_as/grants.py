@@ -16,8 +16,6 @@ from .documents import ClientDocument
 SESSION_LIFETIME_S = 8 * 3600
 PENDING_LIFETIME_S = 600
 CODE_LIFETIME_S = 60
-PUSHED_LIFETIME_S = 60  # RFC 9126 §2.2: a request_uri is short-lived
-REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 ACCESS_TOKEN_LIFETIME_S = 3600
 REFRESH_LIFETIME_S = 30 * 24 * 3600
 
@@ -81,7 +79,6 @@ class IssuerState:
         self._refresh: dict[str, Grant] = {}
         self._approved: dict[str, tuple[str, AuthorizationRequest, float]] = {}
         self._once: dict[str, tuple[str, float]] = {}  # login states, used assertion ids
-        self._pushed: dict[str, tuple[AuthorizationRequest, float]] = {}
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
@@ -146,25 +143,6 @@ class IssuerState:
         entry = self._once.pop(key, None)
         return entry[0] if entry and entry[1] > time.monotonic() else None
 
-    def push(self, request: AuthorizationRequest) -> str:
-        """Keep a pushed authorization request (RFC 9126); returns its ``request_uri``."""
-        now = time.monotonic()
-        self._pushed = {key: value for key, value in self._pushed.items() if value[1] > now}
-        request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
-        self._pushed[request_uri] = (request, now + PUSHED_LIFETIME_S)
-        return request_uri
-
-    def pushed(self, request_uri: str, client_id: str) -> AuthorizationRequest | None:
-        """The live pushed request behind ``request_uri``, if it was pushed by ``client_id``."""
-        entry = self._pushed.get(request_uri)
-        if entry is None or entry[1] <= time.monotonic() or entry[0].client_id != client_id:
-            return None
-        return entry[0]
-
-    def take_pushed(self, request_uri: str) -> None:
-        """Use up ``request_uri``: a pushed request is used once."""
-        self._pushed.pop(request_uri, None)
-
     def issue_code(self, request: AuthorizationRequest, user: str) -> str:
         """A one-time authorization code for the approved request."""
         code = secrets.token_urlsafe(32)
@@ -185,9 +163,9 @@ class IssuerState:
         """Put back a code taken for a request answered "not now" (a rate limit), unused."""
         self._codes[code] = grant
 
-    def issue_tokens(self, grant: Grant, access_token: str, code: str | None = None) -> Tokens:
-        """``access_token`` and a new refresh token for ``grant``."""
-        tokens = Tokens(access_token, secrets.token_urlsafe(32))
+    def issue_tokens(self, grant: Grant, code: str | None = None) -> Tokens:
+        """An access token and a new refresh token for ``grant``."""
+        tokens = Tokens(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
         _purge(self._refresh)
         self._refresh[tokens.refresh_token] = Grant(
             grant.request, grant.user, _deadline(REFRESH_LIFETIME_S)

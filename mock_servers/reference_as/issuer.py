@@ -7,8 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .access_tokens import AccessTokenSigner
-from .client_auth import ASSERTION_ALGORITHMS, Verifier
+from .client_auth import ASSERTION_ALGORITHMS
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .faults import F, Fault
@@ -30,7 +29,6 @@ class Issuer:
         self.state = IssuerState()
         self.clients = ClientResolver(config)
         self.lazy_logos = LazyLogos()  # the logo-fetched-lazily fault's /logo links
-        self.signer = AccessTokenSigner()
         # Cookies use Path=/ so one browser holds a session per issuer: the name tells them
         # apart (prefix characters are all valid in a cookie name).
         self.cookie_name = "cimd_ref_as" + config.path_prefix.replace("/", ".")
@@ -92,22 +90,6 @@ class Issuer:
             self.cookie_name + suffix, value, path="/", secure=True, httponly=True, samesite="lax"
         )
 
-    def client_verifier(self) -> Verifier:
-        """How this issuer checks client authentication, at the token and PAR endpoints.
-
-        An assertion's ``aud`` may name the issuer, the token endpoint or the PAR endpoint
-        (RFC 7523 §3, RFC 9126 §2); its ``jti`` is remembered until it expires.
-        """
-        issuer = self.config.issuer
-        return Verifier(
-            audiences=(self.config.issuer_id, issuer + "/token", issuer + "/par"),
-            fetch_jwks=self.clients.jwks,
-            resolve=self.clients.resolve,
-            faults=self.config.faults,
-            single_audience=self.is_variant("assertion-audience-issuer"),
-            first_use=lambda key, lifetime: self.state.put_once(key, "", lifetime),
-        )
-
     @property
     def metadata_path(self) -> str:
         """Where the RFC 8414 metadata lives: the well-known path, then the issuer's path."""
@@ -120,9 +102,6 @@ class Issuer:
             "issuer": published + "/" if self.has(F.ISSUER_TRAILING_SLASH) else published,
             "authorization_endpoint": issuer + "/authorize",
             "token_endpoint": issuer + "/token",
-            "pushed_authorization_request_endpoint": issuer + "/par",
-            "require_pushed_authorization_requests": self.config.require_par,
-            "jwks_uri": issuer + "/jwks",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],

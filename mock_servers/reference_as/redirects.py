@@ -53,7 +53,7 @@ def choose_redirect_uri(
             raise RedirectUriError("redirect_uri is required")
         return requested
     if requested is None:
-        if len(registered) == 1 or faults.has(F.DEFAULT_REDIRECT_URI):
+        if len(registered) == 1:
             return registered[0]
         # OAuth 2.1 §2.3.2: with several registered URIs the request must name one.
         raise RedirectUriError("the client registers several redirect URIs; name one")
@@ -74,20 +74,13 @@ def _loopback_port_match(listed: str, requested: str, faults: FaultSet) -> bool:
     want, got = split_uri(listed), split_uri(requested)
     want_host, want_port = want.host_port()
     got_host, got_port = got.host_port()
-    hosts = LOOPBACK_HOSTS
-    if faults.has(F.LOOPBACK_PORT_IPV4_ONLY):
-        hosts = hosts - {"[::1]"}
-    if faults.has(F.LOOPBACK_PORT_IP_LITERALS_ONLY):
-        hosts = hosts - {"localhost"}
+    hosts = {"127.0.0.1"} if faults.has(F.LOOPBACK_PORT_IPV4_ONLY) else LOOPBACK_HOSTS
     if want.scheme != "http" or want_host not in hosts or "@" in (got.authority or ""):
         return False
-    want_path, got_path = want.path, got.path
-    if faults.has(F.LOOPBACK_PATH_PREFIX):  # the fault: /callback/x is under /callback
-        got_path = want_path if got_path.startswith(want_path) else got_path
-    same_otherwise = (want.scheme, want_host, want_path, want.query, want.fragment) == (
+    same_otherwise = (want.scheme, want_host, want.path, want.query, want.fragment) == (
         got.scheme,
         got_host,
-        got_path,
+        got.path,
         got.query,
         got.fragment,
     )

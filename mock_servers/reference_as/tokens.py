@@ -17,13 +17,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .client_auth import ClientAuthError
+from .client_auth import ClientAuthError, Verifier
 from .clients import ClientError
-from .documents import ClientDocument
 from .faults import F
 from .grants import ACCESS_TOKEN_LIFETIME_S, Grant, Tokens
 from .issuer import Issuer
-from .resources import INVALID_TARGET, audience
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CODE_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 §4.1
@@ -38,8 +36,7 @@ async def token(issuer: Issuer, request: Request) -> Response:
 
 
 async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
-    # RFC 8707 §2: resource may be repeated; nothing else may
-    if any(len(form.getlist(name)) > 1 for name in form if name != "resource"):
+    if any(len(form.getlist(name)) > 1 for name in form):
         return oauth_error("invalid_request", "parameters must not be repeated")
     authorization = request.headers.get("authorization")
     if issuer.has(F.TOKEN_DEMANDS_SECRET):
@@ -61,36 +58,19 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
 
 async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
     """An ``invalid_client`` error when the client did not authenticate as it must."""
-    client, client_id = grant.request.client, grant.request.client_id
-    return await authenticate_client(issuer, client, client_id, form, fresh=True)
-
-
-async def authenticate_client(
-    issuer: Issuer,
-    client: ClientDocument | None,
-    client_id: str,
-    form: FormData,
-    *,
-    fresh: bool = False,
-) -> Response | None:
-    """The token and PAR endpoints' client authentication: an error response, or ``None``.
-
-    ``fresh``: read the client's metadata again first (the token endpoint, where the document
-    may have changed since the authorization).
-    """
     fields = {name: value for name in CREDENTIAL_FIELDS if (value := _field(form, name))}
+    verifier = Verifier(
+        audiences=(issuer.config.issuer_id, issuer.config.issuer + "/token"),
+        fetch_jwks=issuer.clients.jwks,
+        resolve=issuer.clients.resolve,
+        faults=issuer.config.faults,
+        single_audience=issuer.is_variant("assertion-audience-issuer"),
+    )
     try:
-        if fresh and not issuer.has(F.CLIENT_FROM_AUTHORIZATION):
-            # the metadata as it is now (cached only as its headers allow): a method or key
-            # removed from the document since the authorization no longer counts (§8.4)
-            client = await issuer.clients.resolve(client_id)
-        await issuer.client_verifier().authenticate(client, client_id, fields)
+        await verifier.authenticate(grant.request.client, grant.request.client_id, fields)
     except ClientAuthError as exc:
         return oauth_error("invalid_client", str(exc), 401)
-    except ClientError as exc:
-        if exc.stage != "rate":
-            return oauth_error("invalid_client", "the client's metadata is no longer valid", 401)
-        # a document fetch over the rate-limited variant's limits
+    except ClientError as exc:  # a document fetch over the rate-limited variant's limits
         answer = oauth_error("temporarily_unavailable", exc.description, 429)
         answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
@@ -104,9 +84,7 @@ async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     if not code:
         return oauth_error("invalid_request", "code is required")
     grant = issuer.state.take_code(code)  # consumed even if what follows fails
-    # OAuth 2.1 §4.1.3: the code is bound to the client it was issued to (the fault: not)
-    others = grant is not None and grant.request.client_id != client_id
-    if grant is None or (others and not issuer.has(F.CODE_NOT_BOUND_TO_CLIENT)):
+    if grant is None or grant.request.client_id != client_id:
         return oauth_error("invalid_grant", "the code is invalid, expired, used or not yours")
     if (failed := await _authenticate(issuer, grant, form)) is not None:
         if failed.status_code == 429:  # not now: the client may ask again with this code
@@ -117,12 +95,7 @@ async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
         return oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
     if (failed := _check_pkce(issuer, grant, _field(form, "code_verifier"))) is not None:
         return failed
-    targets, problem = _audience(issuer, grant, form)
-    if problem is not None:
-        return problem
-    access_token = _access_token(issuer, grant, targets, grant.request.scope)
-    tokens = issuer.state.issue_tokens(grant, access_token, code)
-    return _token_response(tokens, grant.request.scope)
+    return _token_response(issuer.state.issue_tokens(grant, code), grant.request.scope)
 
 
 async def _refresh(issuer: Issuer, form: FormData) -> Response:
@@ -132,10 +105,7 @@ async def _refresh(issuer: Issuer, form: FormData) -> Response:
     if not refresh_token:
         return oauth_error("invalid_request", "refresh_token is required")
     grant = issuer.state.refresh_grant(refresh_token)
-    # CIMD-02 §8.3: another URL is another client, whatever its document says (the fault:
-    # the refresh grant never compares)
-    others = grant is not None and grant.request.client_id != client_id
-    if grant is None or (others and not issuer.has(F.REFRESH_NOT_BOUND_TO_CLIENT)):
+    if grant is None or grant.request.client_id != client_id:
         return oauth_error("invalid_grant", "the refresh token is invalid, expired or not yours")
     if (failed := await _authenticate(issuer, grant, form)) is not None:
         return failed
@@ -143,40 +113,8 @@ async def _refresh(issuer: Issuer, form: FormData) -> Response:
     granted = set((grant.request.scope or "").split())
     if scope is not None and not set(scope.split()) <= granted:
         return oauth_error("invalid_scope", "scope exceeds what was granted")
-    targets, problem = _audience(issuer, grant, form)
-    if problem is not None:
-        return problem
-    if not issuer.has(F.REFRESH_NOT_ROTATED):  # the fault: the old one keeps working
-        issuer.state.retire_refresh(refresh_token)  # rotation: OAuth 2.1 §4.3.1, MCP §11.2
-    access_token = _access_token(issuer, grant, targets, scope or grant.request.scope)
-    tokens = issuer.state.issue_tokens(grant, access_token)
-    return _token_response(tokens, scope or grant.request.scope)
-
-
-def _audience(
-    issuer: Issuer, grant: Grant, form: FormData
-) -> tuple[tuple[str, ...], Response | None]:
-    """The access token's audience (RFC 8707 §2.2), or an ``invalid_target`` error."""
-    requested = [value for value in form.getlist("resource") if isinstance(value, str)]
-    if requested and issuer.has(F.TOKEN_REJECTS_RESOURCE):
-        return (), oauth_error("invalid_request", "unknown parameter: resource")
-    targets, problem = audience(
-        requested, grant.request.resources, issuer.config.protected_resources
-    )
-    if problem is not None:
-        return (), oauth_error(INVALID_TARGET, problem)
-    return targets, None
-
-
-def _access_token(issuer: Issuer, grant: Grant, targets: tuple[str, ...], scope: str | None) -> str:
-    return issuer.signer.issue(
-        issuer=issuer.config.issuer_id,
-        subject=grant.user,
-        client_id=grant.request.client_id,
-        audience=targets,
-        scope=scope,
-        lifetime_s=ACCESS_TOKEN_LIFETIME_S,
-    )
+    issuer.state.retire_refresh(refresh_token)  # rotation: OAuth 2.1 §4.3.1
+    return _token_response(issuer.state.issue_tokens(grant), scope or grant.request.scope)
 
 
 def _check_pkce(issuer: Issuer, grant: Grant, verifier: str | None) -> Response | None:

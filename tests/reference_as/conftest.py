@@ -20,8 +20,6 @@ from mock_servers.reference_as import Fault, FaultSet, IssuerConfig, create_app
 from mock_servers.runner import Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
-RESOURCE = AS_ORIGIN + "/mcp"  # the protected resource the issuer serves by default
-JSON_TYPE = ("content-type", "application/json")
 USER, PASSWORD = "alice", "wonderland-test-only"
 
 
@@ -62,9 +60,7 @@ class DocumentHost:
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
         raw = body if isinstance(body, bytes) else httpx.Response(200, json=body).content
-        given = headers or []
-        kind = [] if any(name == "content-type" for name, _ in given) else [JSON_TYPE]
-        all_headers = [*kind, *given]
+        all_headers = [("content-type", "application/json"), *(headers or [])]
         self.hosted[self._target(url)] = Hosted(status, raw, all_headers)
 
     def serve_document(self, url: str, cache_control: str = "no-store", **members: Any) -> None:
@@ -190,7 +186,7 @@ def authz_params(
         "state": "st-" + secrets.token_hex(4),
         "code_challenge": challenge,
         "code_challenge_method": "S256",
-        "resource": RESOURCE,
+        "resource": "https://mcp.test/mcp",
     }
     if redirect_uri is not None:
         params["redirect_uri"] = redirect_uri

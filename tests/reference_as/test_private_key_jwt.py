@@ -11,7 +11,7 @@ import httpx
 from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey
 from mock_servers.reference_as import F, IssuerConfig, create_app
 
-from .conftest import AS_ORIGIN, ASClient, DocumentHost, authz_params, pkce, query_of
+from .conftest import AS_ORIGIN, ASClient, DocumentHost
 from .test_flow import CALLBACK, obtain_code
 
 TOKEN_ENDPOINT = AS_ORIGIN + "/token"
@@ -152,56 +152,3 @@ async def test_default_issuer_takes_the_token_endpoint_or_the_issuer(
             client_assertion=key.assertion(url, audience),
         )
         assert response.status_code == 200, (audience, response.text)
-
-
-async def test_a_replayed_assertion_is_refused(
-    client: ASClient, make_client: Any, docs: DocumentHost
-) -> None:
-    """RFC 7523 §3: the jti is remembered; the fault forgets it."""
-    key = ClientKey.new()
-    for issuer, second in ((client, 401), (make_client(F.ASSERTION_REPLAY_ALLOWED), 200)):
-        statuses = []
-        url = docs.new_url()
-        docs.serve_document(url, **_pkj(jwks=key.jwks()))
-        assertion = key.assertion(url, TOKEN_ENDPOINT)
-        for _ in range(2):
-            await issuer.login()
-            page = await issuer.authorize(**authz_params(url, CALLBACK, (p := pkce())[1]))
-            code = query_of(await issuer.approve(page))["code"]
-            response = await issuer.token(
-                grant_type="authorization_code",
-                code=code,
-                client_id=url,
-                redirect_uri=CALLBACK,
-                code_verifier=p[0],
-                client_assertion_type=ASSERTION_TYPE,
-                client_assertion=assertion,
-            )
-            statuses.append(response.status_code)
-        assert statuses == [200, second]
-
-
-async def test_the_declared_signing_algorithm_is_enforced(
-    client: ASClient, make_client: Any, docs: DocumentHost
-) -> None:
-    ec_key, rsa_key = ClientKey.new(), ClientKey.new_rsa()
-    jwks = {"keys": [*ec_key.jwks()["keys"], *rsa_key.jwks()["keys"]]}
-    members = _pkj(jwks=jwks, token_endpoint_auth_signing_alg="ES256")
-    status, _, _ = await _redeem(client, docs, None, ec_key, **members)
-    assert status == 200
-    status, body, _ = await _redeem(client, docs, None, rsa_key, **members)
-    assert (status, body["error"]) == (401, "invalid_client")
-    faulty = make_client(F.SIGNING_ALG_NOT_ENFORCED)
-    status, _, _ = await _redeem(faulty, docs, None, rsa_key, **members)
-    assert status == 200
-
-
-async def test_an_unusable_signing_algorithm_refuses_the_document(
-    client: ASClient, docs: DocumentHost
-) -> None:
-    key = ClientKey.new()
-    url = docs.new_url()
-    docs.serve_document(url, **_pkj(jwks=key.jwks(), token_endpoint_auth_signing_alg="HS256"))
-    await client.login()
-    response = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
-    assert response.status_code == 400

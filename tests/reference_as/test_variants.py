@@ -27,16 +27,7 @@ from mock_servers.reference_as import (
     main,
 )
 
-from .conftest import (
-    AS_ORIGIN,
-    PASSWORD,
-    RESOURCE,
-    USER,
-    DocumentHost,
-    authz_params,
-    pkce,
-    query_of,
-)
+from .conftest import AS_ORIGIN, PASSWORD, USER, DocumentHost, authz_params, pkce, query_of
 
 CALLBACK = "https://app.test/cb"
 IDP_ORIGIN = "https://idp.test"
@@ -51,7 +42,6 @@ async def make_as(ca_path: Path) -> AsyncIterator[Make]:
     clients: list[httpx.AsyncClient] = []
 
     def make(*variants: str, origin: str = AS_ORIGIN, **overrides: Any) -> httpx.AsyncClient:
-        overrides.setdefault("resources", (RESOURCE,))
         config = IssuerConfig(
             issuer=origin, trust_ca=ca_path, variants=frozenset(variants), **overrides
         )
