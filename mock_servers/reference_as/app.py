@@ -18,6 +18,8 @@ from .config import IssuerConfig
 from .issuer import Issuer
 from .login import home, login, login_page
 from .logos import logo
+from .registration import register
+from .revocation import revoke
 from .tokens import token
 from .upstream import callback
 
@@ -47,6 +49,9 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
     async def metadata(request: Request) -> Response:
         return JSONResponse(issuer.metadata(), headers={"Cache-Control": "no-store"})
 
+    async def oidc_metadata(request: Request) -> Response:
+        return JSONResponse(issuer.oidc_metadata(), headers={"Cache-Control": "no-store"})
+
     table: list[tuple[str, Handler, str]] = [
         ("/authorize", authorize, "GET"),
         ("/login", login_page, "GET"),
@@ -56,10 +61,14 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         ("/consent/resume", resume, "GET"),  # consent-before-login, after sign-in
         ("/login/callback", callback, "GET"),  # upstream-login's return
         ("/token", token, "POST"),
+        ("/register", register, "POST"),  # RFC 7591 dynamic client registration
+        ("/revoke", revoke, "POST"),  # RFC 7009 token revocation
         ("/logo", logo, "GET"),  # the logo-fetched-lazily fault's consent-page image
         ("/", home, "GET"),
     ]
     routes: list[BaseRoute] = [Route(issuer.metadata_path, metadata, methods=["GET"])]
+    if issuer.oidc_metadata_path is not None:
+        routes.append(Route(issuer.oidc_metadata_path, oidc_metadata, methods=["GET"]))
     routes.extend(
         Route(issuer.path(suffix), _bind(issuer, handler), methods=[method])
         for suffix, handler, method in table

@@ -97,6 +97,8 @@ class Fetcher:
         self._jwks_policy = (
             SsrfPolicy(enabled=False) if config.has(F.JWKS_URI_UNCHECKED) else self._policy
         )
+        self._jwks_schemes = ("https", "http") if config.has(F.JWKS_URI_ANY_SCHEME) else ("https",)
+        self._exact_type = config.has(F.EXACT_CONTENT_TYPE)
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
@@ -156,6 +158,10 @@ class Fetcher:
             if self._follow and response.is_redirect and location:
                 return str(urljoin(url, location))
             self._check_status(response.status_code)
+            if self._exact_type and response.headers.get("content-type") != "application/json":
+                # the exact-content-type fault: a string comparison, parameters and all (CIMD-02
+                # §4 lets a document be served as application/json with any parameters)
+                raise FetchError("the document was not served as application/json")
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
                 # Only identity was accepted; decoding a compressed body could inflate it far
@@ -173,10 +179,12 @@ class Fetcher:
     async def fetch_jwks(self, url: str) -> bytes:
         """The key set at a client's ``jwks_uri``: https only, SSRF-guarded, no redirects.
 
+        (The ``jwks-uri-any-scheme`` fault fetches http too.)
+
         Raises:
             FetchError: the URL is refused, unreachable, not 200, or too large.
         """
-        if urlsplit(url).scheme.lower() != "https":
+        if urlsplit(url).scheme.lower() not in self._jwks_schemes:
             raise FetchError("jwks_uri must be an https URL")
         try:
             async with (
