@@ -33,14 +33,6 @@ LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
 }
 
 
-def _violated(report: Report) -> set[str]:
-    """The requirements the target violated: failed (R, and Rec under --strict) or advisory.
-
-    An Advisory row's fault shows as an ``advisory`` verdict, which never fails a run.
-    """
-    return {r.requirement for r in report.results if r.verdict in ("fail", "advisory")}
-
-
 def _exit_code(fault: Fault, mode: str) -> int:
     """A strict run's exit code with ``fault`` on: 1 when it breaks an R or Rec row."""
     scored = (requirements.Tier.REQUIRED, requirements.Tier.RECOMMENDED)
@@ -149,7 +141,7 @@ def test_suite_catches_fault(fault, matrix: tuple[str, dict[str, Report]]) -> No
         (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
     ]
     assert harness_errors == []
-    assert _violated(report) == set(fault.breaks_in(mode))
+    assert report.violated_requirements() == set(fault.breaks_in(mode))
     assert report.exit_code() == _exit_code(fault, mode)
 
 
@@ -391,7 +383,7 @@ def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
         (r.requirement, r.observed) for r in report.results if r.verdict == "harness-error"
     ]
     assert harness_errors == []
-    assert _violated(report) == set(fault.breaks_in("loopback"))
+    assert report.violated_requirements() == set(fault.breaks_in("loopback"))
     assert report.exit_code() == _exit_code(fault, "loopback")
 
 

@@ -26,7 +26,12 @@ def public_client(host: MetadataHost, name: str = "public-client", **members: An
     the metadata host answers with a plain page.
     """
     client_id = host.new_client_url()
-    document = corpus.load(name, client_id=client_id, metadata_host=host.base_url)
+    document = corpus.load(
+        name,
+        client_id=client_id,
+        metadata_host=host.base_url,
+        metadata_host_plain=host.plain_base_url,
+    )
     redirect_uri = host.base_url + CALLBACK_PATH
     document.update(members)
     host.serve_document(client_id, document)

@@ -58,31 +58,45 @@ def _fill(value: Any, subs: dict[str, str]) -> Any:
     return value
 
 
-def _subs(client_id: str, metadata_host: str, **more: str) -> dict[str, str]:
-    nonce = secrets.token_hex(4)
-    return {"client_id": client_id, "metadata_host": metadata_host, "nonce": nonce, **more}
+def _subs(client_id: str, metadata_host: str, plain: str = "", **more: str) -> dict[str, str]:
+    return {
+        "client_id": client_id,
+        "metadata_host": metadata_host,
+        "metadata_host_plain": plain or "http://" + metadata_host.partition("://")[2],
+        "nonce": secrets.token_hex(4),
+        **more,
+    }
 
 
-def load(name: str, *, client_id: str, metadata_host: str) -> dict[str, Any]:
+def load(
+    name: str, *, client_id: str, metadata_host: str, metadata_host_plain: str = ""
+) -> dict[str, Any]:
     """A client document (or variant) from the corpus, templated for ``client_id``.
 
     Args:
         name: a key of ``documents`` or ``variants`` in the manifest.
         client_id: the client URL the document will be served at.
         metadata_host: the metadata host's origin, e.g. ``https://127.0.0.1:40123``.
+        metadata_host_plain: its plain-HTTP listener's origin (default: ``metadata_host``
+            with ``http``).
 
     Returns:
         The document as a JSON object.
     """
     data = manifest()
-    subs = _subs(client_id, metadata_host)
+    subs = _subs(client_id, metadata_host, metadata_host_plain)
     if name in data["documents"]:
         path = corpus_dir() / data["documents"][name]["file"]
         doc: dict[str, Any] = _fill(json.loads(path.read_text("utf-8")), subs)
         return doc
     if name in data["variants"]:
         variant = data["variants"][name]
-        doc = load(variant["base"], client_id=client_id, metadata_host=metadata_host)
+        doc = load(
+            variant["base"],
+            client_id=client_id,
+            metadata_host=metadata_host,
+            metadata_host_plain=metadata_host_plain,
+        )
         for key, value in _fill(variant["patch"], subs).items():
             if value is None:
                 doc.pop(key, None)

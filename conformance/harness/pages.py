@@ -17,6 +17,8 @@ APPROVE_WORDS = re.compile(
 )
 # "Don't allow" and "Do not allow" refuse, although "allow" is in them
 DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no|not|don['\u2019]?t)\b", re.I)
+# attributes whose value a browser follows, loads or submits to
+URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "srcset")
 
 
 @dataclass
@@ -61,6 +63,7 @@ class _Parser(HTMLParser):
         self.navigations: list[str] = []
         self.text: list[str] = []
         self.scripts = 0
+        self.urls: list[tuple[str, str, str]] = []
         self._form: Form | None = None
         self._named: dict[str, Form] = {}  # forms by id, for controls with a form= attribute
         self._button: Button | None = None
@@ -69,6 +72,7 @@ class _Parser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        self.urls.extend((tag, name, a[name]) for name in URL_ATTRIBUTES if name in a)
         # a control's form= attribute names its form anywhere in the page, else it is the
         # form it sits in
         owner = self._owner(a["form"]) if "form" in a else self._form
@@ -133,6 +137,7 @@ class Page:
     navigations: tuple[str, ...]
     text: str
     scripts: int = 0
+    urls: tuple[tuple[str, str, str], ...] = ()  # (tag, attribute, value) of URL attributes
 
     def login_form(self) -> Form | None:
         """The form with a password field, if any."""
@@ -167,4 +172,6 @@ def parse(html: str) -> Page:
     parser.feed(html)
     parser.close()
     text = " ".join(parser.text)[:2000]
-    return Page(tuple(parser.forms), tuple(parser.navigations), text, parser.scripts)
+    return Page(
+        tuple(parser.forms), tuple(parser.navigations), text, parser.scripts, tuple(parser.urls)
+    )

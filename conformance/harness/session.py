@@ -335,19 +335,23 @@ class TargetSession:
         auth: tuple[str, str] | None = None,
         assertion: str | None = None,
         extra: dict[str, str] | None = None,
+        client_secret: str | None = None,
     ) -> TokenResult:
         """Exchange a code at the token endpoint.
 
-        A public client unless ``auth`` (HTTP Basic) or ``assertion`` (an RFC 7523 client
-        assertion, for ``private_key_jwt``) is given; ``extra`` adds parameters (``resource``).
+        A public client unless ``auth`` (HTTP Basic), ``client_secret`` (in the body, as
+        ``client_secret_post`` sends it) or ``assertion`` (an RFC 7523 client assertion, for
+        ``private_key_jwt``) is given; ``extra`` adds parameters (``resource``).
         """
-        SECRETS.add(code, verifier, assertion)
+        SECRETS.add(code, verifier, assertion, client_secret)
         if auth is not None:  # the secret, and the Basic credentials it travels in
             SECRETS.add(auth[1], base64.b64encode(":".join(auth).encode()).decode("ascii"))
         data = {"grant_type": "authorization_code", "code": code, "client_id": client_id}
         if assertion is not None:
             data["client_assertion_type"] = ASSERTION_TYPE
             data["client_assertion"] = assertion
+        if client_secret is not None:
+            data["client_secret"] = client_secret
         if redirect_uri is not None:
             data["redirect_uri"] = redirect_uri
         if verifier is not None:

@@ -100,6 +100,15 @@ class Report:
         """The requirements with a ``fail`` verdict."""
         return {r.requirement for r in self.results if r.verdict == Verdict.FAIL.value}
 
+    def violated_requirements(self) -> set[str]:
+        """The requirements the target was found to violate, whatever their tier.
+
+        ``fail``, plus ``non-strict`` (a Recommended row without ``--strict``) and
+        ``advisory`` (an Advisory row, which never fails a run).
+        """
+        violated = {Verdict.FAIL.value, Verdict.NON_STRICT.value, Verdict.ADVISORY.value}
+        return {r.requirement for r in self.results if r.verdict in violated}
+
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON form."""
         data = asdict(self)

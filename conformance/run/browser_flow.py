@@ -17,8 +17,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
-from conformance.harness.pages import Page
-from conformance.redaction import redact_url
+from conformance.harness.pages import URL_ATTRIBUTES, Page
+from conformance.redaction import redact_text, redact_url
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
 from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Transient
@@ -314,12 +314,67 @@ class BrowserFlow:
                 page.close()
         return Framed(shown, consent, redact_url(frame_url), shot)
 
+    def consent_dom(self, url: str, redirect_uri: str) -> Page | None:
+        """The consent page for ``url`` as the browser built it, approving nothing.
+
+        Returns its visible text and every URL-valued attribute of its elements (links,
+        images, forms), read from the live DOM after scripts ran, as a
+        :class:`~conformance.harness.pages.Page` without forms; ``None`` when no consent
+        page showed (a refusal, or a redirect with a code).
+
+        Raises:
+            Transient: the page was answered 429 or 503 (the pacer retries).
+            HarnessError: the browser could not open the page.
+        """
+        context, recipe = self._context(), self._suite.recipe
+        with within(self._suite.clock, context):
+            page = context.new_page()
+            try:
+                response = page.goto(url, wait_until="load")
+                status = response.status if response is not None else 0
+                approve = page.locator(recipe.approve_selector).first
+                settled = time.monotonic() + self.SETTLE_S
+                while not approve.is_visible() and time.monotonic() < settled:
+                    if browser_mod.reaches(page.url, redirect_uri):
+                        break
+                    page.wait_for_timeout(100)
+                shown = approve.is_visible() and status not in TRANSIENT_STATUSES
+                text = redact_text(page.inner_text("body")) if shown else ""
+                urls = page.evaluate(_URL_ATTRIBUTES, list(URL_ATTRIBUTES)) if shown else []
+            except PlaywrightError as exc:
+                raise HarnessError(
+                    f"the browser could not render the authorization request (at "
+                    f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
+                ) from exc
+            finally:
+                page.close()
+        if status in TRANSIENT_STATUSES:
+            raise Transient(f"HTTP {status} in the browser")
+        if not shown:
+            return None
+        return Page((), (), text[:INSPECTED_TEXT], 0, tuple((t, a, v) for t, a, v in urls))
+
     def _context(self) -> Any:
         if self._run.login_context is not None:
             return self._run.login_context
         if self._anonymous is None:
             self._anonymous = self._suite.browser.new_context()
         return self._anonymous
+
+
+INSPECTED_TEXT = 4000  # characters of a rendered page's text kept
+# (tag, attribute, value) of every element's URL-valued attributes, as written
+_URL_ATTRIBUTES = """(names) => {
+  const found = [];
+  for (const node of document.querySelectorAll("*")) {
+    for (const name of names) {
+      if (node.hasAttribute(name)) {
+        found.push([node.tagName.toLowerCase(), name, node.getAttribute(name)]);
+      }
+    }
+  }
+  return found;
+}"""
 
 
 @contextlib.contextmanager

@@ -1,8 +1,9 @@
-"""Discovery and advertisement (CIMD-DISC): RFC 8414 metadata and the full flow."""
+"""Discovery and advertisement (CIMD-DISC): the metadata, the full flow, and DCR client_ids."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 from urllib.parse import urlsplit
 
@@ -10,11 +11,12 @@ import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.clients import public_client
+from conformance.harness.registration import register
 from conformance.harness.session import Pkce, TargetSession
 from conformance.run.browser_flow import BrowserFlow
 from conformance.target.discovery import Target
 from mock_servers.hosting import Fetch
-from mock_servers.metadata_host import MetadataHost
+from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 
 FLAG = "client_id_metadata_document_supported"
 
@@ -44,6 +46,23 @@ def test_support_flag_is_a_json_boolean(cimd_metadata: Target) -> None:
     if not isinstance(value, bool):
         raise NonConformance(
             expected=f"{FLAG} is a JSON boolean", observed=f"{type(value).__name__} {value!r}"
+        )
+
+
+@pytest.mark.requirement("CIMD-DISC-03")
+def test_oidc_discovery_carries_the_same_flag(cimd_metadata: Target) -> None:
+    """Compares the flag in every metadata document discovery found: RFC 8414, and OpenID
+    Connect discovery at its path-inserted and appended URLs (MCP clients may read either).
+
+    Expects: every published document carries the same value (absent counts as a value); a
+    target that publishes one document only passes.
+    """
+    found = cimd_metadata.published()
+    values = {url: document.get(FLAG, ABSENT) for url, document in found}
+    if len({json.dumps(value) for value in values.values()}) > 1:
+        raise NonConformance(
+            expected=f"the same {FLAG} in every metadata document",
+            observed="; ".join(f"{url}: {value!r}" for url, value in values.items()),
         )
 
 
@@ -103,6 +122,7 @@ def test_conforming_client_completes_the_flow_in_the_browser(
 
 
 FLOW_REQUESTS_NAMING_THE_CLIENT = 2  # the authorization request and the token request
+ABSENT = "(absent)"
 
 
 def _fetch_problems(fetches: list[Fetch], client_id: str, *, judge_names: bool) -> str:
@@ -152,3 +172,42 @@ def _is_ip_literal(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@pytest.mark.requirement("CIMD-DISC-05")
+def test_dcr_client_ids_are_not_https_urls(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Where the metadata advertises a registration_endpoint, registers a minimal public
+    client there (RFC 7591: redirect URI, name, token_endpoint_auth_method none).
+
+    Expects: the client_id the target mints does not start with https:// (it would pass
+    for a Client Identifier URL). Not applicable without DCR, or when registration needs
+    what the suite does not have (an initial access token).
+    """
+    endpoint = cimd_metadata.metadata.get("registration_endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise NotApplicable("the metadata advertises no registration_endpoint (no DCR)")
+    nonce = secrets.token_hex(4)
+    answer = register(
+        cimd_target,
+        endpoint,
+        {
+            "redirect_uris": [cimd_metadata_host.base_url + CALLBACK_PATH],
+            "client_name": f"CIMD Probe DCR {nonce}",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        },
+    )
+    client_id = answer.client_id
+    if client_id is None:
+        raise NotApplicable(
+            f"{endpoint} did not register the client ({answer.describe()}), so there is no "
+            "minted client_id to judge (registration may need an initial access token)"
+        )
+    if client_id.lower().startswith("https://"):
+        raise NonConformance(
+            expected="a minted client_id that does not start with https://",
+            observed=f"registered as {client_id!r}",
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.catalog.verdicts import NonConformance
 from conformance.harness.clients import public_client
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_never_fetched, verify_refused
@@ -97,3 +98,33 @@ def _redirect_to_special_use(
             attempt = target.attempt(client.client_id, client.redirect_uri)
             cases.append((f"{status} to {aim.name}", attempt))
     return cases
+
+
+# CIMD-FETCH-08: media types.
+JSON_TYPES = ("application/json", "application/json; charset=utf-8")
+
+
+@pytest.mark.requirement("CIMD-FETCH-08")
+def test_accepts_application_json_with_and_without_charset(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves the public client as application/json, and as application/json; charset=utf-8.
+
+    Expects: both are accepted (other media types are the target's policy, not scored).
+    """
+    refused = []
+    for content_type in JSON_TYPES:
+        client = public_client(cimd_metadata_host)
+        headers = (("content-type", content_type), ("cache-control", "no-store"))
+        cimd_metadata_host.serve(
+            client.client_id, Hosting.document(client.document, headers=headers)
+        )
+        attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+        if not attempt.outcome.accepted:
+            refused.append(f"{content_type}: {attempt.outcome.describe()}")
+    if refused:
+        raise NonConformance(
+            expected="a document served as application/json is accepted, with or without "
+            "parameters",
+            observed="; ".join(refused),
+        )

@@ -6,6 +6,7 @@ correct target can only refuse these requests on the identifier's syntax.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,7 +14,8 @@ import pytest
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.clients import document_for
 from conformance.harness.session import TargetSession
-from conformance.harness.verify import Case, verify_refused
+from conformance.harness.verify import Case, verify_accepted, verify_refused
+from conformance.network.topology import LOOPBACK, Planter
 from mock_servers.metadata_host import MetadataHost
 
 
@@ -162,3 +164,81 @@ def test_compares_client_id_as_exact_string(
         client = document_for(cimd_metadata_host, requested, claimed)
         cases.append((name, cimd_target.attempt(requested, client.redirect_uri)))
     verify_refused(cases, "a document whose client_id differs from the URL")
+
+
+@pytest.mark.requirement("CIMD-URL-07")
+def test_accepts_port_in_client_id(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_ssrf: Planter
+) -> None:
+    """Lab and public-URL modes (in loopback mode every client URL carries a port already,
+    on 127.0.0.1, the host of the target's development exception, where servers commonly
+    allow ports for local development only). Sends a client URL with its port written out:
+    the metadata host's port, or :443 where its URL has none (the lab).
+
+    Expects: the request is accepted.
+    """
+    if cimd_ssrf.network.mode == LOOPBACK:
+        raise NotApplicable(
+            "CIMD-URL-07 is judged in lab mode (--lab, as root) or through a public URL: here "
+            "every client URL is on 127.0.0.1 with a port, within the development loopback "
+            "exception the target runs with, where servers commonly allow ports"
+        )
+    host = cimd_metadata_host
+    parts = urlsplit(host.base_url)
+    base = host.base_url if parts.port is not None else f"{host.base_url}:443"
+    url = host.new_client_url(base=base)
+    client = document_for(host, url, url)
+    attempt = cimd_target.attempt(url, client.redirect_uri)
+    verify_accepted(attempt, f"a client_id with a port ({urlsplit(url).netloc})")
+
+
+@pytest.mark.requirement("CIMD-URL-09")
+def test_checks_syntax_before_fetching(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends the identifiers of CIMD-URL-01 to -05 (http, no path, dot segments, a fragment,
+    userinfo), each served wherever a lenient fetch would look for it.
+
+    Expects: the metadata host logs no request for any identifier the target refused: the
+    syntax was checked before any fetch. (Accepting one is its own row's failure.)
+    """
+    host, started = cimd_metadata_host, time.monotonic()
+    cases = [
+        (_attempt_raw(cimd_target, host, raw, *served), served)
+        for raw, served in _syntax_cases(host)
+    ]
+    refused = [(case, served) for case, served in cases if not case[1].outcome.accepted]
+    if not refused:
+        raise NotApplicable("every identifier was accepted (see CIMD-URL-01 to -05)")
+    cimd_target.require_control()
+    fetched = [
+        f"{raw} (fetched {fetch.method} {fetch.target} on the {fetch.listener} listener)"
+        for (raw, _), served in refused
+        for url in served
+        for fetch in host.fetches(url)
+        if fetch.at >= started
+    ]
+    if fetched:
+        raise NonConformance(
+            expected="identifiers that break a syntax rule are refused before any fetch",
+            observed="; ".join(fetched),
+        )
+
+
+def _syntax_cases(host: MetadataHost) -> list[tuple[str, list[str]]]:
+    """(raw identifier, URLs a lenient fetch would use) for the CIMD-URL-01 to -05 rules."""
+    base = host.base_url
+    nonce = host.new_path("q").strip("/").replace("/", "-")
+    cases = []
+    if host.reaches_plain:
+        plain = host.new_client_url(base=host.plain_base_url)
+        cases.append((plain, [plain]))
+    cases += [(base, [base + "/"]), (f"{base}?x={nonce}", [f"{base}/?x={nonce}"])]
+    cases += _dot_cases(host)
+    for suffix in ("#x", "#"):
+        url = host.new_client_url()
+        cases.append((url + suffix, [url]))
+    for userinfo in ("probe:secret@", "probe@", ":@"):
+        url = host.new_client_url()
+        cases.append((url.replace("https://", f"https://{userinfo}", 1), [url]))
+    return cases

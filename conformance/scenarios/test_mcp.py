@@ -1,11 +1,14 @@
 """MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs; PKCE
-for CIMD public clients, advertised, required and verified; the resource parameter (RFC 8707)
-and audience-bound tokens; refresh-token rotation for public clients.
+for CIMD public clients, advertised, required and verified (in OpenID Connect discovery too);
+https endpoints; the resource parameter (RFC 8707) and audience-bound tokens; refresh-token
+rotation for public clients.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -14,12 +17,14 @@ from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import redeem_fresh_code, refresh_token_for
-from conformance.harness.outcome import OutcomeKind
+from conformance.harness.outcome import OutcomeKind, origin
 from conformance.harness.session import Pkce, TargetSession, TokenResult
 from conformance.target.discovery import Target
 from mock_servers.metadata_host import MetadataHost
 
 UNKNOWN_RESOURCE = "https://unknown.test/mcp"  # never contacted: only named in requests
+OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
+PKCE_METHODS = "code_challenge_methods_supported"
 
 
 def _code(target: TargetSession, client_id: str, redirect_uri: str, pkce: Pkce) -> str | None:
@@ -221,3 +226,84 @@ def test_public_client_refresh_tokens_rotate(
             expected="a new refresh token at each refresh, the old one refused after",
             observed="; ".join(problems),
         )
+
+
+@pytest.mark.requirement("MCP-AUTH-09")
+def test_oidc_discovery_advertises_pkce(cimd_metadata: Target) -> None:
+    """Reads every OpenID Connect discovery document the well-known probes found (the
+    path-inserted and the appended URL).
+
+    Expects: each lists code_challenge_methods_supported (a non-empty array), so that an MCP
+    client reading it can tell PKCE is supported. A target that publishes no OpenID Connect
+    discovery passes: the requirement binds only what is published.
+    """
+    lacking = [
+        f"{url}: code_challenge_methods_supported = {document.get(PKCE_METHODS, '(absent)')!r}"
+        for url, document in cimd_metadata.published()
+        if OIDC_WELL_KNOWN in url
+        and not (isinstance(document.get(PKCE_METHODS), list) and document[PKCE_METHODS])
+    ]
+    if lacking:
+        raise NonConformance(
+            expected=f"{PKCE_METHODS} in the OpenID Connect discovery document",
+            observed="; ".join(lacking),
+        )
+
+
+@pytest.mark.requirement("MCP-AUTH-13")
+def test_metadata_endpoints_use_https(cimd_metadata: Target) -> None:
+    """Reads every endpoint URL in the metadata documents discovery found (each member named
+    *_endpoint, jwks_uri, and mtls_endpoint_aliases).
+
+    Expects: every one is an https URL. A target whose issuer is itself an http URL on
+    loopback is a development deployment the suite was pointed at: its endpoints on that same
+    origin are within that setting, and reported but not scored (others still are).
+    """
+    development = _development_origin(cimd_metadata.issuer)
+    wrong, excepted = [], []
+    for url, document in cimd_metadata.published():
+        for member, value in _endpoint_urls(document):
+            if urlsplit(value).scheme.lower() == "https":
+                continue
+            if development is not None and origin(value) == development:
+                excepted.append(member)
+            else:
+                wrong.append(f"{member} = {value!r} (in {url})")
+    if wrong:
+        note = ""
+        if excepted:
+            note = f"; not scored, on the http loopback issuer's own origin: {', '.join(excepted)}"
+        raise NonConformance(
+            expected="every endpoint in the metadata is an https URL",
+            observed="; ".join(wrong) + note,
+        )
+
+
+def _endpoint_urls(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(member, URL) for every endpoint the metadata names (RFC 8414 §2, RFC 8705 §5)."""
+    found = [
+        (name, value)
+        for name, value in document.items()
+        if (name.endswith("_endpoint") or name == "jwks_uri") and isinstance(value, str)
+    ]
+    aliases = document.get("mtls_endpoint_aliases")
+    if isinstance(aliases, dict):
+        found += [
+            (f"mtls_endpoint_aliases.{name}", value)
+            for name, value in aliases.items()
+            if isinstance(value, str)
+        ]
+    return found
+
+
+def _development_origin(issuer: str) -> tuple[str, str, int | None] | None:
+    """The issuer's origin when it is an http URL on a loopback host, else None."""
+    parts = urlsplit(issuer)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return origin(issuer) if loopback else None

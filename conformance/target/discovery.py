@@ -54,6 +54,16 @@ class Target:
         """The ``token_endpoint`` from the metadata."""
         return self._endpoint("token_endpoint")
 
+    def published(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every metadata document discovery found, as (URL, document), in MCP §4.3 order.
+
+        RFC 8414 metadata and OpenID Connect discovery may both be published (all the
+        well-known URLs are probed); MCP clients may read either. A JSON object without an
+        ``issuer`` (which both specifications require) is not taken for metadata.
+        """
+        found = [(p.url, p.document) for p in self.probes if p.document and "issuer" in p.document]
+        return found or [(self.metadata_url, self.metadata)]
+
     def _endpoint(self, name: str) -> str:
         value = self.metadata.get(name)
         if not isinstance(value, str) or not value.startswith(("https://", "http://")):

@@ -19,6 +19,8 @@ from .issuer import Issuer
 from .login import home, login, login_page
 from .logos import logo
 from .par import par
+from .registration import register
+from .revocation import revoke
 from .tokens import token
 from .upstream import callback
 
@@ -51,6 +53,9 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
     async def jwks(request: Request) -> Response:  # the access tokens' signing key
         return JSONResponse(issuer.signer.jwks(), headers={"Cache-Control": "max-age=300"})
 
+    async def oidc_metadata(request: Request) -> Response:
+        return JSONResponse(issuer.oidc_metadata(), headers={"Cache-Control": "no-store"})
+
     table: list[tuple[str, Handler, str]] = [
         ("/authorize", authorize, "GET"),
         ("/login", login_page, "GET"),
@@ -61,6 +66,8 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         ("/login/callback", callback, "GET"),  # upstream-login's return
         ("/token", token, "POST"),
         ("/par", par, "POST"),  # pushed authorization requests (RFC 9126)
+        ("/register", register, "POST"),  # RFC 7591 dynamic client registration
+        ("/revoke", revoke, "POST"),  # RFC 7009 token revocation
         ("/logo", logo, "GET"),  # the logo-fetched-lazily fault's consent-page image
         ("/", home, "GET"),
     ]
@@ -68,6 +75,8 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
         Route(issuer.metadata_path, metadata, methods=["GET"]),
         Route(issuer.path("/jwks"), jwks, methods=["GET"]),
     ]
+    if issuer.oidc_metadata_path is not None:
+        routes.append(Route(issuer.oidc_metadata_path, oidc_metadata, methods=["GET"]))
     routes.extend(
         Route(issuer.path(suffix), _bind(issuer, handler), methods=[method])
         for suffix, handler, method in table

@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .clients import ClientError
 from .documents import ClientDocument
-from .faults import F
+from .faults import F, FaultSet
 from .grants import AuthorizationRequest, Session
 from .identifiers import split_uri
 from .issuer import Issuer
@@ -207,7 +207,8 @@ def _consent_page(
     user: str | None,
     logo: str | None,
 ) -> Response:
-    client_host = split_uri(client.client_id).host_port()[0]
+    # a dynamically registered client's id is no URL: it stands for itself
+    client_host = split_uri(client.client_id).host_port()[0] or client.client_id
     registered = client.redirect_uris or (auth.redirect_uri,)
     links = None
     if issuer.is_variant("approve-link"):
@@ -216,11 +217,15 @@ def _consent_page(
             + urlencode({"request_id": request_id, "csrf": csrf, "decision": decision})
             for decision in ("approve", "deny")
         }
+    # the nameless-client-anonymous fault: no name, no identity at all
+    anonymous = client.client_name is None and issuer.has(F.NAMELESS_CLIENT_ANONYMOUS)
     page: dict[str, Any] = {
         "action": issuer.path("/consent"),
-        "client_name": client.client_name or client_host,
+        "client_name": client.client_name or client_host,  # no name: the host stands in
+        "anonymous": anonymous,
         "client_host": client_host,
         "client_id": client.client_id,
+        "document_links": _document_links(client, issuer.config.faults),
         "logo": logo,
         "redirect_host": split_uri(auth.redirect_uri).host_port()[0],
         # MCP §11.6.2: warn when the client can only ever answer on this machine.
@@ -248,6 +253,22 @@ def _consent_page(
         del response.headers["x-frame-options"]
         del response.headers["content-security-policy"]
     return response
+
+
+def _document_links(client: ClientDocument, faults: FaultSet) -> list[dict[str, str]]:
+    """The terms of service and privacy policy links for the consent page.
+
+    Only https URLs become links (CIMD-02 §8.6): a ``javascript:`` or ``data:`` href runs in
+    this server's origin when clicked, and ``file:`` points into the user's own machine.
+    """
+    links = []
+    for label, url in (("Terms of service", client.tos_uri), ("Privacy policy", client.policy_uri)):
+        if not url:
+            continue
+        https = (split_uri(url).scheme or "").lower() == "https"
+        if https or faults.has(F.DOCUMENT_LINKS_ANY_SCHEME):
+            links.append({"label": label, "href": url})
+    return links
 
 
 async def consent(issuer: Issuer, request: Request) -> Response:

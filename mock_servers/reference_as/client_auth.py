@@ -8,6 +8,7 @@ document (CIMD-AUTHN-07). Public clients must not authenticate at all.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 import jwt
 
 from .clients import ClientError
-from .documents import SIGNING_ALGORITHMS, ClientDocument
+from .documents import RFC7591_DEFAULT_METHOD, SIGNING_ALGORITHMS, ClientDocument
 from .faults import F, FaultSet
 from .fetching import FetchError
 
@@ -68,6 +69,15 @@ class Verifier:
         """
         assertion_type = fields.get("client_assertion_type")
         assertion = fields.get("client_assertion")
+        secret = fields.get("client_secret")
+        if secret is not None:  # the published-secret-accepted fault let a secret through
+            published = client.client_secret if client is not None else None
+            if published is None or not hmac.compare_digest(secret.encode(), published.encode()):
+                raise ClientAuthError("the client secret is not valid")
+            return  # the document's own secret, taken as a credential
+        if client is not None and client.auth_method == RFC7591_DEFAULT_METHOD:
+            # the missing-auth-method-is-basic fault: a shared secret no URL client has
+            raise ClientAuthError("client authentication required")
         if client is None or client.auth_method == "none":
             if assertion_type or assertion:
                 raise ClientAuthError("public clients do not authenticate")

@@ -6,6 +6,7 @@ fresh valid copy is cached under the exact identifier.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Literal
@@ -20,13 +21,20 @@ from .fetching import (
     FetchError,
     freshness_lifetime,
 )
-from .identifiers import ClientIdSyntaxError, check_client_id, normalize_identifier
+from .identifiers import (
+    ClientIdSyntaxError,
+    as_read_by_url_library,
+    check_client_id,
+    normalize_identifier,
+    split_uri,
+)
 from .ratelimit import FetchLimiter, RateLimited
 
 Stage = Literal["syntax", "fetch", "document", "rate"]
 MAX_KEPT_LOGOS = 256
 IGNORED_NO_STORE_S = 300
 """How long the ``ignores-no-store`` fault keeps a document that must not be stored."""
+MAX_REGISTERED = 1024  # dynamically registered clients kept (the oldest go first)
 
 
 class ClientError(Exception):
@@ -51,6 +59,8 @@ class ClientResolver:
 
     def __init__(self, config: IssuerConfig) -> None:
         self._faults = config.faults
+        self._exempt_hosts = config.exempt_hosts
+        self._registered: OrderedDict[str, ClientDocument] = OrderedDict()
         self._fetcher = Fetcher(config)
         self._cache: DocumentCache[ClientDocument] = DocumentCache()
         # each client's logo with the copy of the document it was fetched for (CIMD-UI-05)
@@ -92,16 +102,38 @@ class ClientResolver:
         """The logo at ``url`` as a ``data:`` URI, if it can be had (the lazy-logo fault)."""
         return await self._fetcher.fetch_logo(url)
 
+    def _refuse_port(self, host: str) -> None:
+        """The ``refuses-client-id-port`` fault: a port only "for local development"."""
+        if host not in self._exempt_hosts:
+            raise ClientError("client_id must not carry a port", "syntax")
+
+    def register(self, client: ClientDocument) -> None:
+        """Keep a client registered dynamically (RFC 7591) under its minted ``client_id``."""
+        self._registered[client.client_id] = client
+        while len(self._registered) > MAX_REGISTERED:
+            self._registered.popitem(last=False)
+
     async def resolve(self, identifier: str) -> ClientDocument:
-        """The validated client for ``identifier``.
+        """The validated client for ``identifier``: a registered one, or a document's.
 
         Raises:
             ClientError: the identifier, the fetch or the document failed a rule.
         """
+        registered = self._registered.get(identifier)
+        if registered is not None:
+            return registered
         try:
             fetch_url = check_client_id(identifier, self._faults)
         except ClientIdSyntaxError as exc:
+            if self._faults.has(F.SYNTAX_CHECKED_AFTER_FETCH) and identifier.startswith("https:"):
+                # the fault fetches first, as a URL library reads the identifier, and checks
+                # the raw string only then (for a valid identifier the two are one fetch)
+                with contextlib.suppress(FetchError):
+                    await self._fetcher.fetch(as_read_by_url_library(identifier))
             raise ClientError(str(exc), "syntax") from exc
+        host, port = split_uri(identifier).host_port()
+        if port is not None and self._faults.has(F.REFUSES_CLIENT_ID_PORT):
+            self._refuse_port(host)
         if self._faults.has(F.CLIENT_ID_NOT_FETCHED):
             # the fault: a URL that passes the syntax checks is taken on trust, never fetched
             return ClientDocument(identifier, None, None)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import F, FaultSet
-from .identifiers import normalize_identifier
+from .identifiers import normalize_identifier, split_uri
 from .redirects import is_registrable_redirect_uri
 
 JSON_WHITESPACE = " \t\n\r"
@@ -19,6 +19,31 @@ SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 SHARED_SECRET_METHODS = frozenset(
     {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
 )
+# RFC 7591 §2 and §2.3, and CIMD's client_id: all a schema without extensions knows (the
+# strict-document-schema fault refuses anything else; CIMD-02 §4 allows any registered member).
+RFC7591_MEMBERS = frozenset(
+    {
+        "client_id",
+        "redirect_uris",
+        "token_endpoint_auth_method",
+        "grant_types",
+        "response_types",
+        "client_name",
+        "client_uri",
+        "logo_uri",
+        "scope",
+        "contacts",
+        "tos_uri",
+        "policy_uri",
+        "jwks_uri",
+        "jwks",
+        "software_id",
+        "software_version",
+        "software_statement",
+    }
+)
+# RFC 7591 §2: the method a client registered without token_endpoint_auth_method would get
+RFC7591_DEFAULT_METHOD = "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,10 @@ class ClientDocument:
         jwks_uri: where the public keys are published instead, for ``private_key_jwt``.
         signing_alg: ``token_endpoint_auth_signing_alg``, the one algorithm its assertions
             may use, when the document declares one.
+        tos_uri: the terms of service's URL, if the document names one as a string.
+        policy_uri: the privacy policy's URL, if the document names one as a string.
+        client_secret: a secret the document published; kept only by the
+            ``published-secret-accepted`` fault, which then takes it as a credential.
     """
 
     client_id: str
@@ -46,6 +75,9 @@ class ClientDocument:
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     signing_alg: str | None = None
+    tos_uri: str | None = None
+    policy_uri: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 class DocumentError(ValueError):
@@ -101,22 +133,41 @@ def validate_document(
         DocumentError: the first rule the document breaks.
     """
     _check_client_id(document, identifier, faults)
+    return validate_metadata(document, identifier, faults)
+
+
+def validate_metadata(document: dict[str, Any], client_id: str, faults: FaultSet) -> ClientDocument:
+    """Check client metadata (a document's, or a registration request's) and keep it.
+
+    Raises:
+        DocumentError: the first rule the metadata breaks.
+    """
+    if faults.has(F.STRICT_DOCUMENT_SCHEMA) and document.keys() - RFC7591_MEMBERS:
+        raise DocumentError("the client metadata has members this server does not know")
     _check_credentials(document, faults)
-    _check_flow_types(document)
+    if not faults.has(F.FLOW_TYPES_IGNORED):
+        _check_flow_types(document)
     name = document.get("client_name")
     if name is not None and not isinstance(name, str):
         raise DocumentError("client_name must be a string")
-    logo = document.get("logo_uri")
-    private_key_jwt = document.get("token_endpoint_auth_method") == "private_key_jwt"
+    declared = document.get("token_endpoint_auth_method")
+    private_key_jwt = declared == "private_key_jwt"
+    method = "private_key_jwt" if private_key_jwt else "none"
+    if declared is None and faults.has(F.MISSING_AUTH_METHOD_IS_BASIC):
+        method = RFC7591_DEFAULT_METHOD  # a secret no URL client can have is now required
+    secret = document.get("client_secret")
     return ClientDocument(
-        identifier,
+        client_id,
         name or None,
         _redirect_uris(document, faults),
-        logo if isinstance(logo, str) else None,
-        auth_method="private_key_jwt" if private_key_jwt else "none",
+        _text(document, "logo_uri"),
+        auth_method=method,
         jwks=document.get("jwks") if private_key_jwt else None,
         jwks_uri=document.get("jwks_uri") if private_key_jwt else None,
         signing_alg=_signing_alg(document) if private_key_jwt else None,
+        tos_uri=_text(document, "tos_uri"),
+        policy_uri=_text(document, "policy_uri"),
+        client_secret=secret if isinstance(secret, str) else None,
     )
 
 
@@ -128,6 +179,11 @@ def _signing_alg(document: dict[str, Any]) -> str | None:
     if alg not in SIGNING_ALGORITHMS:
         raise DocumentError("token_endpoint_auth_signing_alg is not an accepted algorithm")
     return str(alg)
+
+
+def _text(document: dict[str, Any], member: str) -> str | None:
+    value = document.get(member)
+    return value if isinstance(value, str) else None
 
 
 def _check_client_id(document: dict[str, Any], identifier: str, faults: FaultSet) -> None:
@@ -147,14 +203,12 @@ def _check_client_id(document: dict[str, Any], identifier: str, faults: FaultSet
 
 
 def _check_credentials(document: dict[str, Any], faults: FaultSet) -> None:
-    if "client_secret" in document or "client_secret_expires_at" in document:
+    secret_members = "client_secret" in document or "client_secret_expires_at" in document
+    if secret_members and not faults.has(F.PUBLISHED_SECRET_ACCEPTED):
         raise DocumentError("client metadata documents must not contain a client secret")
     method = document.get("token_endpoint_auth_method", "none")
     if method == "private_key_jwt":
-        if not isinstance(document.get("jwks"), dict) and not isinstance(
-            document.get("jwks_uri"), str
-        ):
-            raise DocumentError("a private_key_jwt client must publish jwks or jwks_uri")
+        _check_key_source(document, faults)
     # The ignores-auth-method fault: the realistic bug is a branch that treats whatever is
     # not private_key_jwt as public, shared-secret methods included.
     elif method != "none" and not faults.has(F.IGNORES_AUTH_METHOD):
@@ -162,13 +216,35 @@ def _check_credentials(document: dict[str, Any], faults: FaultSet) -> None:
             raise DocumentError("shared-secret client authentication is not allowed")
         raise DocumentError("unsupported token_endpoint_auth_method")
     jwks = document.get("jwks")
-    if "jwks" in document and "jwks_uri" in document:
+    both = "jwks" in document and "jwks_uri" in document
+    if both and not faults.has(F.JWKS_AND_JWKS_URI_ACCEPTED):
         raise DocumentError("jwks and jwks_uri must not both be present")
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    if isinstance(keys, list) and any(
-        isinstance(key, dict) and PRIVATE_KEY_MEMBERS & key.keys() for key in keys
+    if (
+        isinstance(keys, list)
+        and not faults.has(F.PRIVATE_KEYS_ACCEPTED)
+        and any(isinstance(key, dict) and PRIVATE_KEY_MEMBERS & key.keys() for key in keys)
     ):
         raise DocumentError("the document's jwks contains private key material")
+
+
+def _check_key_source(document: dict[str, Any], faults: FaultSet) -> None:
+    """A ``private_key_jwt`` client publishes usable public keys (CIMD-02 §8.2, CIMD-DOC-15).
+
+    Inline keys are a JWK Set with at least one key; a ``jwks_uri`` is https, the same trust
+    anchor as the document itself (the ``jwks-uri-any-scheme`` fault takes http too).
+    """
+    jwks, jwks_uri = document.get("jwks"), document.get("jwks_uri")
+    if jwks is None and jwks_uri is None:
+        raise DocumentError("a private_key_jwt client must publish jwks or jwks_uri")
+    if jwks is not None:
+        keys = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+            raise DocumentError("jwks must be a JWK Set with at least one key")
+    if jwks_uri is not None:
+        schemes = ("https", "http") if faults.has(F.JWKS_URI_ANY_SCHEME) else ("https",)
+        if not isinstance(jwks_uri, str) or split_uri(jwks_uri).scheme not in schemes:
+            raise DocumentError("jwks_uri must be an https URL")
 
 
 def _check_flow_types(document: dict[str, Any]) -> None:
@@ -186,7 +262,7 @@ def _redirect_uris(document: dict[str, Any], faults: FaultSet) -> tuple[str, ...
             return None
         raise DocumentError("redirect_uris must be a non-empty array of strings")
     for uri in uris:
-        if not is_registrable_redirect_uri(uri):
+        if not is_registrable_redirect_uri(uri, faults):
             raise DocumentError(
                 "every redirect URI must be absolute, without a fragment, "
                 "and use https or loopback http"

@@ -58,7 +58,15 @@ _NEVER_FETCHED = (
     "CIMD-DOC-02",
     "CIMD-DOC-03",
     "CIMD-DOC-04",
+    "CIMD-DOC-05",
+    "CIMD-DOC-06",
+    "CIMD-DOC-07",
     "CIMD-DOC-08",
+    "CIMD-DOC-09",
+    "CIMD-DOC-10",
+    "CIMD-DOC-11",
+    "CIMD-DOC-15",
+    "CIMD-DOC-16",
     "CIMD-ERR-01",
     "CIMD-FETCH-03",
     "CIMD-FETCH-04",
@@ -166,6 +174,112 @@ class F:
         ("CIMD-DOC-08",),
         "when redirect_uris is missing, empty or malformed, trusts the requested redirect_uri",
     )
+    # Discovery and document validation rows of issue 11, in catalog order.
+    OIDC_DISCOVERY_WITHOUT_FLAG = Fault(
+        "oidc-discovery-without-flag",
+        ("CIMD-DISC-03",),
+        "also publishes OpenID Connect discovery metadata, from another code path that "
+        "omits client_id_metadata_document_supported",
+    )
+    DCR_MINTS_URL_CLIENT_IDS = Fault(
+        "dcr-mints-url-client-ids",
+        ("CIMD-DISC-05",),
+        "dynamic client registration mints client_ids that are https URLs under the issuer",
+    )
+    REFUSES_CLIENT_ID_PORT = Fault(
+        "refuses-client-id-port",
+        # Outside the lab every client URL is on the development exception's host, where the
+        # fault allows ports: only the lab, in production mode, shows it.
+        (),
+        "refuses identifiers with an explicit port, except on the development loopback host",
+        lab_breaks=("CIMD-URL-07",),
+    )
+    SYNTAX_CHECKED_AFTER_FETCH = Fault(
+        "syntax-checked-after-fetch",
+        ("CIMD-URL-09",),
+        "fetches an https identifier (as a URL library reads it) before checking its path, "
+        "dot-segment, fragment and userinfo rules, then refuses it",
+    )
+    EXACT_CONTENT_TYPE = Fault(
+        "exact-content-type",
+        ("CIMD-FETCH-08",),
+        "refuses a document whose Content-Type is not exactly application/json (no parameters)",
+    )
+    PUBLISHED_SECRET_ACCEPTED = Fault(
+        "published-secret-accepted",
+        ("CIMD-DOC-05",),
+        "accepts a document carrying client_secret and takes that secret as the client's "
+        "credential at the token endpoint (HTTP Basic or client_secret in the body)",
+    )
+    PRIVATE_KEYS_ACCEPTED = Fault(
+        "private-keys-accepted",
+        ("CIMD-DOC-06",),
+        "does not look for private key members (d, p, q, dp, dq, qi, oth, k) in the jwks",
+    )
+    JWKS_AND_JWKS_URI_ACCEPTED = Fault(
+        "jwks-and-jwks-uri-accepted",
+        ("CIMD-DOC-07",),
+        "accepts a document with both jwks and jwks_uri (and uses jwks)",
+    )
+    REDIRECT_URIS_FORM_UNCHECKED = Fault(
+        "redirect-uris-form-unchecked",
+        ("CIMD-DOC-09",),
+        "registers relative redirect URIs and ones with a fragment",
+    )
+    ALLOWS_HTTP_REDIRECT_URIS = Fault(
+        "allows-http-redirect-uris",
+        ("CIMD-DOC-10",),
+        "registers http redirect URIs on any host, not only on loopback",
+    )
+    ALLOWS_PRIVATE_USE_SCHEMES = Fault(
+        "allows-private-use-schemes",
+        ("CIMD-DOC-11",),
+        "registers redirect URIs with any scheme, such as myapp:/cb",
+    )
+    NAMELESS_CLIENT_ANONYMOUS = Fault(
+        "nameless-client-anonymous",
+        ("CIMD-DOC-12",),
+        "without client_name, the consent page names the client 'this application' and "
+        "shows neither its host nor its client_id",
+    )
+    STRICT_DOCUMENT_SCHEMA = Fault(
+        "strict-document-schema",
+        ("CIMD-DOC-13",),
+        "refuses documents with members outside RFC 7591 §2 (a schema without extensions)",
+    )
+    MISSING_AUTH_METHOD_IS_BASIC = Fault(
+        "missing-auth-method-is-basic",
+        ("CIMD-DOC-14",),
+        "a document without token_endpoint_auth_method gets RFC 7591's default, "
+        "client_secret_basic: consent is shown, then the token endpoint demands a secret",
+    )
+    JWKS_URI_ANY_SCHEME = Fault(
+        "jwks-uri-any-scheme",
+        ("CIMD-DOC-15",),
+        "accepts a private_key_jwt client whose jwks_uri is http, and fetches its keys so",
+    )
+    FLOW_TYPES_IGNORED = Fault(
+        "flow-types-ignored",
+        ("CIMD-DOC-16",),
+        "ignores the document's grant_types and response_types",
+    )
+    DOCUMENT_LINKS_ANY_SCHEME = Fault(
+        "document-links-any-scheme",
+        ("CIMD-DOC-17",),
+        "the consent page links tos_uri and policy_uri whatever their scheme (javascript:, "
+        "data:, file:), not only https",
+    )
+    OIDC_DISCOVERY_WITHOUT_PKCE = Fault(
+        "oidc-discovery-without-pkce",
+        ("MCP-AUTH-09",),
+        "also publishes OpenID Connect discovery metadata, from another code path that "
+        "omits code_challenge_methods_supported",
+    )
+    HTTP_REVOCATION_ENDPOINT = Fault(
+        "http-revocation-endpoint",
+        ("MCP-AUTH-13",),
+        "publishes its revocation_endpoint under the internal service's http URL",
+    )
     PREFIX_REDIRECT_MATCH = Fault(
         "prefix-redirect-match",
         ("CIMD-REDIR-01",),
@@ -241,7 +355,7 @@ class F:
     )
     TOKEN_DEMANDS_SECRET = Fault(
         "token-demands-secret",
-        ("CIMD-AUTHN-05", "CIMD-DISC-04", "MCP-AUTH-08"),
+        ("CIMD-AUTHN-05", "CIMD-DISC-04", "CIMD-DOC-14", "MCP-AUTH-08"),
         "the token endpoint requires HTTP Basic client authentication for URL client_ids",
     )
     NO_SSRF_CHECK = Fault(

@@ -111,6 +111,8 @@ class Fetcher:
         self._jwks_policy = (
             SsrfPolicy(enabled=False) if config.has(F.JWKS_URI_UNCHECKED) else self._policy
         )
+        self._jwks_schemes = ("https", "http") if config.has(F.JWKS_URI_ANY_SCHEME) else ("https",)
+        self._exact_type = config.has(F.EXACT_CONTENT_TYPE)
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
@@ -176,6 +178,10 @@ class Fetcher:
                     said = (await _read_start(response, 200)).decode("utf-8", "replace")
                     raise FetchError(f"{exc.description}: {said}") from exc
                 raise
+            if self._exact_type and response.headers.get("content-type") != "application/json":
+                # the exact-content-type fault: a string comparison, parameters and all (CIMD-02
+                # §4 lets a document be served as application/json with any parameters)
+                raise FetchError("the document was not served as application/json")
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
                 # Only identity was accepted; decoding a compressed body could inflate it far
@@ -193,10 +199,12 @@ class Fetcher:
     async def fetch_jwks(self, url: str) -> bytes:
         """The key set at a client's ``jwks_uri``: https only, SSRF-guarded, no redirects.
 
+        (The ``jwks-uri-any-scheme`` fault fetches http too.)
+
         Raises:
             FetchError: the URL is refused, unreachable, not 200, or too large.
         """
-        if urlsplit(url).scheme.lower() != "https":
+        if urlsplit(url).scheme.lower() not in self._jwks_schemes:
             raise FetchError("jwks_uri must be an https URL")
         try:
             async with (

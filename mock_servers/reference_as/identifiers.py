@@ -92,6 +92,19 @@ def _fetch_url(parts: RawURI, identifier: str, faults: FaultSet) -> str:
     return f"{parts.scheme}://{parts.authority}{path}{query}"
 
 
+def as_read_by_url_library(identifier: str) -> str:
+    """The URL a lenient URL library would fetch for ``identifier``.
+
+    The ``syntax-checked-after-fetch`` fault fetches this before checking the raw string:
+    no fragment, no userinfo, dot segments removed, an empty path read as ``/``.
+    """
+    parts = split_uri(identifier)
+    hostport = (parts.authority or "").rpartition("@")[2]
+    path = remove_dot_segments(parts.path) or "/"
+    query = "" if parts.query is None else "?" + parts.query
+    return f"{parts.scheme}://{hostport}{path}{query}"
+
+
 def remove_dot_segments(path: str) -> str:
     """RFC 3986 §5.2.4, as URL libraries apply it to every path they parse."""
     output: list[str] = []

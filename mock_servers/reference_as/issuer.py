@@ -16,6 +16,9 @@ from .grants import IssuerState, Session
 from .logos import LazyLogos
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
+OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
+# where the http-revocation-endpoint fault says revocation lives: an internal service's URL
+INTERNAL_ORIGIN = "http://reference-as.internal:8080"
 
 
 class Issuer:
@@ -123,11 +126,14 @@ class Issuer:
             "pushed_authorization_request_endpoint": issuer + "/par",
             "require_pushed_authorization_requests": self.config.require_par,
             "jwks_uri": issuer + "/jwks",
+            "registration_endpoint": issuer + "/register",
+            "revocation_endpoint": issuer + "/revoke",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+            "revocation_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
@@ -135,4 +141,28 @@ class Issuer:
             del document["client_id_metadata_document_supported"]
         elif self.has(F.FLAG_AS_STRING):
             document["client_id_metadata_document_supported"] = "true"
+        if self.has(F.HTTP_REVOCATION_ENDPOINT):
+            document["revocation_endpoint"] = INTERNAL_ORIGIN + self.path("/revoke")
+        return document
+
+    @property
+    def oidc_metadata_path(self) -> str | None:
+        """Where OpenID Connect discovery metadata is published, if anywhere.
+
+        The reference AS is an OAuth server, not an OpenID Provider, so it publishes none;
+        the OIDC faults publish a second document built by another code path, at the
+        issuer's path plus the well-known suffix (OpenID Connect Discovery §4).
+        """
+        oidc_faults = (F.OIDC_DISCOVERY_WITHOUT_FLAG, F.OIDC_DISCOVERY_WITHOUT_PKCE)
+        if not any(self.has(fault) for fault in oidc_faults):
+            return None
+        return self.config.path_prefix + OIDC_WELL_KNOWN
+
+    def oidc_metadata(self) -> dict[str, Any]:
+        """The OIDC faults' discovery document: the RFC 8414 one, less what each forgets."""
+        document = self.metadata()
+        if self.has(F.OIDC_DISCOVERY_WITHOUT_FLAG):
+            del document["client_id_metadata_document_supported"]
+        if self.has(F.OIDC_DISCOVERY_WITHOUT_PKCE):
+            del document["code_challenge_methods_supported"]
         return document

@@ -27,12 +27,22 @@ def is_loopback_http(uri: str) -> bool:
     return parts.host_port()[0].lower() in LOOPBACK_HOSTS
 
 
-def is_registrable_redirect_uri(uri: str) -> bool:
-    """Absolute, fragment-free, and https or loopback http (RFC 6749 §3.1.2, RFC 9700 §2.6)."""
+def is_registrable_redirect_uri(uri: str, faults: FaultSet) -> bool:
+    """Absolute, fragment-free, and https or loopback http (RFC 6749 §3.1.2, RFC 9700 §2.6).
+
+    Private-use schemes are refused too (OAuth 2.1 §2.3.1 would take reverse-DNS ones from
+    native apps; MCP §11.3 allows only localhost or https). Three faults each relax one rule.
+    """
     parts = split_uri(uri)
-    if not parts.scheme or not parts.authority or "#" in uri:
+    scheme = (parts.scheme or "").lower()
+    form_unchecked = faults.has(F.REDIRECT_URIS_FORM_UNCHECKED)
+    if not scheme:  # a relative reference
+        return form_unchecked
+    if scheme not in ("http", "https"):
+        return faults.has(F.ALLOWS_PRIVATE_USE_SCHEMES) and "#" not in uri
+    if not parts.authority or ("#" in uri and not form_unchecked):
         return False
-    return parts.scheme.lower() == "https" or is_loopback_http(uri)
+    return scheme == "https" or is_loopback_http(uri) or faults.has(F.ALLOWS_HTTP_REDIRECT_URIS)
 
 
 def choose_redirect_uri(

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
+from urllib.parse import unquote_plus
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -46,9 +47,10 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
         # The RFC 7591 default method is client_secret_basic; no URL client has a secret.
         return oauth_error("invalid_client", "client authentication required", 401, "Basic")
     if authorization or "client_secret" in form:
-        scheme = (authorization or "").partition(" ")[0]
-        echoed = scheme if AUTH_SCHEME.fullmatch(scheme) else None
-        return oauth_error("invalid_client", "URL clients never use shared secrets", 401, echoed)
+        refused = refuse_secrets(issuer, authorization)
+        if refused is not None:
+            return refused
+        form = with_basic_secret(form, authorization)  # the published-secret-accepted fault
     grant_type = _field(form, "grant_type")
     if grant_type == "authorization_code":
         return await _redeem_code(issuer, form)
@@ -59,7 +61,36 @@ async def _answer(issuer: Issuer, request: Request, form: FormData) -> Response:
     return oauth_error("unsupported_grant_type", "use authorization_code or refresh_token")
 
 
-async def _authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
+def refuse_secrets(issuer: Issuer, authorization: str | None) -> Response | None:
+    """``invalid_client`` for a request that authenticates with a shared secret.
+
+    No client here has one (CIMD-02 §4.1); only the ``published-secret-accepted`` fault lets
+    such a request on (``None``), to be checked against the secret the document published.
+    """
+    if issuer.has(F.PUBLISHED_SECRET_ACCEPTED):
+        return None
+    scheme = (authorization or "").partition(" ")[0]
+    echoed = scheme if AUTH_SCHEME.fullmatch(scheme) else None
+    return oauth_error("invalid_client", "URL clients never use shared secrets", 401, echoed)
+
+
+def with_basic_secret(form: FormData, authorization: str | None) -> FormData:
+    """``form`` with HTTP Basic credentials (RFC 6749 §2.3.1) as client_id and client_secret."""
+    scheme, _, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except ValueError:
+        return form
+    client_id, _, secret = decoded.partition(":")
+    items = [(k, v) for k, v in form.multi_items() if k not in ("client_id", "client_secret")]
+    return FormData(
+        [*items, ("client_id", unquote_plus(client_id)), ("client_secret", unquote_plus(secret))]
+    )
+
+
+async def authenticate(issuer: Issuer, grant: Grant, form: FormData) -> Response | None:
     """An ``invalid_client`` error when the client did not authenticate as it must."""
     client, client_id = grant.request.client, grant.request.client_id
     return await authenticate_client(issuer, client, client_id, form, fresh=True)
@@ -108,7 +139,7 @@ async def _redeem_code(issuer: Issuer, form: FormData) -> Response:
     others = grant is not None and grant.request.client_id != client_id
     if grant is None or (others and not issuer.has(F.CODE_NOT_BOUND_TO_CLIENT)):
         return oauth_error("invalid_grant", "the code is invalid, expired, used or not yours")
-    if (failed := await _authenticate(issuer, grant, form)) is not None:
+    if (failed := await authenticate(issuer, grant, form)) is not None:
         if failed.status_code == 429:  # not now: the client may ask again with this code
             issuer.state.return_code(code, grant)
         return failed
@@ -137,7 +168,7 @@ async def _refresh(issuer: Issuer, form: FormData) -> Response:
     others = grant is not None and grant.request.client_id != client_id
     if grant is None or (others and not issuer.has(F.REFRESH_NOT_BOUND_TO_CLIENT)):
         return oauth_error("invalid_grant", "the refresh token is invalid, expired or not yours")
-    if (failed := await _authenticate(issuer, grant, form)) is not None:
+    if (failed := await authenticate(issuer, grant, form)) is not None:
         return failed
     scope = _field(form, "scope")
     granted = set((grant.request.scope or "").split())

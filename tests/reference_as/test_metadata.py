@@ -27,11 +27,14 @@ async def test_root_issuer_publishes_cimd_metadata() -> None:
         "pushed_authorization_request_endpoint": ORIGIN + "/par",
         "require_pushed_authorization_requests": False,
         "jwks_uri": ORIGIN + "/jwks",
+        "registration_endpoint": ORIGIN + "/register",
+        "revocation_endpoint": ORIGIN + "/revoke",
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
         "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
     }
@@ -66,6 +69,11 @@ async def test_unknown_paths_are_404(path: str) -> None:
         (F.NO_METADATA_FLAG, "client_id_metadata_document_supported", None),
         (F.FLAG_AS_STRING, "client_id_metadata_document_supported", "true"),
         (F.ISSUER_TRAILING_SLASH, "issuer", ORIGIN + "/"),
+        (
+            F.HTTP_REVOCATION_ENDPOINT,
+            "revocation_endpoint",
+            "http://reference-as.internal:8080/revoke",
+        ),
     ],
 )
 async def test_metadata_faults(fault: Fault, member: str, expected: object) -> None:
@@ -86,3 +94,26 @@ def test_config_rejects_unknown_faults_and_bad_prefixes() -> None:
         create_app([IssuerConfig(issuer=ORIGIN), IssuerConfig(issuer=ORIGIN)])
     assert IssuerConfig(issuer=ORIGIN, exempt_hosts=frozenset()).production
     assert not IssuerConfig(issuer=ORIGIN).production
+
+
+@pytest.mark.parametrize(
+    ("fault", "missing"),
+    [
+        (F.OIDC_DISCOVERY_WITHOUT_FLAG, "client_id_metadata_document_supported"),
+        (F.OIDC_DISCOVERY_WITHOUT_PKCE, "code_challenge_methods_supported"),
+    ],
+)
+async def test_oidc_faults_publish_a_discovery_document_that_forgets(
+    fault: Fault, missing: str
+) -> None:
+    """Only the OIDC faults publish OpenID Connect discovery (the reference AS is no OP)."""
+    prefix = "/faults/" + fault.name
+    faulty = IssuerConfig(issuer=ORIGIN + prefix, path_prefix=prefix, faults=FaultSet([fault]))
+    async with _client(IssuerConfig(issuer=ORIGIN), faulty) as http:
+        rfc8414 = (await http.get("/.well-known/oauth-authorization-server" + prefix)).json()
+        oidc = await http.get(prefix + "/.well-known/openid-configuration")
+        clean = await http.get("/.well-known/openid-configuration")
+    assert clean.status_code == 404
+    assert oidc.status_code == 200
+    assert missing in rfc8414 and missing not in oidc.json()
+    assert {k: v for k, v in rfc8414.items() if k != missing} == oidc.json()

@@ -19,8 +19,10 @@ REDIRECT_URI = "https://app.test/cb"
 CONSENT_CONTEXT: dict[str, Any] = {
     "action": "/consent",
     "client_name": "Unit Probe",
+    "anonymous": False,
     "client_host": "127.0.0.1",
     "client_id": "https://127.0.0.1:8443/c/1.json",
+    "document_links": [],
     "logo": None,
     "redirect_host": "app.test",
     "loopback_warning": False,
