@@ -20,6 +20,7 @@ CONSENT_CONTEXT: dict[str, Any] = {
     "action": "/consent",
     "client_name": "Unit Probe",
     "anonymous": False,
+    "unsafe_name": False,
     "client_host": "127.0.0.1",
     "client_id": "https://127.0.0.1:8443/c/1.json",
     "document_links": [],
