@@ -47,6 +47,19 @@ def consent_page(target: TargetSession, inspect: Inspect, attempt: Attempt) -> P
     return rendered
 
 
+def without_request_values(text: str, values: Iterable[str]) -> str:
+    """``text`` with ``values`` blanked out: what every request of the run carries.
+
+    A consent page rightly repeats the run's ``resource`` or ``scope`` ("For resource:
+    https://127.0.0.1:8443/mcp"); a host found only inside them was not shown as the client's
+    or the redirect URI's.
+    """
+    for value in sorted(values, key=len, reverse=True):
+        if value:
+            text = re.sub(re.escape(value), " ", text, flags=re.IGNORECASE)
+    return text
+
+
 def unsafe_urls(page: Page, planted: Iterable[str]) -> list[str]:
     """The page's links, images and forms that use a planted value or an unsafe scheme.
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance.harness import corpus
-from conformance.harness.consent_pages import unsafe_urls
+from conformance.harness.consent_pages import unsafe_urls, without_request_values
 from conformance.harness.pages import parse
 from conformance.report.model import CheckResult, Report
 from mock_servers.reference_as.pages import render
@@ -113,3 +113,10 @@ def test_plain_listener_template_defaults_to_the_host_over_http() -> None:
     document = corpus.load("private-key-jwt-http-jwks-uri", **kwargs)
     assert document["jwks_uri"].startswith("http://m.test:8443/jwks/")
     assert "jwks" not in document
+
+
+def test_request_values_are_no_evidence_of_a_host() -> None:
+    text = "Authorize this application? For resource: HTTPS://127.0.0.1:8443/MCP Signed in"
+    values = ["https://127.0.0.1:8443/mcp", "", "read"]
+    assert "127.0.0.1" not in without_request_values(text, values)
+    assert "127.0.0.1" in without_request_values(text + " published at 127.0.0.1", values)
