@@ -65,6 +65,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
     parser.add_argument("--baseline", type=Path, help="TOML file of known failures")
     parser.add_argument(
+        "--mcp-proxy",
+        action="store_true",
+        help="the target is an MCP proxy acting as an AS (MCP security best practices): "
+        "judges CIMD-UI-07 (demo: always)",
+    )
+    parser.add_argument(
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
     parser.add_argument(
@@ -300,6 +306,9 @@ def _command(args: argparse.Namespace) -> int:
             if not any(p.startswith("resource=") for p in args.param):
                 # as an MCP client would: every request names the MCP server (RFC 8707)
                 args.param = [*args.param, f"resource={target.ready['resource']}"]
+            # the reference AS fronts its own MCP endpoint and keeps the MCP proxy's consent
+            # rules, so CIMD-UI-07 is judged on it
+            args.mcp_proxy = True
             return run_suite(args, issuers)
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
@@ -406,6 +415,7 @@ def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> N
         args.param = [f"{k}={v}" for k, v in spec.params.items()] + args.param
         args.pacing = [f"{k}={v}" for k, v in spec.pacing.items()] + args.pacing
         args.login = spec.login
+        args.mcp_proxy = args.mcp_proxy or spec.mcp_proxy
         args.metadata_host = spec.metadata_host
 
 

@@ -349,7 +349,7 @@ def variant_matrix(
     ) as target:
         issuers = [arg for issuer in target.issuers.values() for arg in ("--issuer", issuer)]
         resource = ["--param", f"resource={target.ready['resource']}"]  # as demo sends it
-        args = ["run", "--strict", *issuers, *resource, "--report-dir", str(out)]
+        args = ["run", "--strict", "--mcp-proxy", *issuers, *resource, "--report-dir", str(out)]
         done = _run([*args, "--state-dir", str(state_dir)], timeout=1800)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     return name, _reports(out)

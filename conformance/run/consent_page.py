@@ -7,7 +7,7 @@ CIMD-SEC-09).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,17 +37,19 @@ def render_consent(
     shot: str,
     mark: str = "",
     blocked: Sequence[str] = (),
+    extra: dict[str, str] | None = None,
 ) -> Rendered | None:
     """Drive ``client``'s request to consent and render the page (approving nothing).
 
     Returns None when the target refused the request while a valid client is accepted (a
-    policy of the target's, e.g. hostile values refused outright).
+    policy of the target's, e.g. hostile values refused outright). ``extra`` adds
+    authorization parameters (e.g. a ``scope``).
 
     Raises:
         NonConformance: the target approved without showing a consent page.
         HarnessError: the page could not be had or was not recognised.
     """
-    attempt = target.attempt(client.client_id, client.redirect_uri)
+    attempt = target.attempt(client.client_id, client.redirect_uri, extra=extra)
     if not attempt.outcome.accepted:
         target.require_control()
         return None
@@ -84,3 +86,32 @@ def required_consent(
             "control was accepted, so its consent page could not be seen"
         )
     return seen
+
+
+def _frame_ancestors_restricted(policy: str) -> bool:
+    """Whether a CSP ``frame-ancestors`` directive in ``policy`` keeps other sites out."""
+    for directive in policy.replace("\n", ",").replace(",", ";").split(";"):
+        name, _, value = directive.strip().partition(" ")
+        if name.lower() == "frame-ancestors":
+            sources = value.lower().split()
+            return bool(sources) and not any(
+                s in ("*", "http:", "https:") or s.startswith(("http://*", "https://*"))
+                for s in sources
+            )
+    return False
+
+
+def framing_headers_problem(headers: Mapping[str, str]) -> str | None:
+    """What is wrong with a consent response's anti-framing headers (None: they refuse it).
+
+    ``X-Frame-Options: DENY`` or ``SAMEORIGIN``, or a CSP ``frame-ancestors`` that keeps
+    other sites out, refuse framing.
+    """
+    xfo = headers.get("x-frame-options", "")
+    csp = headers.get("content-security-policy", "")
+    if xfo.strip().lower() in ("deny", "sameorigin") or _frame_ancestors_restricted(csp):
+        return None
+    return (
+        f"consent response headers: X-Frame-Options {xfo or 'absent'!r}, "
+        f"Content-Security-Policy {csp or 'absent'!r}"
+    )

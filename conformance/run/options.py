@@ -154,6 +154,12 @@ OPTIONS: tuple[RunOption, ...] = (
             ),
         )
     ),
+    RunOption(
+        "mcp_proxy",
+        "the target is an MCP proxy acting as an AS (judges CIMD-UI-07)",
+        "flag",
+        "mcp_proxy",
+    ),
     RunOption("mcp_discovery", "JSON: how the issuer was found from an MCP server", "json", "mcp"),
     *(
         RunOption(

@@ -48,6 +48,7 @@ class RunConfig:
     target_ca: Path | None = None
     public: PublicUrls | None = None
     mcp: dict[str, Any] | None = None
+    mcp_proxy: bool = False  # the target is an MCP proxy acting as an AS (CIMD-UI-07 applies)
     pacing: Pacing = field(default_factory=Pacing)
     limits: deadline.Limits = field(default_factory=deadline.Limits)
 

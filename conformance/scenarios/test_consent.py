@@ -16,12 +16,20 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.catalog.verdicts import NonConformance
+from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.harness.clients import public_client
 from conformance.harness.consent_pages import without_request_values
 from conformance.harness.outcome import origin
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow, Rendered
-from conformance.run.consent_page import client_with_redirects, required_consent, unique_host
+from conformance.run.consent_page import (
+    client_with_redirects,
+    framing_headers_problem,
+    render_consent,
+    required_consent,
+    unique_host,
+)
+from conformance.run.state import RunConfig
 from mock_servers.callback import CallbackListener
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
@@ -230,4 +238,75 @@ def test_logo_is_prefetched_and_served_by_the_as(
         raise NonConformance(
             expected="the logo fetched by the AS, kept, and served from storage it controls",
             observed=f"{'; '.join(problems)} (screenshot {_shot(first)})",
+        )
+
+
+@pytest.mark.requirement("CIMD-UI-07")
+def test_mcp_proxy_asks_consent_for_each_client(
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_browser: BrowserFlow,
+    cimd_config: RunConfig,
+) -> None:
+    """Only for a target declared an MCP proxy acting as an AS (``mcp_proxy = true`` in the
+    target file, or ``--mcp-proxy``; ``demo`` judges the reference AS so). The user approves
+    one client in the browser, asking a scope (the run's ``scope``, else ``openid``); then a
+    second client on the same host, with the same redirect URI and scope, is rendered.
+
+    Expects: the second client gets a consent page of its own (consent is kept per client,
+    not per user or scope: the confused deputy of MCP's security best practices), which shows
+    its full redirect URI; and the consent response refuses framing (X-Frame-Options or CSP
+    frame-ancestors; CIMD-SEC-09 also tries a real frame).
+    """
+    if not cimd_config.mcp_proxy:
+        raise NotApplicable(
+            "applies to an MCP proxy acting as an AS only: declare mcp_proxy = true in the "
+            "target file (or give --mcp-proxy) when the target is one"
+        )
+    host = cimd_metadata_host
+    extra = {"scope": cimd_target.extra_params.get("scope") or "openid"}
+    first = public_client(host)
+    attempt = cimd_target.attempt(first.client_id, first.redirect_uri, extra=extra)
+    if not attempt.outcome.accepted:
+        cimd_target.require_control()
+        raise HarnessError(
+            f"the target refused a valid client asking scope {extra['scope']!r} "
+            f"({attempt.outcome.describe()}): give the run a scope it grants (--param scope=)"
+        )
+    answer = cimd_target.pacer.call(
+        "approving the first client in the browser",
+        lambda: cimd_browser.authorize(attempt.url, first.redirect_uri, "ui07-first-client"),
+    )
+    if "code" not in answer:
+        raise HarnessError(
+            f"approving the first client in the browser gave no code ({sorted(answer)}), so "
+            "whether consent is kept per client could not be seen"
+        )
+    second = public_client(host)
+    try:
+        seen = render_consent(cimd_target, cimd_browser, second, "ui07-second-client", extra=extra)
+    except NonConformance as exc:
+        raise NonConformance(
+            expected="a consent page for a second client after the user approved another one",
+            observed=f"{exc.observed}: consent given to {first.client_id} stood for "
+            f"{second.client_id}",
+        ) from None
+    if seen is None:
+        raise HarnessError(
+            "the target refused the second client while the control was accepted, so its "
+            "consent page could not be seen"
+        )
+    problems = []
+    if not _shown(cimd_target, seen.text, second.redirect_uri):
+        problems.append(
+            f"the redirect URI {second.redirect_uri!r} is not in the page's visible text "
+            f"(screenshot {_shot(seen)})"
+        )
+    framing = framing_headers_problem(seen.headers)
+    if framing:
+        problems.append(framing)
+    if problems:
+        raise NonConformance(
+            expected="the MCP proxy's consent page shows the redirect URI and refuses framing",
+            observed="; ".join(problems),
         )

@@ -5,6 +5,7 @@ Example::
     issuer = "https://as.example.test"     # or: mcp_server = "https://mcp.example.test/mcp"
     profile = "latest"                 # or "mcp-2025-11-25"
     target_ca = "target-ca.pem"        # CA of the target's own certificate (relative to this file)
+    mcp_proxy = true                   # the AS is an MCP proxy (MCP-SBP): judges CIMD-UI-07
 
     [user]
     name = "alice"
@@ -68,6 +69,7 @@ _SCHEMA: dict[str, Any] = {
     "mcp_server": str,
     "profile": str,
     "target_ca": str,
+    "mcp_proxy": bool,
     "user": {"name": str, "password": str},
     "authorization": dict,
     "metadata_host": {
@@ -116,6 +118,7 @@ class TargetFile:
     timeouts: dict[str, float] = field(default_factory=dict)
     target_ca: str | None = None
     pacing: dict[str, str] = field(default_factory=dict)
+    mcp_proxy: bool = False
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -172,6 +175,7 @@ def load(path: Path) -> TargetFile:
         timeouts={k: float(v) for k, v in data.get("timeouts", {}).items()},
         target_ca=_relative(path, data["target_ca"]) if "target_ca" in data else None,
         pacing=_pacing(path, data.get("pacing", {})),
+        mcp_proxy=bool(data.get("mcp_proxy", False)),
     )
 
 

@@ -139,6 +139,10 @@ async def _ask_consent(
             issuer.set_cookie(page, ".pre", session_id)
         return page
     session_id, session = found
+    if issuer.has(F.CONSENT_REMEMBERED_PER_SCOPE) and issuer.state.scope_granted(
+        session.user, auth.scope
+    ):  # the fault: an approval of this scope for any client stands for every client
+        return _issue_code(issuer, auth, session.user)
     request_id = issuer.state.add_pending(session_id, auth)
     return _consent_page(issuer, client, auth, request_id, session.csrf, session.user, logo)
 
@@ -228,6 +232,7 @@ def _consent_page(
         "document_links": _document_links(client, issuer.config.faults),
         "logo": logo,
         "redirect_host": split_uri(auth.redirect_uri).host_port()[0],
+        "redirect_uri": auth.redirect_uri,
         # MCP §11.6.2: warn when the client can only ever answer on this machine.
         "loopback_warning": all(is_loopback_http(uri) for uri in registered),
         "scope": auth.scope,
@@ -242,7 +247,7 @@ def _consent_page(
     if issuer.has(F.CONSENT_HIDES_CLIENT_HOST):
         page["client_host"] = page["client_id"] = None
     if issuer.has(F.CONSENT_HIDES_REDIRECT_HOST):
-        page["redirect_host"] = None
+        page["redirect_host"] = page["redirect_uri"] = None
     if issuer.has(F.NO_LOOPBACK_WARNING):
         page["loopback_warning"] = False
     if issuer.is_variant("script-pages"):
@@ -308,6 +313,8 @@ async def _decide(
         approval = issuer.state.hold_approval(session_id, auth)
         resume_path = issuer.path("/consent/resume?") + urlencode({"approval": approval})
         return _to_login(issuer, resume_path)
+    if issuer.has(F.CONSENT_REMEMBERED_PER_SCOPE):
+        issuer.state.remember_scope(session.user, auth.scope)
     return _issue_code(issuer, auth, session.user)
 
 
@@ -319,6 +326,8 @@ async def resume(issuer: Issuer, request: Request) -> Response:
     auth = issuer.state.take_approval(request.query_params.get("approval", ""), anonymous[0])
     if auth is None:
         return error_page("invalid_request", "this request has expired; start again", 400)
+    if issuer.has(F.CONSENT_REMEMBERED_PER_SCOPE):
+        issuer.state.remember_scope(found[1].user, auth.scope)
     response = _issue_code(issuer, auth, found[1].user)
     response.delete_cookie(issuer.cookie_name + ".pre", path="/", secure=True, httponly=True)
     return response

@@ -496,7 +496,7 @@ class F:
     )
     CONSENT_FRAMABLE = Fault(
         "consent-framable",
-        ("CIMD-SEC-09",),
+        ("CIMD-SEC-09", "CIMD-UI-07"),
         "the consent page is sent without X-Frame-Options or CSP frame-ancestors",
     )
     CONSENT_HIDES_CLIENT_HOST = Fault(
@@ -506,8 +506,15 @@ class F:
     )
     CONSENT_HIDES_REDIRECT_HOST = Fault(
         "consent-hides-redirect-host",
-        ("CIMD-UI-02",),
-        "the consent page does not say which host the user is sent back to",
+        ("CIMD-UI-02", "CIMD-UI-07"),
+        "the consent page does not say which host (or URI) the user is sent back to",
+    )
+    CONSENT_REMEMBERED_PER_SCOPE = Fault(
+        "consent-remembered-per-scope",
+        ("CIMD-UI-07",),
+        "an approval is remembered per user and scope, not per client: once the user approved "
+        "a scope for one client, any other client asking the same scope gets a code without "
+        "consent (an MCP proxy's confused deputy)",
     )
     NO_LOOPBACK_WARNING = Fault(
         "no-loopback-warning",

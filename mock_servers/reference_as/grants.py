@@ -82,6 +82,16 @@ class IssuerState:
         self._approved: dict[str, tuple[str, AuthorizationRequest, float]] = {}
         self._once: dict[str, tuple[str, float]] = {}  # login states, used assertion ids
         self._pushed: dict[str, tuple[AuthorizationRequest, float]] = {}
+        self._scopes_granted: set[tuple[str, str]] = set()  # consent-remembered-per-scope
+
+    def remember_scope(self, user: str, scope: str | None) -> None:
+        """Record that ``user`` approved ``scope`` (kept only by the consent-per-scope fault)."""
+        if scope:
+            self._scopes_granted.add((user, scope))
+
+    def scope_granted(self, user: str, scope: str | None) -> bool:
+        """Whether ``user`` approved ``scope`` before, for whichever client."""
+        return bool(scope) and (user, scope or "") in self._scopes_granted
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
