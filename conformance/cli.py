@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__
-from conformance.catalog import requirements
+from conformance.catalog import requirements, status
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.network import lab
@@ -157,6 +157,14 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reference-as", help="run the reference AS (see reference-as --help)", add_help=False
     )
+    listing = commands.add_parser(
+        "requirements",
+        help="print the catalog: each row's tier, checks, faults and coverage status",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.add_argument(
+        "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
+    )
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
@@ -251,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "ca":
         return _ca(args)
+    if args.command == "requirements":
+        return _requirements(args)
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)
@@ -493,6 +503,19 @@ def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
         args.param = [*args.param, f"resource={url}"]
     args.mcp_discovery = found.evidence()
     return found.issuer
+
+
+def _requirements(args: argparse.Namespace) -> int:
+    from mock_servers.reference_as.faults import FAULTS
+
+    broken = {f.name: {*f.breaks_in("loopback"), *f.breaks_in("lab")} for f in FAULTS}
+    rows = status.table(args.profile, status.faults_by_row(broken))
+    if args.json:
+        doc = {"profile": args.profile, "rows": [r.to_json() for r in rows]}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(status.render_text(rows) + "\n")
+    return 0
 
 
 def _ca(args: argparse.Namespace) -> int:

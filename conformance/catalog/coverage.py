@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from conformance.catalog import requirements
+from conformance.catalog import derived, requirements
 from conformance.catalog.requirements import Tier
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -46,21 +46,60 @@ def group_of(requirement_id: str) -> str:
 
 
 @cache
+def checks_by_requirement() -> dict[str, tuple[str, ...]]:
+    """Per requirement ID, its checks in ``conformance/scenarios`` (``module::function``)."""
+    found: dict[str, list[str]] = {}
+    for module in sorted(SCENARIOS.glob("test_*.py")):
+        tree = ast.parse(module.read_text("utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for rid in _requirement_marks(function.decorator_list):
+                found.setdefault(rid, []).append(f"{module.stem}::{function.name}")
+        module_level = [
+            n.value for n in tree.body if isinstance(n, ast.Assign) and _is_pytestmark(n)
+        ]
+        for rid in _requirement_marks(module_level):
+            found.setdefault(rid, []).append(module.stem)
+    return {rid: tuple(checks) for rid, checks in found.items()}
+
+
+def _is_pytestmark(node: ast.Assign) -> bool:
+    return any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+
+
+def _requirement_marks(nodes: Iterable[ast.AST]) -> list[str]:
+    return [
+        node.args[0].value
+        for root in nodes
+        for node in ast.walk(root)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "requirement"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
+@cache
 def checked_by_this_version() -> frozenset[str]:
     """The requirement IDs that have a check in ``conformance/scenarios``."""
     found: set[str] = set()
     for module in sorted(SCENARIOS.glob("test_*.py")):
-        for node in ast.walk(ast.parse(module.read_text("utf-8"))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "requirement"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                found.add(node.args[0].value)
+        found.update(_requirement_marks([ast.parse(module.read_text("utf-8"))]))
     return frozenset(found)
+
+
+def derived_by_this_version() -> frozenset[str]:
+    """The derived rows (:mod:`conformance.catalog.derived`) with at least one checked source."""
+    checked = checked_by_this_version()
+    return frozenset(r for r in derived.derived_rows() if checked & set(derived.sources(r)))
+
+
+def reported_by_this_version() -> frozenset[str]:
+    """Every row a full run reports: the checked rows and the derived rows they feed."""
+    return checked_by_this_version() | derived_by_this_version()
 
 
 def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, Any]:
@@ -75,7 +114,7 @@ def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, An
         judged; then the rows not tested by this version and the checked rows this run did
         not judge (not applicable, harness error, or never reached).
     """
-    checked = checked_by_this_version()
+    checked = reported_by_this_version()
     verdict_of = dict(verdicts)
     tiers: dict[str, dict[str, int]] = {
         t.value: {"catalog": 0, "checked": 0, "judged": 0} for t in Tier

@@ -129,7 +129,7 @@ def _row(
     )
 
 
-def _origin(since: str) -> str | None:
+def origin(since: str) -> str | None:
     match = _DRAFT_CODE.search(since)
     return match.group(1) if match else None
 
@@ -157,7 +157,7 @@ def tier_for(requirement: Requirement, profile: str) -> Tier:
         raise ValueError(f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
     if profile == "latest" or requirement.tier is not Tier.REQUIRED:
         return requirement.tier
-    if _origin(requirement.since) in _LATER_DRAFTS or _R_FROM_LATER_DRAFT.match(
+    if origin(requirement.since) in _LATER_DRAFTS or _R_FROM_LATER_DRAFT.match(
         requirement.tier_note
     ):
         return Tier.RECOMMENDED

@@ -21,7 +21,7 @@ from conformance import __version__
 from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import Verdict, verdict_for_violation
-from conformance.plugin.judging import expectation, judge
+from conformance.plugin.judging import derived_results, expectation, judge
 from conformance.redaction import redact_value
 from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
@@ -214,7 +214,13 @@ class ResultCollector:
             environment=environment(suite),
             mode=suite.network.mode if suite is not None else "loopback",
             preflight=preflight,
-            results=sorted(results, key=lambda r: r.requirement),
+            results=sorted(
+                [
+                    *results,
+                    *derived_results(results, self.config.profile, strict=self.config.strict),
+                ],
+                key=lambda r: r.requirement,
+            ),
         )
         if self.baseline is not None:
             report.apply_baseline(self.baseline)

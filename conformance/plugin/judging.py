@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+from conformance.catalog import coverage, derived, requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import (
     HarnessError,
@@ -13,6 +14,7 @@ from conformance.catalog.verdicts import (
     verdict_for_violation,
     weaker,
 )
+from conformance.report.model import CheckResult
 
 
 def expectation(check: object) -> str:
@@ -39,3 +41,24 @@ def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, s
     if isinstance(error, HarnessError):
         return Verdict.HARNESS_ERROR, "", str(error)
     return Verdict.HARNESS_ERROR, "", f"the harness failed: {type(error).__name__}: {error}"
+
+
+def derived_results(results: list[CheckResult], profile: str, *, strict: bool) -> list[CheckResult]:
+    """The results of the rows that restate others (:mod:`conformance.catalog.derived`)."""
+    reported = [derived.SourceResult(r.requirement, r.verdict, r.tier) for r in results]
+    return [
+        CheckResult(
+            requirement=row.requirement,
+            check=derived.CHECK_NAME,
+            title=requirements.get(row.requirement).title,
+            tier=row.tier.value,
+            verdict=row.verdict.value,
+            expected="what the rows it restates require: "
+            + ", ".join(derived.sources(row.requirement)),
+            observed=row.observed,
+            evidence={"derived_from": row.derived_from},
+        )
+        for row in derived.derive(
+            reported, profile, strict=strict, checked=coverage.checked_by_this_version()
+        )
+    ]

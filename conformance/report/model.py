@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Set
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,12 +85,24 @@ class Report:
         """Record which failures the baseline knows and which of its entries are stale."""
         passed = {r.requirement for r in self.results if r.verdict == Verdict.PASS.value}
         failed = self.failed_requirements()  # a requirement failing in any check is not stale
+        known = baseline.requirements & failed
         self.baseline = {
             "file": baseline.path,
-            "known": sorted(baseline.requirements & failed),
+            "known": sorted(known | self._derived_failures_known(known)),
             "stale": sorted(baseline.requirements & (passed - failed)),
             "reasons": {e.requirement: e.reason for e in baseline.entries},
         }
+
+    def _derived_failures_known(self, known: Set[str]) -> set[str]:
+        """Derived rows that fail only because rows the baseline knows fail."""
+        found: set[str] = set()
+        for result in self.results:
+            sources = result.evidence.get("derived_from") if result.check == "derived" else None
+            if result.verdict == Verdict.FAIL.value and sources:
+                failing = {rid for rid, verdict in sources.items() if verdict == Verdict.FAIL.value}
+                if failing and failing <= known:
+                    found.add(result.requirement)
+        return found
 
     def summary(self) -> dict[str, int]:
         """How many checks ended in each verdict."""
