@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable, Verdict
-from conformance.plugin.judging import judge
+from conformance.catalog.verdicts import (
+    HarnessError,
+    NonConformance,
+    NotApplicable,
+    Observation,
+    Verdict,
+)
+from conformance.plugin.judging import judge, judge_return
 
 
 def test_non_conformance_is_scored_by_tier() -> None:
@@ -39,3 +45,20 @@ def test_not_applicable_and_harness_trouble_are_never_verdicts_on_the_target() -
     assert judge(HarnessError("login"), Tier.REQUIRED, strict=True)[0] is Verdict.HARNESS_ERROR
     verdict, _, observed = judge(KeyError("x"), Tier.REQUIRED, strict=True)
     assert verdict is Verdict.HARNESS_ERROR and "KeyError" in observed
+
+
+def test_an_observation_is_informational_only_on_an_informational_row() -> None:
+    seen = Observation("expires_in = 3600 s", expires_in=3600)
+    assert judge(seen, Tier.INFORMATIONAL, strict=True) == (
+        Verdict.INFORMATIONAL,
+        "",
+        "expires_in = 3600 s",
+    )
+    # a scored row's check that only observes is the check's defect, never a pass
+    assert judge(seen, Tier.REQUIRED, strict=False)[0] is Verdict.HARNESS_ERROR
+
+
+def test_an_informational_check_that_returns_recorded_nothing() -> None:
+    assert judge_return(Tier.REQUIRED) == (Verdict.PASS, "as expected")
+    verdict, observed = judge_return(Tier.INFORMATIONAL)
+    assert verdict is Verdict.HARNESS_ERROR and "no observation" in observed

@@ -41,6 +41,20 @@ class NonConformance(AssertionError):
         self.tier = tier
 
 
+class Observation(Exception):
+    """What the target did, for an Informational row: recorded with its evidence, never scored.
+
+    Args:
+        observed: one line saying what the target did (the report's ``observed``).
+        values: the facts it rests on, JSON-ready (the report's ``evidence.observation``).
+    """
+
+    def __init__(self, observed: str, **values: object) -> None:
+        super().__init__(observed)
+        self.observed = observed
+        self.values = values
+
+
 class NotApplicable(Exception):
     """A precondition of the check is missing; the reason says which."""
 

@@ -401,6 +401,35 @@ class TargetSession:
 
         return self.pacer.call(what, send)
 
+    def anonymous(self, client_id: str, redirect_uri: str) -> Outcome:
+        """An authorization request from a browser with no session (no cookies), unpaced.
+
+        One GET, no redirect followed: what a user who is not logged in first gets (a login
+        page, a redirect to one, a refusal, or a 429 when the target throttles). Used where
+        the answer itself is the observation (when the target fetches, how it throttles).
+        """
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": secrets.token_urlsafe(12),
+            "code_challenge": Pkce.new().challenge,
+            "code_challenge_method": "S256",
+            **self.extra_params,
+        }
+        url = self.authorization_url(params)
+        with deadline.client(self.tls) as cookieless:
+            response = deadline.send(cookieless, "GET", url, self.clock.exchange())
+        self.exchanges.append(
+            {"method": "GET", "url": redact_url(url), "status": response.status_code}
+        )
+        location = response.headers.get("location")
+        if response.is_redirect and location:
+            return classify_redirect(
+                urljoin(url, location), redirect_uri, response.status_code, url
+            )
+        return self._classify_page(response, url, [redact_url(url)], redirect_uri)
+
     def push(self, data: dict[str, str]) -> TokenResult:
         """A pushed authorization request (RFC 9126) with ``data``; the PAR endpoint's answer.
 

@@ -20,8 +20,8 @@ import pytest
 from conformance import __version__
 from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import Verdict, verdict_for_violation
-from conformance.plugin.judging import derived_results, expectation, judge
+from conformance.catalog.verdicts import Observation, Verdict, verdict_for_violation
+from conformance.plugin.judging import derived_results, expectation, judge, judge_return
 from conformance.redaction import redact_value
 from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
@@ -129,6 +129,11 @@ class ResultCollector:
             verdict, expected, observed = judge(error, tier, strict=self.config.strict)
             result.verdict, result.observed = verdict.value, observed
             result.expected = expected or result.expected
+            if isinstance(error, Observation) and error.values:
+                result.evidence["observation"] = redact_value(error.values)
+        elif call.when == "call":
+            returned, result.observed = judge_return(tier)
+            result.verdict = returned.value
         return result
 
     @staticmethod

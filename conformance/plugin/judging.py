@@ -10,6 +10,7 @@ from conformance.catalog.verdicts import (
     HarnessError,
     NonConformance,
     NotApplicable,
+    Observation,
     Verdict,
     verdict_for_violation,
     weaker,
@@ -28,7 +29,8 @@ def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, s
     """The verdict, expectation ("" to keep the docstring's) and observation for an error.
 
     A plain ``assert`` in a check is a violation like :class:`NonConformance`: its message is
-    what was observed. Any other exception that is not a verdict is the harness's trouble.
+    what was observed. An :class:`Observation` is an Informational row's record. Any other
+    exception that is not a verdict is the harness's trouble.
     """
     if isinstance(error, NonConformance):
         verdict = verdict_for_violation(weaker(tier, error.tier), strict=strict)
@@ -38,6 +40,14 @@ def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, s
         return verdict_for_violation(tier, strict=strict), "", observed
     if isinstance(error, NotApplicable):
         return Verdict.NOT_APPLICABLE, "", str(error)
+    if isinstance(error, Observation):
+        if tier is Tier.INFORMATIONAL:
+            return Verdict.INFORMATIONAL, "", error.observed
+        return (
+            Verdict.HARNESS_ERROR,
+            "",
+            f"a scored ({tier.value}) row's check only observed: {error}",
+        )
     if isinstance(error, HarnessError):
         return Verdict.HARNESS_ERROR, "", str(error)
     return Verdict.HARNESS_ERROR, "", f"the harness failed: {type(error).__name__}: {error}"
@@ -62,3 +72,17 @@ def derived_results(results: list[CheckResult], profile: str, *, strict: bool) -
             reported, profile, strict=strict, checked=coverage.checked_by_this_version()
         )
     ]
+
+
+def judge_return(tier: Tier) -> tuple[Verdict, str]:
+    """The verdict and observation of a check that returned without raising.
+
+    A scored row passed. An Informational row is never scored: its check must end with an
+    :class:`Observation`, so one that returns recorded nothing (a defect of the check).
+    """
+    if tier is Tier.INFORMATIONAL:
+        return (
+            Verdict.HARNESS_ERROR,
+            "the check of an Informational row recorded no observation (a defect of the check)",
+        )
+    return Verdict.PASS, "as expected"

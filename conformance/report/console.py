@@ -5,10 +5,12 @@ from __future__ import annotations
 import textwrap
 
 from conformance.catalog.coverage import not_tested_line, scope_line
+from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import Verdict
 from conformance.redaction import redact_text
 from conformance.report.model import CheckResult, Report
 
+OBSERVED_WIDTH = 160  # the whole observation is in report.json and report.html
 _SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVISORY)
 
 
@@ -38,6 +40,7 @@ def render(report: Report) -> str:
             lines.append(f"  {shown:<14} {result.requirement:<14} {result.title}")
             lines.append(f"  {'':<14} expected: {result.expected}")
             lines.append(f"  {'':<14} observed: {result.observed}")
+    lines += _observations(report)
     for stale in report.baseline.get("stale", []):
         lines.append(
             f"  {'STALE':<14} {stale:<14} listed in the baseline but now passes: remove it"
@@ -49,6 +52,19 @@ def render(report: Report) -> str:
     scope = scope_line(report.coverage)
     lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
     return redact_text("\n".join(lines))
+
+
+def _observations(report: Report) -> list[str]:
+    """One line per Informational row observed: recorded behaviour, never scored."""
+    lines = []
+    for result in report.results:
+        if (
+            result.verdict == Verdict.INFORMATIONAL.value
+            and Tier(result.tier) is Tier.INFORMATIONAL
+        ):
+            observed = textwrap.shorten(result.observed, width=OBSERVED_WIDTH, placeholder=" ...")
+            lines.append(f"  {'OBSERVED':<14} {result.requirement:<14} {observed}")
+    return lines
 
 
 def _preflight_failed(report: Report, result: CheckResult) -> bool:

@@ -7,6 +7,8 @@ CIMD-SEC-09).
 from __future__ import annotations
 
 import secrets
+import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,6 +24,23 @@ from mock_servers.metadata_host import MetadataHost
 def unique_host() -> str:
     """A host name of this run's own, for a redirect URI nothing else on the page names."""
     return f"cimd-{secrets.token_hex(4)}.app.test"
+
+
+def png(size: int) -> bytes:
+    """A plain ``size`` x ``size`` PNG: logos told apart by their size in the browser."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * size for _ in range(size))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def client_with_redirects(host: MetadataHost, redirect_uri: str, **members: Any) -> ProbeClient:

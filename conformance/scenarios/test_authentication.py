@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 
+import jwt
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
-from conformance.harness.client_assertions import ClientKey, hmac_signed, unsigned
+from conformance.harness import observers
+from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey, hmac_signed, unsigned
 from conformance.harness.clients import ProbeClient, cached_for, public_client
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.session import TargetSession, TokenResult
@@ -317,3 +319,42 @@ def test_declared_signing_algorithm_is_enforced(
             expected="invalid_client for an RS256 assertion from a client that declares ES256",
             observed=result.describe(),
         )
+
+
+@pytest.mark.requirement("CIMD-AUTHN-09")
+def test_client_only_token_subject_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A private_key_jwt client (grant_types authorization_code and client_credentials)
+    asks for a client_credentials token with an assertion signed by its key.
+
+    Expects: recorded, not scored: whether client_credentials is granted to a CIMD client,
+    and if so the token's ``sub`` (a client-only token must not look like a user's).
+    """
+    key = ClientKey.new()
+    client = public_client(
+        cimd_metadata_host,
+        token_endpoint_auth_method=PRIVATE_KEY_JWT,
+        jwks=key.jwks(),
+        grant_types=["authorization_code", "client_credentials"],
+    )
+    result = None
+    for audience in _audiences(cimd_target):
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": client.client_id,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": key.assertion(client.client_id, audience),
+        }
+        result = cimd_target.token_request(data)
+        if result.issued:
+            break
+    assert result is not None  # _audiences names at least the token endpoint
+    sub = None
+    token = (result.body or {}).get("access_token") if result.issued else None
+    if isinstance(token, str):
+        try:
+            sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            sub = None  # an opaque token: its subject is not readable
+    raise observers.client_only_token(result.issued, result.error, sub, client.client_id)

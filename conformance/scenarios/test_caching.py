@@ -6,12 +6,15 @@ fetched for. Judged by the metadata host's fetch log: a GET logged, or not, betw
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 from urllib.parse import urlsplit
 
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, cached_for, document_for, public_client
+from conformance.harness.flows import refresh_token_for
 from conformance.harness.session import Attempt, TargetSession
 from conformance.harness.verify import Case, verify_refused
 from mock_servers.hosting import Hosting
@@ -209,3 +212,107 @@ def test_cache_is_keyed_by_the_exact_identifier(
         host.serve(other, cached_for(client.document, "max-age=3600"))
         cases.append((name, cimd_target.attempt(other, client.redirect_uri)))
     verify_refused(cases, "an identifier that differs from a cached one only in spelling")
+
+
+@pytest.mark.requirement("CIMD-CACHE-06")
+def test_revalidation_answered_304_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a valid document with an ETag and ``Cache-Control: no-cache`` and sends AUTHZ
+    twice; a conditional GET (If-None-Match) for the second is answered 304.
+
+    Expects: recorded, not scored: whether the AS revalidates, and whether it keeps the
+    cached document on 304 (accepted) or treats the 304 as an error (refused).
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    host.serve(client.client_id, cached_for(client.document, "no-cache", etag='"v1"'))
+    first, _ = _attempt_counted(cimd_target, host, client)
+    if not first.outcome.accepted:
+        raise NotApplicable(f"the document was not accepted ({first.outcome.describe()})")
+    mark = host.mark()
+    second, _ = _attempt_counted(cimd_target, host, client)
+    path = urlsplit(client.client_id).path
+    refetches = [f for f in host.fetches_since(mark) if urlsplit(f.target).path == path]
+    conditional = [f for f in refetches if dict(f.headers).get("if-none-match")]
+    answered = conditional[0].answered if conditional else None
+    raise observers.revalidation(bool(conditional), answered, second.outcome.accepted)
+
+
+EXPIRES_S = 3  # the Expires lifetime: whole seconds, as an HTTP-date has no fractions
+
+
+@pytest.mark.requirement("CIMD-CACHE-07")
+def test_expires_header_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a valid document with ``Expires`` 3 s ahead and no Cache-Control; sends AUTHZ
+    twice at once, and, only if the second was served from a cache, once more after the
+    Expires time (the wait is skipped when nothing was cached).
+
+    Expects: recorded, not scored: whether Expires is used for caching, and whether the
+    document is fetched again once it has expired.
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    expires_at = time.time() + EXPIRES_S
+    headers = (
+        ("content-type", "application/json"),
+        ("expires", formatdate(expires_at, usegmt=True)),
+    )
+    host.serve(client.client_id, Hosting.document(client.document, headers=headers))
+    first, _ = _attempt_counted(cimd_target, host, client)
+    if not first.outcome.accepted:
+        raise NotApplicable(f"the document was not accepted ({first.outcome.describe()})")
+    _, within = _attempt_counted(cimd_target, host, client)
+    after = None
+    if within == 0:
+        time.sleep(max(0.0, expires_at + 1.0 - time.time()))
+        _, after = _attempt_counted(cimd_target, host, client)
+    raise observers.expires_honoured(within, after, EXPIRES_S)
+
+
+@pytest.mark.requirement("CIMD-CACHE-08")
+def test_failing_document_refresh_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """The public client (``no-store``) gets a refresh token; then its URL answers 404 and
+    the refresh token is used.
+
+    Expects: recorded, not scored: whether the AS goes on refreshing or refuses once the
+    document is gone, and whether it looked.
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    host.serve(client.client_id, cached_for(client.document, "no-store"))
+    refresh_token = refresh_token_for(cimd_target, client)
+    gone = Hosting(status=404, headers=(("content-type", "text/plain"),), body=b"gone")
+    host.serve(client.client_id, gone)
+    before = host.fetch_count(client.client_id)
+    result = cimd_target.refresh(client_id=client.client_id, refresh_token=refresh_token)
+    host.settle(client.client_id)
+    fetched = host.fetch_count(client.client_id) - before
+    raise observers.failing_document_refresh(result.issued, result.describe(), fetched)
+
+
+CACHED_REQUESTS = 5
+
+
+@pytest.mark.requirement("CIMD-CACHE-09")
+def test_fetch_count_for_cacheable_document_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a valid document with ``Cache-Control: max-age=3600`` and sends five
+    authorization requests for it (CIMD-CACHE-01 (c)).
+
+    Expects: recorded, not scored: the number of GETs (ideally 1: each fetch tells the
+    client's host that someone is signing in).
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    host.serve(client.client_id, cached_for(client.document, "max-age=3600"))
+    total = 0
+    for _ in range(CACHED_REQUESTS):
+        _, fetched = _attempt_counted(cimd_target, host, client)
+        total += fetched
+    raise observers.fetch_count(total, CACHED_REQUESTS, "max-age=3600")

@@ -5,14 +5,19 @@ a client was granted stays with its URL.
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
-from conformance.harness.client_assertions import ClientKey
+from conformance.harness import observers
+from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey
 from conformance.harness.clients import cached_for, public_client
 from conformance.harness.flows import code_for, redeem_fresh_code, refresh_token_for
+from conformance.harness.outcome import Outcome, OutcomeKind
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import verify_accepted, verify_refused
+from conformance.redaction import SECRETS
 from mock_servers.metadata_host import MetadataHost
 
 
@@ -114,3 +119,72 @@ def test_refresh_token_stays_with_its_client_url(
             expected="invalid_grant (or invalid_client) for another client's refresh token",
             observed=f"A's refresh token presented as client B: {result.describe()}",
         )
+
+
+def _kind(outcome: Outcome) -> str:
+    return "code" if outcome.kind is OutcomeKind.CODE else outcome.describe()
+
+
+@pytest.mark.requirement("CIMD-CHG-03")
+def test_refresh_after_key_rotation_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A ``no-store`` private_key_jwt client redeems a code with key K1 and gets a refresh
+    token; its document then replaces K1 with K2, and the refresh token is used with an
+    assertion signed with K2.
+
+    Expects: recorded, not scored: whether refresh tokens survive the key rotation.
+    """
+    host = cimd_metadata_host
+    old, new = ClientKey.new(), ClientKey.new()
+    method = "private_key_jwt"
+    client = public_client(host, token_endpoint_auth_method=method, jwks=old.jwks())
+    host.serve(client.client_id, cached_for(client.document, "no-store"))
+    target = cimd_target.target
+    audiences = dict.fromkeys((target.token_endpoint, target.issuer))
+    tokens = None
+    for audience in audiences:
+        tokens = redeem_fresh_code(cimd_target, client, old.assertion(client.client_id, audience))
+        if tokens.issued:
+            break
+    if tokens is None or not tokens.issued or tokens.body is None:
+        raise NotApplicable(
+            "a private_key_jwt client was not issued tokens "
+            f"({tokens.describe() if tokens else 'no attempt'}); see CIMD-AUTHN-01"
+        )
+    refresh_token = tokens.body.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        raise NotApplicable("no refresh token was issued to a private_key_jwt CIMD client")
+    SECRETS.add(refresh_token)
+    host.serve(client.client_id, cached_for({**client.document, "jwks": new.jwks()}, "no-store"))
+    result = cimd_target.token_request(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": client.client_id,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": new.assertion(client.client_id, audience),
+        }
+    )
+    raise observers.refresh_after_rotation(result.issued, result.describe())
+
+
+@pytest.mark.requirement("CIMD-CHG-05")
+def test_consent_after_name_change_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A ``no-store`` public client is approved once; the same request is sent again (does
+    the AS remember consent?), then again after the document's client_name changed.
+
+    Expects: recorded, not scored: whether consent is remembered, and if so whether the
+    changed name makes the AS ask again.
+    """
+    host = cimd_metadata_host
+    client = public_client(host)
+    host.serve(client.client_id, cached_for(client.document, "no-store"))
+    code_for(cimd_target, client)
+    unchanged = cimd_target.attempt(client.client_id, client.redirect_uri).outcome
+    renamed = {**client.document, "client_name": f"Renamed {secrets.token_hex(3)}"}
+    host.serve(client.client_id, cached_for(renamed, "no-store"))
+    changed = cimd_target.attempt(client.client_id, client.redirect_uri).outcome
+    raise observers.consent_after_change(_kind(unchanged), _kind(changed))

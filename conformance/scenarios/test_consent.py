@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import re
 import secrets
-import struct
-import zlib
 from dataclasses import replace
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import public_client
 from conformance.harness.consent_pages import without_request_values
+from conformance.harness.observers import unverified_line
 from conformance.harness.outcome import origin
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow, Rendered
 from conformance.run.consent_page import (
     client_with_redirects,
     framing_headers_problem,
+    png,
     render_consent,
     required_consent,
     unique_host,
@@ -40,6 +42,7 @@ WARNING_WORDS = re.compile(
     r"(this|your( own)?) (computer|device|machine)",
     re.IGNORECASE,
 )
+LINK_MEMBERS = ("client_uri", "tos_uri", "policy_uri")
 REVIEW = "a person should confirm in the screenshot that it is prominent"
 
 
@@ -157,23 +160,6 @@ def test_warns_about_loopback_only_redirects(
                 f"{remote.shot.name if remote.shot else '-'})"
             ),
         )
-
-
-def png(size: int) -> bytes:
-    """A plain ``size`` x ``size`` PNG: logos told apart by their size in the browser."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * size for _ in range(size))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _logo(seen: Rendered, size: int) -> str | None:
@@ -310,3 +296,44 @@ def test_mcp_proxy_asks_consent_for_each_client(
             expected="the MCP proxy's consent page shows the redirect URI and refuses framing",
             observed="; ".join(problems),
         )
+
+
+@pytest.mark.requirement("CIMD-UI-04")
+def test_client_name_display_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Renders the consent page for a client named ``Probe <nonce>``.
+
+    Expects: recorded, not scored: whether the name is shown, and whether the page marks it
+    as unverified, self-asserted data (a keyword heuristic; the screenshot shows the page).
+    """
+    name = f"Probe {secrets.token_hex(3)}"
+    client = public_client(cimd_metadata_host, client_name=name)
+    seen = required_consent(cimd_target, cimd_browser, client, "ui04-consent")
+    observation = observers.name_display(
+        _shown(cimd_target, seen.text, name), unverified_line(seen.text)
+    )
+    observation.observed += f" (screenshot {_shot(seen)})"
+    raise observation
+
+
+@pytest.mark.requirement("CIMD-UI-06")
+def test_client_links_display_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Renders the consent page for a client whose client_uri, tos_uri and policy_uri are
+    distinct URLs, and reads the page's links and text.
+
+    Expects: recorded, not scored: for each URL, a direct link (the user's browser contacts
+    the client's host: a tracking risk), a link through the AS, the text only, or nothing.
+    """
+    host = cimd_metadata_host
+    urls = {m: host.base_url + host.new_path(m.removesuffix("_uri")) for m in LINK_MEMBERS}
+    client = public_client(host, **urls)
+    seen = required_consent(cimd_target, cimd_browser, client, "ui06-consent")
+    links = [urljoin(seen.url, str(href)) for _, href in seen.dom.get("links", [])]
+    parts = urlsplit(seen.url)
+    as_origin = f"{parts.scheme}://{parts.netloc}"
+    observation = observers.link_display(urls, links, seen.text, as_origin)
+    observation.observed += f" (screenshot {_shot(seen)})"
+    raise observation

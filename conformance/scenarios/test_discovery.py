@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import public_client
 from conformance.harness.registration import register
 from conformance.harness.session import Pkce, TargetSession
@@ -211,3 +212,21 @@ def test_dcr_client_ids_are_not_https_urls(
             expected="a minted client_id that does not start with https://",
             observed=f"registered as {client_id!r}",
         )
+
+
+@pytest.mark.requirement("CIMD-DISC-07")
+def test_non_supporting_server_is_recorded(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Reads client_id_metadata_document_supported; when it is absent or not true, sends
+    AUTHZ(U) for a valid public client.
+
+    Expects: recorded, not scored: a server without the flag refuses URL client_ids cleanly
+    (no 5xx); one that advertises support is outside this row.
+    """
+    flag = cimd_metadata.metadata.get(FLAG)
+    if flag is True:
+        raise observers.non_supporting(flag, None, None)
+    client = public_client(cimd_metadata_host)
+    outcome = cimd_target.attempt(client.client_id, client.redirect_uri).outcome
+    raise observers.non_supporting(flag, outcome.describe(), outcome.status)

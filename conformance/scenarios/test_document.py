@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
 from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
-from conformance.harness import corpus
-from conformance.harness.client_assertions import ClientKey
+from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable, Observation
+from conformance.harness import corpus, observers
+from conformance.harness.client_assertions import ClientKey, unsigned
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.consent_pages import consent_page, unsafe_urls, without_request_values
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_accepted, verify_refused
 from conformance.run.browser_flow import BrowserFlow
+from conformance.run.consent_page import png, render_consent
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
@@ -508,3 +510,60 @@ def test_never_links_unsafe_document_urls(
         )
     if any(not attempt.outcome.accepted for _, attempt in cases):
         cimd_target.require_control()
+
+
+LOGO_SIZE = 5  # pixels: the unrelated-host logo, told apart from any image of the AS's own
+
+
+@pytest.mark.requirement("CIMD-DOC-18")
+def test_display_url_on_unrelated_host_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+) -> None:
+    """Serves a valid document whose logo_uri (a 5x5 PNG) is on the metadata host's other
+    name, a host neither the client_id nor the redirect URI uses, and renders its consent
+    page in a browser that cannot reach the metadata host itself.
+
+    Expects: recorded, not scored: whether the logo is shown or hidden, and whether a
+    warning about it appears.
+    """
+    host = cimd_metadata_host
+    logo_url = host.alias_base_url + host.new_path("logo.png")
+    host.serve(logo_url, Hosting(body=png(LOGO_SIZE), headers=(("content-type", "image/png"),)))
+    client = public_client(host, logo_uri=logo_url)
+    mark = host.mark()
+    blocked = [host.base_url, host.alias_base_url]
+    seen = render_consent(cimd_target, cimd_browser, client, "doc18-consent", blocked=blocked)
+    if seen is None:
+        raise Observation("the client with an unrelated-host logo_uri was refused", refused=True)
+    path = urlsplit(logo_url).path
+    fetched = any(f.target == path for f in host.fetches_since(mark))
+    shown = next(
+        (
+            str(i.get("src", ""))[:80]
+            for i in seen.dom.get("images", [])
+            if i.get("width") == LOGO_SIZE and i.get("height") == LOGO_SIZE
+        ),
+        "",
+    )
+    logo_host = urlsplit(logo_url).hostname or ""
+    warning = observers.warning_line(seen.text, (logo_host, "logo", "image"))
+    raise observers.display_url_consistency(fetched, shown, warning)
+
+
+@pytest.mark.requirement("CIMD-DOC-19")
+def test_unsigned_software_statement_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a document with an unsigned (``alg: none``) software_statement claiming
+    software_id ``well-known-app`` and another client_name, and sends AUTHZ(U).
+
+    Expects: recorded, not scored: accepted or refused, and whether the consent page shows
+    the name the unverified statement claims (which would be trust it did not earn).
+    """
+    claimed = f"Well Known App {secrets.token_hex(3)}"
+    statement = unsigned({"software_id": "well-known-app", "client_name": claimed})
+    client = public_client(cimd_metadata_host, software_statement=statement)
+    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    outcome = attempt.outcome
+    shown = outcome.page is not None and claimed in outcome.page.text
+    raise observers.software_statement(outcome.accepted, shown, outcome.describe())

@@ -10,10 +10,11 @@ import socket
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
-from conformance.harness import corpus
-from conformance.harness.clients import ProbeClient, public_client
-from conformance.harness.outcome import OutcomeKind
-from conformance.harness.session import Pkce, TargetSession
+from conformance.harness import corpus, observers
+from conformance.harness.clients import ProbeClient, cached_for, public_client
+from conformance.harness.flows import code_for
+from conformance.harness.outcome import Outcome, OutcomeKind
+from conformance.harness.session import Pkce, TargetSession, TokenResult
 from conformance.harness.verify import Case, verify_not_sent_to_redirect_uri, verify_refused
 from conformance.target.discovery import Target
 from mock_servers.hosting import Hosting
@@ -177,3 +178,67 @@ def test_errors_never_reflect_fetched_content(
             expected="errors that reflect nothing the document host sent",
             observed="; ".join(reflected),
         )
+
+
+def _page_error(outcome: Outcome) -> str:
+    """The error an authorization attempt ended in: its redirect's, or the page's wording."""
+    if outcome.kind is OutcomeKind.ERROR_REDIRECT:
+        return outcome.params.get("error", "") or "an error redirect without error"
+    if outcome.accepted:
+        return f"no error: {outcome.kind.value}"
+    named = observers.error_code_in(outcome.page.text) if outcome.page else ""
+    return named or f"HTTP {outcome.status}, no error code named"
+
+
+def _token_error(result: TokenResult) -> str:
+    if result.issued:
+        return "tokens issued"
+    return result.error if result.body else f"HTTP {result.status} (not JSON)"
+
+
+@pytest.mark.requirement("CIMD-ERR-03")
+def test_error_codes_are_recorded(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A client URL answers 404; sends AUTHZ(U) and (if the target has a PAR endpoint) a
+    pushed request for U. A second, ``no-store`` client gets a code; then its URL answers 404
+    too and the code is redeemed.
+
+    Expects: recorded, not scored: the error each place uses (invalid_client,
+    invalid_request or unauthorized_client expected; tokens or a 5xx count against the AS).
+    """
+    host = cimd_metadata_host
+    gone = Hosting(status=404, headers=(("content-type", "text/plain"),), body=b"gone")
+    client = public_client(host)
+    host.serve(client.client_id, gone)
+    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    codes = {"error page": _page_error(attempt.outcome)}
+    if cimd_metadata.metadata.get("pushed_authorization_request_endpoint"):
+        pushed = cimd_target.push(
+            {
+                "response_type": "code",
+                "client_id": client.client_id,
+                "redirect_uri": client.redirect_uri,
+                "code_challenge": Pkce.new().challenge,
+                "code_challenge_method": "S256",
+                **cimd_target.extra_params,
+            }
+        )
+        codes["PAR endpoint"] = _token_error(pushed)
+    later = public_client(host)
+    host.serve(later.client_id, cached_for(later.document, "no-store"))
+    try:
+        issued, code = code_for(cimd_target, later)
+    except NotApplicable as exc:
+        codes["token endpoint"] = f"not reached: {exc}"
+    else:
+        assert issued.pkce is not None  # code_for refuses attempts without PKCE
+        host.serve(later.client_id, gone)
+        redeemed = cimd_target.redeem(
+            client_id=later.client_id,
+            code=code,
+            redirect_uri=later.redirect_uri,
+            verifier=issued.pkce.verifier,
+        )
+        codes["token endpoint"] = _token_error(redeemed)
+    raise observers.error_codes(codes)

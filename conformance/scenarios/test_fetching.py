@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.catalog.verdicts import NonConformance
+from conformance.harness import observers
 from conformance.harness.clients import public_client
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_never_fetched, verify_refused
@@ -128,3 +129,36 @@ def test_accepts_application_json_with_and_without_charset(
             "parameters",
             observed="; ".join(refused),
         )
+
+
+@pytest.mark.requirement("CIMD-FETCH-09")
+def test_accept_header_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends AUTHZ(U) for the public client and reads the Accept header of the target's
+    GETs of U in the metadata host's fetch log.
+
+    Expects: recorded, not scored: the Accept header sent (a proposal asks for
+    ``application/cimd+json``; no published draft requires one).
+    """
+    client = public_client(cimd_metadata_host)
+    cimd_target.attempt(client.client_id, client.redirect_uri)
+    cimd_metadata_host.settle(client.client_id)
+    fetches = cimd_metadata_host.fetches(client.client_id)
+    raise observers.accept_header([dict(f.headers).get("accept") for f in fetches])
+
+
+@pytest.mark.requirement("CIMD-FETCH-11")
+def test_fetch_timing_against_login_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends AUTHZ(U) for a fresh public client from a browser with no session (no cookies,
+    one GET, no redirect followed) and counts the GETs of U.
+
+    Expects: recorded, not scored: whether the document is fetched before the user logs in.
+    """
+    client = public_client(cimd_metadata_host)
+    outcome = cimd_target.anonymous(client.client_id, client.redirect_uri)
+    cimd_metadata_host.settle(client.client_id)
+    fetched = cimd_metadata_host.fetch_count(client.client_id)
+    raise observers.fetch_timing(fetched, outcome.describe())

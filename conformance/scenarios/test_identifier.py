@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import document_for
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_accepted, verify_refused
-from conformance.network.topology import LOOPBACK, Planter
+from conformance.network import lab
+from conformance.network.topology import LOOPBACK, Network, Planter
+from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 
 
@@ -242,3 +245,68 @@ def _syntax_cases(host: MetadataHost) -> list[tuple[str, list[str]]]:
         url = host.new_client_url()
         cases.append((url.replace("https://", f"https://{userinfo}", 1), [url]))
     return cases
+
+
+@pytest.mark.requirement("CIMD-URL-06")
+def test_query_in_identifier_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Serves a matching document at ``U?v=1`` and sends AUTHZ(U?v=1); reads the request
+    targets of the GETs of U's path in the fetch log.
+
+    Expects: recorded, not scored: accepted or refused, and whether the fetch carried the
+    identical query.
+    """
+    host = cimd_metadata_host
+    url = host.new_client_url() + "?v=1"
+    client = document_for(host, url, url)
+    mark = host.mark()
+    attempt = cimd_target.attempt(url, client.redirect_uri)
+    host.settle()
+    path = urlsplit(url).path
+    fetched = [f.target for f in host.fetches_since(mark) if urlsplit(f.target).path == path]
+    outcome = attempt.outcome
+    raise observers.query_identifier(outcome.accepted, outcome.describe(), "v=1", fetched)
+
+
+LONG_IDENTIFIER = 2100  # characters: past the 2,000 that clients and proxies commonly allow
+IDN_LABEL = "xn--bcher-kva"  # "bücher" in punycode
+
+
+@pytest.mark.requirement("CIMD-URL-10")
+def test_unusual_identifiers_are_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_network: Network
+) -> None:
+    """Sends AUTHZ(U) for a matching document at a client URL longer than 2,000 characters;
+    in the lab also at ``https://<public IP literal>/...`` and at a punycode (IDN) host name,
+    both of which the lab points at the metadata host (outside the lab such hosts would
+    leave loopback, so they are not sent).
+
+    Expects: recorded, not scored: accepted or refused, and whether a fetch came first.
+    """
+    host = cimd_metadata_host
+    urls = {}
+    short = host.new_client_url()
+    padding = "p" * (LONG_IDENTIFIER - len(short))
+    urls[f"a {LONG_IDENTIFIER}-character client URL"] = host.new_client_url(
+        "/".join(padding[i : i + 200] for i in range(0, len(padding), 200)) + ".json"
+    )
+    if cimd_network.is_lab and cimd_network.dns is not None:
+        urls[f"public IP literal {host.address}"] = host.new_client_url(
+            base=f"https://{host.address}"
+        )
+        idn = f"{IDN_LABEL}.{lab.ZONE}"
+        cimd_network.dns.set(idn, Answer((host.address,)))
+        urls[f"IDN host {idn}"] = host.new_client_url(base=f"https://{idn}")
+    cases = []
+    for name, url in urls.items():
+        client = document_for(host, url, url)
+        attempt = cimd_target.attempt(url, client.redirect_uri)
+        host.settle(url)
+        fetches = host.fetch_count(url)
+        outcome = attempt.outcome
+        cases.append((name, outcome.accepted, fetches, outcome.describe()))
+    observation = observers.unusual_identifiers(cases)
+    if not cimd_network.is_lab:
+        observation.observed += "; IP-literal and IDN hosts are observed in the lab only"
+    raise observation

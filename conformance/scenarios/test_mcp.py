@@ -15,6 +15,7 @@ import pytest
 
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import redeem_fresh_code, refresh_token_for
 from conformance.harness.outcome import OutcomeKind, origin
@@ -307,3 +308,46 @@ def _development_origin(issuer: str) -> tuple[str, str, int | None] | None:
     except ValueError:
         loopback = False
     return origin(issuer) if loopback else None
+
+
+@pytest.mark.requirement("MCP-AUTH-12")
+def test_access_token_lifetime_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Redeems a code for the public client and reads the token response's expires_in.
+
+    Expects: recorded, not scored: expires_in, flagged when above 24 hours.
+    """
+    tokens = redeem_fresh_code(cimd_target, public_client(cimd_metadata_host))
+    if not tokens.issued or tokens.body is None:
+        raise NotApplicable(f"no tokens were issued ({tokens.describe()}); see CIMD-AUTHN-05")
+    raise observers.token_lifetime(tokens.body.get("expires_in"))
+
+
+@pytest.mark.requirement("MCP-AUTH-19")
+def test_issuer_in_authorization_response_is_recorded(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Approves consent for the public client and reads the redirect's parameters, and the
+    metadata's authorization_response_iss_parameter_supported (RFC 9207).
+
+    Expects: recorded, not scored: whether iss is sent (and equals the issuer) and advertised.
+    """
+    client = public_client(cimd_metadata_host)
+    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    if not attempt.outcome.approvable:
+        raise NotApplicable(f"the client was not accepted ({attempt.outcome.describe()})")
+    approved = cimd_target.approve(attempt)
+    if approved.kind is not OutcomeKind.CODE:
+        raise NotApplicable(f"approval gave no code ({approved.describe()}); see CIMD-DISC-04")
+    advertised = cimd_metadata.metadata.get("authorization_response_iss_parameter_supported")
+    raise observers.issuer_in_response(approved.params, advertised, cimd_metadata.issuer)
+
+
+@pytest.mark.requirement("MCP-AUTH-20")
+def test_registration_endpoint_is_recorded(cimd_metadata: Target) -> None:
+    """Reads registration_endpoint from the target's metadata.
+
+    Expects: recorded, not scored: whether Dynamic Client Registration is offered beside CIMD.
+    """
+    raise observers.registration_endpoint(cimd_metadata.metadata)

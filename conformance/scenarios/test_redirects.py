@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.outcome import OutcomeKind
@@ -348,3 +349,27 @@ def test_par_endpoint_checks_redirect_uri(
             "redirect_uri the document does not list",
             observed="; ".join(wrong),
         )
+
+
+@pytest.mark.requirement("CIMD-REDIR-09")
+def test_cross_origin_redirect_policy_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """A document lists a redirect URI on the client_id's origin and one on another origin
+    (``https://<unique>.app.test/cb``); AUTHZ(U, cross-origin) is sent, with AUTHZ(U,
+    same-origin) as the control.
+
+    Expects: recorded, not scored: whether the AS requires redirect URIs to share the
+    client's origin.
+    """
+    host = cimd_metadata_host
+    other = f"https://cimd-{secrets.token_hex(4)}.app.test/cb"
+    same = host.base_url + host.new_path("cb")
+    client = public_client(host, redirect_uris=[same, other])
+    control = cimd_target.attempt(client.client_id, same)
+    if not control.outcome.accepted:
+        raise NotApplicable(
+            f"the same-origin redirect URI was not accepted ({control.outcome.describe()})"
+        )
+    crossed = cimd_target.attempt(client.client_id, other).outcome
+    raise observers.redirect_origin_policy(crossed.accepted, crossed.describe())

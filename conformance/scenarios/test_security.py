@@ -15,11 +15,14 @@ every kind behind lab DNS names, and DNS rebinding.
 from __future__ import annotations
 
 import secrets
+import time
+from collections import Counter
 from urllib.parse import quote
 
 import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
+from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.session import TargetSession
 from conformance.harness.verify import Case, verify_refused
@@ -354,3 +357,45 @@ def test_consent_page_cannot_be_framed(
             "frame-ancestors, and the browser blocks the frame)",
             observed="; ".join(problems),
         )
+
+
+@pytest.mark.requirement("CIMD-SEC-04")
+def test_loopback_exception_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_network: Network
+) -> None:
+    """Sends AUTHZ(U) for a public client on the metadata host. In loopback mode that host
+    is on 127.0.0.1 (in the lab and behind a public URL it is not), so an accepted request
+    means the deployment under test has the loopback exception on.
+
+    Expects: recorded, not scored: whether the loopback exception (a development setting
+    production must not have) is on in the configuration tested.
+    """
+    client = public_client(cimd_metadata_host)
+    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    raise observers.loopback_exception(cimd_network.mode, attempt.outcome.accepted)
+
+
+BURST = 20  # unauthenticated requests, each with its own client URL on the one host
+
+
+@pytest.mark.requirement("CIMD-SEC-11")
+def test_fetch_amplification_is_recorded(
+    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Sends 20 authorization requests from a browser with no session, each naming a fresh
+    client URL on the metadata host, as fast as they are answered (not paced), and counts
+    the GETs of those URLs.
+
+    Expects: recorded, not scored: how many fetches an anonymous burst causes and how the
+    target answers (429s show outbound fetches are throttled).
+    """
+    host = cimd_metadata_host
+    clients = [public_client(host) for _ in range(BURST)]
+    statuses: Counter[int] = Counter()
+    started = time.monotonic()
+    for client in clients:
+        statuses[cimd_target.anonymous(client.client_id, client.redirect_uri).status] += 1
+    took = time.monotonic() - started
+    host.settle()
+    fetches = sum(host.fetch_count(c.client_id) for c in clients)
+    raise observers.burst(BURST, fetches, statuses, took)
