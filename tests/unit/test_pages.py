@@ -26,6 +26,7 @@ CONSENT_CONTEXT: dict[str, Any] = {
     "document_links": [],
     "logo": None,
     "redirect_host": "app.test",
+    "redirect_uri": REDIRECT_URI,
     "loopback_warning": False,
     "scope": "read",
     "resources": ["https://mcp.test/mcp"],
