@@ -92,7 +92,10 @@ class _Parser(HTMLParser):
         elif tag == "meta" and a.get("http-equiv", "").lower() == "refresh":
             self.navigations.append(a.get("content", ""))
         elif tag in ("script", "style"):
-            self._script, self._style = tag == "script", tag == "style"
+            # a data block (<script type="application/json">) holds values, not code: the
+            # redirect URI in a page's data is no navigation
+            self._script = tag == "script" and _is_code(a.get("type", ""))
+            self._style = tag == "style"
             self.scripts += tag == "script"
 
     def _owner(self, form_id: str) -> Form | None:
@@ -156,6 +159,36 @@ class Page:
         base = url.split("?", 1)[0]
         auto_form = any(f.action.startswith(base) for f in self.forms)
         return auto_form or any(base in _unescape_slashes(n) for n in self.navigations)
+
+
+# the script types a browser runs (HTML's JavaScript MIME type essence matches, and module)
+_CODE_TYPES = frozenset(
+    {
+        "",
+        "module",
+        "text/javascript",
+        "application/javascript",
+        "text/ecmascript",
+        "application/ecmascript",
+        "text/jscript",
+        "text/livescript",
+        "application/x-javascript",
+        "application/x-ecmascript",
+        "text/x-javascript",
+        "text/x-ecmascript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
+    }
+)
+
+
+def _is_code(script_type: str) -> bool:
+    """Whether a ``<script type=...>`` runs (a data block such as application/json does not)."""
+    return script_type.split(";", 1)[0].strip().lower() in _CODE_TYPES
 
 
 def _unescape_slashes(script: str) -> str:

@@ -227,3 +227,10 @@ def test_broken_html_is_read_leniently() -> None:
     page = parse("<form method=post action=/c><button>Approve<form><input type=password name=p>")
     assert len(page.forms) == 2 and page.login_form() is page.forms[1]  # no end tags at all
     assert page.consent_form() is page.forms[0]
+
+
+def test_a_json_data_block_naming_the_redirect_uri_is_no_navigation() -> None:
+    data = f'<script type="application/json" id="d">{{"redirect_uri": "{REDIRECT_URI}"}}</script>'
+    assert not parse(f"<html><body>{data}</body></html>").navigates_to(REDIRECT_URI)
+    code = f'<script type="text/javascript">location.href = "{REDIRECT_URI}?code=x";</script>'
+    assert parse(f"<html><body>{code}</body></html>").navigates_to(REDIRECT_URI)
