@@ -65,6 +65,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
     parser.add_argument("--baseline", type=Path, help="TOML file of known failures")
     parser.add_argument(
+        "--judge-only",
+        metavar="JSON",
+        help='judge some issuers on some rows only: {"ISSUER": ["CIMD-DOC-03", ...]} '
+        "(a targeted fault matrix; their reports are partial)",
+    )
+    parser.add_argument(
         "--mcp-proxy",
         action="store_true",
         help="the target is an MCP proxy acting as an AS (MCP security best practices): "
@@ -146,6 +152,12 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
     demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
+    demo.add_argument(
+        "--targeted",
+        action="store_true",
+        help="with --matrix: judge each fault's issuer on the rows its fault breaks only "
+        "(the clean issuer on every row); fast, but blind to a fault breaking other rows",
+    )
     demo.add_argument(
         "--variant",
         action="append",
@@ -313,6 +325,8 @@ def _command(args: argparse.Namespace) -> int:
             variants=tuple(args.variant),
         ) as target:
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
+            if args.matrix and args.targeted:
+                args.judge_only = targeted(target.issuers)
             if not any(p.startswith("resource=") for p in args.param):
                 # as an MCP client would: every request names the MCP server (RFC 8707)
                 args.param = [*args.param, f"resource={target.ready['resource']}"]
@@ -323,6 +337,24 @@ def _command(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2
+
+
+def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
+    """``judge_only`` for a matrix: each fault's issuer on the rows its fault breaks.
+
+    The rows of both modes: a fault that breaks a row only in the lab is judged on it in
+    loopback mode too, where it must not fail.
+
+    Args:
+        issuers: the reference AS's issuers by fault name ("" for the clean one, judged on all).
+    """
+    from mock_servers.reference_as.faults import get_fault
+
+    return {
+        issuer: sorted({*get_fault(name).breaks_in("loopback"), *get_fault(name).breaks_in("lab")})
+        for name, issuer in issuers.items()
+        if name
+    }
 
 
 def _unknown_variants(names: Sequence[str]) -> str | None:

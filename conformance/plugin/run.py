@@ -74,6 +74,25 @@ class CimdRun:
             ids = [label_for(i) for i in issuers]
             metafunc.parametrize("cimd_issuer", issuers, indirect=True, scope="session", ids=ids)
 
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Leave out the checks a targeted issuer is not judged on (``judge_only``)."""
+        only = {issuer: set(rows) for issuer, rows in (self.config.judge_only or {}).items()}
+        if not only:
+            return
+        kept, left_out = [], []
+        for item in items:
+            issuer, mark = _issuer(item), item.get_closest_marker("requirement")
+            rows = only.get(issuer or "")
+            if rows is not None and mark is not None and mark.args[0] not in rows:
+                left_out.append(item)
+            else:
+                kept.append(item)
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = kept
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A check does not start once the run deadline fired or its target stopped answering."""

@@ -160,6 +160,12 @@ OPTIONS: tuple[RunOption, ...] = (
         "flag",
         "mcp_proxy",
     ),
+    RunOption(
+        "judge_only",
+        "JSON {issuer: [requirement IDs]}: judge those issuers on those rows only",
+        "json",
+        "judge_only",
+    ),
     RunOption("mcp_discovery", "JSON: how the issuer was found from an MCP server", "json", "mcp"),
     *(
         RunOption(
