@@ -55,3 +55,27 @@ def cached_for(doc: Any, cache_control: str, **changes: Any) -> Hosting:
     """
     headers = (("cache-control", cache_control), ("content-type", "application/json"))
     return Hosting.document(doc, headers=headers, **changes)
+
+
+def published_shapes(
+    host: MetadataHost, requirement: str, callback_port: int = 0
+) -> list[ProbeClient]:
+    """Serve each corpus document shaped like a client people publish, for ``requirement``.
+
+    The documents the corpus expects accepted (``expect: accept``) under that row: a desktop
+    app's port-less loopback redirect URI, an editor extension's fixed port beside an https
+    URI, several redirect URIs, keys at a ``jwks_uri``, extension members. Each is presented
+    with the redirect URI its ``request`` names (``{{callback_port}}``: ``callback_port``).
+    """
+    shapes = []
+    for name in corpus.names("documents", requirement):
+        if corpus.manifest()["documents"][name].get("expect") != "accept":
+            continue
+        client_id = host.new_client_url()
+        document = corpus.load(name, client_id=client_id, metadata_host=host.base_url)
+        host.serve_document(client_id, document)
+        request = corpus.request(
+            name, client_id=client_id, metadata_host=host.base_url, callback_port=callback_port
+        )
+        shapes.append(ProbeClient(client_id, document, request["redirect_uri"]))
+    return shapes

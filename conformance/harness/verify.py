@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conformance.catalog.verdicts import NonConformance
-from conformance.harness.session import Attempt
+from conformance.harness.clients import ProbeClient
+from conformance.harness.session import Attempt, TargetSession
 from mock_servers.metadata_host import MetadataHost
 
 Case = tuple[str, Attempt]
@@ -53,6 +54,22 @@ def verify_accepted(attempt: Attempt, what: str) -> None:
     if not attempt.outcome.accepted:
         raise NonConformance(
             expected=f"the target accepts {what}", observed=attempt.outcome.describe()
+        )
+
+
+def verify_published_shapes(target: TargetSession, clients: Sequence[ProbeClient]) -> None:
+    """Each client shaped as people publish them (:func:`published_shapes`) is accepted."""
+    refused = []
+    for client in clients:
+        attempt = target.attempt(client.client_id, client.redirect_uri)
+        if not attempt.outcome.accepted:
+            refused.append(
+                f"{client.client_id} ({client.redirect_uri}): {attempt.outcome.describe()}"
+            )
+    if refused:
+        raise NonConformance(
+            expected="clients shaped like those people publish are accepted",
+            observed="; ".join(refused),
         )
 
 

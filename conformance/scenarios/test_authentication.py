@@ -13,9 +13,10 @@ import pytest
 from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness import observers
 from conformance.harness.client_assertions import ASSERTION_TYPE, ClientKey, hmac_signed, unsigned
-from conformance.harness.clients import ProbeClient, cached_for, public_client
+from conformance.harness.clients import ProbeClient, cached_for, public_client, published_shapes
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.session import TargetSession, TokenResult
+from conformance.harness.verify import verify_published_shapes
 from conformance.network.aims import Aim, loopback_literals, special_names
 from conformance.network.topology import Planter
 from mock_servers.lab_dns import Answer
@@ -89,8 +90,12 @@ def test_private_key_jwt_client_must_authenticate(
     """A private_key_jwt document with jwks: a valid assertion redeems a code (the control),
     then a token request with a valid code and no client_assertion.
 
-    Expects: invalid_client and no tokens.
+    The corpus's published private_key_jwt shape (keys at a jwks_uri) must reach consent
+    too.
+
+    Expects: invalid_client and no tokens; the published shape accepted.
     """
+    verify_published_shapes(cimd_target, published_shapes(cimd_metadata_host, "CIMD-AUTHN-01"))
     key = ClientKey.new()
     client = _key_client(cimd_metadata_host, key)
     _require_private_key_jwt(cimd_target, client, key)  # whatever aud it wants

@@ -11,11 +11,16 @@ from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable, Observation
 from conformance.harness import corpus, observers
 from conformance.harness.client_assertions import ClientKey, unsigned
-from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.clients import ProbeClient, public_client, published_shapes
 from conformance.harness.consent_pages import consent_page, unsafe_urls, without_request_values
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.session import TargetSession
-from conformance.harness.verify import Case, verify_accepted, verify_refused
+from conformance.harness.verify import (
+    Case,
+    verify_accepted,
+    verify_published_shapes,
+    verify_refused,
+)
 from conformance.run.browser_flow import BrowserFlow
 from conformance.run.consent_page import png, render_consent
 from mock_servers.hosting import Hosting
@@ -361,11 +366,15 @@ def test_tolerates_unknown_members(
     """Serves the public client with members the target may not know: dpop_bound_access_tokens,
     application_type, software_id, software_version, a vendor object and client_name#ja.
 
-    Expects: the request is accepted.
+    Then the corpus's published shape with a software_id, a vendor object and a URN-named
+    member.
+
+    Expects: the requests are accepted.
     """
     client = public_client(cimd_metadata_host, "unknown-members")
     attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
     verify_accepted(attempt, "a document with extension members it does not know")
+    verify_published_shapes(cimd_target, published_shapes(cimd_metadata_host, "CIMD-DOC-13"))
 
 
 @pytest.mark.requirement("CIMD-DOC-14")

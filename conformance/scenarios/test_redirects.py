@@ -11,13 +11,14 @@ import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
 from conformance.harness import observers
-from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.clients import ProbeClient, public_client, published_shapes
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.outcome import OutcomeKind
 from conformance.harness.session import Pkce, TargetSession, TokenResult
 from conformance.harness.verify import (
     verify_accepted,
     verify_not_sent_to_redirect_uri,
+    verify_published_shapes,
     verify_refused,
 )
 from conformance.target import deadline
@@ -49,11 +50,16 @@ def test_redirect_uri_must_match_exactly(
     """Lists https://app.test/cb and requests near misses of it (case, slash, query, port,
     dot segments, sub- and super-domains, scheme, encoded slash).
 
-    Expects: every near miss is refused; the exact string is accepted.
+    Then the corpus's published shapes for this row (a fixed loopback port beside an https
+    URI, several redirect URIs), each requested with one listed URI exactly.
+
+    Expects: every near miss is refused; the exact string is accepted, and so is each
+    published shape.
     """
     client = public_client(cimd_metadata_host, redirect_uris=[LISTED])
     exact = cimd_target.attempt(client.client_id, LISTED)
     verify_accepted(exact, f"the listed redirect URI {LISTED}")
+    verify_published_shapes(cimd_target, published_shapes(cimd_metadata_host, "CIMD-REDIR-01"))
     cases = [(uri, cimd_target.attempt(client.client_id, uri)) for uri in NEAR_MISSES]
     verify_refused(cases, f"redirect URIs that only resemble the listed {LISTED}")
 
@@ -70,9 +76,14 @@ def test_loopback_redirect_uri_matches_any_port(
     this machine has IPv6 loopback, does the same with http://[::1]/callback and a listener
     on [::1].
 
+    Then the corpus's published desktop-app shape (a port-less http://127.0.0.1/callback),
+    requested on the listener's port.
+
     Expects: all are accepted and, once approved, the code arrives at the listener's
     port. (Redeeming the code is CIMD-AUTHN-05's check.)
     """
+    shapes = published_shapes(cimd_metadata_host, "CIMD-REDIR-02", cimd_callback.port)
+    verify_published_shapes(cimd_target, shapes)
     problems = []
     cases = [(cimd_callback, "127.0.0.1", listed) for listed in ("", ":3000")]
     if cimd_callback_ipv6 is not None:
@@ -124,8 +135,12 @@ def test_localhost_redirect_uri_matches_any_port(
     """Lists http://localhost/callback (no port), as widely used MCP clients publish it, and
     requests http://localhost:<the callback listener's ephemeral port>/callback.
 
+    Then the corpus's published shape of it, requested the same way.
+
     Expects: accepted and, once approved, the code arrives at the listener's port.
     """
+    shapes = published_shapes(cimd_metadata_host, "CIMD-REDIR-03", cimd_callback.port)
+    verify_published_shapes(cimd_target, shapes)
     listed = "http://localhost/callback"
     problem = _code_reaches_ephemeral_port(
         cimd_target, cimd_metadata_host, cimd_callback, listed, named="localhost"
