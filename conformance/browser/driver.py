@@ -613,14 +613,22 @@ def close_page(page: Page) -> bool:
     idle = _IDLE.get(page.context)
     if idle is not None and idle.page is page:
         del _IDLE[page.context]
-    for attempt in range(CLOSE_ATTEMPTS):
-        if page.is_closed():
-            return True
-        with contextlib.suppress(PlaywrightError), page.expect_event("close", timeout=CLOSE_MS):
-            if attempt == 0:
-                page.close(run_before_unload=True)
-            else:
-                _close_target(page)
+    # the CDP commands of a target close have no timeout of their own: the whole is bounded
+    guard = Watchdog(page.context, CLOSE_ATTEMPTS * (CLOSE_MS / 1000 + 1.0))
+    try:
+        with guard:
+            for attempt in range(CLOSE_ATTEMPTS):
+                if page.is_closed():
+                    return True
+                closing = page.expect_event("close", timeout=CLOSE_MS)
+                with contextlib.suppress(PlaywrightError), closing:
+                    if attempt == 0:
+                        page.close(run_before_unload=True)
+                    else:
+                        _close_target(page)
+    except asyncio.CancelledError:
+        if not guard.fired:
+            raise  # a deadline's watchdog, not this one
     if not page.is_closed():
         _ABANDONED.add(page)
         return False

@@ -352,7 +352,10 @@ def _rendering(context: Any, blocked: Iterable[str]) -> Iterator[_Tab]:
             page.route(is_blocked, abort)
         yield tab
         if origins:
-            page.unroute(is_blocked, abort)  # the next flow on this page sends everything
+            try:
+                page.unroute(is_blocked, abort)  # the next flow on this page sends everything
+            except PlaywrightError:
+                tab.landed = False
     except BaseException:
         browser_mod.close_page(page)
         raise
