@@ -112,21 +112,26 @@ def test_metadata_host_sends_the_pacing_cache_control_with_documents(tmp_path: P
     assert answers == ["max-age=600", "max-age=5", "no-store"]
 
 
+class _Context:
+    pass
+
+
 class _Page:
-    closed = False
+    def __init__(self) -> None:
+        self.context = _Context()
 
-    def close(self) -> None:
-        self.closed = True
+    def is_closed(self) -> bool:
+        return False
 
 
-def test_a_429_in_the_browser_is_transient_and_closes_the_page() -> None:
-    from conformance.browser.driver import _not_now
+def test_a_429_in_the_browser_is_transient_and_frees_the_page() -> None:
+    from conformance.browser.driver import _IDLE, _not_now
     from conformance.target.pacing import Transient
 
     page = _Page()
     _not_now(page, 200, None)  # type: ignore[arg-type]
-    assert not page.closed
+    assert page.context not in _IDLE
     with pytest.raises(Transient) as caught:
         _not_now(page, 429, "3")  # type: ignore[arg-type]
-    assert page.closed
+    assert _IDLE[page.context].page is page  # type: ignore[index]  # the retry navigates it
     assert (caught.value.what, caught.value.retry_after) == ("HTTP 429 in the browser", 3.0)

@@ -9,13 +9,16 @@ and approves consent where a person would click.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,11 @@ SYSTEM_BROWSERS = (
 )
 STEP_TIMEOUT_MS = 15_000
 POLL_MS = 200
+SUBMIT_S = 5.0  # how long a submitted login may take to navigate (a scripted one fetches first)
+LAND_S = 5.0  # how long a navigation to the redirect URI may take to commit and load
+CLOSE_MS = 2_000  # how long Chromium may take to close a page before the close is sent again
+CLOSE_ATTEMPTS = 3
+CLOSE_BROWSER_S = 30.0  # how long closing the browser may take before the driver is stopped
 
 
 def find_browser(explicit: str | None, playwright: Playwright) -> str:
@@ -172,7 +180,10 @@ class Browser:
     def stop(self) -> None:
         """Close the browser and the Playwright driver; remove the browser's HOME."""
         if self._browser is not None:
-            self._browser.close()
+            # bounded: a page whose close Chromium dropped must not hold the run's end
+            closing = Watchdog(self._browser, CLOSE_BROWSER_S)
+            with contextlib.suppress(asyncio.CancelledError, PlaywrightError), closing:
+                self._browser.close()
             self._browser = None
         if self._playwright is not None:
             self._playwright.stop()
@@ -188,6 +199,58 @@ class Browser:
         context = self._browser.new_context()
         context.set_default_timeout(STEP_TIMEOUT_MS)
         return context
+
+
+class Watchdog:
+    """Cancels the browser call in progress once a time limit has passed.
+
+    Most Playwright calls end by their own timeout (the context's, lowered to the time left
+    before a deadline); a few have none (closing a page, reading the page's title, counting or
+    testing elements, evaluating a script, CDP commands) and wait for Chromium's answer as
+    long as it takes. When the limit passes, a timer thread asks the driver's event loop to
+    cancel the call that is waiting; that call then raises :class:`asyncio.CancelledError`
+    and :attr:`fired` is set, which the caller reports as the deadline that fired.
+
+    Args:
+        owner: a Playwright object of the run's browser (a context, the browser): its
+            driver's event loop is the one to ask.
+        seconds: the time limit, from now.
+    """
+
+    def __init__(self, owner: Any, seconds: float) -> None:
+        self.fired = False
+        self._armed = True
+        self._loop: asyncio.AbstractEventLoop = owner._loop
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._armed = False
+        self._timer.cancel()
+
+    def _fire(self) -> None:  # the timer thread
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is waiting
+            self._loop.call_soon_threadsafe(self._cancel)
+
+    def _cancel(self) -> None:  # the driver's loop, while a browser call waits
+        if not self._armed:
+            return
+        # the sync API runs each call as a task marked with its caller's frame
+        calls = [
+            task
+            for task in asyncio.all_tasks(self._loop)
+            if hasattr(task, "__pw_caller_frame__") and not task.done()
+        ]
+        for task in calls:
+            task.cancel()
+        if calls:
+            self.fired = True
+        else:  # no call is waiting now: cancel the next one
+            self._loop.call_later(POLL_MS / 1000, self._cancel)
 
 
 def login(
@@ -215,7 +278,7 @@ def login(
         HarnessError: the login or consent page did not match the recipe; the message says
             which step and what the page showed.
     """
-    page = context.new_page()
+    page = open_page(context)
     try:
         answers: list[Any] = []
         _load(page, lambda: answers.append(page.goto(authorize_url, wait_until="load")))
@@ -229,11 +292,19 @@ def login(
                 seen.append(how)  # logged in; the retry finds the session and says so no more
             _not_now(page, status, None)
         _await_consent(page, recipe)
+    except Transient:
+        raise  # the page was released for the retry (see _not_now)
     except _NotLoading as exc:
-        raise HarnessError(str(exc)) from exc  # no screenshot: a stuck page cannot take one
+        close_page(page)  # no screenshot: a stuck page cannot take one
+        raise HarnessError(str(exc)) from exc
     except PlaywrightError as exc:
         _screenshot(page, shot)
-        raise HarnessError(redact_text(_no_consent(page, exc))) from exc
+        message = redact_text(_no_consent(page, exc))
+        close_page(page)
+        raise HarnessError(message) from exc
+    except BaseException:
+        close_page(page)  # a failed login may have left a navigation in flight
+        raise
     if seen is not None:
         seen.append(how)
     _screenshot(page, shot)
@@ -252,7 +323,7 @@ def _document_status(page: Page) -> int:
 
 
 def _not_now(page: Page, status: int, retry_after: str | None) -> None:
-    """Close ``page`` and raise :class:`Transient` when the target answered "not now".
+    """Free ``page`` and raise :class:`Transient` when the target answered "not now".
 
     A rate-limited target answers the browser's authorization request (or the one its login
     sends the browser back to) with 429 or 503 like any other; that is no page to log in or
@@ -260,7 +331,7 @@ def _not_now(page: Page, status: int, retry_after: str | None) -> None:
     """
     if status not in TRANSIENT_STATUSES:
         return
-    page.close()
+    release(page)  # the retry navigates it again
     raise Transient(f"HTTP {status} in the browser", retry_after_s(retry_after))
 
 
@@ -274,12 +345,29 @@ def _fill_login(page: Page, recipe: LoginRecipe) -> None:
     password = page.locator(recipe.password_selector).first
     password.fill(recipe.password)
     submit = page.locator(recipe.submit_selector)
-    if submit.count():
-        submit.first.click()
-    else:
-        password.press("Enter")
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(POLL_MS)  # a scripted submit navigates after its fetch() returns
+    navigated: list[str] = []
+
+    def on_navigated(frame: Any) -> None:
+        if frame.parent_frame is None:  # the main frame
+            navigated.append(frame.url)
+
+    page.on("framenavigated", on_navigated)
+    try:
+        if submit.count():
+            submit.first.click()
+        else:
+            password.press("Enter")
+        # a scripted submit navigates only once its fetch() has returned: wait for the
+        # navigation (or the password field to go) before the page is judged
+        end = time.monotonic() + SUBMIT_S
+        while not navigated and time.monotonic() < end:
+            if not page.locator(recipe.password_selector).count():
+                break
+            page.wait_for_timeout(POLL_MS / 4)
+        page.wait_for_load_state("load")
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            page.remove_listener("framenavigated", on_navigated)
 
 
 class _NotLoading(Exception):
@@ -395,39 +483,230 @@ def reaches(url: str, redirect_uri: str) -> bool:
     return same_path and origin(url) == origin(redirect_uri)
 
 
+@contextlib.contextmanager
+def _watching(page: Page, redirect_uri: str) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """What ``page`` does while the block runs: requests to ``redirect_uri``, and more.
+
+    Yields three lists that fill as it happens: the requests to ``redirect_uri``, the
+    failures of those that failed (``net::ERR_...``), and the main frame's navigations (each
+    new document's URL).
+    """
+    reached: list[str] = []
+    failed: list[str] = []
+    navigated: list[str] = []
+
+    def on_request(request: Any) -> None:
+        if redirect_uri and reaches(request.url, redirect_uri):
+            reached.append(request.url)
+
+    def on_failed(request: Any) -> None:
+        if redirect_uri and reaches(request.url, redirect_uri):
+            failed.append(request.failure or "")
+
+    def on_navigated(frame: Any) -> None:
+        if frame.parent_frame is None:
+            navigated.append(frame.url)
+
+    listeners = {"request": on_request, "requestfailed": on_failed, "framenavigated": on_navigated}
+    for event, listener in listeners.items():
+        page.on(event, listener)  # type: ignore[call-overload]
+    try:
+        yield reached, failed, navigated
+    finally:
+        for event, listener in listeners.items():
+            with contextlib.suppress(PlaywrightError):
+                page.remove_listener(event, listener)
+
+
+def _land(page: Page, redirect_uri: str, failed: list[str]) -> bool:
+    """Wait until the navigation to ``redirect_uri`` has landed; returns whether it did.
+
+    Landed means the redirect URI's document (or the browser's error page for it) has
+    committed and loaded, or the navigation was aborted (nothing follows). Closing a page
+    while a navigation commits makes Chromium acknowledge the close and then drop it, and
+    Playwright's ``page.close()`` waits for it for ever; navigating the page again lets the
+    late commit interrupt the new navigation. A script-built consent page navigates after its
+    ``fetch()`` returns, so the redirect URI's request is seen well before the navigation
+    commits. A page that has not landed within :data:`LAND_S` is closed, never reused
+    (:func:`close_page` is bounded).
+    """
+    end = time.monotonic() + LAND_S
+    with contextlib.suppress(PlaywrightError):
+        while time.monotonic() < end:
+            here = page.url
+            if reaches(here, redirect_uri) or urlsplit(here).scheme == "chrome-error":
+                left_ms = max(1.0, (end - time.monotonic()) * 1000)
+                page.wait_for_load_state("load", timeout=left_ms)
+                return True
+            if failed and "ERR_ABORTED" in failed[-1]:
+                return True  # no error page follows an aborted navigation
+            page.wait_for_timeout(POLL_MS / 4)
+    return False
+
+
+@dataclass
+class _Idle:
+    """A context's page that no flow is using: the next flow navigates it (one per context).
+
+    Attributes:
+        page: the page.
+        consent_for: the URL whose consent the page shows, not yet decided ("" when it shows
+            anything else).
+    """
+
+    page: Page
+    consent_for: str = ""
+
+
+_IDLE: weakref.WeakKeyDictionary[BrowserContext, _Idle] = weakref.WeakKeyDictionary()
+# pages that did not close in time: never navigated again, left to their context
+_ABANDONED: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
+def open_page(context: BrowserContext) -> Page:
+    """A page of ``context`` for the next flow: the context's idle page, else a new one.
+
+    One tab navigated from flow to flow costs Chromium far less than a new tab per flow
+    (each new tab and each close start and stop renderer processes). A page is idle only
+    once its last navigation has landed (see :func:`release`).
+    """
+    idle = _IDLE.pop(context, None)
+    if idle is not None and not idle.page.is_closed() and idle.page not in _ABANDONED:
+        return idle.page
+    return context.new_page()
+
+
+def release(page: Page, consent_for: str = "") -> None:
+    """A flow is done with ``page``, which ended well: keep it as its context's idle page.
+
+    Args:
+        page: the page, with no navigation of the flow in flight.
+        consent_for: the URL whose consent ``page`` shows undecided, if any.
+    """
+    if page.is_closed() or page in _ABANDONED:
+        return
+    before = _IDLE.get(page.context)
+    if before is not None and before.page is not page:
+        close_page(before.page)
+    _IDLE[page.context] = _Idle(page, consent_for)
+
+
+def shown_consent(context: BrowserContext, url: str) -> Page | None:
+    """The idle page of ``context`` showing undecided consent for ``url``, taken from idle."""
+    idle = _IDLE.get(context)
+    if idle is None or idle.consent_for != url or idle.page.is_closed():
+        return None
+    del _IDLE[context]
+    return idle.page
+
+
+def close_page(page: Page) -> bool:
+    """Close ``page`` within a bounded time; returns whether it closed.
+
+    ``page.close()`` waits without a timeout until Chromium reports the page gone, and a
+    close that meets a navigation's commit is acknowledged and then dropped (the wait never
+    ends). Here the close is sent without waiting for it (``run_before_unload``), the page's
+    ``close`` event is awaited for :data:`CLOSE_MS`, and the close is sent again as a
+    target close while the page is still there. A page that never closes is left to its
+    context (closed with the browser).
+    """
+    idle = _IDLE.get(page.context)
+    if idle is not None and idle.page is page:
+        del _IDLE[page.context]
+    # the CDP commands of a target close have no timeout of their own: the whole is bounded
+    guard = Watchdog(page.context, CLOSE_ATTEMPTS * (CLOSE_MS / 1000 + 1.0))
+    try:
+        with guard:
+            for attempt in range(CLOSE_ATTEMPTS):
+                if page.is_closed():
+                    return True
+                closing = page.expect_event("close", timeout=CLOSE_MS)
+                with contextlib.suppress(PlaywrightError), closing:
+                    if attempt == 0:
+                        page.close(run_before_unload=True)
+                    else:
+                        _close_target(page)
+    except asyncio.CancelledError:
+        if not guard.fired:
+            raise  # a deadline's watchdog, not this one
+    if not page.is_closed():
+        _ABANDONED.add(page)
+        return False
+    return True
+
+
+def _close_target(page: Page) -> None:
+    """Ask Chromium, over CDP, to close ``page``'s target (runs no ``beforeunload``)."""
+    browser = page.context.browser
+    if browser is None:
+        return
+    session = page.context.new_cdp_session(page)
+    try:
+        target = session.send("Target.getTargetInfo")["targetInfo"]["targetId"]
+    finally:
+        session.detach()
+    root = browser.new_browser_cdp_session()
+    try:
+        root.send("Target.closeTarget", {"targetId": target})
+    finally:
+        root.detach()
+
+
 def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:
     """Click approve and catch the navigation to ``redirect_uri``; returns its parameters.
 
     A flow may ask for login after consent (consent before login), or show consent again;
-    the login is filled in and approve clicked again, until the redirect URI is reached.
+    once the page has moved on to a new document, the login is filled in or approve clicked
+    again, until the redirect URI is reached. Approve is never clicked twice on one page: a
+    scripted consent may still be waiting for its ``fetch()``, and a second decision on the
+    same request is an error. A page whose navigation to the redirect URI does not land in
+    time is closed (bounded), never reused.
     """
-    reached: list[str] = []
-    page.on("request", lambda r: reached.append(r.url) if reaches(r.url, redirect_uri) else None)
     deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
-    try:
-        page.locator(recipe.approve_selector).first.click()
-        while not reached:
-            if time.monotonic() > deadline:
-                raise PlaywrightError(f"no navigation to {redirect_uri} in time")
-            page.wait_for_timeout(POLL_MS)
-            if reached:
-                break
-            if page.locator(recipe.password_selector).count():
-                _fill_login(page, recipe)
-            elif page.locator(recipe.approve_selector).first.is_visible():
-                page.locator(recipe.approve_selector).first.click()
-        # let the navigation finish: closing a page mid-navigation can hang Chromium's close
-        page.wait_for_load_state("load")
-    except PlaywrightError as exc:
-        raise HarnessError(
-            f"approving consent did not reach the redirect URI (at {redact_url(page.url)}): "
-            f"{redact_text(str(exc).splitlines()[0])}"
-        ) from exc
+    with _watching(page, redirect_uri) as (reached, failed, navigated):
+        try:
+            page.locator(recipe.approve_selector).first.click()
+            while not reached:
+                if time.monotonic() > deadline:
+                    raise PlaywrightError(f"no navigation to {redirect_uri} in time")
+                page.wait_for_timeout(POLL_MS / 4)
+                if reached or not navigated:
+                    continue  # the last step has not led to a new page yet
+                if page.locator(recipe.password_selector).count():
+                    navigated.clear()
+                    _fill_login(page, recipe)
+                elif page.locator(recipe.approve_selector).first.is_visible():
+                    navigated.clear()
+                    page.locator(recipe.approve_selector).first.click()
+            if not _land(page, redirect_uri, failed):
+                close_page(page)  # never reused with a navigation in flight
+        except PlaywrightError as exc:
+            raise HarnessError(
+                f"approving consent did not reach the redirect URI (at {redact_url(page.url)}): "
+                f"{redact_text(str(exc).splitlines()[0])}"
+            ) from exc
     parts = urlsplit(reached[0])
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     SECRETS.add_params(dict(parse_qsl(parts.fragment, keep_blank_values=True)), RECEIVED_SECRETS)
     SECRETS.add_params(params, RECEIVED_SECRETS)
     return params
+
+
+@contextlib.contextmanager
+def flow_page(context: BrowserContext, page: Page | None = None) -> Iterator[Page]:
+    """A page for one flow (``page``, else the context's idle one), released or closed after.
+
+    The page becomes the context's idle page again when the block ends well, and is closed
+    (bounded, :func:`close_page`) when it raised: a failed flow may have left a navigation
+    in flight.
+    """
+    page = page if page is not None else open_page(context)
+    try:
+        yield page
+    except BaseException:
+        close_page(page)
+        raise
+    release(page)
 
 
 @dataclass(frozen=True)
@@ -457,37 +736,53 @@ def view(
     """Open ``url`` and say what the rendered page is, for pages plain HTTP cannot read.
 
     Waits up to ``settle_s`` after load for scripts to build the page, and follows every
-    navigation, to other origins too (an upstream identity provider's login).
+    navigation, to other origins too (an upstream identity provider's login). A page that
+    shows consent is kept (:func:`shown_consent`), so that approving it needs no new request;
+    a page that may still be on its way somewhere is closed (bounded).
     """
-    page = context.new_page()
-    reached: list[str] = []
-    page.on("request", lambda r: reached.append(r.url) if reaches(r.url, redirect_uri) else None)
+    page = open_page(context)
     status, retry_after = 0, ""
+    kept, settled = False, True
     try:
-        response = page.goto(url, wait_until="load")
-        status = response.status if response is not None else 0
-        retry_after = (response.headers.get("retry-after") or "") if response is not None else ""
-        deadline = time.monotonic() + settle_s
-        while True:
-            if redirect_uri and reached:
-                return View("redirect", status, page.url, reached[0])
-            if page.locator(recipe.approve_selector).first.is_visible():
-                return View("consent", status, page.url, text=_page_text(page))
-            if page.locator(recipe.password_selector).first.is_visible():
-                return View("login", status, page.url, text=_page_text(page))
-            if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
-                text = _page_text(page)
-                return View("page", status, page.url, text=text, retry_after=retry_after)
-            page.wait_for_timeout(POLL_MS)
-    except PlaywrightError as exc:
-        if redirect_uri and reached:  # e.g. an unreachable redirect URI: the request is enough
-            return View("redirect", status, page.url, reached[0])
-        raise HarnessError(
-            f"the browser could not open the authorization request (at {page.url}): "
-            f"{str(exc).splitlines()[0]}"
-        ) from exc
+        with _watching(page, redirect_uri) as (reached, failed, _):
+            try:
+                response = page.goto(url, wait_until="load")
+                status = response.status if response is not None else 0
+                if response is not None:
+                    retry_after = response.headers.get("retry-after") or ""
+                deadline = time.monotonic() + settle_s
+                while True:
+                    if redirect_uri and reached:
+                        settled = _land(page, redirect_uri, failed)
+                        seen = View("redirect", status, page.url, reached[0])
+                        break
+                    if page.locator(recipe.approve_selector).first.is_visible():
+                        seen = View("consent", status, page.url, text=_page_text(page))
+                        break
+                    if page.locator(recipe.password_selector).first.is_visible():
+                        seen = View("login", status, page.url, text=_page_text(page))
+                        break
+                    if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
+                        text = _page_text(page)
+                        seen = View("page", status, page.url, text=text, retry_after=retry_after)
+                        settled = False  # it may still be on its way somewhere
+                        break
+                    page.wait_for_timeout(POLL_MS / 4)
+            except PlaywrightError as exc:
+                if not (redirect_uri and reached):
+                    raise HarnessError(
+                        f"the browser could not open the authorization request (at {page.url}):"
+                        f" {str(exc).splitlines()[0]}"
+                    ) from exc
+                # e.g. an unreachable redirect URI: the request is enough
+                seen, settled = View("redirect", status, page.url, reached[0]), False
+        if settled:
+            release(page, url if seen.kind == "consent" else "")
+            kept = True
+        return seen
     finally:
-        page.close()
+        if not kept:
+            close_page(page)
 
 
 def cookies(context: BrowserContext) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -21,7 +22,7 @@ from conformance.harness.pages import URL_ATTRIBUTES, Page
 from conformance.redaction import redact_text, redact_url
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
-from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Transient
+from conformance.target.pacing import TRANSIENT_STATUSES, Pacer, Transient, retry_after_s
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
@@ -124,14 +125,15 @@ class BrowserFlow:
         """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query."""
         recipe, logged_in = self._suite.recipe, context is self._run.login_context
         with within(self._suite.clock, context):
-            page = self._pacer.call(
-                "the browser's authorization request",
-                lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
-            )
-            try:
+            # the consent page classify() just read is approved where it is
+            page = browser_mod.shown_consent(context, url) if shot is None else None
+            if page is None:
+                page = self._pacer.call(
+                    "the browser's authorization request",
+                    lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
+                )
+            with browser_mod.flow_page(context, page):
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
-            finally:
-                page.close()
 
     def classify(self, url: str, redirect_uri: str) -> Outcome:
         """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
@@ -170,13 +172,12 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        origins = {origin(u) for u in blocked}
-        with within(self._suite.clock, context):
-            page = context.new_page()
+        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+            page = tab.page
             try:
-                page.route(lambda u: origin(u) in origins, lambda route: route.abort())
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
+                asked = response.headers.get("retry-after") if response is not None else None
                 approve = page.locator(recipe.approve_selector).first
                 settled = time.monotonic() + self.SETTLE_S
                 while not approve.is_visible() and time.monotonic() < settled:
@@ -189,15 +190,14 @@ class BrowserFlow:
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
                 seen = browser_mod.View(kind, status, page.url, text=page.title())
+                tab.landed = _landed(page, kind, status)
             except PlaywrightError as exc:
                 raise HarnessError(
                     f"the browser could not render the authorization request (at "
                     f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
                 ) from exc
-            finally:
-                page.close()
         if seen.status in TRANSIENT_STATUSES:
-            raise Transient(f"HTTP {seen.status} in the browser")
+            raise Transient(f"HTTP {seen.status} in the browser", retry_after_s(asked))
         return seen
 
     def inspect(
@@ -218,12 +218,10 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        origins = {origin(u) for u in blocked}
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context):
-            page = context.new_page()
+        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+            page = tab.page
             try:
-                page.route(lambda u: origin(u) in origins, lambda route: route.abort())
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
@@ -248,15 +246,15 @@ class BrowserFlow:
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(shot), full_page=True)
                     seen = Rendered(kind, status, page.url, headers, text, dom, shot)
+                tab.landed = _landed(page, kind, status)
             except PlaywrightError as exc:
                 raise HarnessError(
                     f"the browser could not render the authorization request (at "
                     f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
                 ) from exc
-            finally:
-                page.close()
         if seen.status in TRANSIENT_STATUSES:
-            raise Transient(f"HTTP {seen.status} in the browser")
+            asked = retry_after_s(headers.get("retry-after"))
+            raise Transient(f"HTTP {seen.status} in the browser", asked)
         return seen
 
     def frame(self, url: str, host: MetadataHost, shot_name: str) -> Framed:
@@ -286,7 +284,7 @@ class BrowserFlow:
         )
         shot = self._suite.screenshot_path(self._run.label, shot_name)
         with within(self._suite.clock, context):
-            page = context.new_page()
+            page = browser_mod.open_page(context)
             try:
                 page.goto(framing, wait_until="load")
                 element = page.query_selector("#probe")
@@ -311,7 +309,8 @@ class BrowserFlow:
                     f"the browser could not open the framing page: {str(exc).splitlines()[0]}"
                 ) from exc
             finally:
-                page.close()
+                # a framed page may still navigate itself: the framing page is not reused
+                browser_mod.close_page(page)
         return Framed(shown, consent, redact_url(frame_url), shot)
 
     def consent_dom(self, url: str, redirect_uri: str) -> Page | None:
@@ -327,8 +326,8 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        with within(self._suite.clock, context):
-            page = context.new_page()
+        with within(self._suite.clock, context), _rendering(context, ()) as tab:
+            page = tab.page
             try:
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
@@ -341,13 +340,13 @@ class BrowserFlow:
                 shown = approve.is_visible() and status not in TRANSIENT_STATUSES
                 text = redact_text(page.inner_text("body")) if shown else ""
                 urls = page.evaluate(_URL_ATTRIBUTES, list(URL_ATTRIBUTES)) if shown else []
+                kind = "redirect" if browser_mod.reaches(page.url, redirect_uri) else "page"
+                tab.landed = _landed(page, "consent" if shown else kind, status)
             except PlaywrightError as exc:
                 raise HarnessError(
                     f"the browser could not render the authorization request (at "
                     f"{redact_url(page.url)}): {str(exc).splitlines()[0]}"
                 ) from exc
-            finally:
-                page.close()
         if status in TRANSIENT_STATUSES:
             raise Transient(f"HTTP {status} in the browser")
         if not shown:
@@ -377,6 +376,63 @@ _URL_ATTRIBUTES = """(names) => {
 }"""
 
 
+@dataclass
+class _Tab:
+    """The page a rendering uses, and whether it may be reused (its navigation has landed)."""
+
+    page: Any
+    landed: bool = False
+
+
+@contextlib.contextmanager
+def _rendering(context: Any, blocked: Iterable[str]) -> Iterator[_Tab]:
+    """The context's page for rendering, with requests to ``blocked`` origins aborted.
+
+    The page is kept for the next flow only when the rendering says it has landed (see
+    :func:`_landed`), and closed (bounded) otherwise: a page with a navigation in flight is
+    never navigated again.
+    """
+    origins = {origin(u) for u in blocked}
+    tab = _Tab(browser_mod.open_page(context))
+    page = tab.page
+
+    def is_blocked(url: str) -> bool:
+        return origin(url) in origins
+
+    def abort(route: Any) -> None:
+        route.abort()
+
+    try:
+        if origins:
+            page.route(is_blocked, abort)
+        yield tab
+        if origins:
+            try:
+                page.unroute(is_blocked, abort)  # the next flow on this page sends everything
+            except PlaywrightError:
+                tab.landed = False
+    except BaseException:
+        browser_mod.close_page(page)
+        raise
+    if tab.landed:
+        browser_mod.release(page)
+    else:
+        browser_mod.close_page(page)
+
+
+def _landed(page: Any, kind: str, status: int) -> bool:
+    """Whether a rendered page is done navigating: consent, a "not now", the redirect URI."""
+    if kind == "consent" or status in TRANSIENT_STATUSES:
+        return True
+    if kind != "redirect":
+        return False  # it may still be on its way somewhere
+    try:
+        page.wait_for_load_state("load", timeout=browser_mod.LAND_S * 1000)
+    except PlaywrightError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
     """Browser steps in ``context`` that end by the check and run deadlines.
@@ -393,8 +449,19 @@ def within(clock: deadline.Clock, context: Any) -> Iterator[None]:
         raise deadline.Unanswered(fired.message("before a browser step"), fired)
     left_ms = min([d.remaining() * 1000 for d in standing], default=math.inf)
     context.set_default_timeout(max(1.0, min(browser_mod.STEP_TIMEOUT_MS, left_ms)))
+    # calls without a timeout of their own (a page's close among them) end by the deadline
+    # too, a grace second later
+    watchdog = browser_mod.Watchdog(context, left_ms / 1000 + 1.0) if standing else None
     try:
-        yield
+        with watchdog or contextlib.nullcontext():
+            yield
+    except asyncio.CancelledError as exc:
+        if watchdog is None or not watchdog.fired:
+            raise
+        fired = deadline.first_fired(clock.standing()) or min(standing, key=lambda d: d.expires)
+        raise deadline.Unanswered(
+            f"{fired.message('during a browser step')}: a browser call did not end", fired
+        ) from exc
     except HarnessError as exc:
         fired = deadline.first_fired(clock.standing())
         if fired is not None:

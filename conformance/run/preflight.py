@@ -166,14 +166,12 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
             "the browser's authorization request",
             lambda: browser_mod.login(context, url, suite.recipe, shot, seen=seen),
         )
-        try:
+        with browser_mod.flow_page(context, page):
             if seen and seen[0].startswith("consent appeared without a login"):
                 # consent before login: approving leads to the login, which the session
                 # needs; the browser logs in when asked (see approve_in_browser)
                 browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
                 seen[0] += "; approved it, and logged in when the target asked"
-        finally:
-            page.close()
     session.add_cookies(browser_mod.cookies(context))
     run.preflight["login"] = seen[0]
     return context

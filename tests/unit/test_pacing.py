@@ -66,6 +66,14 @@ def test_a_long_retry_after_is_capped_and_the_report_says_so() -> None:
     ]
 
 
+def test_a_backoff_longer_than_max_wait_is_capped_too() -> None:
+    """Without Retry-After (a browser 429) the backoff is waited, capped like an asked wait."""
+    pacer, slept = _pacer(retries=2, backoff_s=0.5, max_wait_s=0.25)
+    assert pacer.call("a page", Script(Transient("HTTP 429 in the browser"))) == "ok"
+    assert slept == [0.25]
+    assert pacer.waits == ["a page: HTTP 429 in the browser; waited 0.2 s"]
+
+
 def test_giving_up_on_a_long_retry_after_names_max_wait_s() -> None:
     pacer, _ = _pacer(retries=1, max_wait_s=10.0)
     send = Script(Transient("HTTP 429", 120.0), Transient("HTTP 429", 90.0))

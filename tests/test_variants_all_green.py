@@ -1,0 +1,75 @@
+"""The clean reference AS is all green under every variant, with no harness error.
+
+Each variant ``reference-as --list-variants`` lists (a real server's shape, breaking no
+requirement) gets its own reference AS, as ``demo --variant NAME`` starts it; one suite run
+(one browser) scores them all. A variant that makes a check fail, or that the suite cannot
+judge, is a bug in the suite (or in the variant), never in the requirements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conformance.report.model import Report
+from conformance.target.reference import ReferenceTarget
+from mock_servers.reference_as import VARIANTS
+
+pytestmark = pytest.mark.slow
+LAB_ONLY = ("CIMD-SEC-01", "CIMD-SEC-03")  # need the lab's DNS: not applicable on loopback
+# the rate-limited variant keeps a per-client interval (so it still answers 429 now and
+# then) with a budget one run meets in time, paced as in the self-test's variant matrix
+LIMITS = {"rate-limited": ("--rate-interval", "0.1", "--rate-budget", "1000")}
+PACING = ("--pacing", "max_wait_s=0.25")
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """Reports of one run over one reference AS per variant, by variant name."""
+    state, out = tmp_path_factory.mktemp("state"), tmp_path_factory.mktemp("variants")
+    with contextlib.ExitStack() as stack:
+        by_issuer: dict[str, str] = {}
+        resource: list[str] = []  # every issuer issues tokens for the first one's resource
+        for variant in VARIANTS:
+            target = ReferenceTarget(
+                state_dir=state,
+                variants=(variant.name,),
+                extra_args=(*LIMITS.get(variant.name, ()), *resource),
+            )
+            by_issuer[stack.enter_context(target).issuer] = variant.name
+            resource = resource or ["--resource", str(target.ready["resource"])]
+        issuers = [arg for issuer in by_issuer for arg in ("--issuer", issuer)]
+        asks = ["--param", f"resource={resource[1]}"]  # as demo sends it
+        places = [*PACING, "--report-dir", str(out), "--state-dir", str(state)]
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.cli", "run", "--strict", *issuers, *asks, *places],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    found = {}
+    for label in json.loads((out / "index.json").read_text()):
+        report = Report.load(out / label / "report.json")
+        found[by_issuer[report.issuer]] = report
+    return found
+
+
+@pytest.mark.parametrize("variant", [v.name for v in VARIANTS])
+def test_reference_as_is_all_green_under_the_variant(
+    variant: str, reports: dict[str, Report]
+) -> None:
+    report = reports[variant]
+    assert report.preflight.get("error") is None
+    not_green = [
+        (r.requirement, r.verdict, r.observed)
+        for r in report.results
+        if r.verdict != "pass" and r.requirement not in LAB_ONLY
+    ]
+    assert not_green == []
+    assert {r.verdict for r in report.results if r.requirement in LAB_ONLY} == {"not-applicable"}
+    assert report.exit_code() == 0
