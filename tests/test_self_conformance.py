@@ -361,16 +361,27 @@ VARIANT_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 }
 
 
-@pytest.fixture(scope="session", params=list(VARIANT_SETS))
+@pytest.fixture(
+    scope="session",
+    params=[
+        *VARIANT_SETS,
+        *(pytest.param(f"{name}/full", marks=FULL) for name in VARIANT_SETS),
+    ],
+)
 def variant_matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, state_dir: Path
 ) -> tuple[str, dict[str, Report]]:
-    """(variant set, reports): the loopback matrix against the reference AS in that shape."""
+    """(variant set, reports): the loopback matrix against the reference AS in that shape.
+
+    Targeted like the default matrix (each fault on its own rows); ``/full`` judges every
+    fault on every row (``-m full_matrix``).
+    """
+    from conformance.cli import targeted
     from conformance.target.reference import ReferenceTarget
 
-    name: str = request.param
+    name, _, full = str(request.param).partition("/")
     variants, limits, pacing = VARIANT_SETS[name]
-    out = tmp_path_factory.mktemp(f"matrix-{name}")
+    out = tmp_path_factory.mktemp(f"matrix-{name}{'-full' if full else ''}")
     with ReferenceTarget(
         matrix=True, state_dir=state_dir, variants=variants, extra_args=limits
     ) as target:
@@ -383,6 +394,7 @@ def variant_matrix(
             *issuers,
             *resource,
             *pacing,
+            *([] if full else ["--judge-only", json.dumps(targeted(target.issuers))]),
             "--report-dir",
             str(out),
         ]
