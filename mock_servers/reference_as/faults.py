@@ -153,7 +153,7 @@ class F:
     )
     TLS_VERIFY_OFF = Fault(
         "tls-verify-off",
-        ("CIMD-FETCH-05",),
+        ("CIMD-ERR-01", "CIMD-FETCH-05"),  # CIMD-ERR-01's failures include an untrusted CA
         "fetches documents without verifying the host's certificate (verify=False)",
     )
     TLS_HOSTNAME_UNCHECKED = Fault(
