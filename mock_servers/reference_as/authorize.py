@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from .clients import ClientError
 from .documents import ClientDocument
 from .faults import F, FaultSet
+from .fetching import USER_HEADERS
 from .grants import AuthorizationRequest, Session
 from .identifiers import split_uri
 from .issuer import Issuer
@@ -59,6 +60,8 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
     client_id, requested = params.get("client_id"), params.get("redirect_uri")
     if not client_id:
         return error_page("invalid_client", "the request has no client_id")
+    if issuer.has(F.FETCH_FORWARDS_USER_HEADERS):
+        USER_HEADERS.set(_user_context(request))
     try:
         client = await issuer.clients.resolve(client_id)
     except ClientError as exc:
@@ -340,3 +343,16 @@ def _issue_code(issuer: Issuer, auth: AuthorizationRequest, user: str) -> Respon
         auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer_id}
     )
     return RedirectResponse(location, 302)
+
+
+def _user_context(request: Request) -> dict[str, str]:
+    """The fetch-forwards-user-headers fault: what a proxying fetch helper passes on."""
+    forwarded = {
+        name: request.headers[name]
+        for name in ("cookie", "authorization")
+        if name in request.headers
+    }
+    if request.client is not None:
+        forwarded["x-forwarded-for"] = request.client.host
+    forwarded["referer"] = str(request.url)
+    return forwarded

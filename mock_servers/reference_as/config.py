@@ -56,7 +56,7 @@ class IssuerConfig:
     trust_ca: Path | None = None
     user: str = DEFAULT_USER
     password: str = DEFAULT_PASSWORD
-    fetch_timeout_s: float = 5.0
+    fetch_timeout_s: float = 2.0
     max_document_bytes: int = 5120
     exempt_hosts: frozenset[str] = DEV_EXEMPT_HOSTS
     variants: frozenset[str] = field(default_factory=frozenset)

@@ -68,8 +68,14 @@ _NEVER_FETCHED = (
     "CIMD-DOC-15",
     "CIMD-DOC-16",
     "CIMD-ERR-01",
+    # no GET before consent, none of the exact URL, and nothing a fetch would refuse
+    "CIMD-FETCH-01",
+    "CIMD-FETCH-02",
     "CIMD-FETCH-03",
     "CIMD-FETCH-04",
+    "CIMD-FETCH-05",
+    "CIMD-FETCH-06",
+    "CIMD-FETCH-07",
     "CIMD-REDIR-01",
     "CIMD-REDIR-04",
     "CIMD-REDIR-10",
@@ -140,6 +146,11 @@ class F:
         ("CIMD-URL-08",),
         "compares the document's client_id and the identifier after normalizing both",
     )
+    FETCH_DROPS_QUERY = Fault(
+        "fetch-drops-query",
+        ("CIMD-FETCH-02",),
+        "builds the fetch URL from scheme, host and path: the identifier's query is left off",
+    )
     ACCEPTS_ANY_2XX = Fault(
         "accepts-any-2xx", ("CIMD-FETCH-03",), "treats every 2xx status as success"
     )
@@ -147,6 +158,37 @@ class F:
         "follows-redirects",
         ("CIMD-FETCH-04",),
         "follows redirects when fetching (still compares with the original identifier)",
+    )
+    TLS_VERIFY_OFF = Fault(
+        "tls-verify-off",
+        ("CIMD-ERR-01", "CIMD-FETCH-05"),  # CIMD-ERR-01's failures include an untrusted CA
+        "fetches documents without verifying the host's certificate (verify=False)",
+    )
+    TLS_HOSTNAME_UNCHECKED = Fault(
+        "tls-hostname-unchecked",
+        ("CIMD-FETCH-05",),
+        "verifies the certificate chain but not the host name (check_hostname off)",
+    )
+    SIZE_LIMIT_TOO_SMALL = Fault(
+        "size-limit-too-small",
+        ("CIMD-FETCH-06",),
+        "refuses documents over 2,048 bytes, below the 5 KB the specification recommends",
+    )
+    FETCH_READS_UNBOUNDED = Fault(
+        "fetch-reads-unbounded",
+        ("CIMD-FETCH-06",),
+        "reads the whole (decoded) body before any size check: no byte limit, gzip inflated",
+    )
+    FETCH_NO_TIMEOUT = Fault(
+        "fetch-no-timeout",
+        ("CIMD-FETCH-07",),
+        "fetches with no timeout: a host that never answers holds the request until it hangs up",
+    )
+    FETCH_FORWARDS_USER_HEADERS = Fault(
+        "fetch-forwards-user-headers",
+        ("CIMD-FETCH-10",),
+        "the fetch passes on the user's Cookie and Authorization, their address as "
+        "X-Forwarded-For and the authorization request as Referer",
     )
     LENIENT_JSON = Fault(
         "lenient-json",
@@ -307,7 +349,8 @@ class F:
     )
     TRUSTS_UNREACHABLE_DOCUMENTS = Fault(
         "trusts-unreachable-documents",
-        ("CIMD-ERR-01",),
+        # a bad certificate and a timeout are network-level failures too
+        ("CIMD-ERR-01", "CIMD-FETCH-05", "CIMD-FETCH-07"),
         "on a network-level fetch failure, continues with a placeholder public client",
     )
     LOOPBACK_PORT_IP_LITERALS_ONLY = Fault(

@@ -17,6 +17,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -37,6 +38,11 @@ MAX_REDIRECTS = 5
 LOGO_TIMEOUT_S = 3.0
 MAX_LOGO_BYTES = 65536
 LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+TOO_SMALL_LIMIT = 2048
+"""The size-limit-too-small fault's byte limit."""
+
+USER_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("user_headers", default=None)
+"""The fetch-forwards-user-headers fault: the user's request headers its fetches pass on."""
 
 T = TypeVar("T")
 
@@ -94,8 +100,17 @@ class Fetcher:
         self._ssl = ssl.create_default_context(
             cafile=str(config.trust_ca) if config.trust_ca else None
         )
-        self._timeout_s = config.fetch_timeout_s
+        if config.has(F.TLS_VERIFY_OFF) or config.has(F.TLS_HOSTNAME_UNCHECKED):
+            self._ssl.check_hostname = False  # the faults
+            if config.has(F.TLS_VERIFY_OFF):
+                self._ssl.verify_mode = ssl.CERT_NONE
+        # fetch-no-timeout: None is no total bound (asyncio) and no per-phase one (httpx)
+        self._timeout_s = None if config.has(F.FETCH_NO_TIMEOUT) else config.fetch_timeout_s
         self._limit = config.max_document_bytes
+        if config.has(F.SIZE_LIMIT_TOO_SMALL):
+            self._limit = TOO_SMALL_LIMIT
+        self._unbounded = config.has(F.FETCH_READS_UNBOUNDED)
+        self._forwards_user = config.has(F.FETCH_FORWARDS_USER_HEADERS)
         self._follow = config.has(F.FOLLOWS_REDIRECTS) or config.has(F.REDIRECTS_TO_PRIVATE)
         self._check_redirects = not config.has(F.REDIRECTS_TO_PRIVATE)
         self._any_2xx = config.has(F.ACCEPTS_ANY_2XX)
@@ -149,7 +164,11 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _guarded_get(
-        self, url: str, policy: SsrfPolicy, timeout: float, headers: dict[str, str] | None = None
+        self,
+        url: str,
+        policy: SsrfPolicy,
+        timeout: float | None,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """A streamed GET of ``url`` through the SSRF guard, connected to the checked address.
 
@@ -182,6 +201,9 @@ class Fetcher:
                 # the exact-content-type fault: a string comparison, parameters and all (CIMD-02
                 # §4 lets a document be served as application/json with any parameters)
                 raise FetchError("the document was not served as application/json")
+            cache_control = ", ".join(response.headers.get_list("cache-control"))
+            if self._unbounded:  # the fault: the whole body, decoded, then parsed
+                return FetchedDocument(await response.aread(), cache_control)
             coding = response.headers.get("content-encoding", "identity").strip().lower()
             if coding != "identity":
                 # Only identity was accepted; decoding a compressed body could inflate it far
@@ -193,7 +215,6 @@ class Fetcher:
                 body = await _read_limited(response, self._limit)
             if body is None:
                 raise FetchError("the client metadata document is too large")
-            cache_control = ", ".join(response.headers.get_list("cache-control"))
             return FetchedDocument(body, cache_control)
 
     async def fetch_jwks(self, url: str) -> bytes:
@@ -269,11 +290,14 @@ class Fetcher:
         await asyncio.to_thread(read)
 
     def _headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "Accept": "application/json",
             "Accept-Encoding": "identity",
             "User-Agent": USER_AGENT,
         }
+        if self._forwards_user:  # the fault: the user's request context goes along
+            headers |= USER_HEADERS.get() or {}
+        return headers
 
     def _check_status(self, status: int, cache_control: list[str]) -> None:
         # CIMD-02 §5: 200 is the only success; every other status, 2xx included, is an error.

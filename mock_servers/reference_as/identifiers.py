@@ -85,10 +85,13 @@ def check_client_id(identifier: str, faults: FaultSet) -> str:
 
 
 def _fetch_url(parts: RawURI, identifier: str, faults: FaultSet) -> str:
-    if parts.fragment is None and not faults.has(F.IGNORES_DOT_SEGMENTS):
+    rebuilt = faults.has(F.IGNORES_DOT_SEGMENTS) or faults.has(F.FETCH_DROPS_QUERY)
+    if parts.fragment is None and not rebuilt:
         return identifier
     path = remove_dot_segments(parts.path) if faults.has(F.IGNORES_DOT_SEGMENTS) else parts.path
     query = "" if parts.query is None else "?" + parts.query
+    if faults.has(F.FETCH_DROPS_QUERY):  # the fault: scheme, host and path only
+        query = ""
     return f"{parts.scheme}://{parts.authority}{path}{query}"
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import re
-from collections.abc import Callable
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from mock_servers.pki import TestCA, self_signed_pem
 from mock_servers.reference_as import F, Fault
+from mock_servers.runner import Server
 
 from .conftest import DocumentHost, authz_params, golden, pkce, query_of
 
@@ -487,3 +494,111 @@ async def test_logo_kept_with_the_document(make_client: Any, docs: DocumentHost)
     page = await faulty.authorize(**authz_params(url, CALLBACK, pkce()[1]))
     assert f'<img id="client-logo" src="{logo}"' in page.text
     assert docs.fetches(logo) == 1
+
+
+async def test_fetch_drops_query(make_client: Any, docs: DocumentHost) -> None:
+    url = docs.new_url() + "?tenant=a%2Fb&v=1"
+    docs.serve(url, golden(url))
+    params = authz_params(url, CALLBACK, pkce()[1])
+    assert (await make_client().authorize(**params)).status_code == 302
+    assert docs.log[-1].target.endswith("?tenant=a%2Fb&v=1")
+    assert (await make_client(F.FETCH_DROPS_QUERY).authorize(**params)).status_code == 400
+    assert "?" not in docs.log[-1].target
+
+
+@pytest.fixture
+def bad_tls_urls(docs: DocumentHost, test_ca: TestCA, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The document host behind a wrong-name and a self-signed certificate."""
+    leaves = {
+        "wrong-name": test_ca.issue_wrong_name_pem(tmp_path),
+        "self-signed": self_signed_pem(tmp_path, ("127.0.0.1",)),
+    }
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for kind, leaf in leaves.items():
+            server = stack.enter_context(Server(docs, certfile=leaf))
+            url = f"{server.base_url}/c/{kind}.json"
+            docs.serve(url, golden(url))
+            urls[kind] = url
+        yield urls
+
+
+@pytest.mark.parametrize(
+    ("fault", "accepted"),
+    [
+        (None, set()),
+        (F.TLS_HOSTNAME_UNCHECKED, {"wrong-name"}),
+        (F.TLS_VERIFY_OFF, {"wrong-name", "self-signed"}),
+    ],
+)
+async def test_tls_faults(
+    make_client: Any, bad_tls_urls: dict[str, str], fault: Fault | None, accepted: set[str]
+) -> None:
+    client = make_client(*([fault] if fault else []))
+    for kind, url in bad_tls_urls.items():
+        response = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+        assert response.status_code == (302 if kind in accepted else 400), kind
+
+
+def _padded(url: str, size: int) -> bytes:
+    bare = httpx.Response(200, json=golden(url, pad="")).content
+    return httpx.Response(200, json=golden(url, pad="a" * (size - len(bare)))).content
+
+
+async def test_size_limit_faults(make_client: Any, docs: DocumentHost) -> None:
+    fits, large = docs.new_url(), docs.new_url()
+    docs.serve(fits, _padded(fits, 4000))
+    docs.serve(large, _padded(large, 10_000))
+    clean, small = make_client(), make_client(F.SIZE_LIMIT_TOO_SMALL)
+    unbounded = make_client(F.FETCH_READS_UNBOUNDED)
+    for issuer, url, status in [
+        (clean, fits, 302),
+        (clean, large, 400),
+        (small, fits, 400),
+        (unbounded, large, 302),
+    ]:
+        response = await issuer.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+        assert response.status_code == status, url
+
+
+async def test_fetch_no_timeout(make_client: Any, test_ca: TestCA, tmp_path: Path) -> None:
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(HOLD_S)  # accepted, never answered: hung up on after a while
+        writer.close()
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(test_ca.issue_server_pem(tmp_path))
+    server = await asyncio.start_server(accept, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    params = authz_params(f"https://127.0.0.1:{port}/c.json", CALLBACK, pkce()[1])
+    try:
+        for faults, at_least, at_most in [((), 0.0, HOLD_S), ((F.FETCH_NO_TIMEOUT,), HOLD_S, 5.0)]:
+            started = time.monotonic()
+            response = await make_client(*faults, timeout=0.3).authorize(**params)
+            took = time.monotonic() - started
+            assert response.status_code == 400
+            assert at_least <= took < at_most, (faults, took)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+HOLD_S = 1.0
+
+
+async def test_fetch_forwards_user_headers(make_client: Any, docs: DocumentHost) -> None:
+    url = docs.new_url()
+    docs.serve(url, golden(url))
+    params = authz_params(url, CALLBACK, pkce()[1])
+    user = {"cookie": "session=abc123def", "authorization": "Bearer user-token-1"}
+    await make_client().http.get("/authorize", params=params, headers=user)
+    clean = docs.log[-1].headers
+    assert not {"cookie", "authorization", "x-forwarded-for", "referer"} & clean.keys()
+    await make_client(F.FETCH_FORWARDS_USER_HEADERS).http.get(
+        "/authorize", params=params, headers=user
+    )
+    forwarded = docs.log[-1].headers
+    assert forwarded["cookie"] == user["cookie"]
+    assert forwarded["authorization"] == user["authorization"]
+    assert forwarded["x-forwarded-for"] == "127.0.0.1"
+    assert params["state"] in forwarded["referer"]
