@@ -128,16 +128,19 @@ class BrowserFlow:
             # the consent page classify() just read is approved where it is
             page = browser_mod.shown_consent(context, url) if shot is None else None
             if page is None:
+                self._navigated()
                 page = self._pacer.call(
                     "the browser's authorization request",
                     lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
                 )
             with browser_mod.flow_page(context, page):
+                self._navigated()  # the approval's request
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
 
     def classify(self, url: str, redirect_uri: str) -> Outcome:
         """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
         context = self._context()
+        self._navigated()
         with within(self._suite.clock, context):
             seen = browser_mod.view(context, url, redirect_uri, self._suite.recipe, self.SETTLE_S)
         if seen.kind == "redirect":
@@ -175,6 +178,7 @@ class BrowserFlow:
         with within(self._suite.clock, context), _rendering(context, blocked) as tab:
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 asked = response.headers.get("retry-after") if response is not None else None
@@ -222,6 +226,7 @@ class BrowserFlow:
         with within(self._suite.clock, context), _rendering(context, blocked) as tab:
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
@@ -268,6 +273,7 @@ class BrowserFlow:
         """
         context, recipe = self._context(), self._suite.recipe
         framing = host.base_url + host.new_path("frame.html")
+        self._navigated(2)  # the framing page and the framed one
         body = (
             "<!doctype html><title>Framing probe</title><p>A page on another origin.</p>"
             f'<iframe id="probe" src="{escape(url)}" width="900" height="700"></iframe>'
@@ -329,6 +335,7 @@ class BrowserFlow:
         with within(self._suite.clock, context), _rendering(context, ()) as tab:
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 approve = page.locator(recipe.approve_selector).first
@@ -352,6 +359,15 @@ class BrowserFlow:
         if not shown:
             return None
         return Page((), (), text[:INSPECTED_TEXT], 0, tuple((t, a, v) for t, a, v in urls))
+
+    def _navigated(self, pages: int = 1) -> None:
+        """Count page loads the suite asked of the browser.
+
+        The count is the preflight's ``browser_navigations``: a benchmark's count of browser
+        round trips (redirects within a load are not counted).
+        """
+        counts = self._run.preflight
+        counts["browser_navigations"] = counts.get("browser_navigations", 0) + pages
 
     def _context(self) -> Any:
         if self._run.login_context is not None:
