@@ -299,8 +299,8 @@ class BrowserFlow:
                 settled = time.monotonic() + self.SETTLE_S
                 while inner is not None and time.monotonic() < settled:
                     consent = inner.locator(recipe.approve_selector).first.is_visible()
-                    if consent:
-                        break
+                    if consent or inner.url.startswith(BLOCKED_FRAME):
+                        break  # shown, or refused for good: the browser's error page is final
                     page.wait_for_timeout(100)
                 frame_url = inner.url if inner is not None else ""
                 shown = consent
@@ -378,6 +378,7 @@ class BrowserFlow:
 
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept
+BLOCKED_FRAME = "chrome-error:"  # where a frame the framed page refused ends (its error page)
 # (tag, attribute, value) of every element's URL-valued attributes, as written
 _URL_ATTRIBUTES = """(names) => {
   const found = [];
