@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
@@ -101,6 +100,7 @@ class BrowserFlow:
 
     SETTLE_S = 1.5  # how long a page may take to build itself by script after load
     IDLE_MS = 5_000  # how long a rendered page's own requests (images) may take
+    QUIET_MS = 200  # no request in flight for this long: the page's requests are done
 
     def __init__(self, suite: Suite, run: TargetRun, pacer: Pacer | None = None) -> None:
         self._suite = suite
@@ -165,8 +165,9 @@ class BrowserFlow:
         """Open ``url`` as the user would see it, with its images, and approve nothing.
 
         The page loads in the logged-in context; once it has built itself (consent showing,
-        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish, so that an
-        image the target serves from its own URL has been asked for. Requests to the origins
+        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish (none in
+        flight for :attr:`QUIET_MS`, at most :attr:`IDLE_MS`), so that an image the target
+        serves from its own URL has been asked for. Requests to the origins
         of ``blocked`` URLs are never sent: what reaches them came from the target, not
         from the browser.
 
@@ -175,7 +176,11 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+        with (
+            within(self._suite.clock, context),
+            _rendering(context, blocked) as tab,
+            _Traffic(tab.page) as traffic,
+        ):
             page = tab.page
             try:
                 self._navigated()
@@ -188,8 +193,7 @@ class BrowserFlow:
                     if browser_mod.reaches(page.url, redirect_uri):
                         break
                     page.wait_for_timeout(100)
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -223,7 +227,11 @@ class BrowserFlow:
         """
         context, recipe = self._context(), self._suite.recipe
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+        with (
+            within(self._suite.clock, context),
+            _rendering(context, blocked) as tab,
+            _Traffic(tab.page) as traffic,
+        ):
             page = tab.page
             try:
                 self._navigated()
@@ -238,8 +246,7 @@ class BrowserFlow:
                     page.wait_for_timeout(100)
                 if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
                     browser_mod.log_in_if_asked(page, recipe)
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -435,6 +442,47 @@ def _rendering(context: Any, blocked: Iterable[str]) -> Iterator[_Tab]:
         browser_mod.release(page)
     else:
         browser_mod.close_page(page)
+
+
+class _Traffic:
+    """The requests a page has in flight, counted from its events while in the context.
+
+    Playwright's ``networkidle`` waits for a fixed 500 ms without traffic; :meth:`quiet`
+    waits for a shorter quiet time, as soon as every request the page sent has ended.
+    """
+
+    def __init__(self, page: Any) -> None:
+        self._page = page
+        self._open: set[Any] = set()
+        self._last = time.monotonic()
+
+    def __enter__(self) -> _Traffic:
+        self._page.on("request", self._sent)
+        self._page.on("requestfinished", self._ended)
+        self._page.on("requestfailed", self._ended)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(PlaywrightError):
+            self._page.remove_listener("request", self._sent)
+            self._page.remove_listener("requestfinished", self._ended)
+            self._page.remove_listener("requestfailed", self._ended)
+
+    def _sent(self, request: Any) -> None:
+        self._open.add(request)
+        self._last = time.monotonic()
+
+    def _ended(self, request: Any) -> None:
+        self._open.discard(request)
+        self._last = time.monotonic()
+
+    def quiet(self, quiet_ms: float, cap_ms: float) -> None:
+        """Wait until no request was in flight for ``quiet_ms``, or ``cap_ms`` passed."""
+        until = time.monotonic() + cap_ms / 1000
+        while time.monotonic() < until:
+            if not self._open and time.monotonic() - self._last >= quiet_ms / 1000:
+                return
+            self._page.wait_for_timeout(min(50.0, quiet_ms / 4))
 
 
 def _landed(page: Any, kind: str, status: int) -> bool:
