@@ -12,6 +12,7 @@ import base64
 import hashlib
 import secrets
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -135,6 +136,7 @@ class TargetSession:
     extra_params: dict[str, str] = field(default_factory=dict)
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    waits: list[dict[str, Any]] = field(default_factory=list)
     pacer: Pacer = field(default_factory=Pacer)
     browser: BrowserAgent | None = None
     make_control: Callable[[], Attempt] | None = None
@@ -149,6 +151,17 @@ class TargetSession:
         """The authorization endpoint's origin: redirects within it are followed."""
         parts = urlsplit(self.target.authorization_endpoint)
         return f"{parts.scheme}://{parts.netloc}"
+
+    def sit_out(self, seconds: float, span_s: float, why: str) -> None:
+        """Wait ``seconds`` that the check cannot avoid (a cache lifetime running out).
+
+        ``span_s`` is the whole wait the check sits out, part of which may have passed in
+        requests already sent; both land in the check's evidence (``waits``), so that a
+        benchmark knows the run's unavoidable waits.
+        """
+        slept = max(0.0, seconds)
+        self.waits.append({"why": why, "span_s": round(span_s, 2), "slept_s": round(slept, 2)})
+        time.sleep(slept)
 
     def add_cookies(self, cookies: Iterable[dict[str, Any]]) -> None:
         """Add browser cookies (Playwright's shape) to the HTTP client."""

@@ -92,6 +92,7 @@ def cimd_target(cimd_target_run: TargetRun) -> TargetSession:
     session = cimd_target_run.require_session()
     session.exchanges.clear()
     session.attempts.clear()
+    session.waits.clear()
     session.control = None  # each check's refusals get their own control
     return session
 

@@ -144,6 +144,8 @@ class ResultCollector:
         if session is not None:
             evidence["attempts"] = list(session.attempts)
             evidence["exchanges"] = list(session.exchanges)
+            if session.waits:
+                evidence["waits"] = list(session.waits)
         host = funcargs.get("cimd_metadata_host")
         if host is not None and MARK_KEY in item.stash:
             evidence["fetches"] = [f.summary() for f in host.fetches_since(item.stash[MARK_KEY])]

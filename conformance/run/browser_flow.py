@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
@@ -101,6 +100,7 @@ class BrowserFlow:
 
     SETTLE_S = 1.5  # how long a page may take to build itself by script after load
     IDLE_MS = 5_000  # how long a rendered page's own requests (images) may take
+    QUIET_MS = 200  # no request in flight for this long: the page's requests are done
 
     def __init__(self, suite: Suite, run: TargetRun, pacer: Pacer | None = None) -> None:
         self._suite = suite
@@ -128,16 +128,19 @@ class BrowserFlow:
             # the consent page classify() just read is approved where it is
             page = browser_mod.shown_consent(context, url) if shot is None else None
             if page is None:
+                self._navigated()
                 page = self._pacer.call(
                     "the browser's authorization request",
                     lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
                 )
             with browser_mod.flow_page(context, page):
+                self._navigated()  # the approval's request
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
 
     def classify(self, url: str, redirect_uri: str) -> Outcome:
         """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
         context = self._context()
+        self._navigated()
         with within(self._suite.clock, context):
             seen = browser_mod.view(context, url, redirect_uri, self._suite.recipe, self.SETTLE_S)
         if seen.kind == "redirect":
@@ -162,8 +165,9 @@ class BrowserFlow:
         """Open ``url`` as the user would see it, with its images, and approve nothing.
 
         The page loads in the logged-in context; once it has built itself (consent showing,
-        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish, so that an
-        image the target serves from its own URL has been asked for. Requests to the origins
+        or :attr:`SETTLE_S` passed) the browser waits for its requests to finish (none in
+        flight for :attr:`QUIET_MS`, at most :attr:`IDLE_MS`), so that an image the target
+        serves from its own URL has been asked for. Requests to the origins
         of ``blocked`` URLs are never sent: what reaches them came from the target, not
         from the browser.
 
@@ -172,9 +176,14 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+        with (
+            within(self._suite.clock, context),
+            _rendering(context, blocked) as tab,
+            _Traffic(tab.page) as traffic,
+        ):
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 asked = response.headers.get("retry-after") if response is not None else None
@@ -184,8 +193,7 @@ class BrowserFlow:
                     if browser_mod.reaches(page.url, redirect_uri):
                         break
                     page.wait_for_timeout(100)
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -219,9 +227,14 @@ class BrowserFlow:
         """
         context, recipe = self._context(), self._suite.recipe
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context), _rendering(context, blocked) as tab:
+        with (
+            within(self._suite.clock, context),
+            _rendering(context, blocked) as tab,
+            _Traffic(tab.page) as traffic,
+        ):
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
@@ -233,8 +246,7 @@ class BrowserFlow:
                     page.wait_for_timeout(100)
                 if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
                     browser_mod.log_in_if_asked(page, recipe)
-                with contextlib.suppress(PlaywrightTimeoutError):
-                    page.wait_for_load_state("networkidle", timeout=self.IDLE_MS)
+                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -268,6 +280,7 @@ class BrowserFlow:
         """
         context, recipe = self._context(), self._suite.recipe
         framing = host.base_url + host.new_path("frame.html")
+        self._navigated(2)  # the framing page and the framed one
         body = (
             "<!doctype html><title>Framing probe</title><p>A page on another origin.</p>"
             f'<iframe id="probe" src="{escape(url)}" width="900" height="700"></iframe>'
@@ -293,8 +306,8 @@ class BrowserFlow:
                 settled = time.monotonic() + self.SETTLE_S
                 while inner is not None and time.monotonic() < settled:
                     consent = inner.locator(recipe.approve_selector).first.is_visible()
-                    if consent:
-                        break
+                    if consent or inner.url.startswith(BLOCKED_FRAME):
+                        break  # shown, or refused for good: the browser's error page is final
                     page.wait_for_timeout(100)
                 frame_url = inner.url if inner is not None else ""
                 shown = consent
@@ -329,6 +342,7 @@ class BrowserFlow:
         with within(self._suite.clock, context), _rendering(context, ()) as tab:
             page = tab.page
             try:
+                self._navigated()
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 approve = page.locator(recipe.approve_selector).first
@@ -353,6 +367,15 @@ class BrowserFlow:
             return None
         return Page((), (), text[:INSPECTED_TEXT], 0, tuple((t, a, v) for t, a, v in urls))
 
+    def _navigated(self, pages: int = 1) -> None:
+        """Count page loads the suite asked of the browser.
+
+        The count is the preflight's ``browser_navigations``: a benchmark's count of browser
+        round trips (redirects within a load are not counted).
+        """
+        counts = self._run.preflight
+        counts["browser_navigations"] = counts.get("browser_navigations", 0) + pages
+
     def _context(self) -> Any:
         if self._run.login_context is not None:
             return self._run.login_context
@@ -362,6 +385,7 @@ class BrowserFlow:
 
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept
+BLOCKED_FRAME = "chrome-error:"  # where a frame the framed page refused ends (its error page)
 # (tag, attribute, value) of every element's URL-valued attributes, as written
 _URL_ATTRIBUTES = """(names) => {
   const found = [];
@@ -418,6 +442,47 @@ def _rendering(context: Any, blocked: Iterable[str]) -> Iterator[_Tab]:
         browser_mod.release(page)
     else:
         browser_mod.close_page(page)
+
+
+class _Traffic:
+    """The requests a page has in flight, counted from its events while in the context.
+
+    Playwright's ``networkidle`` waits for a fixed 500 ms without traffic; :meth:`quiet`
+    waits for a shorter quiet time, as soon as every request the page sent has ended.
+    """
+
+    def __init__(self, page: Any) -> None:
+        self._page = page
+        self._open: set[Any] = set()
+        self._last = time.monotonic()
+
+    def __enter__(self) -> _Traffic:
+        self._page.on("request", self._sent)
+        self._page.on("requestfinished", self._ended)
+        self._page.on("requestfailed", self._ended)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(PlaywrightError):
+            self._page.remove_listener("request", self._sent)
+            self._page.remove_listener("requestfinished", self._ended)
+            self._page.remove_listener("requestfailed", self._ended)
+
+    def _sent(self, request: Any) -> None:
+        self._open.add(request)
+        self._last = time.monotonic()
+
+    def _ended(self, request: Any) -> None:
+        self._open.discard(request)
+        self._last = time.monotonic()
+
+    def quiet(self, quiet_ms: float, cap_ms: float) -> None:
+        """Wait until no request was in flight for ``quiet_ms``, or ``cap_ms`` passed."""
+        until = time.monotonic() + cap_ms / 1000
+        while time.monotonic() < until:
+            if not self._open and time.monotonic() - self._last >= quiet_ms / 1000:
+                return
+            self._page.wait_for_timeout(min(50.0, quiet_ms / 4))
 
 
 def _landed(page: Any, kind: str, status: int) -> bool:

@@ -9,6 +9,7 @@ the reason, and each of its checks becomes a harness error naming the fix.
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +45,14 @@ def prepare(suite: Suite, issuer: str) -> TargetRun:
             "waits": session.pacer.waits,
         }
         check_reachability(suite, run, session)
+        started = time.monotonic()
+        _ = suite.browser  # started on first use: timed apart from the login
+        launched = time.monotonic()
         run.login_context = login(suite, run, session)
+        run.preflight["timing"] = {
+            "browser_start_s": round(launched - started, 3),
+            "login_s": round(time.monotonic() - launched, 3),
+        }
         run.session = session
     except HarnessError as exc:
         run.preflight_error = str(exc)

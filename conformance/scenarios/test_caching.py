@@ -22,6 +22,7 @@ from mock_servers.metadata_host import MetadataHost
 
 A_DAY = "max-age=86400"
 SHORT_LIFETIME_S = 2
+STALE_MARGIN_S = 0.5  # past the lifetime, so that a copy fetched at its start is stale
 
 
 def _attempt_counted(
@@ -155,10 +156,11 @@ def test_stale_metadata_is_fetched_again(
         (fetch.at for fetch in host.fetches(client.client_id)), default=time.monotonic()
     )
     host.serve(client.client_id, cached_for({**document, "redirect_uris": [kept]}, age))
-    time.sleep(max(0.0, fetched_at + SHORT_LIFETIME_S + 0.5 - time.monotonic()))
+    span = SHORT_LIFETIME_S + STALE_MARGIN_S
+    cimd_target.sit_out(fetched_at + span - time.monotonic(), span, f"{age} to run out")
     stale = cimd_target.attempt(client.client_id, client.redirect_uri)
     verify_refused(
-        [(f"{age}, {SHORT_LIFETIME_S + 0.5} s after the fetch", stale)],
+        [(f"{age}, {span} s after the fetch", stale)],
         "a redirect URI removed from a document whose freshness lifetime has passed",
     )
 
@@ -240,6 +242,7 @@ def test_revalidation_answered_304_is_recorded(
 
 
 EXPIRES_S = 3  # the Expires lifetime: whole seconds, as an HTTP-date has no fractions
+EXPIRED_MARGIN_S = 1.0  # past the Expires time (an HTTP-date is rounded down to the second)
 
 
 @pytest.mark.requirement("CIMD-CACHE-07")
@@ -267,7 +270,8 @@ def test_expires_header_is_recorded(
     _, within = _attempt_counted(cimd_target, host, client)
     after = None
     if within == 0:
-        time.sleep(max(0.0, expires_at + 1.0 - time.time()))
+        span = EXPIRES_S + EXPIRED_MARGIN_S
+        cimd_target.sit_out(expires_at + EXPIRED_MARGIN_S - time.time(), span, "Expires to pass")
         _, after = _attempt_counted(cimd_target, host, client)
     raise observers.expires_honoured(within, after, EXPIRES_S)
 

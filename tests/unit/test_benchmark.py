@@ -1,0 +1,89 @@
+"""The benchmark's floor (scripts/benchmark.py), read from a report, and the waits it reads."""
+
+from __future__ import annotations
+
+import importlib.util
+import ssl
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from conformance.harness.session import TargetSession
+
+from .conftest import make_target
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _result(requirement: str, **evidence: Any) -> dict[str, Any]:
+    return {"requirement": requirement, "duration_s": 1.0, "evidence": evidence}
+
+
+REPORT = {
+    "preflight": {
+        "timing": {"browser_start_s": 0.8, "login_s": 1.2},
+        "browser_navigations": 10,
+    },
+    "results": [
+        _result(
+            "CIMD-CACHE-04",
+            exchanges=[{"method": "GET"}, {"method": "POST"}],
+            waits=[{"why": "max-age=2 to run out", "span_s": 2.5, "slept_s": 2.2}],
+        ),
+        _result(
+            "CIMD-CACHE-07",
+            exchanges=[{"method": "GET"}, {"method": "BROWSER"}],
+            waits=[{"why": "Expires to pass", "span_s": 4.0, "slept_s": 3.8}],
+        ),
+        _result("CIMD-UI-01"),
+    ],
+}
+
+
+def test_floor_is_the_longest_wait_launch_login_and_a_round_trip_per_probe() -> None:
+    bench = _benchmark()
+    parts = bench.floor_parts(REPORT)
+    assert parts == {
+        "longest_wait_s": 4.0,
+        "longest_wait": "CIMD-CACHE-07: Expires to pass",
+        "launch_login_s": 2.0,
+        "exchanges": 3,  # a browser approval is counted as a browser page load, not twice
+        "browser_navigations": 10,
+    }
+    assert bench.floor_of(parts, 0.01) == 4.0 + 2.0 + 13 * 0.01
+    floor = bench.against_floor(24.3, REPORT, 0.01)
+    assert floor["floor_s"] == 6.1 and floor["ratio"] == 3.96
+    assert bench.describe(floor) == (
+        "demo: 24.3 s; floor 6.1 s (longest wait 4.0 s + browser launch and login 2.0 s "
+        "+ 13 round trips x 10.0 ms); 3.96x the floor (goal 1.5x)"
+    )
+
+
+def test_a_report_without_the_floor_parts_has_no_ratio() -> None:
+    floor = _benchmark().against_floor(10.0, {"results": []}, 0.0)
+    assert floor["floor_s"] == 0.0 and floor["ratio"] is None
+    assert "no floor" in _benchmark().describe(floor)
+
+
+def test_a_check_s_wait_is_sat_out_and_recorded() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    session = TargetSession(make_target("https://as.test"), client, ssl.create_default_context())
+    started = time.monotonic()
+    session.sit_out(0.2, 2.5, "max-age=2 to run out")
+    session.sit_out(-1.0, 4.0, "Expires to pass")  # already over: no sleep, still recorded
+    assert 0.2 <= time.monotonic() - started < 5.0
+    assert session.waits == [
+        {"why": "max-age=2 to run out", "span_s": 2.5, "slept_s": 0.2},
+        {"why": "Expires to pass", "span_s": 4.0, "slept_s": 0.0},
+    ]
