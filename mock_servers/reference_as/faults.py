@@ -143,7 +143,8 @@ class F:
     )
     NORMALIZES_CLIENT_ID = Fault(
         "normalizes-client-id",
-        ("CIMD-URL-08",),
+        # a cached document then answers for the normalized spelling too
+        ("CIMD-URL-08", "CIMD-CACHE-05"),
         "compares the document's client_id and the identifier after normalizing both",
     )
     FETCH_DROPS_QUERY = Fault(
@@ -203,7 +204,7 @@ class F:
     NO_CLIENT_ID_MATCH = Fault(
         "no-client-id-match",
         # never comparing also lets a document without client_id, or with another one, through
-        ("CIMD-DOC-02", "CIMD-DOC-03", "CIMD-ERR-01", "CIMD-URL-08"),
+        ("CIMD-CACHE-05", "CIMD-DOC-02", "CIMD-DOC-03", "CIMD-ERR-01", "CIMD-URL-08"),
         "never compares the document's client_id with the identifier",
     )
     IGNORES_AUTH_METHOD = Fault(
@@ -307,7 +308,7 @@ class F:
     )
     DOCUMENT_LINKS_ANY_SCHEME = Fault(
         "document-links-any-scheme",
-        ("CIMD-DOC-17",),
+        ("CIMD-DOC-17", "CIMD-SEC-08"),
         "the consent page links tos_uri and policy_uri whatever their scheme (javascript:, "
         "data:, file:), not only https",
     )
@@ -453,7 +454,8 @@ class F:
     )
     PRIVATE_KEY_JWT_OPTIONAL = Fault(
         "private-key-jwt-optional",
-        ("CIMD-AUTHN-01",),
+        # a client that moved to private_key_jwt is still served without an assertion
+        ("CIMD-AUTHN-01", "CIMD-CHG-02"),
         "a private_key_jwt client that sends no assertion is served as a public client",
     )
     ASSERTION_CLAIMS_UNCHECKED = Fault(
