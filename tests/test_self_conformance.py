@@ -350,7 +350,7 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
 # asks about one client twice in quick succession: the reports' pacing waits prove it. Its
 # Retry-After (1 s, the least whole second) is capped by the suite's pacing, as a user
 # would pace the suite for a short interval, so that the run is not mostly waiting.
-GENTLE_RATE_LIMITS = ("--rate-interval", "0.1", "--rate-budget", "1000", "--rate-window", "60")
+GENTLE_RATE_LIMITS = ("--rate-interval", "0.1", "--rate-budget", "100000", "--rate-window", "60")
 VARIANT_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "script-pages+upstream-login": (("script-pages", "upstream-login"), (), ()),
     "rate-limited+host-cookies": (

@@ -222,6 +222,18 @@ class TargetSession:
             SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
         return outcome
 
+    def reread(self, attempt: Attempt) -> Outcome:
+        """An attempt made without the browser, read again in the browser if need be.
+
+        For attempts made over plain HTTP in a worker thread: where plain HTTP could not say
+        what the target did (see :meth:`look`), the browser reads the page.
+        """
+        outcome = attempt.outcome
+        if self.browser is not None and attempt.url and _inconclusive(outcome):
+            outcome = self.browser.classify(attempt.url, attempt.redirect_uri or "")
+            SECRETS.add_params(outcome.params, RECEIVED_SECRETS)
+        return outcome
+
     def require_control(self) -> None:
         """A valid client, sent as the refused ones were, is accepted in this session state.
 

@@ -73,8 +73,10 @@ def test_fetches_exactly_the_client_url(
     (``.../Caf%C3%A9%20App/client%2Bmeta.json?tenant=a%2Fb&v=1&empty=``), its document
     claiming exactly that URL.
 
-    Expects: exactly one request under the client's path, a GET of the URL's path and query
-    as written, with the URL's host and port as Host and its host name as TLS server name.
+    Expects: a request under the client's path, and every one a GET of the URL's path and
+    query as written, with the URL's host and port as Host and its host name as TLS server
+    name. (How many fetches one authorization request causes is the caching rows' concern;
+    a page the suite reads again in the browser is requested twice.)
     """
     host = cimd_metadata_host
     url = host.new_client_url(UNUSUAL_NAME) + UNUSUAL_QUERY
@@ -91,10 +93,10 @@ def test_fetches_exactly_the_client_url(
         for f in fetches
         if (problem := _request_problem(f, url, judge_names=host.public is None))
     ]
-    if len(fetches) != 1 or wrong:
+    if not fetches or wrong:
         seen = "no request" if not fetches else f"{len(fetches)} request(s)"
         raise NonConformance(
-            expected=f"one GET of exactly {key} with the URL's Host and TLS server name",
+            expected=f"a GET of exactly {key} with the URL's Host and TLS server name",
             observed=f"{seen} under the client's path ({attempt.outcome.describe()})"
             + (": " + "; ".join(wrong) if wrong else ""),
         )
@@ -414,12 +416,13 @@ def test_fetch_has_timeouts(cimd_target: TargetSession, cimd_metadata_host: Meta
     problems = []
     for name, url, (attempt, took) in zip(HANGING, urls, results, strict=True):
         fetches = host.fetches(url)
-        if attempt.outcome.accepted:
-            problems.append(f"{name}: {attempt.outcome.describe()} without the document")
+        outcome = cimd_target.reread(attempt)  # a page built by script, an upstream login
+        if outcome.accepted:
+            problems.append(f"{name}: {outcome.describe()} without the document")
         elif not fetches:
             raise NotApplicable(
                 f"the target refused the {name} client without fetching it "
-                f"({attempt.outcome.describe()}): there was no fetch to time"
+                f"({outcome.describe()}): there was no fetch to time"
             )
         elif any(f.capped for f in fetches) or took >= bound:
             problems.append(f"{name}: answered after {took:.1f} s, when the metadata host hung up")

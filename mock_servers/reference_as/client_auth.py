@@ -87,7 +87,7 @@ class Verifier:
                 return  # the fault: no assertion at all is taken for a public client
             raise ClientAuthError("this client must authenticate with private_key_jwt")
         if self.faults.has(F.ASSERTION_KEY_FROM_ISSUER):
-            client, client_id = await self._named_client(assertion)
+            client, client_id = await self._named_client(assertion, client)
         # RFC 7591 §2: a declared token_endpoint_auth_signing_alg is the only one accepted
         declared = None if self.faults.has(F.SIGNING_ALG_NOT_ENFORCED) else client.signing_alg
         claims = _verify(
@@ -118,12 +118,19 @@ class Verifier:
         except (FetchError, ValueError) as exc:
             raise ClientAuthError("the client's key set could not be obtained") from exc
 
-    async def _named_client(self, assertion: str) -> tuple[ClientDocument, str]:
-        """The fault: the client the assertion's own ``iss`` names, resolved unverified."""
+    async def _named_client(
+        self, assertion: str, known: ClientDocument
+    ) -> tuple[ClientDocument, str]:
+        """The fault: the client the assertion's own ``iss`` names, resolved unverified.
+
+        The request's own client, already read for this request, is not fetched again.
+        """
         try:
             issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
             if not isinstance(issuer, str):
                 raise ClientAuthError("the client assertion names no issuer")
+            if issuer == known.client_id:
+                return known, issuer
             return await self.resolve(issuer), issuer
         except ClientError as exc:
             if exc.stage == "rate":
