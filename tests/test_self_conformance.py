@@ -193,12 +193,14 @@ def test_demo_writes_reports_and_exits_zero(tmp_path: Path, state_dir: Path) -> 
     done = _run(["demo", "--report-dir", str(tmp_path), "--state-dir", str(state_dir)])
     assert done.returncode == 0, done.stdout[-3000:]
     assert "CONFORMANT on the" in done.stdout
-    assert "not tested by this version" in done.stdout
+    assert "not tested by this version" not in done.stdout  # every R and Rec row is checked
+    assert "untestable from outside (the report says why): CIMD-DISC-06" in done.stdout
     report = Report.load(tmp_path / "report.json")
     judged = report.coverage["scored_rows_checked"] - len(LAB_ONLY)
     assert report.coverage["scored_rows_judged"] == judged
     assert "ssrf: judged in lab mode (--lab" in done.stdout
-    assert "not tested by this version" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "untestable from outside." in html and "not tested by this version" in html
     assert report.schema == "cimd-conformance-report/1"
     assert report.mode == "loopback"
     not_passed = {r.requirement: r.verdict for r in report.results if r.verdict not in GREEN}

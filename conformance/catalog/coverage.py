@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance.catalog import derived, requirements
 from conformance.catalog.requirements import Tier
+from conformance.catalog.untestable import UNTESTABLE
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
@@ -126,7 +127,10 @@ def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, An
         counts = tiers[tier]
         counts["catalog"] += 1
         if row.id not in checked:
-            not_tested.append({"id": row.id, "tier": tier, "title": row.title})
+            entry = {"id": row.id, "tier": tier, "title": row.title}
+            if row.id in UNTESTABLE:  # no outside observation can judge it: say why
+                entry["untestable"] = UNTESTABLE[row.id]
+            not_tested.append(entry)
             continue
         counts["checked"] += 1
         verdict = verdict_of.get(row.id, "not reached")
