@@ -137,7 +137,7 @@ def test_the_run_deadline_ends_the_run(issuer: str, state_dir: Path, tmp_path: P
     assert stopped and all(r.verdict == "harness-error" for r in stopped)
     # the clean reference AS: every other check is judged as usual, none is blamed
     others = {r.verdict for r in report.results if r not in stopped}
-    assert others <= {"pass", "not-applicable"}, others
+    assert others <= {"pass", "not-applicable", "informational"}, others
     if report.preflight.get("error") is None:
         assert f"{fired} before this check; raise it with --run-timeout" in {
             r.observed for r in stopped

@@ -56,7 +56,14 @@ def test_invalid_metadata_is_a_harness_error(
     assert "has no usable authorization_endpoint" in report.preflight["error"]
     assert report.preflight["metadata_url"].endswith("/.well-known/oauth-authorization-server")
     # the metadata itself was read: its own defects are scored, nothing else is
-    assert report.failed_requirements() == {"CIMD-DISC-01", "MCP-AUTH-02"}
+    # (MCP-AUTH-03 restates the CIMD-00 rows, DISC-01 among them; "x" is no https endpoint)
+    assert report.failed_requirements() == {
+        "CIMD-DISC-01",
+        "MCP-AUTH-02",
+        "MCP-AUTH-03",
+        "MCP-AUTH-09",
+        "MCP-AUTH-13",
+    }
 
 
 def test_a_login_recipe_that_no_longer_matches_is_a_harness_error(

@@ -122,9 +122,12 @@ def test_run_through_a_public_url(tmp_path: Path, tunnel: tuple[int, Tunnel]) ->
         "CIMD-SEC-03",
         "CIMD-SEC-05",
         "CIMD-SEC-06",
+        "CIMD-FETCH-05",  # the bad-TLS listeners have no public URLs here
+        "CIMD-UI-07",  # not declared an MCP proxy
+        "MCP-AUTH-10",  # no MCP server named
     }
     assert "canaries on this machine cannot see" in verdicts["CIMD-SEC-02"].observed
-    assert {r.verdict for r in report.results} <= {"pass", "not-applicable"}
+    assert {r.verdict for r in report.results} <= {"pass", "not-applicable", "informational"}
 
 
 def test_a_bad_public_url_is_a_target_file_error(tmp_path: Path) -> None:

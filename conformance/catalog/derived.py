@@ -132,8 +132,8 @@ def derive(
 
     Its verdict: violated (at the weaker tier) as soon as a reported source was violated.
     Otherwise a derived row gets a result only when every source this version checks
-    (``checked``) was reported, so a partial run never passes it on a few rows: a harness
-    error when a source could not be tested, else pass when a source passed, else not
+    (``checked``) was reported and none was a harness error (that row already says why), so
+    a partial run never passes it on a few rows: pass when a source passed, else not
     applicable.
     """
     worst = _worst(results)
@@ -151,8 +151,7 @@ def derive(
             verdict = verdict_for_violation(scored, strict=strict)
             what = "violated by " + ", ".join(f"{s.requirement} ({s.verdict})" for s in violated)
         elif any(s.verdict == Verdict.HARNESS_ERROR.value for s in seen):
-            verdict = Verdict.HARNESS_ERROR
-            what = "a row it rests on could not be tested"
+            continue  # not judged: the row it rests on already says why it could not be
         elif any(s.verdict in _JUDGED for s in seen):
             verdict = Verdict.PASS
             judged = [s.requirement for s in seen if s.verdict in _JUDGED]
