@@ -59,6 +59,8 @@ from mock_servers.runner import Server
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
 DEADLINES = ["--exchange-timeout", "2", "--check-timeout", "20", "--run-timeout", "90"]
+# the runs that must end conformant judge a fetch's time limits, which needs 7 s or more
+JUDGE_FETCHES = ("--exchange-timeout", "8")
 BOUND_S = 150.0  # generous: proves "does not hang", measures nothing
 HERE = Path(__file__).resolve().parent
 
@@ -85,7 +87,7 @@ def _run_args(out: Path, state: Path, *args: str) -> list[str]:
 
 
 def _target_args(out: Path, state: Path, *args: str) -> list[str]:
-    return _run_args(out, state, *args, "--password", PASSWORD, *DEADLINES)
+    return _run_args(out, state, "--password", PASSWORD, *DEADLINES, *args)  # args win
 
 
 def _raw(handler: Handler, tls: bool = True) -> Case:
@@ -148,7 +150,7 @@ def huge_page(tmp: Path, state: Path) -> Iterator[Setup]:
     padding = b"<div hidden>" + b"x" * 3_000_000 + b"</div>"
     with reference_with_page(tmp, state, padding) as issuer:
         out = tmp / "out"
-        yield Setup(_target_args(out, state, "--issuer", issuer), out, 0, "")
+        yield Setup(_target_args(out, state, "--issuer", issuer, *JUDGE_FETCHES), out, 0, "")
 
 
 @contextlib.contextmanager
@@ -158,7 +160,7 @@ def echoing(tmp: Path, state: Path) -> Iterator[Setup]:
     extra = ("--echo-secrets", str(log), "--password", PASSWORD)
     with ReferenceTarget(state_dir=state, extra_args=extra) as target:
         out = tmp / "out"
-        args = _target_args(out, state, "--issuer", target.issuer)
+        args = _target_args(out, state, "--issuer", target.issuer, *JUDGE_FETCHES)
         yield Setup(args, out, 0, "", echo_log=log)
 
 

@@ -17,10 +17,13 @@ import pytest
 
 from conformance.report.model import Report
 from conformance.target.reference import ReferenceTarget
-from mock_servers.reference_as import VARIANTS
+from mock_servers.reference_as import FAULTS, VARIANTS
 
 pytestmark = pytest.mark.slow
-LAB_ONLY = ("CIMD-SEC-01", "CIMD-SEC-03")  # need the lab's DNS: not applicable on loopback
+# need the lab's DNS: not applicable on loopback (as in tests/test_self_conformance.py)
+LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
+    rid for f in FAULTS for rid in f.breaks_in("loopback")
+}
 # the rate-limited variant keeps a per-client interval (so it still answers 429 now and
 # then) with a budget one run meets in time, paced as in the self-test's variant matrix
 LIMITS = {"rate-limited": ("--rate-interval", "0.1", "--rate-budget", "1000")}
@@ -46,7 +49,17 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
         asks = ["--param", f"resource={resource[1]}"]  # as demo sends it
         places = [*PACING, "--report-dir", str(out), "--state-dir", str(state)]
         done = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "run", "--strict", *issuers, *asks, *places],
+            [
+                sys.executable,
+                "-m",
+                "conformance.cli",
+                "run",
+                "--strict",
+                "--mcp-proxy",
+                *issuers,
+                *asks,
+                *places,
+            ],
             capture_output=True,
             text=True,
             timeout=1800,
