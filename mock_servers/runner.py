@@ -209,12 +209,15 @@ class Server:
                 self._sock.close()
             return
         if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+            # a loop that already ended (its serving task finished) has nothing to stop
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(SHUTDOWN_TIMEOUT_S)
         self._thread = None
-        # hypercorn may already have closed the descriptor it was handed
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        # hypercorn was handed the descriptor (fd://N) and closes it with its own socket; by
+        # now the number may belong to another server's new socket, so it is never closed
+        # here again, only let go of
+        self._sock.detach()
 
     def raise_crash(self) -> None:
         """Re-raise, in the caller's thread, an exception the app raised while serving."""
@@ -250,7 +253,19 @@ class Server:
             self._loop.run_until_complete(
                 serve(self._guarded, self._config(), shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
             )
+        except Exception:
+            if not self._stop.is_set():
+                raise  # asked to stop while still starting: its errors are the stop's
         finally:
+            # as asyncio.run ends: the tasks still pending (hypercorn's lifespan) are
+            # cancelled and awaited, so none is destroyed pending with its socket open
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                gathered = asyncio.gather(*pending, return_exceptions=True)
+                self._loop.run_until_complete(gathered)
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
