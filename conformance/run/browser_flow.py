@@ -188,11 +188,7 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 asked = response.headers.get("retry-after") if response is not None else None
                 approve = page.locator(recipe.approve_selector).first
-                settled = time.monotonic() + self.SETTLE_S
-                while not approve.is_visible() and time.monotonic() < settled:
-                    if browser_mod.reaches(page.url, redirect_uri):
-                        break
-                    page.wait_for_timeout(100)
+                self._settle(page, approve, redirect_uri)
                 traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
@@ -239,11 +235,7 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
                 approve = page.locator(recipe.approve_selector).first
-                settled = time.monotonic() + self.SETTLE_S
-                while not approve.is_visible() and time.monotonic() < settled:
-                    if browser_mod.reaches(page.url, redirect_uri):
-                        break
-                    page.wait_for_timeout(100)
+                self._settle(page, approve, redirect_uri)
                 if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
                     browser_mod.log_in_if_asked(page, recipe)
                 traffic.quiet(self.QUIET_MS, self.IDLE_MS)
@@ -346,11 +338,7 @@ class BrowserFlow:
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 approve = page.locator(recipe.approve_selector).first
-                settled = time.monotonic() + self.SETTLE_S
-                while not approve.is_visible() and time.monotonic() < settled:
-                    if browser_mod.reaches(page.url, redirect_uri):
-                        break
-                    page.wait_for_timeout(100)
+                self._settle(page, approve, redirect_uri)
                 shown = approve.is_visible() and status not in TRANSIENT_STATUSES
                 text = redact_text(page.inner_text("body")) if shown else ""
                 urls = page.evaluate(_URL_ATTRIBUTES, list(URL_ATTRIBUTES)) if shown else []
@@ -375,6 +363,17 @@ class BrowserFlow:
         """
         counts = self._run.preflight
         counts["browser_navigations"] = counts.get("browser_navigations", 0) + pages
+
+    def _settle(self, page: Any, approve: Any, redirect_uri: str) -> None:
+        """Wait up to :attr:`SETTLE_S` for a page built by script to show its approve control.
+
+        The wait ends early once the control shows or the page has gone on to the redirect URI.
+        """
+        settled = time.monotonic() + self.SETTLE_S
+        while not approve.is_visible() and time.monotonic() < settled:
+            if browser_mod.reaches(page.url, redirect_uri):
+                break
+            page.wait_for_timeout(100)
 
     def _context(self) -> Any:
         if self._run.login_context is not None:
