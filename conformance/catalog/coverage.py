@@ -17,11 +17,10 @@ from typing import Any
 from conformance.catalog import derived, requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.untestable import UNTESTABLE
+from conformance.catalog.verdicts import JUDGED
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
-# verdicts that rest on an observation of the target; not-applicable and harness-error do not
-_JUDGED = frozenset({"pass", "fail", "non-strict", "advisory", "informational"})
 
 # One scenario module per catalog group (requirements.md §2): where a group's checks live. A
 # group without checks yet gets its module when its first check lands.
@@ -134,7 +133,7 @@ def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, An
             continue
         counts["checked"] += 1
         verdict = verdict_of.get(row.id, "not reached")
-        if verdict in _JUDGED:
+        if verdict in JUDGED:
             counts["judged"] += 1
         else:
             not_judged.append({"id": row.id, "tier": tier, "verdict": verdict})

@@ -22,7 +22,14 @@ from types import MappingProxyType
 
 from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
-from conformance.catalog.verdicts import Verdict, verdict_for_violation, weaker
+from conformance.catalog.verdicts import (
+    JUDGED,
+    TIER_ORDER,
+    VIOLATIONS,
+    Verdict,
+    verdict_for_violation,
+    weaker,
+)
 
 CHECK_NAME = "derived"
 """The ``check`` of a derived result: no check of its own ran."""
@@ -44,11 +51,6 @@ _POINTS_TO: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # Draft codes up to CIMD-00's successor I00 (catalog §0.2): MCP-AUTH-03 is "the CIMD rows
 # with Since <= I00".
 _UP_TO_I00 = ("P00", "P01", "P02", "P03", "I00")
-
-VIOLATIONS = frozenset(
-    {Verdict.FAIL.value, Verdict.NON_STRICT.value, Verdict.ADVISORY.value}
-)  # an informational result records; it never violates
-_JUDGED = VIOLATIONS | {Verdict.PASS.value, Verdict.INFORMATIONAL.value}
 
 
 @dataclass(frozen=True)
@@ -147,14 +149,14 @@ def derive(
         violated = [s for s in seen if s.verdict in VIOLATIONS]
         if violated:
             # the most severe of the violations, each at the weaker of its two tiers
-            scored = min((weaker(tier, Tier(s.tier)) for s in violated), key=_TIER_ORDER.index)
+            scored = min((weaker(tier, Tier(s.tier)) for s in violated), key=TIER_ORDER.index)
             verdict = verdict_for_violation(scored, strict=strict)
             what = "violated by " + ", ".join(f"{s.requirement} ({s.verdict})" for s in violated)
         elif any(s.verdict == Verdict.HARNESS_ERROR.value for s in seen):
             continue  # not judged: the row it rests on already says why it could not be
-        elif any(s.verdict in _JUDGED for s in seen):
+        elif any(s.verdict in JUDGED for s in seen):
             verdict = Verdict.PASS
-            judged = [s.requirement for s in seen if s.verdict in _JUDGED]
+            judged = [s.requirement for s in seen if s.verdict in JUDGED]
             what = f"held by {', '.join(judged)}"
         else:
             verdict = Verdict.NOT_APPLICABLE
@@ -171,6 +173,3 @@ def derive(
             )
         )
     return derived
-
-
-_TIER_ORDER = (Tier.REQUIRED, Tier.RECOMMENDED, Tier.ADVISORY, Tier.INFORMATIONAL)

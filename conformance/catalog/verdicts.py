@@ -25,6 +25,14 @@ class Verdict(enum.Enum):
     HARNESS_ERROR = "harness-error"
 
 
+VIOLATIONS = frozenset({Verdict.FAIL.value, Verdict.NON_STRICT.value, Verdict.ADVISORY.value})
+"""The verdicts that say the target violated a requirement, whatever its tier."""
+
+JUDGED = VIOLATIONS | {Verdict.PASS.value, Verdict.INFORMATIONAL.value}
+"""The verdicts that rest on an observation of the target (not-applicable and harness-error
+do not)."""
+
+
 class NonConformance(AssertionError):
     """The target violated the requirement a check verifies.
 
@@ -63,14 +71,15 @@ class HarnessError(Exception):
     """The suite could not test: the message names the cause and the fix."""
 
 
-_ORDER = (Tier.REQUIRED, Tier.RECOMMENDED, Tier.ADVISORY, Tier.INFORMATIONAL)
+TIER_ORDER = (Tier.REQUIRED, Tier.RECOMMENDED, Tier.ADVISORY, Tier.INFORMATIONAL)
+"""The tiers, strongest first."""
 
 
 def weaker(tier: Tier, other: Tier | None) -> Tier:
     """The weaker of two tiers (``other`` may be None)."""
     if other is None:
         return tier
-    return max(tier, other, key=_ORDER.index)
+    return max(tier, other, key=TIER_ORDER.index)
 
 
 def verdict_for_violation(tier: Tier, *, strict: bool) -> Verdict:

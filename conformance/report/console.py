@@ -93,23 +93,19 @@ def _scope(report: Report) -> list[str]:
     missing = not_tested_line(
         {"not_tested": [r for r in coverage["not_tested"] if r["tier"] in ("R", "Rec")]}
     )
-    untestable = [r["id"] for r in coverage["not_tested"] if r.get("untestable")]
-    if untestable:
-        lines += textwrap.wrap(
-            f"untestable from outside (the report says why): {', '.join(untestable)}",
-            width=100,
-            initial_indent="  ",
-            subsequent_indent="    ",
-            break_on_hyphens=False,
-        )
-    if missing:
-        lines += textwrap.wrap(
-            f"not tested by this version: {missing}",
-            width=100,
-            initial_indent="  ",
-            subsequent_indent="    ",
-            break_on_hyphens=False,
-        )
+    untestable = ", ".join(r["id"] for r in coverage["not_tested"] if r.get("untestable"))
+    for label, rows in (
+        ("untestable from outside (the report says why)", untestable),
+        ("not tested by this version", missing),
+    ):
+        if rows:
+            lines += textwrap.wrap(
+                f"{label}: {rows}",
+                width=100,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
     return lines
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.catalog.verdicts import Verdict, exit_code
+from conformance.catalog.verdicts import VIOLATIONS, Verdict, exit_code
 from conformance.report.baseline import Baseline
 
 SCHEMA = "cimd-conformance-report/1"
@@ -119,8 +119,7 @@ class Report:
         ``fail``, plus ``non-strict`` (a Recommended row without ``--strict``) and
         ``advisory`` (an Advisory row, which never fails a run).
         """
-        violated = {Verdict.FAIL.value, Verdict.NON_STRICT.value, Verdict.ADVISORY.value}
-        return {r.requirement for r in self.results if r.verdict in violated}
+        return {r.requirement for r in self.results if r.verdict in VIOLATIONS}
 
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON form."""
