@@ -443,8 +443,8 @@ INSIDE = r"""
 import sys, time
 from conformance.run import interrupts
 interrupts.install()
-print("ready", flush=True)
 try:
+    print("ready", flush=True)  # inside the try: the signal may come before the next line
     time.sleep(60)
 except KeyboardInterrupt:
     sys.exit(interrupts.exit_code(interrupts.received()))
