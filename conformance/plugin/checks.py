@@ -6,14 +6,16 @@ one :class:`SuiteRun`; the others need a target (``cimd_issuer``, parametrized b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from conformance.browser.driver import Browser
 from conformance.harness.session import TargetSession
 from conformance.network.topology import Network, Planter
-from conformance.plugin.run import RUN_KEY
+from conformance.plugin.collector import EARLY_FETCHES_KEY, MARK_KEY
+from conformance.plugin.run import RUN_KEY, requirements_for
 from conformance.run.browser_flow import BrowserFlow
 from conformance.run.state import RunConfig, TargetRun
 from conformance.run.suite import SuiteRun
@@ -87,14 +89,45 @@ def cimd_discovery(cimd_metadata: Target) -> Target:
 
 
 @pytest.fixture
-def cimd_target(cimd_target_run: TargetRun) -> TargetSession:
-    """The logged-in HTTP session with the target; its exchange log starts empty."""
+def cimd_target(
+    cimd_target_run: TargetRun,
+    cimd_shared_metadata_host: MetadataHost,
+    request: pytest.FixtureRequest,
+) -> TargetSession:
+    """The logged-in HTTP session with the target; its exchange log starts empty.
+
+    The first time a target's session is asked for, the first parts of its waiting checks
+    run (:mod:`conformance.harness.head_start`), and this check's fetch log starts after them.
+    """
     session = cimd_target_run.require_session()
+    host = cimd_shared_metadata_host
+    heads = cimd_target_run.head_starts
+    heads.begin(session, host, requirements_for(request.session.items, cimd_target_run.issuer))
+    if MARK_KEY in request.node.stash:
+        request.node.stash[MARK_KEY] = host.mark()
     session.exchanges.clear()
     session.attempts.clear()
     session.waits.clear()
     session.control = None  # each check's refusals get their own control
     return session
+
+
+@pytest.fixture
+def cimd_head_start(
+    cimd_target_run: TargetRun,
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    request: pytest.FixtureRequest,
+) -> Callable[[str], Any]:
+    """What the first part of this check left (run ahead of it, or now); see head_start."""
+
+    def take(requirement: str) -> Any:
+        heads = cimd_target_run.head_starts
+        value, fetches = heads.take(requirement, cimd_target, cimd_metadata_host)
+        request.node.stash[EARLY_FETCHES_KEY] = fetches
+        return value
+
+    return take
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ from conformance.run.state import RunConfig
 from conformance.run.suite import SuiteRun
 
 MARK_KEY = pytest.StashKey[int]()
+EARLY_FETCHES_KEY = pytest.StashKey[list[Any]]()
+"""Fetches a check's first part caused before its turn (:mod:`conformance.harness.head_start`)."""
 """A check's position in the metadata host's fetch log when it started (its evidence)."""
 
 _QUIET = frozenset({Verdict.NON_STRICT, Verdict.ADVISORY, Verdict.INFORMATIONAL})
@@ -148,7 +150,9 @@ class ResultCollector:
                 evidence["waits"] = list(session.waits)
         host = funcargs.get("cimd_metadata_host")
         if host is not None and MARK_KEY in item.stash:
-            evidence["fetches"] = [f.summary() for f in host.fetches_since(item.stash[MARK_KEY])]
+            early = item.stash.get(EARLY_FETCHES_KEY, [])
+            fetches = [*early, *host.fetches_since(item.stash[MARK_KEY])]
+            evidence["fetches"] = [f.summary() for f in fetches]
         planter = funcargs.get("cimd_ssrf")
         if planter is not None:
             evidence["canaries"] = planter.evidence()

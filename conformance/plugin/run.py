@@ -16,6 +16,7 @@ from collections.abc import Generator
 
 import pytest
 
+from conformance.harness.head_start import has_head_start
 from conformance.plugin.collector import ResultCollector
 from conformance.report.baseline import Baseline
 from conformance.report.model import Report
@@ -74,10 +75,17 @@ class CimdRun:
             ids = [label_for(i) for i in issuers]
             metafunc.parametrize("cimd_issuer", issuers, indirect=True, scope="session", ids=ids)
 
+    @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """Leave out the checks a targeted issuer is not judged on (``judge_only``)."""
+        """Order the checks and leave out those a targeted issuer is not judged on.
+
+        Each target's checks with a head start go last among its checks (their first parts
+        run with the target's first check: :mod:`conformance.harness.head_start`); checks a
+        targeted issuer is not judged on (``judge_only``) are left out.
+        """
+        items[:] = waiting_last(items)
         only = {issuer: set(rows) for issuer, rows in (self.config.judge_only or {}).items()}
         if not only:
             return
@@ -123,6 +131,39 @@ class CimdRun:
 
 RUN_KEY = pytest.StashKey[CimdRun]()
 """Where the session keeps its :class:`CimdRun` (absent when no target was named)."""
+
+
+def requirements_for(items: list[pytest.Item], issuer: str) -> list[str]:
+    """The requirements of the checks selected for ``issuer``, in run order."""
+    found = []
+    for item in items:
+        mark = item.get_closest_marker("requirement")
+        if mark is not None and _issuer(item) == issuer:
+            found.append(str(mark.args[0]))
+    return found
+
+
+def waiting_last(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items`` with each target's head-started checks moved after its other checks.
+
+    Items of one target stay together (pytest groups them by the session-scoped target);
+    within each run of one target's items the order is otherwise kept.
+    """
+    ordered: list[pytest.Item] = []
+    block: list[pytest.Item] = []
+    waiting: list[pytest.Item] = []
+    current: str | None = None
+    for item in items:
+        if _issuer(item) != current:
+            ordered += block + waiting
+            block, waiting, current = [], [], _issuer(item)
+        (waiting if _waits(item) else block).append(item)
+    return ordered + block + waiting
+
+
+def _waits(item: pytest.Item) -> bool:
+    mark = item.get_closest_marker("requirement")
+    return mark is not None and has_head_start(str(mark.args[0]))
 
 
 def _issuer(item: pytest.Item) -> str | None:

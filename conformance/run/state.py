@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from conformance.browser import driver as browser_mod
 from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
+from conformance.harness.head_start import HeadStarts
 from conformance.harness.session import TargetSession
 from conformance.report.paths import label_for
 from conformance.target import deadline
@@ -68,6 +69,8 @@ class TargetRun:
     preflight: dict[str, Any] = field(default_factory=dict)
     gone: str = ""
     """Why the target no longer answers (every remaining check is a harness error)."""
+    head_starts: HeadStarts = field(default_factory=HeadStarts)
+    """The first parts of checks that wait, run when the target's checks begin."""
 
     def require_target(self) -> Target:
         """The discovered target, or the preflight's harness error."""

@@ -6,7 +6,9 @@ fetched for. Judged by the metadata host's fetch log: a GET logged, or not, betw
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from email.utils import formatdate
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,6 +17,7 @@ from conformance.catalog.verdicts import NonConformance, NotApplicable
 from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, cached_for, document_for, public_client
 from conformance.harness.flows import refresh_token_for
+from conformance.harness.head_start import head_start
 from conformance.harness.session import Attempt, TargetSession
 from conformance.harness.verify import Case, verify_refused
 from mock_servers.hosting import Hosting
@@ -129,23 +132,17 @@ def test_invalid_documents_are_not_cached(
     _verify_not_cached(results, "an invalid document")
 
 
-@pytest.mark.requirement("CIMD-CACHE-04")
-def test_stale_metadata_is_fetched_again(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """A document with redirect URIs r and r2 and ``max-age=2`` is accepted with r; then r
-    is removed from it, and AUTHZ(U, r) is sent once 2.5 s have passed since the fetch (a
-    short lifetime keeps the run fast).
-
-    Expects: the request with r is refused once the cached copy is stale.
-    """
-    host = cimd_metadata_host
+@head_start("CIMD-CACHE-04")
+def _stale_metadata_started(
+    target: TargetSession, host: MetadataHost
+) -> tuple[ProbeClient, float, str]:
+    """CIMD-CACHE-04 up to its wait: the client accepted with r, then r removed."""
     client = public_client(host)
     kept = host.base_url + host.new_path("cb")
     document = {**client.document, "redirect_uris": [client.redirect_uri, kept]}
     age = f"max-age={SHORT_LIFETIME_S}"
     host.serve(client.client_id, cached_for(document, age))
-    fresh = cimd_target.attempt(client.client_id, client.redirect_uri)
+    fresh = target.attempt(client.client_id, client.redirect_uri)
     if not fresh.outcome.accepted:
         raise NotApplicable(
             f"the client with both redirect URIs was not accepted ({fresh.outcome.describe()})"
@@ -156,6 +153,21 @@ def test_stale_metadata_is_fetched_again(
         (fetch.at for fetch in host.fetches(client.client_id)), default=time.monotonic()
     )
     host.serve(client.client_id, cached_for({**document, "redirect_uris": [kept]}, age))
+    return client, fetched_at, age
+
+
+@pytest.mark.requirement("CIMD-CACHE-04")
+def test_stale_metadata_is_fetched_again(
+    cimd_target: TargetSession, cimd_head_start: Callable[[str], Any]
+) -> None:
+    """A document with redirect URIs r and r2 and ``max-age=2`` is accepted with r; then r
+    is removed from it, and AUTHZ(U, r) is sent once 2.5 s have passed since the fetch (a
+    short lifetime keeps the run fast; the first request is sent when the target's checks
+    begin, so the wait passes while they run).
+
+    Expects: the request with r is refused once the cached copy is stale.
+    """
+    client, fetched_at, age = cimd_head_start("CIMD-CACHE-04")
     span = SHORT_LIFETIME_S + STALE_MARGIN_S
     cimd_target.sit_out(fetched_at + span - time.monotonic(), span, f"{age} to run out")
     stale = cimd_target.attempt(client.client_id, client.redirect_uri)
@@ -245,18 +257,9 @@ EXPIRES_S = 3  # the Expires lifetime: whole seconds, as an HTTP-date has no fra
 EXPIRED_MARGIN_S = 1.0  # past the Expires time (an HTTP-date is rounded down to the second)
 
 
-@pytest.mark.requirement("CIMD-CACHE-07")
-def test_expires_header_is_recorded(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """Serves a valid document with ``Expires`` 3 s ahead and no Cache-Control; sends AUTHZ
-    twice at once, and, only if the second was served from a cache, once more after the
-    Expires time (the wait is skipped when nothing was cached).
-
-    Expects: recorded, not scored: whether Expires is used for caching, and whether the
-    document is fetched again once it has expired.
-    """
-    host = cimd_metadata_host
+@head_start("CIMD-CACHE-07")
+def _expires_started(target: TargetSession, host: MetadataHost) -> tuple[ProbeClient, float, int]:
+    """CIMD-CACHE-07 up to its wait: the two requests sent within the Expires time."""
     client = public_client(host)
     expires_at = time.time() + EXPIRES_S
     headers = (
@@ -264,15 +267,33 @@ def test_expires_header_is_recorded(
         ("expires", formatdate(expires_at, usegmt=True)),
     )
     host.serve(client.client_id, Hosting.document(client.document, headers=headers))
-    first, _ = _attempt_counted(cimd_target, host, client)
+    first, _ = _attempt_counted(target, host, client)
     if not first.outcome.accepted:
         raise NotApplicable(f"the document was not accepted ({first.outcome.describe()})")
-    _, within = _attempt_counted(cimd_target, host, client)
+    _, within = _attempt_counted(target, host, client)
+    return client, expires_at, within
+
+
+@pytest.mark.requirement("CIMD-CACHE-07")
+def test_expires_header_is_recorded(
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_head_start: Callable[[str], Any],
+) -> None:
+    """Serves a valid document with ``Expires`` 3 s ahead and no Cache-Control; sends AUTHZ
+    twice, and, only if the second was served from a cache, once more after the Expires
+    time (the first two are sent when the target's checks begin, so the wait passes while
+    they run).
+
+    Expects: recorded, not scored: whether Expires is used for caching, and whether the
+    document is fetched again once it has expired.
+    """
+    client, expires_at, within = cimd_head_start("CIMD-CACHE-07")
     after = None
     if within == 0:
         span = EXPIRES_S + EXPIRED_MARGIN_S
         cimd_target.sit_out(expires_at + EXPIRED_MARGIN_S - time.time(), span, "Expires to pass")
-        _, after = _attempt_counted(cimd_target, host, client)
+        _, after = _attempt_counted(cimd_target, cimd_metadata_host, client)
     raise observers.expires_honoured(within, after, EXPIRES_S)
 
 
