@@ -1,0 +1,100 @@
+"""One lint: a document from a file or a URL, through every rule that applies.
+
+With a FILE only the static rules run; the URL they judge is ``--url`` when given, else the
+document's own ``client_id``. With a URL the document is fetched (:mod:`.fetch`) and the live
+rules run too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cimd_rules.client_id import syntax_problems
+from conformance.lint import document_rules, live, profiles, uri_members
+from conformance.lint.fetch import TlsRefused, Unreachable, client, get, tls_context
+from conformance.lint.findings import Finding, LintResult
+from conformance.lint.url_rules import url_findings
+
+
+def static_findings(body: bytes, url: str | None, profile: str) -> tuple[list[Finding], Any]:
+    """The static rules on ``body`` (and ``url``, when known); also the parsed document."""
+    found = [*document_rules.size_finding(len(body))]
+    try:
+        doc = document_rules.parse(body)
+    except document_rules.NotADocument as exc:
+        return [*found, document_rules.not_json_finding(str(exc))], None
+    if url is None and isinstance(doc.get("client_id"), str):
+        url = doc["client_id"]
+    if url is not None:
+        found += url_findings(url)
+    found += document_rules.document_findings(doc, url)
+    found += profiles.required_member_findings(doc, profile)
+    found += uri_members.redirect_uri_findings(doc, profile)
+    found += uri_members.display_url_findings(doc, url)
+    if profile == "atproto":
+        found += profiles.atproto_findings(doc, url)
+    return found, doc
+
+
+def lint_file(path: Path, *, url: str | None = None, profile: str = "mcp") -> LintResult:
+    """Lint the document in ``path`` with the static rules."""
+    result = LintResult(source=str(path), profile=profile)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        result.problem = f"cannot read the file ({exc.strerror or exc})"
+        return result
+    result.findings, doc = static_findings(body, url, profile)
+    claimed = doc.get("client_id") if isinstance(doc, dict) else None
+    result.url = url if url is not None else claimed if isinstance(claimed, str) else None
+    return result
+
+
+def lint_url(url: str, *, profile: str = "mcp", options: live.LiveOptions) -> LintResult:
+    """Lint the document served at ``url``: the static rules, then the live ones."""
+    result = LintResult(source=url, url=url, profile=profile)
+    if syntax_problems(url):  # an AS refuses the URL before any fetch (CIMD-URL-09)
+        note = Finding(
+            "CIMD-PUB-03",
+            "info",
+            "client_id URL",
+            "not fetched: no AS fetches a URL that breaks CIMD-PUB-01",
+            "fix the URL, then lint it again",
+        )
+        result.findings = [*url_findings(url), note]
+        return result
+    result.live = True
+    try:
+        result.findings = _live(url, profile, options)
+    except Unreachable as exc:
+        result.problem = f"{exc}. Check the URL and that this machine can reach it"
+    return result
+
+
+def _live(url: str, profile: str, options: live.LiveOptions) -> list[Finding]:
+    found = live.address_findings(url, options)
+    with client(tls_context(options.ca_file), options.timeout_s) as http:
+        try:
+            first = get(http, url, options.timeout_s, accept="application/json")
+        except TlsRefused as exc:
+            return [*url_findings(url), *found, live.tls_finding(url, exc)]
+        if first.status != 200:
+            return [*url_findings(url), *found, live.status_finding(first)]
+        found += live.answer_findings(first)
+        if first.truncated:
+            return [*url_findings(url), *found, *document_rules.size_finding(len(first.body))]
+        second = get(
+            http,
+            url,
+            options.timeout_s,
+            accept="*/*",
+            **{"user-agent": "Mozilla/5.0 (compatible; cimd-conformance-lint)"},
+        )
+        found += live.same_answer_finding(first, second)
+        static, doc = static_findings(first.body, url, profile)
+        found += static
+        if isinstance(doc, dict):
+            found += live.jwks_uri_findings(http, doc, options.timeout_s)
+            found += live.logo_findings(http, doc, options.timeout_s)
+    return found
