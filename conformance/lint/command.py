@@ -61,7 +61,7 @@ def add_parser(commands: Any) -> None:
     lint.add_argument(
         "--allow-special-use",
         action="store_true",
-        help="a development host: a loopback or private address is info, not an error",
+        help="a development host: do not report loopback or private addresses (PUB-14)",
     )
 
 

@@ -95,8 +95,7 @@ class LintResult:
         if self.problem is not None:
             return f"cimd-conformance lint: could not lint {self.source}: {self.problem}"
         lines = [
-            f"{f['severity']:<7} {f['rule']}  {f['where']}: {f['message']}\n"
-            f"{'':<8}{'':<13} fix: {f['fix']}"
+            f"{f['severity']:<7} {f['rule']}  {f['where']}: {f['message']}\n{'':<21}fix: {f['fix']}"
             for f in self.to_json()["findings"]
         ]
         what = f"{self.url or self.source} ({'fetched' if self.live else 'static rules only'})"

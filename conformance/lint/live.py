@@ -20,7 +20,7 @@ from cimd_rules.credentials import PRIVATE_KEY_MEMBERS
 from cimd_rules.special_use import special_use
 from cimd_rules.uri import split_uri
 from conformance.lint.fetch import Answer, TlsRefused, Unreachable, get, resolve
-from conformance.lint.findings import Finding, Severity, quoted
+from conformance.lint.findings import Finding, quoted
 
 _JSON_TYPE = re.compile(r"application/([a-z0-9.+-]+\+)?json", re.IGNORECASE)
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
@@ -34,7 +34,7 @@ class LiveOptions:
     Attributes:
         ca_file: a CA to trust besides the system's (PEM), e.g. a test CA.
         timeout_s: the limit on each step (resolving, connecting, each read).
-        allow_special_use: a development host: a special-use address is info, not an error.
+        allow_special_use: a development host: special-use addresses are not reported.
     """
 
     ca_file: Path | None = None
@@ -48,23 +48,23 @@ def address_findings(url: str, options: LiveOptions) -> list[Finding]:
     Raises:
         Unreachable: the host does not resolve.
     """
+    if options.allow_special_use:
+        return []
     host, port = split_uri(url).host_port()
     found = []
     for address in resolve(host, int(port or 443), options.timeout_s):
         block = special_use(ipaddress.ip_address(address.partition("%")[0]))
-        if block is None:
-            continue
-        severity: Severity = "info" if options.allow_special_use else "error"
-        found.append(
-            Finding(
-                "CIMD-PUB-14",
-                severity,
-                "client_id host",
-                f"{quoted(host)} resolves to {address}, {block}: ASes refuse to "
-                "fetch from special-use addresses (CIMD-02 §8.6)",
-                "serve the document from a host with public addresses only",
+        if block is not None:
+            found.append(
+                Finding(
+                    "CIMD-PUB-14",
+                    "error",
+                    "client_id host",
+                    f"{quoted(host)} resolves to {address}, {block}: ASes refuse to fetch "
+                    "from special-use addresses (CIMD-02 §8.6)",
+                    "serve the document from a host with public addresses only",
+                )
             )
-        )
     return found
 
 
