@@ -198,3 +198,19 @@ def test_what_cannot_be_linted_exits_2_with_one_line(
 def test_a_url_breaking_pub_01_is_not_fetched(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, "http://127.0.0.1:9/client.json")
     assert code == 1 and "CIMD-PUB-01" in out and "not fetched" in out
+
+
+def test_a_special_use_ip_literal_is_an_error_even_in_a_file(tmp_path: Path) -> None:
+    url = "https://10.1.2.3/oauth/client.json"
+    path = _write(tmp_path, "lint-clean", url, "https://10.1.2.3")
+    result = lint_file(path)
+    assert _fired(result) == {("CIMD-PUB-14", "error")}
+    assert "Private-Use (RFC 1918)" in result.findings[0].message
+    assert lint_file(path, allow_special_use=True).findings == []
+
+
+def test_a_password_in_the_url_is_never_printed(tmp_path: Path) -> None:
+    url = "https://app:hunter2@client.example/oauth/client.json"
+    result = lint_file(_write(tmp_path, "lint-clean", url, M))
+    assert _fired(result) == {("CIMD-PUB-01", "error")}
+    assert "hunter2" not in json.dumps(result.to_json()) + result.render_text()

@@ -83,7 +83,12 @@ def _lint(args: argparse.Namespace) -> LintResult:
     if problem is not None:
         return LintResult(source=args.target, profile=args.profile, problem=problem)
     if not is_url:
-        return lint_file(Path(args.target), url=args.url, profile=args.profile)
+        return lint_file(
+            Path(args.target),
+            url=args.url,
+            profile=args.profile,
+            allow_special_use=args.allow_special_use,
+        )
     options = LiveOptions(args.ca, args.timeout, args.allow_special_use)
     return lint_url(args.target, profile=args.profile, options=options)
 

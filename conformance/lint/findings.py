@@ -15,12 +15,20 @@ The JSON shape (``cimd-conformance-lint/1``) is stable; fields are only ever add
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 SCHEMA = "cimd-conformance-lint/1"
+# user:password@ in a URL: the password is never written down
+_PASSWORD = re.compile(r"(//[^/?#@\s\"]*?:)[^/?#@\s\"]*@")
+
+
+def masked(text: str) -> str:
+    """``text`` with the password of every ``user:password@`` in it replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True)
@@ -80,25 +88,28 @@ class LintResult:
         ranked = sorted(self.findings, key=lambda f: (order[f.severity], f.rule))
         return {
             "schema": SCHEMA,
-            "source": self.source,
-            "url": self.url,
+            "source": masked(self.source),
+            "url": None if self.url is None else masked(self.url),
             "live": self.live,
             "profile": self.profile,
             "exit_code": self.exit_code,
-            "problem": self.problem,
+            "problem": None if self.problem is None else masked(self.problem),
             "counts": {s: self.count(s) for s in SEVERITIES},
-            "findings": [asdict(f) for f in ranked],
+            "findings": [{k: masked(v) for k, v in asdict(f).items()} for f in ranked],
         }
 
     def render_text(self) -> str:
         """Lines for people: one per finding, then a one-line summary."""
+        shown = self.to_json()
         if self.problem is not None:
-            return f"cimd-conformance lint: could not lint {self.source}: {self.problem}"
+            return f"cimd-conformance lint: could not lint {shown['source']}: {shown['problem']}"
         lines = [
             f"{f['severity']:<7} {f['rule']}  {f['where']}: {f['message']}\n{'':<21}fix: {f['fix']}"
-            for f in self.to_json()["findings"]
+            for f in shown["findings"]
         ]
-        what = f"{self.url or self.source} ({'fetched' if self.live else 'static rules only'})"
+        what = (
+            f"{shown['url'] or shown['source']} ({'fetched' if self.live else 'static rules only'})"
+        )
         counts = ", ".join(
             f"{self.count(s)} {s}{'s' if self.count(s) != 1 else ''}" for s in SEVERITIES
         )

@@ -37,8 +37,17 @@ def static_findings(body: bytes, url: str | None, profile: str) -> tuple[list[Fi
     return found, doc
 
 
-def lint_file(path: Path, *, url: str | None = None, profile: str = "mcp") -> LintResult:
-    """Lint the document in ``path`` with the static rules."""
+def lint_file(
+    path: Path, *, url: str | None = None, profile: str = "mcp", allow_special_use: bool = False
+) -> LintResult:
+    """Lint the document in ``path`` with the static rules.
+
+    Args:
+        path: the JSON file.
+        url: the URL it is served at (default: its ``client_id``).
+        profile: ``mcp``, ``cimd`` or ``atproto``.
+        allow_special_use: a development host: a special-use IP literal host is no error.
+    """
     result = LintResult(source=str(path), profile=profile)
     try:
         body = path.read_bytes()
@@ -48,6 +57,8 @@ def lint_file(path: Path, *, url: str | None = None, profile: str = "mcp") -> Li
     result.findings, doc = static_findings(body, url, profile)
     claimed = doc.get("client_id") if isinstance(doc, dict) else None
     result.url = url if url is not None else claimed if isinstance(claimed, str) else None
+    if result.url is not None and not allow_special_use:
+        result.findings += live.literal_address_findings(result.url)
     return result
 
 

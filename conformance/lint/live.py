@@ -51,21 +51,35 @@ def address_findings(url: str, options: LiveOptions) -> list[Finding]:
     if options.allow_special_use:
         return []
     host, port = split_uri(url).host_port()
-    found = []
-    for address in resolve(host, int(port or 443), options.timeout_s):
-        block = special_use(ipaddress.ip_address(address.partition("%")[0]))
-        if block is not None:
-            found.append(
-                Finding(
-                    "CIMD-PUB-14",
-                    "error",
-                    "client_id host",
-                    f"{quoted(host)} resolves to {address}, {block}: ASes refuse to fetch "
-                    "from special-use addresses (CIMD-02 §8.6)",
-                    "serve the document from a host with public addresses only",
-                )
-            )
-    return found
+    addresses = resolve(host, int(port or 443), options.timeout_s)
+    return [f for address in addresses for f in _special_use(host, address)]
+
+
+def literal_address_findings(url: str) -> list[Finding]:
+    """PUB-14 without the network: a special-use IP literal as the client_id's host."""
+    host = split_uri(url).host_port()[0]
+    try:
+        address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
+    except ValueError:
+        return []
+    return _special_use(host, str(address))
+
+
+def _special_use(host: str, address: str) -> list[Finding]:
+    block = special_use(ipaddress.ip_address(address.partition("%")[0]))
+    if block is None:
+        return []
+    resolves = f"is {block}" if host.strip("[]") == address else f"resolves to {address}, {block}"
+    return [
+        Finding(
+            "CIMD-PUB-14",
+            "error",
+            "client_id host",
+            f"{quoted(host)} {resolves}: ASes refuse to fetch from special-use addresses "
+            "(CIMD-02 §8.6)",
+            "serve the document from a host with public addresses only",
+        )
+    ]
 
 
 def tls_finding(url: str, refused: TlsRefused) -> Finding:
