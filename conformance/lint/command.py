@@ -50,7 +50,12 @@ def add_parser(commands: Any) -> None:
         help="mcp: client_name is required (default); cimd: the draft alone; atproto: "
         "cimd plus the atproto client rules",
     )
-    lint.add_argument("--ca", type=Path, help="a CA certificate to trust besides the system's")
+    lint.add_argument(
+        "--ca",
+        type=Path,
+        metavar="FILE",
+        help="a CA certificate (PEM) to trust besides the system's",
+    )
     lint.add_argument(
         "--timeout",
         type=float,

@@ -52,7 +52,8 @@ def lint_file(
     try:
         body = path.read_bytes()
     except OSError as exc:
-        result.problem = f"cannot read the file ({exc.strerror or exc})"
+        hint = "; a URL needs its scheme (https://...)" if not path.exists() else ""
+        result.problem = f"cannot read the file ({exc.strerror or exc}){hint}"
         return result
     result.findings, doc = static_findings(body, url, profile)
     claimed = doc.get("client_id") if isinstance(doc, dict) else None
