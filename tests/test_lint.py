@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,24 @@ def test_a_password_in_the_url_is_never_printed(tmp_path: Path) -> None:
     result = lint_file(_write(tmp_path, "lint-clean", url, M))
     assert _fired(result) == {("CIMD-PUB-01", "error")}
     assert "hunter2" not in json.dumps(result.to_json()) + result.render_text()
+
+
+def test_a_body_without_end_is_cut_off_and_reported(host: MetadataHost, state: Path) -> None:
+    url = host.new_client_url()
+    host.serve(url, Hosting.endless_stream({"client_id": url}))
+    options = LiveOptions(TestCA.load_or_create(state).cert_path, 5.0, True)
+    result = lint_url(url, options=options)
+    cut_off = [f for f in result.findings if f.rule == "CIMD-PUB-13"]
+    assert result.problem is None and len(cut_off) == 1 and "stopped reading" in cut_off[0].message
+
+
+def test_a_host_that_never_answers_is_left_within_the_time_limit(
+    host: MetadataHost, state: Path
+) -> None:
+    url = host.new_client_url()
+    host.serve(url, Hosting.silent(cap_s=30))
+    options = LiveOptions(TestCA.load_or_create(state).cert_path, 1.0, True)
+    started = time.monotonic()
+    result = lint_url(url, options=options)
+    assert result.exit_code == 2 and "did not answer in time" in (result.problem or "")
+    assert time.monotonic() - started < 5

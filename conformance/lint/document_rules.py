@@ -69,16 +69,22 @@ def not_json_finding(reason: str) -> Finding:
     )
 
 
-def size_finding(size: int) -> list[Finding]:
-    """CIMD-PUB-13: the document stays under 5,000 bytes."""
+def size_finding(size: int, *, cut_off: bool = False) -> list[Finding]:
+    """CIMD-PUB-13: the document stays under 5,000 bytes.
+
+    ``cut_off``: the lint stopped reading after ``size`` bytes; the body is longer.
+    """
     if size <= SIZE_LIMIT:
         return []
+    length = (
+        f"more than {size:,} bytes (the lint stopped reading)" if cut_off else f"{size:,} bytes"
+    )
     return [
         Finding(
             "CIMD-PUB-13",
             "warning",
             "body",
-            f"the document is {size:,} bytes; ASes may stop reading at 5 KB (CIMD-02 §8.7)",
+            f"the document is {length}; ASes may stop reading at 5 KB (CIMD-02 §8.7)",
             "keep the document under 5,000 bytes",
         )
     ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from cimd_rules.client_id import syntax_problems
 from conformance.lint import document_rules, live, profiles, uri_members
-from conformance.lint.fetch import TlsRefused, Unreachable, client, get, tls_context
+from conformance.lint.fetch import MAX_BYTES, TlsRefused, Unreachable, client, get, tls_context
 from conformance.lint.findings import Finding, LintResult
 from conformance.lint.url_rules import url_findings
 
@@ -95,7 +95,11 @@ def _live(url: str, profile: str, options: live.LiveOptions) -> list[Finding]:
             return [*url_findings(url), *found, live.status_finding(first)]
         found += live.answer_findings(first)
         if first.truncated:
-            return [*url_findings(url), *found, *document_rules.size_finding(len(first.body))]
+            return [
+                *url_findings(url),
+                *found,
+                *document_rules.size_finding(MAX_BYTES, cut_off=True),
+            ]
         second = get(
             http,
             url,
