@@ -51,10 +51,12 @@ def atproto_findings(doc: dict[str, Any], url: str | None) -> list[Finding]:
     """CIMD-PUB-20: the atproto OAuth client rules (only under ``--profile atproto``)."""
     problems = []
     if doc.get("dpop_bound_access_tokens") is not True:
-        problems.append(("dpop_bound_access_tokens", "is not true", "set it to true"))
+        problems.append(
+            ("dpop_bound_access_tokens", "dpop_bound_access_tokens is not true", "set it to true")
+        )
     scope = doc.get("scope")
     if not isinstance(scope, str) or "atproto" not in scope.split():
-        problems.append(("scope", "does not include atproto", 'include "atproto"'))
+        problems.append(("scope", "scope does not include atproto", 'include "atproto"'))
     if url:
         parts = split_uri(url)
         host, port = parts.host_port()
@@ -62,15 +64,12 @@ def atproto_findings(doc: dict[str, Any], url: str | None) -> list[Finding]:
             problems.append(
                 (
                     "client_id URL",
-                    "has a port or a trailing slash",
+                    "the client_id URL has a port or a trailing slash",
                     "serve the document without a port, at a path not ending in /",
                 )
             )
         problems += _atproto_uris(doc, parts.scheme or "", host)
-    return [
-        Finding("CIMD-PUB-20", "error", where, f"{where} {what}", fix)
-        for where, what, fix in problems
-    ]
+    return [Finding("CIMD-PUB-20", "error", where, what, fix) for where, what, fix in problems]
 
 
 def _atproto_uris(doc: dict[str, Any], scheme: str, host: str) -> list[tuple[str, str, str]]:
@@ -86,7 +85,10 @@ def _atproto_uris(doc: dict[str, Any], scheme: str, host: str) -> list[tuple[str
             )
         )
     reversed_host = ".".join(reversed(host.split(".")))
-    for index, uri in enumerate(u for u in doc.get("redirect_uris") or [] if isinstance(u, str)):
+    uris = doc.get("redirect_uris")
+    for index, uri in enumerate(uris if isinstance(uris, list) else []):
+        if not isinstance(uri, str):
+            continue  # PUB-10 reports it
         parts = split_uri(uri)
         same_origin = f"{parts.scheme}://{parts.host_port()[0]}" == origin
         native = parts.scheme == reversed_host
@@ -94,7 +96,7 @@ def _atproto_uris(doc: dict[str, Any], scheme: str, host: str) -> list[tuple[str
             problems.append(
                 (
                     f"redirect_uris[{index}]",
-                    f"{quoted(uri)} is neither on {origin} nor {reversed_host}:",
+                    f"{quoted(uri)} is neither on {origin} nor uses the scheme {reversed_host}",
                     "use the client_id's origin, or its reversed host as scheme",
                 )
             )
