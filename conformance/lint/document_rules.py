@@ -16,9 +16,9 @@ from cimd_rules.credentials import PRIVATE_KEY_MEMBERS, SECRET_MEMBERS, SHARED_S
 from cimd_rules.redirect_uris import is_loopback_http
 from cimd_rules.uri import split_uri
 from conformance.lint.findings import Finding, quoted
+from conformance.lint.keys import key_findings
 
 SIZE_LIMIT = 5000  # CIMD-02 §8.7 says 5 kilobytes; 5,000 bytes fits either reading
-SIGNING_KEY_TYPES = frozenset({"EC", "RSA", "OKP"})
 
 
 class NotADocument(ValueError):
@@ -95,7 +95,8 @@ def document_findings(doc: dict[str, Any], url: str | None) -> list[Finding]:
     return [
         *_identity(doc, url),
         *_secrets(doc),
-        *_keys(doc),
+        *_secret_looking(doc),
+        *key_findings(doc),
         *_auth_method(doc),
         *_flow_types(doc),
     ]
@@ -169,7 +170,12 @@ def _secrets(doc: dict[str, Any]) -> list[Finding]:
                     "publish only the public key; replace the exposed key pair",
                 )
             )
-    found += [
+    return found
+
+
+def _secret_looking(doc: dict[str, Any]) -> list[Finding]:
+    # CIMD-PUB-19: extension members are fine; one named like a secret probably is one
+    return [
         Finding(
             "CIMD-PUB-19",
             "warning",
@@ -180,7 +186,6 @@ def _secrets(doc: dict[str, Any]) -> list[Finding]:
         for name in doc
         if "secret" in name.lower() and name not in SECRET_MEMBERS
     ]
-    return found
 
 
 def _jwks_keys(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -189,64 +194,6 @@ def _jwks_keys(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     if not isinstance(keys, list):
         return []
     return [(i, key) for i, key in enumerate(keys) if isinstance(key, dict)]
-
-
-def _keys(doc: dict[str, Any]) -> list[Finding]:
-    found = []
-
-    def error(where: str, message: str, fix: str) -> None:
-        found.append(Finding("CIMD-PUB-07", "error", where, message, fix))
-
-    if "jwks" in doc and "jwks_uri" in doc:
-        error(
-            "jwks, jwks_uri",
-            "both jwks and jwks_uri are present (RFC 7591 §2: MUST NOT)",
-            "keep one of them",
-        )
-    method = doc.get("token_endpoint_auth_method")
-    if method == "private_key_jwt" and "jwks" not in doc and "jwks_uri" not in doc:
-        error(
-            "jwks",
-            "private_key_jwt without jwks or jwks_uri: no key can verify the client's assertions",
-            "publish the public keys in jwks or at jwks_uri",
-        )
-    if "jwks" in doc:
-        jwks = doc["jwks"]
-        keys = jwks.get("keys") if isinstance(jwks, dict) else None
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
-            error(
-                "jwks",
-                "jwks is not a JWK Set with at least one key",
-                'write {"keys": [<public JWK>, ...]}',
-            )
-        elif method == "private_key_jwt" and not any(_signs(k) for k in keys):
-            error(
-                "jwks",
-                "no key in jwks can sign (kty EC, RSA or OKP, not use=enc)",
-                "publish the public half of the client's signing key",
-            )
-        else:
-            found.extend(
-                Finding(
-                    "CIMD-PUB-07",
-                    "warning",
-                    f"jwks.keys[{i}]",
-                    "the key has no kid",
-                    "give every key a kid, so assertions can name theirs",
-                )
-                for i, key in enumerate(keys)
-                if "kid" not in key
-            )
-    uri = doc.get("jwks_uri")
-    if "jwks_uri" in doc and not (isinstance(uri, str) and split_uri(uri).scheme == "https"):
-        error(
-            "jwks_uri", f"jwks_uri is not an https URL: {quoted(uri)}", "serve the keys over https"
-        )
-    return found
-
-
-def _signs(key: dict[str, Any]) -> bool:
-    return key.get("kty") in SIGNING_KEY_TYPES and key.get("use", "sig") == "sig"
 
 
 def _auth_method(doc: dict[str, Any]) -> list[Finding]:

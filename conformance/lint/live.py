@@ -20,7 +20,7 @@ from cimd_rules.credentials import PRIVATE_KEY_MEMBERS
 from cimd_rules.special_use import special_use
 from cimd_rules.uri import split_uri
 from conformance.lint.fetch import Answer, TlsRefused, Unreachable, get, resolve
-from conformance.lint.findings import Finding, quoted
+from conformance.lint.findings import Finding, Severity, quoted
 
 _JSON_TYPE = re.compile(r"application/([a-z0-9.+-]+\+)?json", re.IGNORECASE)
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
@@ -134,54 +134,34 @@ def answer_findings(answer: Answer) -> list[Finding]:
 
 def cache_findings(headers: httpx.Headers) -> list[Finding]:
     """PUB-15: sensible cache headers (between 5 minutes and a day)."""
-    cache_control = headers.get("cache-control")
-    where, fix = "Cache-Control", "send Cache-Control: max-age between 300 and 86400"
+    problem = _cache_problem(headers.get("cache-control"), headers.get("expires"))
+    if problem is None:
+        return []
+    severity, message = problem
+    fix = "send Cache-Control: max-age between 300 and 86400"
+    return [Finding("CIMD-PUB-15", severity, "Cache-Control", message, fix)]
+
+
+def _cache_problem(cache_control: str | None, expires: str | None) -> tuple[Severity, str] | None:
     if cache_control is None:
-        if headers.get("expires") is None:
-            return [
-                Finding(
-                    "CIMD-PUB-15",
-                    "info",
-                    where,
-                    "no Cache-Control or Expires: each AS picks its own cache lifetime",
-                    fix,
-                )
-            ]
-        return []
+        if expires is None:
+            return "info", "no Cache-Control or Expires: each AS picks its own cache lifetime"
+        return None
     if "no-store" in cache_control.lower():
-        return [
-            Finding(
-                "CIMD-PUB-15",
-                "warning",
-                where,
-                f"{quoted(cache_control)}: every "
-                "authorization fetches the document again (more load, and each fetch "
-                "tells the host who is logging in)",
-                fix,
-            )
-        ]
+        return "warning", (
+            f"{quoted(cache_control)}: every authorization fetches the document again (more "
+            "load, and each fetch tells the host who is logging in)"
+        )
     match = _MAX_AGE.search(cache_control)
-    if match is None:
-        return []
-    age = int(match[1])
-    if age > ONE_WEEK:
-        return [
-            Finding(
-                "CIMD-PUB-15",
-                "warning",
-                where,
-                f"max-age={age}: a change (a removed redirect URI, a rotated key) "
-                "takes more than a week to reach every AS",
-                fix,
-            )
-        ]
-    if age > ONE_DAY or age < FIVE_MINUTES:
-        return [
-            Finding(
-                "CIMD-PUB-15", "info", where, f"max-age={age} is outside 5 minutes to 24 hours", fix
-            )
-        ]
-    return []
+    age = int(match[1]) if match else None
+    if age is not None and age > ONE_WEEK:
+        return "warning", (
+            f"max-age={age}: a change (a removed redirect URI, a rotated key) takes more than "
+            "a week to reach every AS"
+        )
+    if age is not None and not FIVE_MINUTES <= age <= ONE_DAY:
+        return "info", f"max-age={age} is outside 5 minutes to 24 hours"
+    return None
 
 
 def same_answer_finding(first: Answer, second: Answer) -> list[Finding]:
