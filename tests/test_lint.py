@@ -236,3 +236,19 @@ def test_a_host_that_never_answers_is_left_within_the_time_limit(
     result = lint_url(url, options=options)
     assert result.exit_code == 2 and "did not answer in time" in (result.problem or "")
     assert time.monotonic() - started < 5
+
+
+AS_SIDE = [(kind, name) for kind in ("documents", "variants") for name in corpus.names(kind)]
+
+
+@pytest.mark.parametrize(("kind", "name"), AS_SIDE)
+def test_the_lint_agrees_with_the_as_side_corpus(tmp_path: Path, kind: str, name: str) -> None:
+    """A document every AS must accept has no lint error; one it must refuse has a finding."""
+    expect = corpus.manifest()[kind][name]["expect"]
+    path = tmp_path / "client.json"
+    path.write_text(json.dumps(corpus.load(name, client_id=U, metadata_host=M)), "utf-8")
+    severities = {f.severity for f in lint_file(path, url=U).findings}
+    if expect == "accept":
+        assert "error" not in severities
+    elif expect == "refuse":
+        assert severities & {"error", "warning"}
