@@ -10,11 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cimd_rules.client_id import syntax_problems
 from conformance.lint import document_rules, live, profiles, uri_members
-from conformance.lint.fetch import MAX_BYTES, TlsRefused, Unreachable, client, get, tls_context
+from conformance.lint.fetch import (
+    MAX_BYTES,
+    Answer,
+    TlsRefused,
+    Unreachable,
+    client,
+    get,
+    tls_context,
+)
 from conformance.lint.findings import Finding, LintResult
 from conformance.lint.url_rules import url_findings
+
+OTHER_USER_AGENT = "Mozilla/5.0 (compatible; cimd-conformance-lint)"
 
 
 def static_findings(body: bytes, url: str | None, profile: str) -> tuple[list[Finding], Any]:
@@ -100,17 +112,18 @@ def _live(url: str, profile: str, options: live.LiveOptions) -> list[Finding]:
                 *found,
                 *document_rules.size_finding(MAX_BYTES, cut_off=True),
             ]
-        second = get(
-            http,
-            url,
-            options.timeout_s,
-            accept="*/*",
-            **{"user-agent": "Mozilla/5.0 (compatible; cimd-conformance-lint)"},
-        )
-        found += live.same_answer_finding(first, second)
+        found += live.same_answer_finding(first, _second_fetch(http, url, options.timeout_s))
         static, doc = static_findings(first.body, url, profile)
         found += static
         if isinstance(doc, dict):
             found += live.jwks_uri_findings(http, doc, options.timeout_s)
             found += live.logo_findings(http, doc, options.timeout_s)
     return found
+
+
+def _second_fetch(http: httpx.Client, url: str, timeout_s: float) -> Answer | str:
+    """The document fetched again as another requester (PUB-16), or why that failed."""
+    try:
+        return get(http, url, timeout_s, accept="*/*", **{"user-agent": OTHER_USER_AGENT})
+    except (TlsRefused, Unreachable) as exc:
+        return str(exc)

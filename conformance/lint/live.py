@@ -49,6 +49,8 @@ def address_findings(url: str, options: LiveOptions) -> list[Finding]:
         Unreachable: the host does not resolve.
     """
     host, port = split_uri(url).host_port()
+    if port and not port.isdigit():
+        raise Unreachable(f"{quoted(port)} is not a port number")
     # resolved even when allowed: a resolver that hangs is found here, within the time limit
     addresses = resolve(host, int(port or 443), options.timeout_s)
     if options.allow_special_use:
@@ -164,11 +166,17 @@ def _cache_problem(cache_control: str | None, expires: str | None) -> tuple[Seve
     return None
 
 
-def same_answer_finding(first: Answer, second: Answer) -> list[Finding]:
-    """PUB-16: a second fetch, as another requester, gets the same document."""
-    if (first.status, first.body) == (second.status, second.body):
+def same_answer_finding(first: Answer, second: Answer | str) -> list[Finding]:
+    """PUB-16: a second fetch, as another requester, gets the same document.
+
+    ``second`` is the second answer, or why the second fetch failed.
+    """
+    if isinstance(second, str):
+        got = f"no answer ({second})"
+    elif (first.status, first.body) == (second.status, second.body):
         return []
-    got = f"HTTP {second.status}" if second.status != first.status else "a different body"
+    else:
+        got = f"HTTP {second.status}" if second.status != first.status else "a different body"
     return [
         Finding(
             "CIMD-PUB-16",
