@@ -222,8 +222,9 @@ def test_a_body_without_end_is_cut_off_and_reported(host: MetadataHost, state: P
     host.serve(url, Hosting.endless_stream({"client_id": url}))
     options = LiveOptions(TestCA.load_or_create(state).cert_path, 5.0, True)
     result = lint_url(url, options=options)
-    cut_off = [f for f in result.findings if f.rule == "CIMD-PUB-13"]
-    assert result.problem is None and len(cut_off) == 1 and "stopped reading" in cut_off[0].message
+    cut_off = [f for f in result.findings if f.rule in ("CIMD-PUB-13", "CIMD-PUB-04")]
+    assert result.problem is None and result.exit_code == 1
+    assert len(cut_off) == 2 and all("stopped reading" in f.message for f in cut_off)
 
 
 def test_a_host_that_never_answers_is_left_within_the_time_limit(
@@ -252,3 +253,11 @@ def test_the_lint_agrees_with_the_as_side_corpus(tmp_path: Path, kind: str, name
         assert "error" not in severities
     elif expect == "refuse":
         assert severities & {"error", "warning"}
+
+
+def test_a_huge_file_is_read_up_to_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_bytes(b" " * 2_000_000)
+    result = lint_file(path, url=U)
+    assert _fired(result) == {("CIMD-PUB-13", "warning"), ("CIMD-PUB-04", "error")}
+    assert result.exit_code == 1

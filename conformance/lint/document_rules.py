@@ -90,6 +90,17 @@ def size_finding(size: int, *, cut_off: bool = False) -> list[Finding]:
     ]
 
 
+def cut_off_findings(limit: int) -> list[Finding]:
+    """A body longer than ``limit`` bytes: too big for PUB-13, and unreadable (PUB-04).
+
+    ASes stop reading long before (CIMD-FETCH-06), so such a document is refused everywhere.
+    """
+    unread = not_json_finding(
+        f"the body is longer than {limit:,} bytes; the lint stopped reading, as ASes do"
+    )
+    return [*size_finding(limit, cut_off=True), unread]
+
+
 def document_findings(doc: dict[str, Any], url: str | None) -> list[Finding]:
     """The findings of the rules in this module for ``doc`` served at ``url``."""
     return [

@@ -62,10 +62,15 @@ def lint_file(
     """
     result = LintResult(source=str(path), profile=profile)
     try:
-        body = path.read_bytes()
+        with path.open("rb") as file:
+            body = file.read(MAX_BYTES + 1)
     except OSError as exc:
         hint = "; a URL needs its scheme (https://...)" if not path.exists() else ""
         result.problem = f"cannot read the file ({exc.strerror or exc}){hint}"
+        return result
+    if len(body) > MAX_BYTES:
+        result.findings = document_rules.cut_off_findings(MAX_BYTES)
+        result.url = url
         return result
     result.findings, doc = static_findings(body, url, profile)
     claimed = doc.get("client_id") if isinstance(doc, dict) else None
@@ -110,7 +115,7 @@ def _live(url: str, profile: str, options: live.LiveOptions) -> list[Finding]:
             return [
                 *url_findings(url),
                 *found,
-                *document_rules.size_finding(MAX_BYTES, cut_off=True),
+                *document_rules.cut_off_findings(MAX_BYTES),
             ]
         found += live.same_answer_finding(first, _second_fetch(http, url, options.timeout_s))
         static, doc = static_findings(first.body, url, profile)
