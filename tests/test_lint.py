@@ -261,3 +261,17 @@ def test_a_huge_file_is_read_up_to_the_cap(tmp_path: Path) -> None:
     result = lint_file(path, url=U)
     assert _fired(result) == {("CIMD-PUB-13", "warning"), ("CIMD-PUB-04", "error")}
     assert result.exit_code == 1
+
+
+def test_the_command_lints_a_served_document_with_the_test_ca(
+    host: MetadataHost, state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _serve(host, "lint-clean-served")
+    ca = str(TestCA.load_or_create(state).cert_path)
+    code, out, _ = _cli(capsys, url, "--ca", ca, "--allow-special-use", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["live"] and report["findings"] == [] and report["url"] == url
+    code, out, _ = _cli(capsys, url, "--ca", ca)  # a production host may not be loopback
+    assert code == 1 and "error   CIMD-PUB-14" in out
+    code, out, _ = _cli(capsys, url, "--allow-special-use")  # without the CA: not trusted
+    assert code == 1 and "CIMD-PUB-14" in out and "does not verify" in out
