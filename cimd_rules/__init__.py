@@ -9,4 +9,8 @@ so a mistake in it cannot hide by being made the same way on both sides.
   registries, multicast) and how an address is judged against them.
 - :mod:`cimd_rules.loopback`: 127.0.0.1 written so that a strict parser does not see it.
 - :mod:`cimd_rules.secret_params`: URL parameters whose values are secrets.
+- :mod:`cimd_rules.uri`: URI references split into their raw components.
+- :mod:`cimd_rules.client_id`: the Client Identifier URL's syntax rules (CIMD-02 §3).
+- :mod:`cimd_rules.redirect_uris`: loopback hosts, and the form of a listed redirect URI.
+- :mod:`cimd_rules.credentials`: shared-secret methods, secret members, private-key members.
 """

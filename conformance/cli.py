@@ -25,6 +25,7 @@ from conformance import __version__
 from conformance.catalog import requirements, status
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
+from conformance.lint import command as lint_command
 from conformance.network import lab
 from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
@@ -177,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
     )
+    lint_command.add_parser(commands)
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
@@ -273,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ca(args)
     if args.command == "requirements":
         return _requirements(args)
+    if args.command == "lint":
+        return lint_command.run(args)
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)

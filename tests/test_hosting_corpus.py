@@ -43,8 +43,16 @@ REAL_WORLD = (
 def test_the_manifest_is_plain_json_with_the_documented_sections() -> None:
     raw = json.loads((corpus.corpus_dir() / "manifest.json").read_text("utf-8"))
     assert raw["schema"] == "cimd-conformance-corpus/1"
-    assert set(raw) == {"schema", "description", "documents", "variants", "bodies", "hostings"}
-    for word in ("'hostings'", "'observe'", "'request'", "{{callback_port}}", "hosting_spec"):
+    sections = {"documents", "variants", "bodies", "hostings", "lint"}
+    assert set(raw) == {"schema", "description", *sections}
+    for word in (
+        "'hostings'",
+        "'observe'",
+        "'request'",
+        "{{callback_port}}",
+        "hosting_spec",
+        "'lint'",
+    ):
         assert word in raw["description"]
 
 

@@ -253,3 +253,63 @@ def serve(host: MetadataHost, name: str) -> HostedVariant:
     location = hosting_key(final) if entry.location == "relative" else final
     host.serve(client_id, Hosting.redirect(location, status=status))
     return HostedVariant(entry, client_id, document, (final,))
+
+
+@dataclass(frozen=True)
+class LintEntry:
+    """One document of the publisher lint's corpus (the manifest's ``lint`` section).
+
+    Attributes:
+        name: its key under ``lint``.
+        rule: the CIMD-PUB rule it breaks (``""``: a clean document, it breaks none).
+        severity: the severity that rule must be reported with (``""`` when clean).
+        profile: the lint profile.
+        hosting: how the metadata host serves it when it is linted live (``None``: a file).
+        allow_special_use: live: whether the metadata host's loopback address is allowed.
+        logo: live: ``served`` or ``missing`` (whether ``logo_uri`` answers with an image).
+        about: one line for people.
+    """
+
+    name: str
+    rule: str
+    severity: str
+    profile: str = "mcp"
+    hosting: dict[str, Any] | None = None
+    allow_special_use: bool = True
+    logo: str = "served"
+    about: str = ""
+
+
+def lint_entry(name: str) -> LintEntry:
+    """The manifest's publisher-lint entry ``name``."""
+    entry = manifest()["lint"][name]
+    return LintEntry(
+        name=name,
+        rule=entry["rule"],
+        severity=entry["severity"],
+        profile=entry.get("profile", "mcp"),
+        hosting=entry.get("hosting"),
+        allow_special_use=entry.get("allow_special_use", True),
+        logo=entry.get("logo", "served"),
+        about=entry["about"],
+    )
+
+
+def lint_client_id(name: str, *, client_id: str, metadata_host: str) -> str:
+    """The URL lint entry ``name`` is linted at: its ``client_id`` template, else ``client_id``."""
+    template = manifest()["lint"][name].get("client_id")
+    return client_id if template is None else str(_fill(template, _subs(client_id, metadata_host)))
+
+
+def lint_document(name: str, *, client_id: str, metadata_host: str) -> dict[str, Any] | Body:
+    """Lint entry ``name``'s document claiming ``client_id`` (a raw :class:`Body` for ``body``)."""
+    entry = manifest()["lint"][name]
+    if "body" in entry:
+        return body(entry["body"], client_id=client_id, metadata_host=metadata_host)
+    doc = load(entry["document"], client_id=client_id, metadata_host=metadata_host)
+    for key, value in _fill(entry.get("patch", {}), _subs(client_id, metadata_host)).items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc

@@ -6,19 +6,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cimd_rules.credentials import PRIVATE_KEY_MEMBERS, SECRET_MEMBERS, SHARED_SECRET_METHODS
+
 from .faults import F, FaultSet
 from .identifiers import normalize_identifier, split_uri
 from .redirects import is_registrable_redirect_uri
 
 JSON_WHITESPACE = " \t\n\r"
-# RFC 7517 §9.2 / RFC 7518 §6: members that only private (or symmetric) keys carry.
-PRIVATE_KEY_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # the algorithms client assertions may use: asymmetric only, since an HMAC "signature" keyed
 # with the published public key proves nothing
 SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
-SHARED_SECRET_METHODS = frozenset(
-    {"client_secret_basic", "client_secret_post", "client_secret_jwt"}
-)
 # RFC 7591 §2 and §2.3, and CIMD's client_id: all a schema without extensions knows (the
 # strict-document-schema fault refuses anything else; CIMD-02 §4 allows any registered member).
 RFC7591_MEMBERS = frozenset(
@@ -203,7 +200,7 @@ def _check_client_id(document: dict[str, Any], identifier: str, faults: FaultSet
 
 
 def _check_credentials(document: dict[str, Any], faults: FaultSet) -> None:
-    secret_members = "client_secret" in document or "client_secret_expires_at" in document
+    secret_members = any(member in document for member in SECRET_MEMBERS)
     if secret_members and not faults.has(F.PUBLISHED_SECRET_ACCEPTED):
         raise DocumentError("client metadata documents must not contain a client secret")
     method = document.get("token_endpoint_auth_method", "none")

@@ -8,51 +8,29 @@ after parsing would pass exactly the identifiers it must refuse.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from cimd_rules.client_id import syntax_problems
+
+# re-exported: the reference AS's modules import them from here
+from cimd_rules.uri import RawURI as RawURI
+from cimd_rules.uri import split_uri as split_uri
 
 from .faults import F, FaultSet
 
-# RFC 3986 Appendix B. Optional groups tell "absent" (None) from "empty" ("").
-_URI = re.compile(
-    r"(?:(?P<scheme>[^:/?#]+):)?(?://(?P<authority>[^/?#]*))?"
-    r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?",
-    re.DOTALL,
-)
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-
-@dataclass(frozen=True)
-class RawURI:
-    """The five RFC 3986 components of a URI reference, exactly as written."""
-
-    scheme: str | None
-    authority: str | None
-    path: str
-    query: str | None
-    fragment: str | None
-
-    def host_port(self) -> tuple[str, str | None]:
-        """The host as written (brackets kept) and the port, or ``None`` without one."""
-        hostport = (self.authority or "").rpartition("@")[2]
-        if hostport.startswith("["):
-            host, _, rest = hostport.partition("]")
-            return host + "]", rest[1:] if rest.startswith(":") else None
-        host, colon, port = hostport.partition(":")
-        return host, port if colon else None
+# Each URL fault skips one rule of cimd_rules.client_id.
+_WAIVED_BY = {
+    "http-scheme": F.ALLOWS_HTTP_CLIENT_ID,
+    "fragment": F.ALLOWS_FRAGMENT,
+    "userinfo": F.ALLOWS_USERINFO,
+    "no-path": F.ALLOWS_EMPTY_PATH,
+    "dot-segments": F.IGNORES_DOT_SEGMENTS,
+}
 
 
 class ClientIdSyntaxError(ValueError):
     """The identifier breaks a CIMD-02 §3 syntax rule; the message says which."""
-
-
-def split_uri(value: str) -> RawURI:
-    """Split ``value`` into its raw components without any normalization."""
-    match = _URI.fullmatch(value)
-    assert match is not None  # every string matches the Appendix B pattern
-    return RawURI(
-        match["scheme"], match["authority"], match["path"], match["query"], match["fragment"]
-    )
 
 
 def check_client_id(identifier: str, faults: FaultSet) -> str:
@@ -64,23 +42,11 @@ def check_client_id(identifier: str, faults: FaultSet) -> str:
     Raises:
         ClientIdSyntaxError: the identifier breaks a syntax rule that is not faulted away.
     """
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in identifier):
-        raise ClientIdSyntaxError("client_id contains whitespace or control characters")
-    schemes = ("https://", "http://") if faults.has(F.ALLOWS_HTTP_CLIENT_ID) else ("https://",)
-    if not identifier.startswith(schemes):
-        raise ClientIdSyntaxError("client_id must be an https URL")
-    if "#" in identifier and not faults.has(F.ALLOWS_FRAGMENT):
-        raise ClientIdSyntaxError("client_id must not contain a fragment")
+    for problem in syntax_problems(identifier):
+        waived_by = _WAIVED_BY.get(problem.kind)
+        if waived_by is None or not faults.has(waived_by):
+            raise ClientIdSyntaxError(problem.message)
     parts = split_uri(identifier)
-    if not parts.authority:
-        raise ClientIdSyntaxError("client_id must name a host")
-    if "@" in parts.authority and not faults.has(F.ALLOWS_USERINFO):
-        raise ClientIdSyntaxError("client_id must not contain a username or password")
-    if not parts.path.startswith("/") and not faults.has(F.ALLOWS_EMPTY_PATH):
-        raise ClientIdSyntaxError("client_id must contain a path")
-    has_dots = any(segment in (".", "..") for segment in parts.path.split("/"))
-    if has_dots and not faults.has(F.IGNORES_DOT_SEGMENTS):
-        raise ClientIdSyntaxError("client_id must not contain '.' or '..' path segments")
     return _fetch_url(parts, identifier, faults)
 
 

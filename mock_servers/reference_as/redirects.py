@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from cimd_rules.redirect_uris import LOOPBACK_HOSTS, form_problems
+from cimd_rules.redirect_uris import is_loopback_http as is_loopback_http  # re-exported
+
 from .faults import F, FaultSet
 from .identifiers import split_uri
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
 
 
 class RedirectUriError(ValueError):
     """The request's redirect URI cannot be used; never redirect to it."""
-
-
-def is_loopback_http(uri: str) -> bool:
-    """Whether ``uri`` is an ``http`` URI on a loopback host (RFC 8252 §7.3, §8.3)."""
-    parts = split_uri(uri)
-    if (parts.scheme or "").lower() != "http" or "@" in (parts.authority or ""):
-        return False
-    return parts.host_port()[0].lower() in LOOPBACK_HOSTS
 
 
 def is_registrable_redirect_uri(uri: str, faults: FaultSet) -> bool:
@@ -33,16 +26,18 @@ def is_registrable_redirect_uri(uri: str, faults: FaultSet) -> bool:
     Private-use schemes are refused too (OAuth 2.1 §2.3.1 would take reverse-DNS ones from
     native apps; MCP §11.3 allows only localhost or https). Three faults each relax one rule.
     """
-    parts = split_uri(uri)
-    scheme = (parts.scheme or "").lower()
     form_unchecked = faults.has(F.REDIRECT_URIS_FORM_UNCHECKED)
-    if not scheme:  # a relative reference
-        return form_unchecked
-    if scheme not in ("http", "https"):
-        return faults.has(F.ALLOWS_PRIVATE_USE_SCHEMES) and "#" not in uri
-    if not parts.authority or ("#" in uri and not form_unchecked):
-        return False
-    return scheme == "https" or is_loopback_http(uri) or faults.has(F.ALLOWS_HTTP_REDIRECT_URIS)
+    waived = {
+        "relative": form_unchecked,
+        "fragment": form_unchecked,
+        "http-not-loopback": faults.has(F.ALLOWS_HTTP_REDIRECT_URIS),
+    }
+    for problem in form_problems(uri):
+        if problem == "private-use-scheme":
+            return faults.has(F.ALLOWS_PRIVATE_USE_SCHEMES) and "#" not in uri
+        if not waived.get(problem, False):
+            return False
+    return True
 
 
 def choose_redirect_uri(

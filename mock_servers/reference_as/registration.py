@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cimd_rules.credentials import SHARED_SECRET_METHODS
+
 from .documents import DocumentError, validate_metadata
 from .faults import F
 from .issuer import Issuer
 
 MAX_REQUEST_BYTES = 16384
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})
 # what a registration response repeats of the request, once validated (RFC 7591 §3.2.1)
 ECHOED = (
     "redirect_uris",
@@ -63,7 +64,7 @@ async def register(issuer: Issuer, request: Request) -> Response:
             "invalid_client_metadata", "the server assigns client_id; it issues no secret"
         )
     method = metadata.get("token_endpoint_auth_method")
-    if method in SECRET_METHODS:
+    if method in SHARED_SECRET_METHODS:
         return _error("invalid_client_metadata", "this server issues no client secrets")
     # RFC 7591 §2 defaults a missing method to client_secret_basic; §3.2.1 lets the server
     # register another value and say so: with no secrets here, that is "none".
