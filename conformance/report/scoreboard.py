@@ -62,6 +62,11 @@ class Cell:
     known: bool = False
 
     @property
+    def css(self) -> str:
+        """The cell's HTML class."""
+        return "not-judged" if self.verdict == NOT_JUDGED else self.verdict
+
+    @property
     def text(self) -> str:
         """The cell's words."""
         return f"{self.verdict} (known)" if self.known else self.verdict
@@ -231,9 +236,9 @@ def render_markdown(board: Scoreboard) -> str:
 
 
 def _md_cell(cell: Cell) -> str:
-    """A verdict cell; a failure in bold, so it stands out in a long table."""
+    """A verdict cell; a failure the baseline does not list in bold, to stand out."""
     text = _md(cell.text)
-    return f"**{text}**" if cell.verdict == Verdict.FAIL.value else text
+    return f"**{text}**" if cell.verdict == Verdict.FAIL.value and not cell.known else text
 
 
 def _md(text: str) -> str:
