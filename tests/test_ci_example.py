@@ -234,3 +234,30 @@ def test_example_targets_are_a_matrix_of_valid_target_files(
         assert (EXAMPLE / "targets" / f"{name}.sh").is_file()
     known = load_baseline(EXAMPLE / "targets" / "follows-redirects.baseline.toml")
     assert known.requirements == {"CIMD-FETCH-04"}
+
+
+def test_example_target_starts_its_server_and_keeps_its_known_failure(
+    tmp_path: Path, state_dir: Path, path_with_cli: str
+) -> None:
+    """targets/follows-redirects: its .sh starts the faulted reference AS, its baseline
+    lists CIMD-FETCH-04, so the fault fails that row and the job still passes."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 8443))
+        except OSError:
+            pytest.skip("port 8443, which the example targets use, is taken on this machine")
+    targets = EXAMPLE / "targets"
+    issuer = target_file.load(targets / "follows-redirects.toml").issuer
+    assert issuer is not None
+    step = _step(
+        ["score"],
+        tmp_path,
+        state_dir,
+        path_with_cli,
+        CIMD_TARGET_FILE=str(targets / "follows-redirects.toml"),
+        CIMD_BASELINE=str(targets / "follows-redirects.baseline.toml"),
+        CIMD_RUN_ARGS="--judge-only "
+        + json.dumps({issuer: ["CIMD-FETCH-04"]}, separators=(",", ":")),
+    )
+    assert step.code == 0, step.stdout + step.stderr
+    assert "| CIMD-FETCH-04 " in step.summary and "| fail (known failure) |" in step.summary

@@ -28,12 +28,18 @@
 # harness could not test the target, no verdict (an `::error::` annotation saying so).
 set -euo pipefail
 
-export CIMD_STATE_DIR="${CIMD_STATE_DIR:-.cimd-state}"
 CIMD_REPORT_DIR="${CIMD_REPORT_DIR:-cimd-report}"
 CIMD_CA_FILE="${CIMD_CA_FILE:-cimd-test-ca.pem}"
 PYTHON="${PYTHON:-python3}"
 
 say() { printf 'cimd-check: %s\n' "$*"; }
+
+use_state_dir() {
+    # absolute: the server's start script and later steps may run elsewhere
+    mkdir -p "${CIMD_STATE_DIR:=.cimd-state}"
+    CIMD_STATE_DIR="$(cd "$CIMD_STATE_DIR" && pwd)"
+    export CIMD_STATE_DIR
+}
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -60,6 +66,7 @@ install() {
 }
 
 ca() {
+    use_state_dir
     cimd-conformance ca --out "$CIMD_CA_FILE"
     local absolute
     absolute="$(cd "$(dirname "$CIMD_CA_FILE")" && pwd)/$(basename "$CIMD_CA_FILE")"
@@ -158,6 +165,7 @@ PY
 
 score() {
     local args code=0
+    use_state_dir
     run_arguments
     cimd-conformance "${args[@]}" || code=$?
     if [ -n "${GITHUB_OUTPUT:-}" ]; then
