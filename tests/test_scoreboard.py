@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import __version__
 from conformance.cli import main
 from conformance.report import scoreboard
 from conformance.target.reference import ReferenceTarget
@@ -71,8 +72,8 @@ def test_scoreboard_merges_the_clean_and_faulted_runs(
     assert _row(markdown, "CIMD-URL-04")[2:] == ["pass", "-", "**fail**"]
     # groups in catalog order: the URL rows, then the MCP rows derived from them
     assert markdown.index("| **CIMD-URL** |") < markdown.index("| **MCP-AUTH** |")
-    assert markdown.count("| conformant | 0.1.0 |") == 1
-    assert markdown.count("| non-conformant | 0.1.0 |") == 2
+    assert markdown.count(f"| conformant | {__version__} |") == 1
+    assert markdown.count(f"| non-conformant | {__version__} |") == 2
     assert re.search(r"\| loopback \| \d{4}-\d\d-\d\d \|", markdown)
     page = html_file.read_text()
     row = re.search(r'<tr id="CIMD-URL-02">(.*?)</tr>', page, re.S)
@@ -119,6 +120,11 @@ def test_known_failures_and_duplicate_labels(reports: Path, tmp_path: Path) -> N
         ('{"schema": "other/1"}', "not a cimd-conformance report"),
         ('{"schema": "cimd-conformance-report/1", "issuer": 1}', "not a cimd-conformance report"),
         ("[]", "not a cimd-conformance report"),
+        (
+            '{"schema": "cimd-conformance-report/1", "issuer": "x", "profile": "latest", '
+            '"strict": false, "tool_version": "1", "started": 5}',
+            "not a cimd-conformance report",
+        ),
     ],
 )
 def test_a_missing_or_broken_report_exits_2(

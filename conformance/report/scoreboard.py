@@ -158,13 +158,19 @@ def load(paths: Sequence[Path]) -> Scoreboard:
 
 def _read(path: Path) -> Report:
     try:
-        return Report.load(path)
+        report = Report.load(path)
     except OSError as exc:
         raise ScoreboardError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     except ValueError as exc:  # JSON syntax (JSONDecodeError) or the schema line
         raise ScoreboardError(f"{path}: not a cimd-conformance report ({exc})") from exc
     except (TypeError, KeyError, AttributeError) as exc:  # fields missing or of another kind
         raise ScoreboardError(f"{path}: not a cimd-conformance report ({exc!r})") from exc
+    texts = [report.issuer, report.profile, report.tool_version, report.started, report.mode]
+    texts += [t for r in report.results for t in (r.requirement, r.verdict)]
+    tables = (report.environment, report.preflight, report.baseline, report.interrupted)
+    if not all(isinstance(t, str) for t in texts) or not all(isinstance(t, dict) for t in tables):
+        raise ScoreboardError(f"{path}: not a cimd-conformance report (a field of another type)")
+    return report
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
