@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from conformance import __version__
+from conformance.browser.driver import Browser
 from conformance.cli import main
 from conformance.report import scoreboard
 from conformance.target.reference import ReferenceTarget
+from mock_servers.pki import TestCA
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "github-actions" / "cimd-check.sh"
@@ -173,3 +175,23 @@ def test_fleet_scoreboard_step_writes_the_files_and_the_summary(
     assert (tmp_path / "cimd-scoreboard.html").is_file()
     assert summary.read_text() == (tmp_path / "cimd-scoreboard.md").read_text()
     assert "## CIMD conformance scoreboard" in summary.read_text()
+
+
+def test_scoreboard_fits_1280_px_in_chromium(reports: Path, tmp_path: Path) -> None:
+    page_file = tmp_path / "scoreboard.html"
+    page_file.write_text(
+        scoreboard.render_html(scoreboard.load(scoreboard.report_files([reports])))
+    )
+    chromium = Browser(TestCA.load_or_create(tmp_path / "state").cert_path).start()
+    try:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(page_file.as_uri())
+        width = page.evaluate("document.documentElement.scrollWidth")
+        fails = page.locator("td.v.fail").count()
+        context.close()
+    finally:
+        chromium.stop()
+    assert width <= 1280
+    assert fails >= 2
