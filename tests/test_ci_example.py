@@ -150,7 +150,10 @@ def test_faulted_target_fails_the_job(
         CIMD_RUN_ARGS=_judge_only(issuer),
     )
     assert step.code == 1, step.stdout + step.stderr
-    assert "::error title=CIMD conformance::the target is not conformant" in step.stdout
+    assert (
+        "::error title=CIMD conformance (non-conformant)::the target is not conformant"
+        in step.stdout
+    )
     assert "exit-code=1" in step.output
     assert "non-conformant (exit code 1)" in step.summary
     assert "| CIMD-URL-02 Client identifier URL has a path | R | fail |" in step.summary
@@ -192,7 +195,10 @@ def test_unreachable_issuer_is_marked_not_tested(
         CIMD_ISSUER=f"https://127.0.0.1:{port}",
     )
     assert step.code == 2, step.stdout + step.stderr
-    assert "::error title=CIMD conformance::the harness could not test the target" in step.stdout
+    assert (
+        "::error title=CIMD conformance (not tested)::the harness could not test the target"
+        in step.stdout
+    )
     assert "not tested: the harness could not test (exit code 2)" in step.summary
     assert "Preflight:" in step.summary
     assert "exit-code=2" in step.output
@@ -201,7 +207,7 @@ def test_unreachable_issuer_is_marked_not_tested(
 def test_no_target_is_not_tested(tmp_path: Path, state_dir: Path, path_with_cli: str) -> None:
     step = _step(["score"], tmp_path, state_dir, path_with_cli)
     assert step.code == 2
-    assert "::error title=CIMD conformance::the harness could not test" in step.stdout
+    assert "::error title=CIMD conformance (not tested)::the harness could not test" in step.stdout
 
 
 def test_ca_writes_the_suites_ca_and_exports_it(

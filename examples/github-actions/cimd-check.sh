@@ -85,7 +85,7 @@ run_arguments() {
         args+=(--issuer "$CIMD_ISSUER")
     else
         say "set CIMD_ISSUER or CIMD_TARGET_FILE"
-        annotate "the harness could not test: no target (set CIMD_ISSUER or CIMD_TARGET_FILE)"
+        annotate "not tested" "the harness could not test: no target (set CIMD_ISSUER or CIMD_TARGET_FILE)"
         exit 2
     fi
     local file="${CIMD_TARGET_FILE:-}"
@@ -110,7 +110,9 @@ run_arguments() {
 }
 
 annotate() {
-    printf '::error title=CIMD conformance::%s\n' "$1"
+    # the title tells a failed target from a run that could not test it at a glance (no
+    # colon or comma: they would need escaping in a workflow command property)
+    printf '::error title=CIMD conformance (%s)::%s\n' "$1" "$2"
 }
 
 summary() {
@@ -177,11 +179,11 @@ score() {
         say "conformant"
         ;;
     1)
-        annotate "the target is not conformant: see the job summary and the report artifact"
+        annotate "non-conformant" "the target is not conformant: see the job summary and the report artifact"
         exit 1
         ;;
     *)
-        annotate "the harness could not test the target (exit code $code): no verdict on the target; see the job summary and the step's log"
+        annotate "not tested" "the harness could not test the target (exit code $code): no verdict on the target; see the job summary and the step's log"
         exit 2
         ;;
     esac
