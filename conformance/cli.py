@@ -1,4 +1,4 @@
-"""The command line: ``run``, ``demo``, ``reference-as`` and ``ca``.
+"""The command line: ``run``, ``demo``, ``reference-as``, ``ca`` and ``scoreboard``.
 
 ``run`` is a thin wrapper around pytest with the ``conformance.plugin`` plugin: it builds the
 run's configuration (:func:`run_config_for`), hands it to pytest as a plugin object
@@ -29,7 +29,7 @@ from conformance.lint import command as lint_command
 from conformance.network import lab
 from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
-from conformance.report import baseline
+from conformance.report import baseline, scoreboard
 from conformance.report.model import Report
 from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
@@ -182,6 +182,12 @@ def parser() -> argparse.ArgumentParser:
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
+    board = commands.add_parser("scoreboard", help="merge report.json files into one table")
+    board.add_argument(
+        "reports", nargs="+", type=Path, metavar="REPORT", help="report.json or a directory"
+    )
+    board.add_argument("--html", type=Path, metavar="FILE", help="write the table as HTML")
+    board.add_argument("--markdown", type=Path, metavar="FILE", help="write it as Markdown")
     return top
 
 
@@ -277,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _requirements(args)
     if args.command == "lint":
         return lint_command.run(args)
+    if args.command == "scoreboard":
+        return scoreboard.main(args.reports, args.html, args.markdown)
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)
