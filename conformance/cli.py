@@ -28,7 +28,7 @@ from conformance.harness.session import ssl_context
 from conformance.network import lab
 from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
-from conformance.report import baseline
+from conformance.report import baseline, rerender
 from conformance.report.model import Report
 from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
@@ -177,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
     )
+    rerender.add_arguments(
+        commands.add_parser("report", help="render a report.json again, offline (--compare OLD)")
+    )
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
@@ -273,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ca(args)
     if args.command == "requirements":
         return _requirements(args)
+    if args.command == "report":
+        return rerender.rerender(args)
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)
