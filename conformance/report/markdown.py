@@ -49,9 +49,9 @@ def render(
     strict = ", strict" if report.strict else ""
     lines += [
         f"**{escape(view.verdict_words(report))}**{' ' + escape(scope) if scope else ''} "
-        f"for `{_code(report.issuer)}`",
+        f"for {escape(report.issuer)}",
         "",
-        f"- Profile: `{_code(report.profile)}`{strict}; draft revision: "
+        f"- Profile: {escape(report.profile)}{strict}; draft revision: "
         f"{escape(view.draft_revision(report))}",
         f"- Mode: {escape(report.mode)}",
         f"- Checks: {escape(_counts(report.summary()))}",
@@ -72,11 +72,6 @@ def render(
         lines += _comparison(comparison)
     lines += _groups(report)
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _code(text: str) -> str:
-    """Text for inside a code span: no backticks or line breaks to end it early."""
-    return " ".join(text.replace("`", "'").split())
 
 
 def _counts(summary: dict[str, int]) -> str:

@@ -45,6 +45,7 @@ ATTENTION = (
 
 TIER_NAMES = {"R": "Required", "Rec": "Recommended", "A": "Advisory", "I": "Informational"}
 NOT_TESTED = "not tested"
+NOT_REACHED = "not reached"  # a row this version checks that the run never got to
 _WORDS = {0: "Conformant", 1: "Non-conformant", 2: "Not tested: the harness could not test"}
 # evidence keys the HTML page shows as tables; every other key is shown as JSON
 SHOWN_AS_TABLES = ("exchanges", "fetches", "attempts", "canaries")
@@ -97,7 +98,7 @@ class Group:
 
     def counts(self) -> dict[str, int]:
         """How many of the group's rows ended in each verdict (``not tested`` included)."""
-        order = [*(v.value for v in Verdict), NOT_TESTED]
+        order = [*(v.value for v in Verdict), NOT_REACHED, NOT_TESTED]
         found = {name: sum(1 for row in self.rows if row.verdict == name) for name in order}
         extra = {row.verdict for row in self.rows} - set(order)  # a verdict of another version
         found.update({name: sum(1 for row in self.rows if row.verdict == name) for name in extra})
@@ -168,11 +169,19 @@ def _sections(requirement_id: str) -> list[documents.Fragment]:
         return []
 
 
+def _title(requirement_id: str) -> str:
+    try:
+        return requirements.get(requirement_id).title
+    except KeyError:
+        return ""
+
+
 def groups(report: Report) -> list[Group]:
     """The requirement matrix: the catalog's groups in catalog order, each row in order.
 
     Every check's result is a row; the rows this version does not test (the report's
-    ``coverage.not_tested``) follow in their place. A result whose requirement is in no
+    ``coverage.not_tested``) and the rows it checks that the run never reached follow in
+    their place. A result whose requirement is in no
     known group (a report from another catalog) lands in an ``Other`` group at the end.
     """
     order = {row.id: i for i, row in enumerate(requirements.CATALOG)}
@@ -198,6 +207,17 @@ def groups(report: Report) -> list[Group]:
             untestable=_untestable(entry),
         )
         placed.append((order.get(entry["id"], len(order)), len(report.results) + n, row))
+    reported = {r.requirement for r in report.results}
+    not_judged = report.coverage.get("not_judged", []) if report.coverage else []
+    for n, entry in enumerate(e for e in not_judged if e["id"] not in reported):
+        row = Row(
+            entry["id"],
+            _title(entry["id"]),
+            entry.get("tier", ""),
+            NOT_REACHED,
+            _sections(entry["id"]),
+        )
+        placed.append((order.get(entry["id"], len(order)), 2 * len(order) + n, row))
     for _, _, row in sorted(placed, key=lambda p: (p[0], p[1])):
         key = group_of(row.id)
         if key not in by_group:
