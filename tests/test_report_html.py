@@ -65,7 +65,10 @@ def test_canary_evidence_is_shown_and_escaped() -> None:
     page = html.render(Report("https://as.test", "latest", False, "0", "now", results=[result]))
     assert "1 planted, 1 connection(s), 1 stray attempt(s)" in page
     assert "client_id on 127.0.0.2" in page and "TCP SYN from 10.0.0.1" in page
-    assert "https://2130706433:9/c.json" in page and "error page (HTTP 400)" in page
+    assert (
+        "https://2130706433:9/c.json" in page
+        and 'error page <span class="st">(HTTP 400)</span>' in page
+    )
     assert hostile not in page and "&lt;script&gt;alert(3)" in page
 
 

@@ -229,8 +229,14 @@ def groups(report: Report) -> list[Group]:
 
 
 def failures(report: Report) -> list[CheckResult]:
-    """The results a reader must look at (fail, harness error, non-strict, advisory)."""
-    return [r for r in report.results if r.verdict in ATTENTION]
+    """The results a reader must look at (fail, harness error, non-strict, advisory).
+
+    Failures first, then harness errors, non-strict and advisory results; in catalog order
+    within each.
+    """
+    order = {row.id: i for i, row in enumerate(requirements.CATALOG)}
+    found = [r for r in report.results if r.verdict in ATTENTION]
+    return sorted(found, key=lambda r: (ATTENTION.index(r.verdict), order.get(r.requirement, 0)))
 
 
 def other_evidence(result: CheckResult) -> str:
