@@ -181,3 +181,22 @@ def test_compare_lists_the_regression_and_writes_the_job_summary(tmp_path: Path)
     assert "**Newly failing (1)**" in text and "| CIMD-URL-03 " in text
     assert "&lt;b&gt;a client&lt;/b&gt;" in text and "<b>" not in text
     assert summary.read_text("utf-8") == "earlier step\n" + text
+
+
+def test_the_committed_sample_is_what_this_version_renders(tmp_path: Path) -> None:
+    """reports/sample/ is re-rendered whenever a format changes (the message says how)."""
+    copy = tmp_path / "report.json"
+    copy.write_text(SAMPLE.read_text("utf-8"), "utf-8")
+    done = subprocess.run(
+        [*CLI, str(copy)], capture_output=True, text=True, timeout=120, env=_env(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    stale = [
+        name
+        for name in ("report.html", "report.md", "junit.xml", "badge.svg")
+        if (tmp_path / name).read_text("utf-8") != (SAMPLE.parent / name).read_text("utf-8")
+    ]
+    assert not stale, (
+        f"reports/sample/{', '.join(stale)} out of date: run "
+        "`python -m conformance.cli report reports/sample/report.json` and commit them"
+    )
