@@ -1,6 +1,7 @@
 """An SVG score badge (``badge.svg``): the verdict and the counts it rests on.
 
-The badge reads ``cimd-conformance | conformant 33/33`` (checks passed of checks judged),
+The badge reads ``cimd-conformance | conformant 33/33`` (checks passed of checks scored:
+passed or violated; Informational observations and checks that judged nothing are left out),
 ``non-conformant 2 failed`` or ``not tested``, coloured like the HTML report's verdict. Every
 text in it is XML-escaped; its width follows the text, at a fixed advance per character.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from conformance.catalog.verdicts import JUDGED, Verdict
+from conformance.catalog.verdicts import VIOLATIONS, Verdict
 from conformance.report.model import Report
 
 LABEL = "cimd-conformance"
 COLOURS = {0: "#2e7d32", 1: "#c62828", 2: "#9e6a00"}
 _ADVANCE = 7  # px per character of 11 px Verdana, near enough for a badge
 _PAD = 10
+SCORED = VIOLATIONS | {Verdict.PASS.value}
 
 
 def message(report: Report) -> tuple[str, int]:
@@ -25,7 +27,7 @@ def message(report: Report) -> tuple[str, int]:
         return "interrupted", 2
     code = report.exit_code()
     summary = report.summary()
-    judged = sum(n for name, n in summary.items() if name in JUDGED)
+    judged = sum(n for name, n in summary.items() if name in SCORED)
     passed = summary[Verdict.PASS.value]
     if code == 0:
         return f"conformant {passed}/{judged}", code
