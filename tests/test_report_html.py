@@ -190,6 +190,9 @@ def test_report_page_in_chromium_filters_groups_escapes_and_compares(tmp_path: P
         page.locator("input[name=failures]").uncheck()
         rows = page.locator("tr.row:visible")
         assert "R" not in {rows.nth(i).get_attribute("data-tier") for i in range(rows.count())}
+        page.locator("input[name=tier][value=R]").check()
+        page.locator("input[name=untested]").uncheck()  # the rows this version does not test
+        assert len(_visible_rows(page)) == len(new.results) < len(every)
         # the comparison lists the regression, the warning as a changed verdict
         assert "CIMD-URL-03" in page.locator("#compare table.newly-failing").inner_text()
         assert "CIMD-SEC-06" in page.locator("#compare table.changed").inner_text()
