@@ -55,8 +55,7 @@ def render(
         f"{escape(view.draft_revision(report))}",
         f"- Mode: {escape(report.mode)}",
         f"- Checks: {escape(_counts(report.summary()))}",
-        f"- Run: {escape(report.started)} to {escape(report.finished)}, cimd-conformance "
-        f"{escape(report.tool_version)}",
+        f"- Run: {escape(_when(report))} cimd-conformance {escape(report.tool_version)}",
     ]
     if report.preflight.get("error"):
         lines.append(f"- Preflight: {escape(report.preflight['error'])}")
@@ -72,6 +71,14 @@ def render(
         lines += _comparison(comparison)
     lines += _groups(report)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _when(report: Report) -> str:
+    """``started X, finished Y;`` with the times the report has (nothing when none ran)."""
+    times = [
+        f"{w} {t}" for w, t in (("started", report.started), ("finished", report.finished)) if t
+    ]
+    return f"{', '.join(times)};" if times else ""
 
 
 def _counts(summary: dict[str, int]) -> str:
