@@ -139,6 +139,15 @@ def test_a_missing_or_broken_report_is_exit_2_with_one_line(
     assert not (tmp_path / "r.html").exists()
 
 
+def test_the_index_of_a_multi_target_run_points_at_the_target_reports(tmp_path: Path) -> None:
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"as": {"issuer": "https://as.test", "exit_code": 0}}), "utf-8")
+    done = subprocess.run(
+        [*CLI, str(index)], capture_output=True, text=True, timeout=120, env=_env(tmp_path)
+    )
+    assert done.returncode == 2 and "is the index of a run with several targets" in done.stderr
+
+
 def test_a_verdict_this_version_does_not_know_is_a_broken_report(tmp_path: Path) -> None:
     data = _sample()
     data["results"][0]["verdict"] = "great"

@@ -23,6 +23,7 @@ from conformance.redaction import redact_text
 from conformance.report import badge, console, html, junit, markdown
 from conformance.report.compare import compare
 from conformance.report.model import SCHEMA, Report
+from conformance.report.paths import INDEX_FILE
 from conformance.report.scrub import redact_output
 from conformance.report.writers import prepare
 
@@ -75,6 +76,11 @@ def load(path: Path, option: str = "report.json") -> Report:
             f"{option} {path} is not JSON (line {exc.lineno}: {exc.msg}). {fix}, or run "
             "the suite again to write a new one."
         ) from None
+    if isinstance(data, dict) and path.name == INDEX_FILE and "schema" not in data:
+        raise ReportInputError(
+            f"{option} {path} is the index of a run with several targets. Give one "
+            "target's report.json (in the subdirectory named after it)."
+        )
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ReportInputError(
