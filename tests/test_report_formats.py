@@ -166,3 +166,11 @@ def test_step_summary_is_appended_by_a_run(tmp_path: Path, monkeypatch: pytest.M
     assert text.count("## cimd-conformance: Conformant") == 2
     assert (tmp_path / "out" / "as1.test-443" / "report.md").read_text("utf-8") in text
     assert json.loads((tmp_path / "out" / "index.json").read_text("utf-8"))
+
+
+def test_a_source_cell_saying_same_links_what_the_row_above_cites() -> None:
+    report = _report(_result("CIMD-SEC-02", "pass"))
+    writers.prepare(report)
+    [row] = [r for g in view.groups(report) for r in g.rows if r.id == "CIMD-SEC-02"]
+    assert requirements.get("CIMD-SEC-02").sections == "same"
+    assert [f.text for f in row.sections if f.href][:2] == ["CIMD-02", "§8.6"]

@@ -163,10 +163,14 @@ def _untestable(entry: dict[str, str]) -> str:
 
 
 def _sections(requirement_id: str) -> list[documents.Fragment]:
-    try:
-        return documents.section_links(requirements.get(requirement_id).sections)
-    except KeyError:  # a row an older or newer catalog has: no sections to link
+    """The row's Source cell as links; a cell saying "same" cites what the row above cites."""
+    rows = requirements.CATALOG
+    at = next((i for i, row in enumerate(rows) if row.id == requirement_id), None)
+    if at is None:  # a row an older or newer catalog has: no sections to link
         return []
+    while at > 0 and rows[at].sections == "same":
+        at -= 1
+    return documents.section_links(rows[at].sections)
 
 
 def _title(requirement_id: str) -> str:
