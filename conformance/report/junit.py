@@ -11,7 +11,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conformance.catalog import requirements
 from conformance.catalog.coverage import not_tested_line, scope_line
 from conformance.catalog.verdicts import Verdict
 from conformance.report import view
@@ -87,10 +86,7 @@ def render_report(report: Report, directory: Path | None = None) -> str:
 def _case_properties(case: ET.Element, result: CheckResult, known: set[str]) -> None:
     """A test case's requirement, tier, verdict, draft sections and baseline standing."""
     properties = ET.SubElement(case, "properties")
-    try:
-        sections = requirements.get(result.requirement).sections
-    except KeyError:  # a row of another catalog version
-        sections = ""
+    sections = view.source_cell(result.requirement)
     for name, value in (
         ("requirement", result.requirement),
         ("title", result.title),

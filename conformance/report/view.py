@@ -162,15 +162,20 @@ def _untestable(entry: dict[str, str]) -> str:
     return entry.get("untestable") or UNTESTABLE.get(entry["id"], "")
 
 
-def _sections(requirement_id: str) -> list[documents.Fragment]:
-    """The row's Source cell as links; a cell saying "same" cites what the row above cites."""
+def source_cell(requirement_id: str) -> str:
+    """The row's Source cell; a cell saying "same" cites what the row above cites."""
     rows = requirements.CATALOG
     at = next((i for i, row in enumerate(rows) if row.id == requirement_id), None)
-    if at is None:  # a row an older or newer catalog has: no sections to link
-        return []
+    if at is None:  # a row an older or newer catalog has: no sections to cite
+        return ""
     while at > 0 and rows[at].sections == "same":
         at -= 1
-    return documents.section_links(rows[at].sections)
+    return rows[at].sections
+
+
+def _sections(requirement_id: str) -> list[documents.Fragment]:
+    """The row's Source cell as text and links to the cited sections."""
+    return documents.section_links(source_cell(requirement_id))
 
 
 def _title(requirement_id: str) -> str:
