@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conformance.catalog import requirements
+from conformance.catalog.coverage import GROUP_MODULES, group_of
 from conformance.catalog.documents import section_links
 from conformance.report import badge, junit, markdown, view, writers
 from conformance.report.compare import compare
@@ -174,3 +175,8 @@ def test_a_source_cell_saying_same_links_what_the_row_above_cites() -> None:
     [row] = [r for g in view.groups(report) for r in g.rows if r.id == "CIMD-SEC-02"]
     assert requirements.get("CIMD-SEC-02").sections == "same"
     assert [f.text for f in row.sections if f.href][:2] == ["CIMD-02", "§8.6"]
+
+
+def test_the_group_titles_are_the_catalogs_groups_in_catalog_order() -> None:
+    in_catalog = list(dict.fromkeys(group_of(row.id) for row in requirements.CATALOG))
+    assert list(view.GROUP_TITLES) == in_catalog == list(GROUP_MODULES)

@@ -190,8 +190,8 @@ def groups(report: Report) -> list[Group]:
 
     Every check's result is a row; the rows this version does not test (the report's
     ``coverage.not_tested``) and the rows it checks that the run never reached follow in
-    their place. A result whose requirement is in no
-    known group (a report from another catalog) lands in an ``Other`` group at the end.
+    their place. A result whose requirement is in no known group (a report from another
+    catalog) lands in an ``Other`` group at the end.
     """
     order = {row.id: i for i, row in enumerate(requirements.CATALOG)}
     by_group: dict[str, Group] = {k: Group(k, t) for k, t in GROUP_TITLES.items()}
