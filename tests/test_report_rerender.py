@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
+from conformance.target.reference import ReferenceTarget
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "reports" / "sample" / "report.json"
 CLI = [sys.executable, "-m", "conformance.cli", "report"]
+FAULT = "ignores-dot-segments"  # the reference AS's fault that breaks CIMD-URL-03
 BLOCKED = ["pytest", "_pytest", "pytest_asyncio", "playwright", "greenlet"]
 
 # A fresh interpreter that refuses pytest and Playwright, then runs the command's module.
@@ -210,3 +213,39 @@ def test_the_committed_sample_is_what_this_version_renders(tmp_path: Path) -> No
         f"reports/sample/{', '.join(stale)} out of date: run "
         "`python -m conformance.cli report reports/sample/report.json` and commit them"
     )
+
+
+@pytest.mark.slow
+def test_compare_shows_the_regression_between_two_runs(tmp_path: Path, state_dir: Path) -> None:
+    """Two runs of the reference AS, the second with a fault: the comparison names its row."""
+    rows = ["CIMD-URL-01", "CIMD-URL-03"]
+    with ReferenceTarget(matrix=True, state_dir=state_dir) as target:
+        for name, issuer in (("old", target.issuers[""]), ("new", target.issuers[FAULT])):
+            run = [sys.executable, "-m", "conformance.cli", "run", "--issuer", issuer]
+            run += ["--judge-only", json.dumps({issuer: rows}), "--state-dir", str(state_dir)]
+            done = subprocess.run(
+                [*run, "--report-dir", str(tmp_path / name)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=_env(tmp_path),
+            )
+            assert done.returncode == (0 if name == "old" else 1), done.stdout[-3000:]
+    new, old = tmp_path / "new" / "report.json", tmp_path / "old" / "report.json"
+    page, summary = tmp_path / "compare.html", tmp_path / "compare.md"
+    done = subprocess.run(
+        [*CLI, str(new), "--compare", str(old), "--html", str(page), "--markdown", str(summary)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "newly failing since" in done.stdout and done.stdout.rstrip().count("CIMD-URL-03")
+    html = page.read_text("utf-8")
+    newly_failing = html[html.index('<table class="newly-failing">') :]
+    assert "CIMD-URL-03" in newly_failing[: newly_failing.index("</table>")]
+    text = summary.read_text("utf-8")
+    newly = text[text.index("**Newly failing") :]
+    assert "| CIMD-URL-03 " in newly[: newly.index("\n\n\n")]  # the fault's row (and its
+    # derived MCP-AUTH-03, which restates the CIMD rows)
