@@ -29,7 +29,7 @@ from conformance.lint import command as lint_command
 from conformance.network import lab
 from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
-from conformance.report import baseline, scoreboard
+from conformance.report import baseline, rerender, scoreboard
 from conformance.report.model import Report
 from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
@@ -179,6 +179,9 @@ def parser() -> argparse.ArgumentParser:
         "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
     )
     lint_command.add_parser(commands)
+    rerender.add_arguments(
+        commands.add_parser("report", help="render a report.json again, offline (--compare OLD)")
+    )
     ca = commands.add_parser("ca", help="print or write the test CA certificate targets must trust")
     ca.add_argument("--out", type=Path, help="write the PEM here instead of printing it")
     ca.add_argument("--state-dir", type=Path, help="where the test CA is kept")
@@ -285,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lint_command.run(args)
     if args.command == "scoreboard":
         return scoreboard.main(args.reports, args.html, args.markdown)
+    if args.command == "report":
+        return rerender.rerender(args)
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)

@@ -274,6 +274,7 @@ import importlib, importlib.abc, json, sys
 from pathlib import Path
 
 BLOCKED = set(json.loads(sys.argv[3]))
+sys.path.insert(0, sys.argv[5])  # this tree's package, not an installed one
 refused = []
 
 class Blocked(importlib.abc.MetaPathFinder):
@@ -312,7 +313,7 @@ def test_report_renders_offline(tmp_path: Path) -> None:
     offline = [n for n in _report_modules() if not any(n == m for m, _ in ALLOWED_REPORT_REACH)]
     arguments = [str(SAMPLE_REPORT), str(tmp_path), json.dumps(sorted(PYTEST | PLAYWRIGHT))]
     done = subprocess.run(
-        [sys.executable, "-I", "-c", OFFLINE, *arguments, json.dumps(offline)],
+        [sys.executable, "-I", "-c", OFFLINE, *arguments, json.dumps(offline), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -25,7 +25,7 @@ from conformance.redaction import (
     redact_url,
     redact_value,
 )
-from conformance.report import console
+from conformance.report import console, markdown
 from conformance.report.model import CheckResult, Report
 from conformance.report.scrub import redact_console
 from conformance.report.writers import write
@@ -194,11 +194,24 @@ def test_every_writer_and_the_console_redact_registered_values(tmp_path: Path) -
     write(report, tmp_path)
     outputs = {p.name: p.read_text("utf-8") for p in tmp_path.iterdir() if p.is_file()}
     outputs["console"] = console.render(report)
-    assert set(outputs) == {"report.json", "junit.xml", "report.html", "console"}
+    assert set(outputs) == {
+        "report.json",
+        "junit.xml",
+        "report.html",
+        "report.md",
+        "badge.svg",
+        "console",
+    }
     for name, text in outputs.items():
         for value in values:
             assert value not in text, name
-        assert REDACTED in text, name
+    # every text the target sent shows as redacted (the badge carries none; Markdown escapes
+    # the brackets)
+    for name, text in outputs.items():
+        if name == "report.md":
+            assert markdown.escape(REDACTED) in text
+        elif name != "badge.svg":
+            assert REDACTED in text, name
 
 
 def test_the_console_writer_redacts_what_pytest_prints() -> None:

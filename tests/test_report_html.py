@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from conformance.browser.driver import Browser
-from conformance.report import html, junit
+from conformance.catalog.coverage import scope_line
+from conformance.report import html, junit, view, writers
+from conformance.report.compare import compare
 from conformance.report.model import CheckResult, Report
 from mock_servers.pki import TestCA
 
@@ -62,7 +66,10 @@ def test_canary_evidence_is_shown_and_escaped() -> None:
     page = html.render(Report("https://as.test", "latest", False, "0", "now", results=[result]))
     assert "1 planted, 1 connection(s), 1 stray attempt(s)" in page
     assert "client_id on 127.0.0.2" in page and "TCP SYN from 10.0.0.1" in page
-    assert "https://2130706433:9/c.json" in page and "error page (HTTP 400)" in page
+    assert (
+        "https://2130706433:9/c.json" in page
+        and 'error page <span class="st">(HTTP 400)</span>' in page
+    )
     assert hostile not in page and "&lt;script&gt;alert(3)" in page
 
 
@@ -108,3 +115,88 @@ def test_long_values_wrap_without_horizontal_scroll_at_1280_px(tmp_path: Path) -
     finally:
         chromium.stop()
     assert width <= 1280
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "reports" / "sample" / "report.json"
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script><b>bold</b>'
+
+
+def _regressed_sample() -> tuple[Report, Report]:
+    """The sample report, and a later run of the same target where two rows got worse."""
+    old = Report.load(SAMPLE)
+    new = Report.load(SAMPLE)
+    new.issuer = f"https://as.test/{HOSTILE}"
+    for result in new.results:
+        if result.requirement == "CIMD-URL-03":
+            result.verdict, result.observed = "fail", f"consent shown: {HOSTILE}"
+            result.evidence["attempts"][0]["page_text"] = HOSTILE
+        if result.requirement == "CIMD-SEC-06":  # a Recommended row under "latest"
+            result.verdict, result.observed = "non-strict", "no rate limit"
+    return old, new
+
+
+def _visible_rows(page: Any) -> list[str]:
+    script = "[...document.querySelectorAll('tr.row')].filter(r => r.offsetParent).map(r => r.id)"
+    rows: list[str] = page.evaluate(script)
+    return rows
+
+
+def test_report_page_in_chromium_filters_groups_escapes_and_compares(tmp_path: Path) -> None:
+    old, new = _regressed_sample()
+    writers.prepare(new)
+    text = html.render(new, tmp_path, compare(old, new))
+    # without script every row is shown: the filter form is hidden, no row is
+    assert '<form id="filters" hidden>' in text and not re.search(r"<tr [^>]*hidden", text)
+    page_file = tmp_path / "report.html"
+    page_file.write_text(text, "utf-8")
+    chromium = Browser(TestCA.load_or_create(tmp_path / "state").cert_path).start()
+    dialogs: list[str] = []
+    try:
+        context = chromium.new_context()
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(page_file.as_uri())
+        # the target's markup is text: no script of its own ran, no element of its own exists
+        assert page.evaluate("window.pwned") is None and not dialogs
+        assert page.evaluate("document.scripts.length") == 1
+        assert page.locator("[onerror]").count() == 0 and page.locator("td b").count() == 0
+        assert HOSTILE in page.locator("#failures").inner_text()
+        assert HOSTILE in page.locator("#verdict ~ dl").inner_text()
+        # the verdict and its scope come first
+        assert (
+            page.locator("#verdict")
+            .inner_text()
+            .startswith(f"Non-conformant {scope_line(new.coverage)}")
+        )
+        # the groups are in catalog order
+        headings = page.locator("section.group h2").all_inner_texts()
+        keys = [h.rsplit("(", 1)[1].rstrip(")") for h in headings]
+        assert keys == list(view.GROUP_TITLES)
+        # draft sections link to the draft's anchors
+        disc = page.locator('tr.row[id^="CIMD-DISC-01--"] a').first.get_attribute("href")
+        assert disc == (
+            "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-02"
+        )
+        # the filters: everything, failures only, then failures only without Required rows
+        every = _visible_rows(page)
+        assert len(every) == page.locator("tr.row").count() > 100
+        page.locator("input[name=failures]").check()
+        failing = _visible_rows(page)
+        assert sorted(r.split("--")[0] for r in failing) == ["CIMD-SEC-06", "CIMD-URL-03"]
+        assert not page.locator("#group-CIMD-DISC").is_visible()
+        page.locator("input[name=tier][value=R]").uncheck()
+        assert [r.split("--")[0] for r in _visible_rows(page)] == ["CIMD-SEC-06"]
+        page.locator("input[name=failures]").uncheck()
+        rows = page.locator("tr.row:visible")
+        assert "R" not in {rows.nth(i).get_attribute("data-tier") for i in range(rows.count())}
+        page.locator("input[name=tier][value=R]").check()
+        page.locator("input[name=untested]").uncheck()  # the rows this version does not test
+        assert len(_visible_rows(page)) == len(new.results) < len(every)
+        # the comparison lists the regression, the warning as a changed verdict
+        assert "CIMD-URL-03" in page.locator("#compare table.newly-failing").inner_text()
+        assert "CIMD-SEC-06" in page.locator("#compare table.changed").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        context.close()
+    finally:
+        chromium.stop()

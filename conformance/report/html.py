@@ -1,19 +1,26 @@
-"""A self-contained HTML page rendered from the report model: verdicts, evidence, screenshots.
+"""A self-contained HTML page rendered from the report model.
+
+At the top, the verdict and its scope (profile, draft revision, mode, rows judged per tier,
+untestable rows); then, with a previous report, what changed; every failure with what was
+expected and what was observed; and the requirement matrix grouped by catalog topic, each
+row linked to the draft sections it comes from, with its evidence (attempts, HTTP exchanges,
+the metadata host's fetch log, canary connections). A few lines of script filter the matrix
+(failures only, by tier); without script every row is shown.
 
 Everything that came from the target (page text, URLs, parameters) is escaped by Jinja2's
-autoescaping; the report's evidence is already redacted. Screenshots are embedded as data
-URLs so the page stands alone.
+autoescaping, and no value from a report is marked safe; the report's evidence is already
+redacted. Screenshots are embedded as data URLs so the page stands alone.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from conformance.catalog.coverage import scope_line
+from conformance.report import view
+from conformance.report.compare import Comparison
 from conformance.report.model import Report
 from conformance.report.paths import SCREENSHOTS
 
@@ -21,31 +28,38 @@ _ENV = Environment(
     loader=PackageLoader("conformance.report", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
-_WORDS = {0: "Conformant", 1: "Non-conformant", 2: "Not tested: the harness could not test"}
 
 
-def render(report: Report, directory: Path | None = None) -> str:
-    """The HTML page; screenshots in ``directory/screenshots`` are embedded."""
+def render(
+    report: Report, directory: Path | None = None, comparison: Comparison | None = None
+) -> str:
+    """The HTML page; screenshots in ``directory/screenshots`` are embedded.
+
+    Args:
+        report: the report to show.
+        directory: where the report's files are (its screenshots).
+        comparison: the changes since a previous report, shown in their own section.
+    """
     shots = []
     if directory is not None and (directory / SCREENSHOTS).is_dir():
         for path in sorted((directory / SCREENSHOTS).glob("*.png")):
             shots.append((path.stem, base64.b64encode(path.read_bytes()).decode("ascii")))
     return _ENV.get_template("report.html").render(
         report=report,
-        verdict=_verdict_words(report),
+        verdict=view.verdict_words(report),
+        verdict_class=view.verdict_class(report),
+        scope=view.scope_sentence(report),
+        draft=view.draft_revision(report),
+        draft_url=view.draft_url(report),
+        tiers=view.tier_rows(report),
+        tier_names=view.TIER_NAMES,
+        untestable=view.untestable_rows(report),
         summary=report.summary(),
-        scope=scope_line(report.coverage),
+        groups=view.groups(report),
+        failures=view.failures(report),
+        known=set(report.baseline.get("known", [])),
+        comparison=comparison,
         shots=shots,
-        evidence=lambda r: json.dumps(r.evidence, indent=1),
+        other_evidence=view.other_evidence,
+        fetch_target=view.fetch_target,
     )
-
-
-def _verdict_words(report: Report) -> str:
-    if report.interrupted:
-        signal = report.interrupted.get("signal", "a signal")
-        judged = report.interrupted.get("checks_judged", len(report.results))
-        return (
-            f"Interrupted by {signal} after {judged} check(s): not a verdict, the checks "
-            "not reached did not run"
-        )
-    return _WORDS.get(report.exit_code(), _WORDS[2])

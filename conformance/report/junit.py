@@ -1,4 +1,10 @@
-"""JUnit XML rendered from the report model (one test case per check)."""
+"""JUnit XML rendered from the report model (one test case per check).
+
+Each target is a ``testsuite`` whose properties give the run's profile, draft revision, mode
+and scope; each check is a ``testcase`` named ``<requirement ID> <check>`` with the
+requirement ID as its class name and properties for the requirement, its tier, its verdict,
+the draft sections it comes from and whether a baseline knows its failure.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ from pathlib import Path
 
 from conformance.catalog.coverage import not_tested_line, scope_line
 from conformance.catalog.verdicts import Verdict
-from conformance.report.model import Report
+from conformance.report import view
+from conformance.report.model import CheckResult, Report
 
 
 def render(reports: list[Report]) -> bytes:
@@ -25,8 +32,17 @@ def render(reports: list[Report]) -> bytes:
             skipped=str(summary[Verdict.NOT_APPLICABLE.value]),
             timestamp=report.started,
         )
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("issuer", report.issuer),
+            ("profile", report.profile + (", strict" if report.strict else "")),
+            ("draft revision", view.draft_revision(report)),
+            ("mode", report.mode),
+            ("tool version", report.tool_version),
+            ("verdict", view.verdict_words(report)),
+        ):
+            ET.SubElement(properties, "property", name=name, value=value)
         if report.coverage:
-            properties = ET.SubElement(suite, "properties")
             scope = f"verdict {scope_line(report.coverage)}"
             ET.SubElement(properties, "property", name="scope", value=scope)
             for tier, counts in report.coverage["tiers"].items():
@@ -36,15 +52,17 @@ def render(reports: list[Report]) -> bytes:
             missing = not_tested_line(report.coverage)
             ET.SubElement(properties, "property", name="not tested by this version", value=missing)
         if report.interrupted:
-            _interrupted_case(suite, report)
+            _interrupted_case(suite, properties, report)
+        known = set(report.baseline.get("known", []))
         for result in report.results:
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=result.requirement,
-                name=result.check,
+                name=f"{result.requirement} {result.check}",
                 time=f"{result.duration_s:.3f}",
             )
+            _case_properties(case, result, known)
             detail = f"expected: {result.expected}\nobserved: {result.observed}"
             if result.verdict == Verdict.FAIL.value:
                 ET.SubElement(case, "failure", message=f"{result.requirement} failed").text = detail
@@ -65,12 +83,26 @@ def render_report(report: Report, directory: Path | None = None) -> str:
     return render([report]).decode("utf-8")
 
 
-def _interrupted_case(suite: ET.Element, report: Report) -> None:
+def _case_properties(case: ET.Element, result: CheckResult, known: set[str]) -> None:
+    """A test case's requirement, tier, verdict, draft sections and baseline standing."""
+    properties = ET.SubElement(case, "properties")
+    sections = view.source_cell(result.requirement)
+    for name, value in (
+        ("requirement", result.requirement),
+        ("title", result.title),
+        ("tier", result.tier),
+        ("verdict", result.verdict),
+        ("sections", sections),
+        ("known failure", "true" if result.requirement in known else "false"),
+    ):
+        ET.SubElement(properties, "property", name=name, value=value)
+
+
+def _interrupted_case(suite: ET.Element, properties: ET.Element, report: Report) -> None:
     """An erroring test case that says the run was interrupted, so no CI reads it as green."""
     signal = report.interrupted.get("signal", "a signal")
     judged = report.interrupted.get("checks_judged", len(report.results))
     message = f"the run was interrupted by {signal} after {judged} check(s): not a verdict"
-    properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="interrupted", value=signal)
     suite.set("tests", str(int(suite.get("tests", "0")) + 1))
     suite.set("errors", str(int(suite.get("errors", "0")) + 1))

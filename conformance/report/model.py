@@ -12,7 +12,16 @@ from typing import Any
 from conformance.catalog.verdicts import VIOLATIONS, Verdict, exit_code
 from conformance.report.baseline import Baseline
 
-SCHEMA = "cimd-conformance-report/1"
+SCHEMA_VERSION = 1
+"""The version of the report's JSON form: its ``schema`` field, and the JSON Schema file
+``conformance/report/schema/report-<version>.json`` that describes it."""
+SCHEMA = f"cimd-conformance-report/{SCHEMA_VERSION}"
+SCHEMA_DIRECTORY = Path(__file__).resolve().parent / "schema"
+
+
+def schema_file(version: int = SCHEMA_VERSION) -> Path:
+    """The JSON Schema of the report's JSON form at ``version``."""
+    return SCHEMA_DIRECTORY / f"report-{version}.json"
 
 
 @dataclass

@@ -4,7 +4,8 @@ JSON is canonical; every other format is rendered from the same :class:`Report`.
 format is one module with a ``render`` function and one line in :data:`FORMATS`: the run
 writes it beside the others (a format without a file is printed at the end of the run).
 Nothing here needs pytest or a browser: a ``report.json`` can be rendered again offline
-(``write(Report.load(path), directory)``).
+(``write(Report.load(path), directory)``, or ``cimd-conformance report report.json``:
+:mod:`conformance.report.rerender`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.catalog import coverage
-from conformance.report import console, html, junit
+from conformance.report import badge, console, html, junit, markdown
 from conformance.report.model import Report
 from conformance.report.paths import ReportPaths, label_for
 from conformance.report.scrub import redact_output, scrub
@@ -43,6 +44,8 @@ FORMATS: dict[str, Format] = {
     "json": Format(_json, "report.json"),
     "junit": Format(junit.render_report, "junit.xml"),
     "html": Format(html.render, "report.html"),
+    "markdown": Format(markdown.render, "report.md"),
+    "badge": Format(badge.render, "badge.svg"),
     "console": Format(lambda report, directory: console.render(report), None),
 }
 
@@ -60,10 +63,7 @@ def write(report: Report, directory: Path, formats: Iterable[str] | None = None)
     text field is redacted before rendering, and every rendered text again before it is
     written.
     """
-    if not report.coverage:
-        verdicts = ((r.requirement, r.verdict) for r in report.results)
-        report.coverage = coverage.summarize(verdicts, report.profile)
-    scrub(report)
+    prepare(report)
     directory.mkdir(parents=True, exist_ok=True)
     for name in FORMATS if formats is None else formats:
         chosen = FORMATS[name]
@@ -72,13 +72,26 @@ def write(report: Report, directory: Path, formats: Iterable[str] | None = None)
             (directory / chosen.file).write_text(text, "utf-8")
 
 
+def prepare(report: Report) -> Report:
+    """Make ``report`` ready to render: its scope computed when missing, its text redacted."""
+    if not report.coverage:
+        verdicts = ((r.requirement, r.verdict) for r in report.results)
+        report.coverage = coverage.summarize(verdicts, report.profile)
+    return scrub(report)
+
+
 def write_run(
     reports: Sequence[Report], paths: ReportPaths, formats: Iterable[str] | None = None
 ) -> None:
-    """Write each target's report where ``paths`` puts it, and the index of a multi-target run."""
+    """Write each target's report where ``paths`` puts it, and the index of a multi-target run.
+
+    In a GitHub Actions step (``$GITHUB_STEP_SUMMARY`` set), each report's Markdown summary
+    is appended to the job summary too.
+    """
     names = None if formats is None else tuple(formats)
     for report in reports:
         write(report, paths.directory(report.issuer), names)
+    markdown.append_step_summary(reports)
     if paths.per_target:
         index = {
             label_for(r.issuer): {"issuer": r.issuer, "exit_code": r.exit_code()} for r in reports
