@@ -114,8 +114,8 @@ class Progress:
     ) -> Generator[None, Any, Any]:
         """Keep pytest's counts but not its progress letters (this display replaces them)."""
         status = yield
-        if self.mode == "off" or not status:
-            return status
+        if self.mode == "off" or not status or config.get_verbosity() > 0:
+            return status  # under -v pytest's own line per check stays whole
         return (status[0], "", "")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
