@@ -27,7 +27,10 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.lint import command as lint_command
 from conformance.network import lab
+from conformance.plugin import progress
+from conformance.plugin.listing import list_checks
 from conformance.plugin.run import CimdRun
+from conformance.plugin.selection import only_problem
 from conformance.redaction import redact_text
 from conformance.report import baseline, rerender, scoreboard
 from conformance.report.model import Report
@@ -97,7 +100,40 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show every check as pytest runs it"
     )
+    _add_selection_options(parser)
     _add_timeout_options(parser)
+
+
+def _add_selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress",
+        choices=progress.MODES,
+        default="auto",
+        help="tty: one status line; lines: one plain line per check (CI logs); off: none "
+        "(default auto: tty on a terminal's stderr, else lines; off with -v)",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the checks (requirement ID, tier) the run would judge, and exit 0; "
+        "contacts no target",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID-PREFIX",
+        help="run only the checks of this requirement ID or prefix, e.g. CIMD-DOC, "
+        "MCP-AUTH-10 (repeatable). A partial run is never conformant: exit 0 means no "
+        "failure among the selected checks (verdict PARTIAL), 1 a failure, 2 not tested or "
+        "a selection of no check",
+    )
+    parser.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="run only the checks matching this pytest -k expression (partial, as --only)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -203,6 +239,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv += ["-v", "--tb=line"] if args.verbose else ["-q", "--tb=no", "-rN"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "conformance.plugin"]
+    argv += ["-k", args.keyword] if getattr(args, "keyword", None) else []
+    argv += progress.pytest_options(getattr(args, "progress", "off"), verbose=args.verbose)
     return argv
 
 
@@ -255,11 +293,13 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
     except RunOptionError as exc:
         flag = "--" + exc.option.name.replace("_", "-")
         return could_not_test(args, issuers, f"{flag}: {exc}. Fix {flag}.")
-    run = CimdRun(config, known)
+    run = CimdRun(config, known, progress=progress.for_run(args.progress, verbose=args.verbose))
     try:
         status = pytest.main(pytest_args(args), plugins=[run])
     except Exception as exc:  # the harness broke (e.g. a listener could not bind): not a verdict
         return could_not_test(args, issuers, f"the run stopped on a harness error: {exc!r}")
+    if run.selection.error:
+        return could_not_test(args, issuers, run.selection.error)
     reports = list(run.reports)
     if not reports:  # pytest stopped before the plugin could write anything
         message = f"the run ended before any check (pytest exit status {int(status)})"
@@ -290,6 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return scoreboard.main(args.reports, args.html, args.markdown)
     if args.command == "report":
         return rerender.rerender(args)
+    if only_problem(args.only):
+        print(f"cimd-conformance: {only_problem(args.only)}", file=sys.stderr)
+        return 2
+    if args.list:
+        return list_checks(run_config_for(args, []), pytest_args(args))
     unwritable = input_checks.report_dir_problem(args.report_dir)
     if unwritable:
         print(f"cimd-conformance: {unwritable}. Give a writable --report-dir.", file=sys.stderr)

@@ -18,4 +18,10 @@ if ! .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' >"$log" 2>
   cat "$log" >&2
   exit 1
 fi
+# the example authorization server's own packages (its tests run in the project's)
+if ! .venv/bin/pip install -q --disable-pip-version-check \
+  -r examples/flask-authlib/requirements.txt >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
 .venv/bin/python -c "import conformance, mock_servers, playwright" 

@@ -8,6 +8,10 @@
 - :mod:`~conformance.plugin.fixtures`: the pieces (CA, network, metadata host, callback,
   Chromium, reference AS), each usable alone and overridable.
 - :mod:`~conformance.plugin.checks`: the run composed from them, and the target's fixtures.
+- :mod:`~conformance.plugin.selection`: ``--only``, ``-k`` and ``judge_only``: which checks
+  run, and the ``selection`` record of a partial run's reports.
+- :mod:`~conformance.plugin.progress`: the command line's progress display;
+  :mod:`~conformance.plugin.listing`: ``--list``.
 
 In a pytest run without ``--cimd-issuer`` (and without a run object) the plugin is inert: it
 adds its options, its marker and its fixtures, and nothing else.

@@ -22,6 +22,7 @@ from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import Observation, Verdict, verdict_for_violation
 from conformance.plugin.judging import derived_results, expectation, judge, judge_return
+from conformance.plugin.selection import Selection
 from conformance.redaction import redact_value
 from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
@@ -61,6 +62,7 @@ class ResultCollector:
         self.formats = formats
         self.paths = ReportPaths.of(config.report_dir, config.issuers)
         self.suite: SuiteRun | None = None
+        self.selection: Selection | None = None
         self._results: dict[str, list[CheckResult]] = {i: [] for i in config.issuers}
         self._by_item: dict[str, CheckResult] = {}
         self._planted: list[tuple[CheckResult, Any]] = []
@@ -198,6 +200,8 @@ class ResultCollector:
         A run stopped by a signal (or Ctrl-C) is marked ``interrupted`` in every report:
         the checks it never reached have no result, and it is never a verdict.
         """
+        if session.config.getoption("collectonly", False):
+            return  # nothing was judged: no report
         self._late_canary_connections()
         stopped = interrupts.received() is not None or exitstatus == pytest.ExitCode.INTERRUPTED
         for issuer, results in self._results.items():
@@ -233,9 +237,17 @@ class ResultCollector:
                 key=lambda r: r.requirement,
             ),
         )
+        if self.selection is not None:
+            report.selection = self.selection.record(issuer)
+            if self.selection.error and not results:
+                report.preflight = {"error": self.selection.error}
         if self.baseline is not None:
             report.apply_baseline(self.baseline)
         return report
+
+    def result_for(self, nodeid: str) -> CheckResult | None:
+        """The result of the check ``nodeid``, once its verdict is known."""
+        return self._by_item.get(nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the console summary of every target."""

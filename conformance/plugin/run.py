@@ -18,6 +18,8 @@ import pytest
 
 from conformance.harness.head_start import has_head_start
 from conformance.plugin.collector import ResultCollector
+from conformance.plugin.progress import Progress
+from conformance.plugin.selection import Selection, issuer_of
 from conformance.report.baseline import Baseline
 from conformance.report.model import Report
 from conformance.report.paths import label_for
@@ -26,6 +28,7 @@ from conformance.run.suite import SuiteRun
 from conformance.target.deadline import Unanswered
 
 COLLECTOR_NAME = "cimd-results"
+PROGRESS_NAME = "cimd-progress"
 
 
 class CimdRun:
@@ -39,6 +42,7 @@ class CimdRun:
         config: what to run against and how.
         baseline: known failures, applied to every report.
         formats: the report formats to write (all by default).
+        progress: the progress display of a long run (the command line's), if any.
     """
 
     def __init__(
@@ -46,10 +50,14 @@ class CimdRun:
         config: RunConfig,
         baseline: Baseline | None = None,
         formats: tuple[str, ...] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
         self.collector = ResultCollector(config, baseline, formats)
         self.suite: SuiteRun | None = None
+        self.selection = Selection(config.only, dict(config.judge_only or {}))
+        self.collector.selection = self.selection
+        self.progress = progress
 
     @property
     def reports(self) -> list[Report]:
@@ -67,6 +75,9 @@ class CimdRun:
         config.stash[RUN_KEY] = self
         if not config.pluginmanager.is_registered(self.collector):
             config.pluginmanager.register(self.collector, COLLECTOR_NAME)
+        if self.progress is not None and not config.pluginmanager.is_registered(self.progress):
+            self.progress.collector = self.collector
+            config.pluginmanager.register(self.progress, PROGRESS_NAME)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Run every check once per target."""
@@ -75,36 +86,43 @@ class CimdRun:
             ids = [label_for(i) for i in issuers]
             metafunc.parametrize("cimd_issuer", issuers, indirect=True, scope="session", ids=ids)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(wrapper=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        """Order the checks and leave out those a targeted issuer is not judged on.
+    ) -> Generator[None, None, None]:
+        """Keep the selected checks: ``--only``, ``judge_only`` (a targeted matrix), ``-k``.
 
+        pytest's own ``-k`` and ``-m`` deselect inside; ``--only`` and ``judge_only`` after.
+        A selection that keeps no check is a usage error (never "no tests ran" passing).
         Each target's checks with a head start go last among its checks (their first parts
-        run with the target's first check: :mod:`conformance.harness.head_start`); checks a
-        targeted issuer is not judged on (``judge_only``) are left out.
+        run with the target's first check: :mod:`conformance.harness.head_start`).
         """
-        items[:] = waiting_last(items)
-        only = {issuer: set(rows) for issuer, rows in (self.config.judge_only or {}).items()}
-        if not only:
-            return
-        kept, left_out = [], []
+        chosen = self.selection
+        chosen.keyword = str(config.getoption("keyword", "") or "")
+        chosen.markexpr = str(config.getoption("markexpr", "") or "")
         for item in items:
-            issuer, mark = _issuer(item), item.get_closest_marker("requirement")
-            rows = only.get(issuer or "")
-            if rows is not None and mark is not None and mark.args[0] not in rows:
-                left_out.append(item)
-            else:
-                kept.append(item)
+            issuer = issuer_of(item) or ""
+            chosen.collected[issuer] = chosen.collected.get(issuer, 0) + 1
+        unmatched = chosen.unmatched_only(items)
+        result = yield
+        left_out = chosen.apply(items)
         if left_out:
             config.hook.pytest_deselected(items=left_out)
-            items[:] = kept
+        items[:] = waiting_last(items)
+        chosen.kept = list(items)
+        if unmatched or (chosen.collected and not items):
+            chosen.error = (
+                f"--only {unmatched[0]} matches no check; see the checks with --list. Fix --only."
+                if unmatched
+                else chosen.empty_error()
+            )
+            raise pytest.UsageError(chosen.error)
+        return result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A check does not start once the run deadline fired or its target stopped answering."""
-        issuer = _issuer(item)
+        issuer = issuer_of(item)
         if self.suite is not None and issuer is not None:
             self.suite.refuse_check(issuer)
 
@@ -115,7 +133,7 @@ class CimdRun:
         When the target did not answer the check, see whether it still answers at all (early
         stop: if not, every remaining check on it is a harness error at once).
         """
-        suite, issuer = self.suite, _issuer(item)
+        suite, issuer = self.suite, issuer_of(item)
         if suite is None or issuer is None:
             return (yield)
         suite.clock.start_check()
@@ -138,7 +156,7 @@ def requirements_for(items: list[pytest.Item], issuer: str) -> list[str]:
     found = []
     for item in items:
         mark = item.get_closest_marker("requirement")
-        if mark is not None and _issuer(item) == issuer:
+        if mark is not None and issuer_of(item) == issuer:
             found.append(str(mark.args[0]))
     return found
 
@@ -154,9 +172,9 @@ def waiting_last(items: list[pytest.Item]) -> list[pytest.Item]:
     waiting: list[pytest.Item] = []
     current: str | None = None
     for item in items:
-        if _issuer(item) != current:
+        if issuer_of(item) != current:
             ordered += block + waiting
-            block, waiting, current = [], [], _issuer(item)
+            block, waiting, current = [], [], issuer_of(item)
         (waiting if _waits(item) else block).append(item)
     return ordered + block + waiting
 
@@ -164,9 +182,3 @@ def waiting_last(items: list[pytest.Item]) -> list[pytest.Item]:
 def _waits(item: pytest.Item) -> bool:
     mark = item.get_closest_marker("requirement")
     return mark is not None and has_head_start(str(mark.args[0]))
-
-
-def _issuer(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    issuer = callspec.params.get("cimd_issuer") if callspec is not None else None
-    return issuer if isinstance(issuer, str) else None

@@ -11,6 +11,7 @@ from conformance.redaction import redact_text
 from conformance.report.model import CheckResult, Report
 
 OBSERVED_WIDTH = 160  # the whole observation is in report.json and report.html
+PARTIAL_WORD = "PARTIAL (no failure among the selected checks; not a conformance verdict)"
 _SHOWN = (Verdict.FAIL, Verdict.HARNESS_ERROR, Verdict.NON_STRICT, Verdict.ADVISORY)
 
 
@@ -22,12 +23,16 @@ def render(report: Report) -> str:
     )
     if report.interrupted:
         word = interrupted_word(report)
+    elif report.partial and code == 0:
+        word = PARTIAL_WORD
     counts = ", ".join(f"{n} {v}" for v, n in report.summary().items() if n)
     lines = [
         f"cimd-conformance: {report.issuer} [{report.profile}{', strict' if report.strict else ''}]"
     ]
     if report.interrupted:
         lines.append(f"  INTERRUPTED    {report.interrupted.get('meaning', '')}")
+    if report.partial:
+        lines.append(f"  PARTIAL        {report.selection.get('meaning', '')}")
     if report.preflight.get("error"):
         lines.append(f"  preflight: {report.preflight['error']}")
     known = set(report.baseline.get("known", []))

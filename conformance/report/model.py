@@ -70,7 +70,15 @@ class Report:
     # set when a signal stopped the run: {"signal": "SIGINT", "at": ..., "checks_judged": n,
     # "exit_code": 130, "meaning": ...}; an interrupted report is never a verdict
     interrupted: dict[str, Any] = field(default_factory=dict)
+    # set when the run judged only some checks (--only, -k, a targeted matrix): how they were
+    # chosen, how many, and its "meaning"; a partial report is never called conformant
+    selection: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run left checks out on this target (:attr:`selection`)."""
+        return bool(self.selection)
 
     def verdicts(self) -> list[Verdict]:
         """Every check's verdict."""
@@ -135,6 +143,7 @@ class Report:
         data = asdict(self)
         data["summary"] = self.summary()
         data["exit_code"] = self.exit_code()
+        data["partial"] = self.partial
         return {"schema": data.pop("schema"), **data}
 
     @classmethod
@@ -142,7 +151,9 @@ class Report:
         """Rebuild a report from its JSON form."""
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} report: schema {data.get('schema')!r}")
-        fields = {k: v for k, v in data.items() if k not in ("summary", "exit_code", "results")}
+        fields = {
+            k: v for k, v in data.items() if k not in ("summary", "exit_code", "partial", "results")
+        }
         report = cls(**fields)
         report.results = [CheckResult(**r) for r in data.get("results", [])]
         return report

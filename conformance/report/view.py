@@ -114,7 +114,11 @@ def verdict_words(report: Report) -> str:
             f"Interrupted by {signal} after {judged} check(s): not a verdict, the checks "
             "not reached did not run"
         )
-    return _WORDS.get(report.exit_code(), _WORDS[2])
+    code = report.exit_code()
+    if report.partial and code != 2:
+        word = "Partial: no failure among the selected checks" if code == 0 else _WORDS[1]
+        return f"{word} ({report.selection.get('meaning', 'partial run')})"
+    return _WORDS.get(code, _WORDS[2])
 
 
 def verdict_class(report: Report) -> str:

@@ -166,6 +166,13 @@ OPTIONS: tuple[RunOption, ...] = (
         "json",
         "judge_only",
     ),
+    RunOption(
+        "only",
+        "run only the checks of this requirement ID or ID prefix, e.g. CIMD-DOC (repeatable; "
+        "the run is partial)",
+        "list",
+        "only",
+    ),
     RunOption("mcp_discovery", "JSON: how the issuer was found from an MCP server", "json", "mcp"),
     *(
         RunOption(

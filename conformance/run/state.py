@@ -51,6 +51,8 @@ class RunConfig:
     mcp: dict[str, Any] | None = None
     # issuer -> the requirement IDs it is judged on (a targeted fault matrix); others: all
     judge_only: dict[str, list[str]] | None = None
+    # requirement IDs or prefixes (CIMD-DOC, MCP-AUTH-10): only their checks run (partial)
+    only: tuple[str, ...] = ()
     mcp_proxy: bool = False  # the target is an MCP proxy acting as an AS (CIMD-UI-07 applies)
     pacing: Pacing = field(default_factory=Pacing)
     limits: deadline.Limits = field(default_factory=deadline.Limits)

@@ -1,0 +1,1 @@
+"""An example CIMD authorization server (Flask + Authlib), tested with cimd-conformance."""
