@@ -343,18 +343,20 @@ def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
     """``judge_only`` for a matrix: each fault's issuer on the rows its fault breaks.
 
     The rows of both modes: a fault that breaks a row only in the lab is judged on it in
-    loopback mode too, where it must not fail.
+    loopback mode too, where it must not fail; and a fault of one profile's rows is judged on
+    them under any profile, where the others record them.
 
     Args:
         issuers: the reference AS's issuers by fault name ("" for the clean one, judged on all).
     """
     from mock_servers.reference_as.faults import get_fault
 
-    return {
-        issuer: sorted({*get_fault(name).breaks_in("loopback"), *get_fault(name).breaks_in("lab")})
-        for name, issuer in issuers.items()
-        if name
-    }
+    def rows(name: str) -> list[str]:
+        fault = get_fault(name)  # its rows even where its profile is not the run's: recorded
+        own = fault.profile or "latest"
+        return sorted({*fault.breaks_in("loopback", own), *fault.breaks_in("lab", own)})
+
+    return {issuer: rows(name) for name, issuer in issuers.items() if name}
 
 
 def _unknown_variants(names: Sequence[str]) -> str | None:
@@ -540,8 +542,11 @@ def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
 def _requirements(args: argparse.Namespace) -> int:
     from mock_servers.reference_as.faults import FAULTS
 
-    broken = {f.name: {*f.breaks_in("loopback"), *f.breaks_in("lab")} for f in FAULTS}
-    rows = status.table(args.profile, status.faults_by_row(broken))
+    profile = args.profile
+    broken = {
+        f.name: {*f.breaks_in("loopback", profile), *f.breaks_in("lab", profile)} for f in FAULTS
+    }
+    rows = status.table(profile, status.faults_by_row(broken))
     if args.json:
         doc = {"profile": args.profile, "rows": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

@@ -1,7 +1,8 @@
 """MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs; PKCE
 for CIMD public clients, advertised, required and verified (in OpenID Connect discovery too);
 https endpoints; the resource parameter (RFC 8707) and audience-bound tokens; refresh-token
-rotation for public clients.
+rotation for public clients; and MCP 2026-07-28's iss in authorization responses (RFC 9207),
+scored under the mcp-2026-07-28 profile and recorded under the others.
 """
 
 from __future__ import annotations
@@ -324,24 +325,72 @@ def test_access_token_lifetime_is_recorded(
     raise observers.token_lifetime(tokens.body.get("expires_in"))
 
 
-@pytest.mark.requirement("MCP-AUTH-19")
-def test_issuer_in_authorization_response_is_recorded(
-    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """Approves consent for the public client and reads the redirect's parameters, and the
-    metadata's authorization_response_iss_parameter_supported (RFC 9207).
+def _authorization_responses(
+    target: TargetSession, host: MetadataHost
+) -> dict[str, dict[str, str]]:
+    """The parameters of a code response (consent approved) and of an error response (a
+    request without a PKCE challenge, which MCP-AUTH-08 requires an AS to refuse), by name.
 
-    Expects: recorded, not scored: whether iss is sent (and equals the issuer) and advertised.
+    The error response is left out when the target answered without redirecting.
     """
-    client = public_client(cimd_metadata_host)
-    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    client = public_client(host)
+    attempt = target.attempt(client.client_id, client.redirect_uri)
     if not attempt.outcome.approvable:
         raise NotApplicable(f"the client was not accepted ({attempt.outcome.describe()})")
-    approved = cimd_target.approve(attempt)
+    approved = target.approve(attempt)
     if approved.kind is not OutcomeKind.CODE:
         raise NotApplicable(f"approval gave no code ({approved.describe()}); see CIMD-DISC-04")
-    advertised = cimd_metadata.metadata.get("authorization_response_iss_parameter_supported")
-    raise observers.issuer_in_response(approved.params, advertised, cimd_metadata.issuer)
+    responses = {"code response": approved.params}
+    bare = target.attempt(client.client_id, client.redirect_uri, with_pkce=False)
+    if bare.outcome.kind is OutcomeKind.ERROR_REDIRECT:
+        responses["error response"] = bare.outcome.params
+    return responses
+
+
+@pytest.mark.requirement("MCP-AUTH-19")
+def test_issuer_in_authorization_responses(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Approves consent for the public client, then sends it without a PKCE challenge (an
+    error redirect), and reads iss in both redirects (RFC 9207 §2).
+
+    Expects: iss in every authorization response, error responses included (scored under
+    mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    advertised = cimd_metadata.metadata.get(observers.ISS_FLAG)
+    raise observers.issuer_in_response(responses, advertised)
+
+
+@pytest.mark.requirement("MCP-AUTH-21")
+def test_issuer_flag_agrees_with_responses(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Reads authorization_response_iss_parameter_supported from the metadata and iss in a
+    code response and an error response.
+
+    Expects: iss in the responses when, and only when, the metadata advertises the flag as
+    true (scored under mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    advertised = cimd_metadata.metadata.get(observers.ISS_FLAG)
+    raise observers.issuer_flag_agrees(responses, advertised)
+
+
+@pytest.mark.requirement("MCP-AUTH-22")
+def test_issuer_in_responses_is_the_issuer(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Compares the iss of a code response and of an error response with the issuer, as
+    strings, without normalization (RFC 9207 §2.4).
+
+    Expects: each iss equals the issuer identifier character for character (scored under
+    mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    if all("iss" not in params for params in responses.values()):
+        raise NotApplicable("no iss in the authorization responses; see MCP-AUTH-19")
+    raise observers.issuer_value(responses, cimd_metadata.issuer)
 
 
 @pytest.mark.requirement("MCP-AUTH-20")
