@@ -156,8 +156,9 @@ def tier_for(requirement: Requirement, profile: str) -> Tier:
     CIMD-00, the draft MCP 2025-11-25 cites, so it downgrades an R row to Rec when the
     requirement originates in CIMD-01 or CIMD-02: its Since cell starts at I01 or I02, or its
     Tier cell grants R only from one of those drafts (catalog §0.3). Later drafts' rows are
-    downgraded, not dropped. "mcp-2026-07-28" is "latest" (its client-registration page's MUST
-    cites CIMD-02) plus the rows that revision scores: a row's ``profile_tiers`` name them.
+    downgraded, not dropped. "mcp-2026-07-28" is "latest" (the MUST of its client-registration
+    page, "MUST follow the requirements specified in", cites CIMD-02, though its overview still
+    names CIMD-00) plus the rows that revision scores: a row's ``profile_tiers`` name them.
 
     Args:
         requirement: A catalog row.
