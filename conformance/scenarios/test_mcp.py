@@ -239,12 +239,14 @@ def _judge_journey_resource(journey: JourneyRun) -> None:
         audience = _audience(TokenResult(200, grant.token_response, ""))
         if audience is not None and url not in audience:
             problems.append(f"an access token's aud is {audience}, without {url}")
-    if error is not None and error.step == "token-refused" and journey.stopped_at_target():
+    refused = error is not None and error.step == "token-refused" and journey.stopped_at_target()
+    if refused and error is not None:
         problems.append(error.reason)
-    if problems:
+    if problems:  # a token the MCP server refuses broke the flow (R); a wrong aud alone: Rec
         raise NonConformance(
             expected=f"access tokens for resource={url} that the MCP server accepts",
             observed="; ".join(dict.fromkeys(problems)),
+            tier=None if refused else Tier.RECOMMENDED,
         )
 
 
