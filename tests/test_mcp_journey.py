@@ -94,3 +94,18 @@ def test_the_mock_mcp_server_port_taken_is_a_harness_error(
         )
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "--mcp-port" in Report.load(tmp_path / "report.json").preflight["error"]
+
+
+def test_demo_mcp_is_all_green(state_dir: Path, tmp_path: Path) -> None:
+    """The reference AS and the mock MCP server, the whole suite and the journey."""
+    done = subprocess.run(
+        [*CLI, "demo", "--mcp", "--state-dir", str(state_dir), "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    report = Report.load(tmp_path / "report.json")
+    journeyed = [r for r in report.results if "mcp_journey" in r.evidence]
+    assert {r.requirement for r in journeyed} == set(ROWS)
+    assert all(r.verdict == "pass" for r in journeyed)
