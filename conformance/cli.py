@@ -33,7 +33,7 @@ from conformance.report.model import Report
 from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
 from conformance.report.writers import combined_exit_code, write, write_run
-from conformance.run import input_checks, interrupts
+from conformance.run import input_checks, interrupts, mcp_journey
 from conformance.run.options import OPTIONS, RunOptionError, run_config
 from conformance.run.state import RunConfig
 from conformance.target import deadline, resource
@@ -124,6 +124,22 @@ def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_mcp_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also run the MCP journey: the mock MCP client, through the mock MCP server the "
+        "target protects, to a tool call (with --mcp-server: through that server)",
+    )
+    parser.add_argument(
+        "--mcp-port",
+        type=int,
+        default=0,
+        help="the mock MCP server's port (default: any free), so the target can be told its "
+        "URL https://127.0.0.1:PORT/mcp as a resource (RFC 8707)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     top = argparse.ArgumentParser(prog="cimd-conformance", description=__doc__.splitlines()[0])
@@ -149,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
         "trust it (PEM)",
     )
     _add_run_options(run)
+    _add_mcp_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
     demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
@@ -166,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
         "see reference-as --list-variants)",
     )
     _add_run_options(demo)
+    _add_mcp_options(demo)
     commands.add_parser(
         "reference-as", help="run the reference AS (see reference-as --help)", add_help=False
     )
@@ -317,13 +335,24 @@ def _command(args: argparse.Namespace) -> int:
             return could_not_test(args, [], unknown)
         if "rate-limited" in args.variant and not args.pacing:
             args.pacing = list(RATE_LIMITED_DEMO_PACING)
-        with ReferenceTarget(
-            tuple(args.fault),
-            matrix=args.matrix,
-            state_dir=args.state_dir,
-            extra_args=production,
-            variants=tuple(args.variant),
-        ) as target:
+        with contextlib.ExitStack() as stack:
+            mcp = None
+            if args.mcp:  # the AS is told the mock MCP server's URL, a resource it serves
+                ca = TestCA.load_or_create(args.state_dir)
+                mcp = stack.enter_context(mcp_journey.mock_mcp_server(ca, port=args.mcp_port))
+                production = (*production, "--resource", mcp.url)
+            target = stack.enter_context(
+                ReferenceTarget(
+                    tuple(args.fault),
+                    matrix=args.matrix,
+                    state_dir=args.state_dir,
+                    extra_args=production,
+                    variants=tuple(args.variant),
+                )
+            )
+            if mcp is not None:
+                mcp.issuer = target.issuer
+                mcp_journey.declare(args, mcp.url, ours=True)
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
             if args.matrix and args.targeted:
                 args.judge_only = targeted(target.issuers)
@@ -492,6 +521,14 @@ def _run(args: argparse.Namespace) -> int:
                 stack.enter_context(started)
             if mcp:
                 issuers = [_through_mcp_server(args, mcp, ca)]
+                mcp_journey.declare(args, mcp, ours=False)
+            elif args.mcp:
+                if len(issuers) != 1:
+                    raise HarnessError("--mcp journeys to one target: give one --issuer")
+                server = mcp_journey.mock_mcp_server(ca, args.target_ca, args.mcp_port)
+                mock = stack.enter_context(server)
+                mock.issuer = issuers[0]
+                mcp_journey.declare(args, mock.url, ours=True)
             return run_suite(args, issuers)
     except HarnessError as exc:
         return could_not_test(args, issuers or [mcp or ""], str(exc))

@@ -197,6 +197,7 @@ class McpClient:
         self.redirect_uri = redirect_uri
         self.approve = approve
         self._rpc_id = 0
+        self.last = Journey("")  # the latest journey, kept when one stops on an error
 
     def journey(self, mcp_url: str, *, step_up: bool = True) -> Journey:
         """The whole journey to ``mcp_url``, through a tool call (and a step-up).
@@ -204,7 +205,7 @@ class McpClient:
         Raises:
             JourneyError: a step could not go on; ``journey.steps`` keeps what happened.
         """
-        journey = Journey(mcp_url)
+        journey = self.last = Journey(mcp_url)
         self._discover(journey)
         scope = journey.challenge.get("scope") or " ".join(
             str(s) for s in journey.resource_metadata.get("scopes_supported") or []
@@ -269,12 +270,14 @@ class McpClient:
             raise JourneyError("as-metadata", f"no metadata for {journey.issuer} at its URLs")
         metadata = journey.as_metadata
         if metadata.get("client_id_metadata_document_supported") is not True:
-            raise JourneyError("as-metadata", "client_id_metadata_document_supported is not true")
+            raise JourneyError(
+                "as-capabilities", "client_id_metadata_document_supported is not true"
+            )
         if "S256" not in (metadata.get("code_challenge_methods_supported") or []):
-            raise JourneyError("as-metadata", "S256 is not in code_challenge_methods_supported")
+            raise JourneyError("as-capabilities", "S256 not in code_challenge_methods_supported")
         for member in ("authorization_endpoint", "token_endpoint"):
             if not isinstance(metadata.get(member), str):
-                raise JourneyError("as-metadata", f"no {member}")
+                raise JourneyError("as-capabilities", f"no {member}")
 
     def authorize(self, journey: Journey, scope: str) -> Grant:
         """One authorization for ``scope``: request, approval, code redemption."""
@@ -356,6 +359,16 @@ class McpClient:
         answer = self._send(
             journey, "initialize", "POST", journey.mcp_url, json=_init(), token=token
         )
+        if answer.status_code == 401:
+            header = answer.headers.get("www-authenticate", "")
+            journey.steps[-1].received["www-authenticate"] = header
+            challenge = parse_challenge(header)
+            if challenge.get("error") == "invalid_token":
+                raise JourneyError(
+                    "token-refused",
+                    "the MCP server refused the access token: "
+                    + challenge.get("error_description", "invalid_token"),
+                )
         result = _result(answer, "initialize")
         session = str(answer.headers.get("mcp-session-id", ""))
         journey.steps[-1].received["mcp-session-id"] = session and REDACTED

@@ -131,6 +131,8 @@ class McpServer:
         trust_ca: the CA bundle trusted when fetching the AS's metadata and keys (``None``:
             the system's).
         faults: names from :data:`SERVER_FAULTS` to switch on.
+        host: the loopback address to bind.
+        port: the port to bind (0: any free one), for an AS that must be told the URL first.
     """
 
     def __init__(
@@ -142,6 +144,8 @@ class McpServer:
         challenge: bool = True,
         trust_ca: Path | None = None,
         faults: Iterable[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.issuer = issuer  # may be set once the AS, which must know this URL, is up
         self._path = path
@@ -158,7 +162,7 @@ class McpServer:
         self._sessions: dict[str, str] = {}  # session id -> negotiated protocol version
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (tool, subject) of every tool run
-        self._server = Server(self._app, certfile=certfile)
+        self._server = Server(self._app, host, port, certfile)
 
     @property
     def url(self) -> str:

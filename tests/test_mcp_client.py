@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from mock_servers.resource_server import ADMIN_SCOPE, BASE_SCOPE, McpServer
 from tests.mcp_journey import http_approve
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["pytester"]
 REDIRECT_URI = "http://127.0.0.1/callback"
 
 
@@ -96,3 +98,34 @@ def test_a_server_that_is_not_protected_stops_the_journey(world: World) -> None:
         JourneyError, match="mcp-unauthenticated: the MCP server answered 404, not 401"
     ):
         world.client().journey(world.mcp.issuer + "/mcp")
+
+
+def test_the_mcp_client_fixture(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """``cimd_mcp_client`` alone: a client whose document is on the run's metadata host."""
+    pytester.makepyfile(
+        """
+        from mock_servers.resource_server import McpServer
+        from conformance.target.reference import ReferenceTarget
+        from tests.mcp_journey import http_approve
+
+        def test_journey(cimd_mcp_client, cimd_ca, tmp_path):
+            leaf = cimd_ca.issue_server_pem(tmp_path)
+            with McpServer("", leaf, trust_ca=cimd_ca.cert_path) as mcp:
+                args = ("--resource", mcp.url)
+                state = cimd_ca.cert_path.parent
+                with ReferenceTarget(state_dir=state, extra_args=args) as target:
+                    mcp.issuer = target.issuer
+                    client = cimd_mcp_client(lambda url: approve(url))
+                    approve = http_approve(client.http, client.redirect_uri)
+                    journey = client.journey(mcp.url)
+            assert client.client_id.endswith("/mcp-client.json")
+            assert journey.tool_result["isError"] is False
+            assert journey.step_up_result["isError"] is False
+        """
+    )
+    explicit = (
+        ["-p", "conformance.plugin"] if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else []
+    )
+    state = ["--cimd-state-dir", str(tmp_path / "state")]
+    result = pytester.runpytest(*explicit, "-p", "no:asyncio", "-p", "no:cacheprovider", *state)
+    result.assert_outcomes(passed=1)

@@ -51,6 +51,8 @@ class RunConfig:
     # issuer -> the requirement IDs it is judged on (a targeted fault matrix); others: all
     judge_only: dict[str, list[str]] | None = None
     mcp_proxy: bool = False  # the target is an MCP proxy acting as an AS (CIMD-UI-07 applies)
+    mcp_journey: str | None = None  # the MCP server the mock MCP client journeys to
+    mcp_mock: bool = False  # that MCP server is the suite's mock MCP server
     pacing: Pacing = field(default_factory=Pacing)
     limits: deadline.Limits = field(default_factory=deadline.Limits)
 

@@ -605,6 +605,12 @@ class F:
         ("MCP-AUTH-10",),
         "the token endpoint refuses the resource parameter (invalid_request: unknown parameter)",
     )
+    REFRESH_AUDIENCE_ISSUER = Fault(
+        "refresh-audience-issuer",
+        ("MCP-AUTH-10",),
+        "the refresh grant's access token is for the issuer, not the resource it names: the "
+        "MCP server refuses it",
+    )
     REFRESH_NOT_ROTATED = Fault(
         "refresh-not-rotated",
         ("MCP-AUTH-11",),
