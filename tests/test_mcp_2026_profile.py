@@ -126,4 +126,5 @@ def test_requirements_lists_the_new_rows_with_their_faults() -> None:
     for fault in NEW_FAULTS:
         (rid,) = fault.breaks
         assert rows[rid]["status"] == "checked" and rows[rid]["faults"] == [fault.name]
-    assert rows["MCP-AUTH-20"]["tier"] == "I"
+    assert rows["MCP-AUTH-20"]["tier"] == "I" and "deprecated" in rows["MCP-AUTH-20"]["source"]
+    assert "SHOULD include the iss parameter" in rows["MCP-AUTH-19"]["source"]

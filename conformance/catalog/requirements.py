@@ -1549,32 +1549,32 @@ MCP_2026_ROWS: Final = ("MCP-AUTH-21", "MCP-AUTH-22")
 MCP_2026_SOURCES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "MCP-AUTH-19": (
-            'basic/authorization §Authorization Response Validation: "MCP authorization '
-            "servers SHOULD include the iss parameter in authorization responses, including "
-            'error responses, as defined in RFC9207 Section 2."'
+            "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "
+            '"MCP authorization servers SHOULD include the iss parameter in authorization '
+            'responses, including error responses, as defined in RFC9207 Section 2."'
         ),
         "MCP-AUTH-20": (
-            'basic/authorization/client-registration §Dynamic Client Registration: "Dynamic '
-            'Client Registration is deprecated." (still a MAY for ASes: recorded, not scored); '
-            '§Authorization Server Binding: "Client IDs based on Client ID Metadata Documents '
-            'are portable across authorization servers"'
+            "MCP 2026-07-28 basic/authorization/client-registration §Dynamic Client "
+            'Registration: "Dynamic Client Registration is deprecated." (still a MAY for ASes: '
+            'recorded, not scored); §Authorization Server Binding: "Client IDs based on Client '
+            'ID Metadata Documents are portable across authorization servers"'
         ),
         "MCP-AUTH-21": (
-            'basic/authorization §Authorization Response Validation: "Authorization servers '
-            "that include the iss parameter MUST advertise this by setting "
-            'authorization_response_iss_parameter_supported to true in their metadata"; '
-            'RFC 9207 §2: "an authorization server supporting this specification MUST indicate '
-            'its identity by including the iss parameter in the response"; §3: the flag says '
-            '"whether the authorization server provides the iss parameter" (a client rejects a '
-            "response without iss when the flag is true)"
+            "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "
+            '"Authorization servers that include the iss parameter MUST advertise this by '
+            "setting authorization_response_iss_parameter_supported to true in their "
+            'metadata"; RFC 9207 §2: "an authorization server supporting this specification '
+            'MUST indicate its identity by including the iss parameter in the response"; §3: '
+            'the flag says "whether the authorization server provides the iss parameter" (a '
+            "client rejects a response without iss when the flag is true)"
         ),
         "MCP-AUTH-22": (
             'RFC 9207 §2.1: "The iss parameter value is the issuer identifier of the '
-            'authorization server that created the authorization response"; '
+            'authorization server that created the authorization response"; MCP 2026-07-28 '
             "basic/authorization §Authorization Response Validation: clients compare "
-            '"using simple string comparison" and "MUST NOT '
-            "apply scheme or host case folding, default-port elision, trailing-slash, or "
-            'percent-encoding normalization"'
+            '"using simple string comparison" and "MUST NOT apply scheme or host case '
+            "folding, default-port elision, trailing-slash, or percent-encoding "
+            'normalization"'
         ),
     }
 )
