@@ -1551,13 +1551,15 @@ MCP_2026_SOURCES: Final[Mapping[str, str]] = MappingProxyType(
         "MCP-AUTH-19": (
             "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "
             '"MCP authorization servers SHOULD include the iss parameter in authorization '
-            'responses, including error responses, as defined in RFC9207 Section 2."'
+            'responses, including error responses, as defined in RFC9207 Section 2." '
+            "(changelog, minor change 7, SEP-2468)"
         ),
         "MCP-AUTH-20": (
             "MCP 2026-07-28 basic/authorization/client-registration §Dynamic Client "
             'Registration: "Dynamic Client Registration is deprecated." (still a MAY for ASes: '
             'recorded, not scored); §Authorization Server Binding: "Client IDs based on Client '
-            'ID Metadata Documents are portable across authorization servers"'
+            'ID Metadata Documents are portable across authorization servers" (changelog, '
+            "Deprecated 4, PR #2858)"
         ),
         "MCP-AUTH-21": (
             "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "

@@ -32,7 +32,12 @@ from conformance.target.reference import ReferenceTarget
 from mock_servers.mcp_client import client_document
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
-from mock_servers.resource_server import BASE_SCOPE, McpServer, as_metadata_urls
+from mock_servers.resource_server import (
+    BASE_SCOPE,
+    PROTOCOL_VERSION,
+    McpServer,
+    as_metadata_urls,
+)
 from tests.mcp_journey import http_approve
 
 httpx2 = pytest.importorskip("httpx2")
@@ -111,6 +116,7 @@ class Sdk:
     user: UserAgent
     storage: MemoryStorage = field(default_factory=MemoryStorage)
     sent: list[httpx2.Request] = field(default_factory=list)
+    protocol: str = ""
     tools: list[str] = field(default_factory=list)
     result: Any = None
 
@@ -178,7 +184,7 @@ async def _call_a_tool(world: World, client_id: str, sdk: Sdk) -> None:
             streamable_http_client(world.mcp.url, http_client=http) as (read, write),
             ClientSession(read, write) as session,
         ):
-            await session.initialize()
+            sdk.protocol = (await session.initialize()).protocol_version
             sdk.tools = [tool.name for tool in (await session.list_tools()).tools]
             sdk.result = await session.call_tool("echo", {"text": "hello from the SDK"})
 
@@ -216,6 +222,7 @@ def sdk(world: World) -> Sdk:
 
 
 def test_the_sdk_calls_a_tool_through_cimd(world: World, sdk: Sdk) -> None:
+    assert sdk.protocol == PROTOCOL_VERSION  # the mock server's revision, 2025-11-25
     assert "echo" in sdk.tools
     assert sdk.result.is_error is False
     assert "hello from the SDK" in str(sdk.result.content)
