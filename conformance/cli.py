@@ -37,7 +37,7 @@ from conformance.report.model import Report
 from conformance.report.paths import ReportPaths
 from conformance.report.publish import ReportDir, ReportDirError
 from conformance.report.writers import combined_exit_code, write, write_run
-from conformance.run import input_checks, interrupts
+from conformance.run import input_checks, interrupts, mcp_journey
 from conformance.run.options import OPTIONS, RunOptionError, run_config
 from conformance.run.state import RunConfig
 from conformance.target import deadline, resource
@@ -161,6 +161,22 @@ def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_mcp_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also run the MCP journey: the mock MCP client, through the mock MCP server the "
+        "target protects, to a tool call (with --mcp-server: through that server)",
+    )
+    parser.add_argument(
+        "--mcp-port",
+        type=int,
+        default=0,
+        help="the mock MCP server's port (default: any free), so the target can be told its "
+        "URL https://127.0.0.1:PORT/mcp as a resource (RFC 8707)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     top = argparse.ArgumentParser(prog="cimd-conformance", description=__doc__.splitlines()[0])
@@ -186,6 +202,7 @@ def parser() -> argparse.ArgumentParser:
         "trust it (PEM)",
     )
     _add_run_options(run)
+    _add_mcp_options(run)
     demo = commands.add_parser("demo", help="score the built-in reference AS")
     demo.add_argument("--fault", action="append", default=[], help="switch on a reference-AS fault")
     demo.add_argument("--matrix", action="store_true", help="also score one issuer per fault")
@@ -203,6 +220,7 @@ def parser() -> argparse.ArgumentParser:
         "see reference-as --list-variants)",
     )
     _add_run_options(demo)
+    _add_mcp_options(demo)
     commands.add_parser(
         "reference-as", help="run the reference AS (see reference-as --help)", add_help=False
     )
@@ -379,13 +397,24 @@ def _command(args: argparse.Namespace) -> int:
             return could_not_test(args, [], unknown)
         if "rate-limited" in args.variant and not args.pacing:
             args.pacing = list(RATE_LIMITED_DEMO_PACING)
-        with ReferenceTarget(
-            tuple(args.fault),
-            matrix=args.matrix,
-            state_dir=args.state_dir,
-            extra_args=production,
-            variants=tuple(args.variant),
-        ) as target:
+        with contextlib.ExitStack() as stack:
+            mcp = None
+            if args.mcp:  # the AS is told the mock MCP server's URL, a resource it serves
+                ca = TestCA.load_or_create(args.state_dir)
+                mcp = stack.enter_context(mcp_journey.mock_mcp_server(ca, port=args.mcp_port))
+                production = (*production, "--resource", mcp.url)
+            target = stack.enter_context(
+                ReferenceTarget(
+                    tuple(args.fault),
+                    matrix=args.matrix,
+                    state_dir=args.state_dir,
+                    extra_args=production,
+                    variants=tuple(args.variant),
+                )
+            )
+            if mcp is not None:
+                mcp.issuer = target.issuer
+                mcp_journey.declare(args, mcp.url, ours=True)
             issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
             if args.matrix and args.targeted:
                 args.judge_only = targeted(target.issuers)
@@ -405,18 +434,20 @@ def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
     """``judge_only`` for a matrix: each fault's issuer on the rows its fault breaks.
 
     The rows of both modes: a fault that breaks a row only in the lab is judged on it in
-    loopback mode too, where it must not fail.
+    loopback mode too, where it must not fail; and a fault of one profile's rows is judged on
+    them under any profile, where the others record them.
 
     Args:
         issuers: the reference AS's issuers by fault name ("" for the clean one, judged on all).
     """
     from mock_servers.reference_as.faults import get_fault
 
-    return {
-        issuer: sorted({*get_fault(name).breaks_in("loopback"), *get_fault(name).breaks_in("lab")})
-        for name, issuer in issuers.items()
-        if name
-    }
+    def rows(name: str) -> list[str]:
+        fault = get_fault(name)  # its rows even where its profile is not the run's: recorded
+        own = fault.profile or "latest"
+        return sorted({*fault.breaks_in("loopback", own), *fault.breaks_in("lab", own)})
+
+    return {issuer: rows(name) for name, issuer in issuers.items() if name}
 
 
 def _unknown_variants(names: Sequence[str]) -> str | None:
@@ -552,6 +583,14 @@ def _run(args: argparse.Namespace) -> int:
                 stack.enter_context(started)
             if mcp:
                 issuers = [_through_mcp_server(args, mcp, ca)]
+                mcp_journey.declare(args, mcp, ours=False)
+            elif args.mcp:
+                if len(issuers) != 1:
+                    raise HarnessError("--mcp journeys to one target: give one --issuer")
+                server = mcp_journey.mock_mcp_server(ca, args.target_ca, args.mcp_port)
+                mock = stack.enter_context(server)
+                mock.issuer = issuers[0]
+                mcp_journey.declare(args, mock.url, ours=True)
             return run_suite(args, issuers)
     except HarnessError as exc:
         return could_not_test(args, issuers or [mcp or ""], str(exc))
@@ -602,8 +641,11 @@ def _through_mcp_server(args: argparse.Namespace, url: str, ca: TestCA) -> str:
 def _requirements(args: argparse.Namespace) -> int:
     from mock_servers.reference_as.faults import FAULTS
 
-    broken = {f.name: {*f.breaks_in("loopback"), *f.breaks_in("lab")} for f in FAULTS}
-    rows = status.table(args.profile, status.faults_by_row(broken))
+    profile = args.profile
+    broken = {
+        f.name: {*f.breaks_in("loopback", profile), *f.breaks_in("lab", profile)} for f in FAULTS
+    }
+    rows = status.table(profile, status.faults_by_row(broken))
     if args.json:
         doc = {"profile": args.profile, "rows": [r.to_json() for r in rows]}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")

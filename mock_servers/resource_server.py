@@ -1,38 +1,168 @@
-"""A mock MCP server as a protected resource (RFC 9728): it names its authorization server.
+"""A mock MCP server protecting itself with a given authorization server (MCP 2025-11-25).
 
-An unauthenticated request to the MCP endpoint gets 401 with ``WWW-Authenticate: Bearer
-resource_metadata="..."``, and the protected resource metadata lists the issuer in
-``authorization_servers``, as MCP 2025-11-25 §4.2 asks of an MCP server. It serves nothing
-else: it exists so a target can be named by its MCP server URL.
+It speaks the streamable HTTP transport with JSON answers: JSON-RPC 2.0 requests are POSTed
+to the MCP endpoint; ``initialize`` negotiates the protocol version and opens a session
+(``Mcp-Session-Id``), ``notifications/initialized`` is accepted (202), ``tools/list`` lists
+the tools and ``tools/call`` runs one. It is a protected resource (RFC 9728, MCP §4.2):
+
+- its metadata, at the path-inserted well-known URL, names the resource (the endpoint's
+  URL), the authorization server and the scopes;
+- a request without a usable bearer token gets 401 with ``WWW-Authenticate: Bearer
+  resource_metadata="...", scope="..."`` (and ``error="invalid_token"`` when one was sent);
+- a token is an RFC 9068 JWT checked for its signature (the AS's keys, from its metadata's
+  ``jwks_uri``, fetched over TLS with a timeout), ``typ``, ``iss``, ``aud`` (must include
+  this resource, RFC 8707), ``exp`` and scope;
+- a tool that needs a scope the token lacks gets 403 with ``error="insufficient_scope"``
+  and the scope to ask for (RFC 6750 §3.1, MCP §10.1 step-up).
+
+Usage::
+
+    with McpServer(issuer, certfile, trust_ca=ca_pem) as mcp:
+        mcp.url           # the MCP endpoint, also the resource identifier
+        mcp.metadata_url  # its protected resource metadata
+
+``issuer`` may be set after construction (``mcp.issuer = ...``), for an AS that must know
+the MCP server's URL before it starts. ``faults`` switches on the server's defects (the
+names in :data:`SERVER_FAULTS`), for the suite's self-test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
 
 from mock_servers.runner import Receive, Scope, Send, Server
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
+PROTOCOL_VERSION = "2025-11-25"
+SUPPORTED_VERSIONS = (PROTOCOL_VERSION, "2025-06-18", "2025-03-26")
+BASE_SCOPE = "mcp:tools"
+ADMIN_SCOPE = "mcp:admin"
+FETCH_TIMEOUT_S = 5.0
+LEEWAY_S = 5
+ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
+MAX_BODY = 1 << 20
+
+# The server's own defects, each breaking what the name says (the journey's checks and the
+# tests switch them on to see those fail).
+SERVER_FAULTS = {
+    "any-audience": "accepts a token whatever its aud (no RFC 8707 audience check)",
+    "no-scope-check": "runs a tool whatever scope the token has (never answers 403)",
+    "challenge-without-metadata": "its 401 challenge carries no resource_metadata",
+}
 
 
-class ResourceServer:
-    """The MCP endpoint ``path`` and its protected resource metadata, over TLS.
+@dataclass(frozen=True)
+class Tool:
+    """One tool: its name, what it does, its input schema and the scope it needs."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    scope: str = BASE_SCOPE
+
+    def listed(self) -> dict[str, Any]:
+        """The tool as ``tools/list`` shows it."""
+        return {
+            "name": self.name,
+            "title": self.name.replace("_", " ").capitalize(),
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+
+
+TOOLS = (
+    Tool(
+        "echo",
+        "Returns the text it is given.",
+        {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+    ),
+    Tool(
+        "add",
+        "Adds two numbers.",
+        {
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+        },
+    ),
+    Tool(
+        "admin_reset",
+        "Resets the server's counters (needs the admin scope).",
+        {"type": "object", "properties": {}},
+        scope=ADMIN_SCOPE,
+    ),
+)
+
+
+class TokenError(Exception):
+    """A bearer token this server does not accept; the message is the error_description."""
+
+
+@dataclass
+class _Keys:
+    """The AS's signing keys, fetched from its ``jwks_uri`` and kept."""
+
+    issuer: str = ""
+    jwks_uri: str = ""
+    keys: dict[str, Any] = field(default_factory=dict)  # kid -> key
+
+
+class McpServer:
+    """The MCP endpoint ``path``, its protected resource metadata, over TLS.
 
     Args:
-        issuer: the authorization server to name.
+        issuer: the authorization server (its issuer identifier) to name and trust.
         certfile: the TLS key and certificate chain (PEM).
         path: the MCP endpoint's path.
         challenge: send ``resource_metadata`` in the 401 (else clients must use well-known).
+        trust_ca: the CA bundle trusted when fetching the AS's metadata and keys (``None``:
+            the system's).
+        faults: names from :data:`SERVER_FAULTS` to switch on.
+        host: the loopback address to bind.
+        port: the port to bind (0: any free one), for an AS that must be told the URL first.
     """
 
     def __init__(
-        self, issuer: str, certfile: Path, path: str = "/mcp", *, challenge: bool = True
+        self,
+        issuer: str,
+        certfile: Path,
+        path: str = "/mcp",
+        *,
+        challenge: bool = True,
+        trust_ca: Path | None = None,
+        faults: Iterable[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.issuer = issuer  # may be set once the AS, which must know this URL, is up
         self._path = path
-        self._challenge = challenge
-        self._server = Server(self._app, certfile=certfile)
+        self._faults = frozenset(faults)
+        unknown = self._faults - SERVER_FAULTS.keys()
+        if unknown:
+            raise ValueError(f"unknown MCP server faults {sorted(unknown)}: see SERVER_FAULTS")
+        self._challenge = challenge and "challenge-without-metadata" not in self._faults
+        self._tls = ssl.create_default_context()  # the system's roots, and the test CA
+        if trust_ca is not None:
+            self._tls.load_verify_locations(cafile=str(trust_ca))
+        self._keys = _Keys()
+        self._keys_lock = asyncio.Lock()
+        self._sessions: dict[str, str] = {}  # session id -> negotiated protocol version
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []  # (tool, subject) of every tool run
+        self._server = Server(self._app, host, port, certfile)
 
     @property
     def url(self) -> str:
@@ -44,7 +174,12 @@ class ResourceServer:
         """Where the protected resource metadata is (path-inserted, RFC 9728 §3.1)."""
         return self._server.base_url + WELL_KNOWN + self._path
 
-    def start(self) -> ResourceServer:
+    @property
+    def scopes(self) -> list[str]:
+        """Every scope a tool needs (``scopes_supported``)."""
+        return list(dict.fromkeys(tool.scope for tool in TOOLS))
+
+    def start(self) -> McpServer:
         """Start serving."""
         self._server.start()
         return self
@@ -53,7 +188,11 @@ class ResourceServer:
         """Stop serving."""
         self._server.stop()
 
-    def __enter__(self) -> ResourceServer:
+    def raise_crash(self) -> None:
+        """Re-raise an exception the app raised, if any."""
+        self._server.raise_crash()
+
+    def __enter__(self) -> McpServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -64,19 +203,264 @@ class ResourceServer:
             return
         # read the whole request body first: an unread body makes the server close the
         # connection after answering, which races a client that reuses it
-        while (await receive()).get("more_body", False):
-            pass
+        body = b""
+        while True:
+            message = await receive()
+            if len(body) <= MAX_BODY:
+                body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["path"] == WELL_KNOWN + self._path:
-            body = {"resource": self.url, "authorization_servers": [self.issuer]}
-            await _send(send, 200, json.dumps(body).encode(), "application/json")
+            document = {
+                "resource": self.url,
+                "authorization_servers": [self.issuer],
+                "scopes_supported": self.scopes,
+                "bearer_methods_supported": ["header"],
+                "resource_name": "CIMD conformance mock MCP server",
+            }
+            await _send_json(send, 200, document)
         elif scope["path"] == self._path:
-            headers = [(b"www-authenticate", b'Bearer realm="mcp"')]
-            if self._challenge:
-                challenge = f'Bearer resource_metadata="{self.metadata_url}"'
-                headers = [(b"www-authenticate", challenge.encode())]
-            await _send(send, 401, b"", "text/plain", headers)
+            await self._endpoint(scope["method"], headers, body, send)
         else:
             await _send(send, 404, b"not found", "text/plain")
+
+    async def _endpoint(
+        self, method: str, headers: dict[str, str], body: bytes, send: Send
+    ) -> None:
+        origin = headers.get("origin")
+        if origin is not None and origin != _origin(self.url):  # DNS rebinding (transport §)
+            await _send(send, 403, b"origin not allowed", "text/plain")
+            return
+        authorization = headers.get("authorization", "")
+        if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
+            await self._unauthorized(send, None)
+            return
+        try:
+            claims = await self._validate(authorization[7:].strip())
+        except TokenError as exc:
+            await self._unauthorized(send, str(exc))
+            return
+        if method == "DELETE":
+            with self._lock:
+                gone = self._sessions.pop(headers.get("mcp-session-id", ""), None)
+            await _send(send, 200 if gone else 404, b"", "text/plain")
+            return
+        if method != "POST":  # no server-sent event stream is offered
+            await _send(send, 405, b"", "text/plain", [(b"allow", b"POST, DELETE")])
+            return
+        try:
+            message = json.loads(body)
+        except ValueError:
+            await _send_json(send, 400, _error(None, -32700, "parse error"))
+            return
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+            await _send_json(send, 400, _error(None, -32600, "not a JSON-RPC 2.0 message"))
+            return
+        await self._rpc(message, headers, claims, send)
+
+    async def _rpc(
+        self, message: dict[str, Any], headers: dict[str, str], claims: dict[str, Any], send: Send
+    ) -> None:
+        method, rpc_id = message.get("method"), message.get("id")
+        if method == "initialize":
+            params = message.get("params") or {}
+            asked = params.get("protocolVersion") if isinstance(params, dict) else None
+            version = asked if asked in SUPPORTED_VERSIONS else PROTOCOL_VERSION
+            session = secrets.token_urlsafe(16)
+            with self._lock:
+                self._sessions[session] = str(version)
+            result = {
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": False}},
+                "serverInfo": {"name": "cimd-conformance-mock-mcp", "version": "1.0.0"},
+            }
+            extra = [(b"mcp-session-id", session.encode())]
+            await _send_json(send, 200, {"jsonrpc": "2.0", "id": rpc_id, "result": result}, extra)
+            return
+        session = headers.get("mcp-session-id", "")
+        if not session:
+            await _send_json(send, 400, _error(rpc_id, -32600, "Mcp-Session-Id is required"))
+            return
+        with self._lock:
+            known = session in self._sessions
+        if not known:
+            await _send_json(send, 404, _error(rpc_id, -32600, "unknown or ended session"))
+            return
+        version = headers.get("mcp-protocol-version")
+        if version is not None and version not in SUPPORTED_VERSIONS:
+            await _send_json(send, 400, _error(rpc_id, -32600, f"unsupported version {version}"))
+            return
+        if rpc_id is None:  # a notification (notifications/initialized, cancelled, ...)
+            await _send(send, 202, b"", "text/plain")
+            return
+        if method == "ping":
+            await _send_json(send, 200, {"jsonrpc": "2.0", "id": rpc_id, "result": {}})
+        elif method == "tools/list":
+            result = {"tools": [tool.listed() for tool in TOOLS]}
+            await _send_json(send, 200, {"jsonrpc": "2.0", "id": rpc_id, "result": result})
+        elif method == "tools/call":
+            await self._call(rpc_id, message.get("params"), claims, send)
+        else:
+            await _send_json(send, 200, _error(rpc_id, -32601, f"method not found: {method}"))
+
+    async def _call(self, rpc_id: Any, params: Any, claims: dict[str, Any], send: Send) -> None:
+        params = params if isinstance(params, dict) else {}
+        tool = next((t for t in TOOLS if t.name == params.get("name")), None)
+        if tool is None:
+            unknown = _error(rpc_id, -32602, f"unknown tool {params.get('name')}")
+            await _send_json(send, 200, unknown)
+            return
+        granted = str(claims.get("scope") or "").split()
+        if tool.scope not in granted and "no-scope-check" not in self._faults:
+            wanted = " ".join(dict.fromkeys([*granted, tool.scope]))
+            challenge = (
+                f'Bearer error="insufficient_scope", scope="{wanted}", '
+                f'resource_metadata="{self.metadata_url}", '
+                f'error_description="the {tool.name} tool needs scope {tool.scope}"'
+            )
+            body = _error(rpc_id, -32001, f"insufficient scope: {tool.scope} is needed")
+            await _send_json(send, 403, body, [(b"www-authenticate", challenge.encode())])
+            return
+        arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        text, failed = _run(tool, arguments or {})
+        self.calls.append((tool.name, str(claims.get("sub"))))
+        result = {"content": [{"type": "text", "text": text}], "isError": failed}
+        await _send_json(send, 200, {"jsonrpc": "2.0", "id": rpc_id, "result": result})
+
+    async def _unauthorized(self, send: Send, problem: str | None) -> None:
+        parts = []
+        if problem is not None:
+            description = problem.replace('"', "'")
+            parts += ['error="invalid_token"', f'error_description="{description}"']
+        if self._challenge:
+            parts.append(f'resource_metadata="{self.metadata_url}"')
+        parts.append(f'scope="{BASE_SCOPE}"')
+        challenge = "Bearer " + ", ".join(parts)
+        await _send(send, 401, b"", "text/plain", [(b"www-authenticate", challenge.encode())])
+
+    async def _validate(self, token: str) -> dict[str, Any]:
+        """The claims of an acceptable access token.
+
+        Raises:
+            TokenError: not a JWT this server accepts, with the reason.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError("the access token is not a JWT") from exc
+        if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+            raise TokenError("the access token's typ is not at+jwt (RFC 9068 §4)")
+        if header.get("alg") not in ALGORITHMS:
+            raise TokenError(f"alg {header.get('alg')!r} is not accepted")
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[str(header["alg"])],
+                issuer=self._keys.issuer,
+                options={"verify_aud": False, "require": ["exp", "iss", "aud"]},
+                leeway=LEEWAY_S,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("the access token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"the access token is not valid: {exc}") from exc
+        aud = claims.get("aud")
+        audience = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if self.url not in audience and "any-audience" not in self._faults:
+            raise TokenError(f"the access token is not for this resource (aud {audience})")
+        return claims
+
+    async def _key(self, kid: str) -> Any:
+        """The AS's public key ``kid`` (fetched on first use, and again for an unknown kid).
+
+        Raises:
+            TokenError: the AS's metadata or keys cannot be had, or ``kid`` is not among them.
+        """
+        async with self._keys_lock:
+            if kid not in self._keys.keys or self._keys.issuer != self.issuer:
+                try:
+                    self._keys = await self._fetch_keys()
+                except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWTError) as exc:
+                    raise TokenError(f"the AS's keys could not be had: {exc}") from exc
+            if kid not in self._keys.keys:
+                raise TokenError(f"no key {kid!r} at the AS's jwks_uri")
+            return self._keys.keys[kid]
+
+    async def _fetch_keys(self) -> _Keys:
+        async with httpx.AsyncClient(
+            verify=self._tls, timeout=FETCH_TIMEOUT_S, follow_redirects=False
+        ) as http:
+            metadata = None
+            for url in as_metadata_urls(self.issuer):
+                response = await http.get(url, headers={"accept": "application/json"})
+                if response.status_code == 200:
+                    metadata = response.json()
+                    break
+            if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:
+                raise ValueError(f"no metadata with issuer {self.issuer} at its well-known URLs")
+            jwks_uri = str(metadata["jwks_uri"])
+            if urlsplit(jwks_uri).scheme != "https":
+                raise ValueError("the jwks_uri is not https")
+            response = await http.get(jwks_uri, headers={"accept": "application/json"})
+            response.raise_for_status()
+            keys = {
+                str(jwk.get("kid", "")): jwt.PyJWK(jwk).key
+                for jwk in response.json()["keys"]
+                if jwk.get("use", "sig") == "sig"
+            }
+        return _Keys(self.issuer, jwks_uri, keys)
+
+
+# The previous name, for code that names the server as a protected resource only.
+ResourceServer = McpServer
+
+
+def as_metadata_urls(issuer: str) -> list[str]:
+    """The AS metadata URLs in MCP 2025-11-25 §4.3 order (RFC 8414 path insertion first)."""
+    parts = urlsplit(issuer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    if not path:
+        return [origin + "/.well-known/oauth-authorization-server", origin + _OIDC]
+    return [
+        f"{origin}/.well-known/oauth-authorization-server{path}",
+        f"{origin}{_OIDC}{path}",
+        f"{origin}{path}{_OIDC}",
+    ]
+
+
+_OIDC = "/.well-known/openid-configuration"
+
+
+def _run(tool: Tool, arguments: dict[str, Any]) -> tuple[str, bool]:
+    """What ``tool`` answers for ``arguments``, and whether that is a tool error."""
+    if tool.name == "echo":
+        text = arguments.get("text")
+        return (text, False) if isinstance(text, str) else ("text must be a string", True)
+    if tool.name == "add":
+        a, b = arguments.get("a"), arguments.get("b")
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in (a, b)):
+            return "a and b must be numbers", True
+        return str(float(a) + float(b)).removesuffix(".0"), False  # type: ignore[arg-type]
+    return f"reset at {int(time.time())}", False
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _error(rpc_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rpc_id, "error": {"code": code, "message": message}}
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await _send(send, status, json.dumps(body).encode(), "application/json", extra)
 
 
 async def _send(

@@ -58,6 +58,24 @@ def test_an_observation_is_informational_only_on_an_informational_row() -> None:
     assert judge(seen, Tier.REQUIRED, strict=False)[0] is Verdict.HARNESS_ERROR
 
 
+def test_an_observation_that_says_whether_it_held_is_scored_where_the_row_is() -> None:
+    kept = Observation("iss in the code response", held=True, expected="iss", iss="x")
+    broken = Observation("no iss in the code response", held=False, expected="iss sent")
+    assert judge(broken, Tier.INFORMATIONAL, strict=True)[0] is Verdict.INFORMATIONAL
+    assert judge(kept, Tier.INFORMATIONAL, strict=True)[0] is Verdict.INFORMATIONAL
+    assert judge(kept, Tier.REQUIRED, strict=True) == (
+        Verdict.PASS,
+        "",
+        "iss in the code response",
+    )
+    assert judge(broken, Tier.RECOMMENDED, strict=True) == (
+        Verdict.FAIL,
+        "iss sent",
+        "no iss in the code response",
+    )
+    assert judge(broken, Tier.RECOMMENDED, strict=False)[0] is Verdict.NON_STRICT
+
+
 def test_an_informational_check_that_returns_recorded_nothing() -> None:
     assert judge_return(Tier.REQUIRED) == (Verdict.PASS, "as expected")
     verdict, observed = judge_return(Tier.INFORMATIONAL)

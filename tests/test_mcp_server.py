@@ -16,15 +16,15 @@ from conformance.report.model import Report
 from conformance.target import resource
 from conformance.target.reference import ReferenceTarget
 from mock_servers.pki import TestCA
-from mock_servers.resource_server import ResourceServer
+from mock_servers.resource_server import McpServer
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "conformance.cli"]
 
 
-def _resource_server(state_dir: Path, tmp_path: Path, issuer: str, **kw: bool) -> ResourceServer:
-    leaf = TestCA.load_or_create(state_dir).issue_server_pem(tmp_path / "leaf")
-    return ResourceServer(issuer, leaf, **kw)
+def _resource_server(state_dir: Path, tmp_path: Path, issuer: str, **kw: bool) -> McpServer:
+    ca = TestCA.load_or_create(state_dir)
+    return McpServer(issuer, ca.issue_server_pem(tmp_path / "leaf"), trust_ca=ca.cert_path, **kw)
 
 
 def test_a_target_named_by_its_mcp_server(state_dir: Path, tmp_path: Path) -> None:
@@ -57,6 +57,12 @@ def test_a_target_named_by_its_mcp_server(state_dir: Path, tmp_path: Path) -> No
     assert sent and all(q.get("resource") == [mcp.url] for q in sent)
     verdicts = {r.requirement: r.verdict for r in report.results}
     assert verdicts["MCP-AUTH-10"] == "pass"  # judged with the MCP server's URL
+    # the MCP journey went to the user's MCP server, through a tool call and a step-up
+    (journeyed,) = [r for r in report.results if r.requirement == "MCP-AUTH-10"]
+    journey = journeyed.evidence["mcp_journey"]
+    assert journey["mcp_server"] == mcp.url and journey["mock_mcp_server"] is False
+    assert "stopped_at" not in journey and journey["steps"][-1]["name"] == "step-up"
+    assert mcp.calls == [("echo", "alice"), ("admin_reset", "alice")]
 
 
 def test_well_known_fallback_and_failures(issuer: str, state_dir: Path, tmp_path: Path) -> None:

@@ -13,7 +13,12 @@ up here::
 
 Tiers (catalog §0.3) score a result and are separate from the RFC 2119 level. The Tier cells
 assume the "latest" profile (CIMD-02 plus MCP 2025-11-25); :func:`tier_for` applies the
-catalog's downgrade rule for the strict "mcp-2025-11-25" profile, which cites CIMD-00.
+catalog's downgrade rule for the strict "mcp-2025-11-25" profile, which cites CIMD-00, and the
+rows the "mcp-2026-07-28" profile scores (the MCP 2026-07-28 revision's new AS requirements).
+
+The rows of :data:`MCP_2026_ROWS` come from the MCP 2026-07-28 revision itself, not from the
+Markdown catalog, which names that revision only in MCP-AUTH-19 and -20; their sources and key
+sentences are in :data:`MCP_2026_SOURCES`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Final
 
 __all__ = [
     "CATALOG",
+    "MCP_2026_ROWS",
+    "MCP_2026_SOURCES",
     "PROFILES",
     "REQUIREMENTS",
     "Requirement",
@@ -66,6 +73,9 @@ class Requirement:
         tier: The primary tier under the "latest" profile: the first tier in the Tier cell.
         tier_note: The Tier cell verbatim, with its conditions, e.g. ``"R (if PAR)"``.
         title: A short label for reports, written for this module rather than the catalog.
+        profile_tiers: (profile, tier) pairs for the profiles that score the row at another
+            tier than the Tier cell's, e.g. an Informational row that a later MCP revision
+            makes a SHOULD.
     """
 
     id: str
@@ -76,9 +86,12 @@ class Requirement:
     tier: Tier
     tier_note: str
     title: str
+    profile_tiers: tuple[tuple[str, Tier], ...] = ()
 
 
-PROFILES: Final = ("latest", "mcp-2025-11-25")
+MCP_2026: Final = "mcp-2026-07-28"
+
+PROFILES: Final = ("latest", "mcp-2025-11-25", MCP_2026)
 """The scoring profiles :func:`tier_for` knows, the default first."""
 
 # The first tier token of a Tier cell; "Rec" is tried before "R" so it is not read as R.
@@ -116,6 +129,7 @@ def _row(
     sections: str,
     text: str,
     tier_note: str,
+    profile_tiers: tuple[tuple[str, Tier], ...] = (),
 ) -> Requirement:
     return Requirement(
         id=id,
@@ -126,6 +140,7 @@ def _row(
         tier=_primary_tier(tier_note),
         tier_note=tier_note,
         title=title,
+        profile_tiers=profile_tiers,
     )
 
 
@@ -141,7 +156,9 @@ def tier_for(requirement: Requirement, profile: str) -> Tier:
     CIMD-00, the draft MCP 2025-11-25 cites, so it downgrades an R row to Rec when the
     requirement originates in CIMD-01 or CIMD-02: its Since cell starts at I01 or I02, or its
     Tier cell grants R only from one of those drafts (catalog §0.3). Later drafts' rows are
-    downgraded, not dropped.
+    downgraded, not dropped. "mcp-2026-07-28" is "latest" (the MUST of its client-registration
+    page, "MUST follow the requirements specified in", cites CIMD-02, though its overview still
+    names CIMD-00) plus the rows that revision scores: a row's ``profile_tiers`` name them.
 
     Args:
         requirement: A catalog row.
@@ -155,7 +172,10 @@ def tier_for(requirement: Requirement, profile: str) -> Tier:
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
-    if profile == "latest" or requirement.tier is not Tier.REQUIRED:
+    scored = dict(requirement.profile_tiers).get(profile)
+    if scored is not None:
+        return scored
+    if profile != "mcp-2025-11-25" or requirement.tier is not Tier.REQUIRED:
         return requirement.tier
     if origin(requirement.since) in _LATER_DRAFTS or _R_FROM_LATER_DRAFT.match(
         requirement.tier_note
@@ -1474,6 +1494,8 @@ CATALOG: tuple[Requirement, ...] = (
             "authorization_response_iss_parameter_supported is advertised."
         ),
         tier_note="I",
+        # MCP 2026-07-28: "SHOULD include the iss parameter in authorization responses"
+        profile_tiers=((MCP_2026, Tier.RECOMMENDED),),
     ),
     _row(
         "MCP-AUTH-20",
@@ -1484,8 +1506,81 @@ CATALOG: tuple[Requirement, ...] = (
         text="DCR may coexist with CIMD; CIMD client_ids are portable across ASes (MCP-2026).",
         tier_note="I",
     ),
+    # The MCP 2026-07-28 revision's new AS requirements (MCP_2026_ROWS; not in the Markdown).
+    _row(
+        "MCP-AUTH-21",
+        title="iss and its metadata flag agree",
+        level="MUST (MCP-2026; RFC 9207)",
+        since="—",
+        sections=(
+            "MCP-2026 basic/authorization §Authorization Response Validation; RFC 9207 §2, §3"
+        ),
+        text=(
+            "An AS that includes iss in authorization responses advertises "
+            "authorization_response_iss_parameter_supported: true, and one that advertises it "
+            "includes iss in every authorization response."
+        ),
+        tier_note="I (R in the mcp-2026-07-28 profile)",
+        profile_tiers=((MCP_2026, Tier.REQUIRED),),
+    ),
+    _row(
+        "MCP-AUTH-22",
+        title="iss is the issuer identifier exactly",
+        level="MUST (MCP-2026; RFC 9207)",
+        since="—",
+        sections=(
+            "MCP-2026 basic/authorization §Authorization Response Validation; RFC 9207 §2.1, §2.4"
+        ),
+        text=(
+            "The iss of an authorization response is the AS's issuer identifier character for "
+            "character: clients compare it by simple string comparison, with no normalization."
+        ),
+        tier_note="I (R in the mcp-2026-07-28 profile)",
+        profile_tiers=((MCP_2026, Tier.REQUIRED),),
+    ),
 )
-"""Every authorization-server requirement of catalog §2.1 to §2.12, in document order."""
+"""Every authorization-server requirement of catalog §2.1 to §2.12, in document order, then
+the MCP 2026-07-28 rows (:data:`MCP_2026_ROWS`)."""
+
+
+MCP_2026_ROWS: Final = ("MCP-AUTH-21", "MCP-AUTH-22")
+"""The rows taken from the MCP 2026-07-28 revision that the Markdown catalog does not list."""
+
+MCP_2026_SOURCES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "MCP-AUTH-19": (
+            "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "
+            '"MCP authorization servers SHOULD include the iss parameter in authorization '
+            'responses, including error responses, as defined in RFC9207 Section 2." '
+            "(changelog, minor change 7, SEP-2468)"
+        ),
+        "MCP-AUTH-20": (
+            "MCP 2026-07-28 basic/authorization/client-registration §Dynamic Client "
+            'Registration: "Dynamic Client Registration is deprecated." (still a MAY for ASes: '
+            'recorded, not scored); §Authorization Server Binding: "Client IDs based on Client '
+            'ID Metadata Documents are portable across authorization servers" (changelog, '
+            "Deprecated 4, PR #2858)"
+        ),
+        "MCP-AUTH-21": (
+            "MCP 2026-07-28 basic/authorization §Authorization Response Validation: "
+            '"Authorization servers that include the iss parameter MUST advertise this by '
+            "setting authorization_response_iss_parameter_supported to true in their "
+            'metadata"; RFC 9207 §2: "an authorization server supporting this specification '
+            'MUST indicate its identity by including the iss parameter in the response"; §3: '
+            'the flag says "whether the authorization server provides the iss parameter" (a '
+            "client rejects a response without iss when the flag is true)"
+        ),
+        "MCP-AUTH-22": (
+            'RFC 9207 §2.1: "The iss parameter value is the issuer identifier of the '
+            'authorization server that created the authorization response"; MCP 2026-07-28 '
+            "basic/authorization §Authorization Response Validation: clients compare "
+            '"using simple string comparison" and "MUST NOT apply scheme or host case '
+            "folding, default-port elision, trailing-slash, or percent-encoding "
+            'normalization"'
+        ),
+    }
+)
+"""Each row the "mcp-2026-07-28" profile scores or changes: its source and key sentence."""
 
 
 def _index(catalog: tuple[Requirement, ...]) -> Mapping[str, Requirement]:

@@ -38,6 +38,7 @@ class RowStatus:
     derived_from: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
     reason: str = ""
+    source: str = ""  # the MCP 2026-07-28 rows: the section and key sentence they rest on
 
     def to_json(self) -> dict[str, Any]:
         """The row for ``requirements --json``."""
@@ -50,6 +51,7 @@ class RowStatus:
             "derived_from": list(self.derived_from),
             "faults": list(self.faults),
             "untestable": self.reason,
+            "source": self.source,
         }
 
 
@@ -87,6 +89,9 @@ def table(
                 derived_from=derived.sources(row.id) if status is Status.DERIVED else (),
                 faults=tuple(sorted(set(faults_of(row.id)))),
                 reason=UNTESTABLE.get(row.id, ""),
+                source=requirements.MCP_2026_SOURCES.get(row.id, "")
+                if profile == requirements.MCP_2026
+                else "",
             )
         )
     return rows
@@ -120,4 +125,6 @@ def render_text(rows: list[RowStatus]) -> str:
             lines.append(f"{'':19}faults: {', '.join(r.faults)}")
         if r.reason:
             lines.append(f"{'':19}untestable: {r.reason}")
+        if r.source:
+            lines.append(f"{'':19}source: {r.source}")
     return "\n".join(lines)

@@ -52,14 +52,26 @@ class NonConformance(AssertionError):
 class Observation(Exception):
     """What the target did, for an Informational row: recorded with its evidence, never scored.
 
+    A row that one profile records and another scores (MCP-AUTH-19 is a SHOULD under
+    "mcp-2026-07-28") ends with an observation that also says whether the requirement
+    ``held``: where the row is scored, a ``held=False`` observation is a violation (with
+    ``expected``) and ``held=True`` a pass; where it is Informational, both are recorded.
+
     Args:
         observed: one line saying what the target did (the report's ``observed``).
+        held: whether the requirement held, for a row some profile scores; ``None`` for a
+            row that is only ever recorded.
+        expected: what the requirement asks, reported when a scored row is violated.
         values: the facts it rests on, JSON-ready (the report's ``evidence.observation``).
     """
 
-    def __init__(self, observed: str, **values: object) -> None:
+    def __init__(
+        self, observed: str, *, held: bool | None = None, expected: str = "", **values: object
+    ) -> None:
         super().__init__(observed)
         self.observed = observed
+        self.held = held
+        self.expected = expected
         self.values = values
 
 

@@ -36,23 +36,86 @@ def token_lifetime(expires_in: object) -> Observation:
     return Observation(text, expires_in=expires_in, above_24h=flag)
 
 
-def issuer_in_response(params: Mapping[str, str], advertised: object, issuer: str) -> Observation:
-    """MCP-AUTH-19: ``iss`` in the authorization response, and its metadata flag."""
-    iss = params.get("iss")
-    if iss is None:
-        sent = "no iss in the authorization response"
-    elif iss == issuer:
-        sent = "iss in the authorization response equals the issuer"
+ISS_FLAG = "authorization_response_iss_parameter_supported"
+
+
+def _iss_of(responses: Mapping[str, Mapping[str, str]]) -> dict[str, str | None]:
+    return {name: params.get("iss") for name, params in responses.items()}
+
+
+def _flag(advertised: object) -> str:
+    return f"{ISS_FLAG} absent" if advertised is None else f"{ISS_FLAG} = {advertised!r}"
+
+
+def issuer_in_response(
+    responses: Mapping[str, Mapping[str, str]], advertised: object
+) -> Observation:
+    """MCP-AUTH-19: ``iss`` in each authorization response (RFC 9207 §2), and the flag.
+
+    Args:
+        responses: the redirect's parameters by the response's name ("code response",
+            "error response").
+        advertised: the metadata's flag (``None`` when absent).
+    """
+    sent = _iss_of(responses)
+    missing = [name for name, iss in sent.items() if iss is None]
+    if not missing:
+        text = f"iss in the {' and the '.join(sent)}"
+    elif len(missing) == len(sent):
+        text = f"no iss in the {' nor the '.join(missing)}"
     else:
-        sent = f"iss in the authorization response is {iss!r}, not the issuer {issuer!r}"
-    flag = f"authorization_response_iss_parameter_supported = {advertised!r}"
-    if advertised is None:
-        flag = "authorization_response_iss_parameter_supported absent"
+        text = f"no iss in the {', '.join(missing)}; iss in the others"
     return Observation(
-        f"{sent}; {flag}",
-        iss_sent=iss is not None,
-        iss_matches=iss == issuer,
+        f"{text}; {_flag(advertised)}",
+        held=not missing,
+        expected="iss in every authorization response, error responses included (RFC 9207 §2)",
+        iss=sent,
         advertised=advertised,
+    )
+
+
+def issuer_flag_agrees(
+    responses: Mapping[str, Mapping[str, str]], advertised: object
+) -> Observation:
+    """MCP-AUTH-21: iss sent exactly when the metadata advertises it (RFC 9207 §2, §3)."""
+    sent = _iss_of(responses)
+    with_iss = [name for name, iss in sent.items() if iss is not None]
+    without = [name for name, iss in sent.items() if iss is None]
+    if advertised is True and without:
+        text, held = f"{_flag(advertised)}, yet no iss in the {', '.join(without)}", False
+    elif advertised is not True and with_iss:
+        text, held = f"iss in the {', '.join(with_iss)}, yet {_flag(advertised)}", False
+    elif with_iss:
+        text, held = f"iss in every response and {_flag(advertised)}", True
+    else:
+        text, held = f"no iss and {_flag(advertised)}: RFC 9207 is not offered", True
+    return Observation(
+        text,
+        held=held,
+        expected=f"iss in the responses when, and only when, {ISS_FLAG} is true",
+        iss=sent,
+        advertised=advertised,
+    )
+
+
+def issuer_value(responses: Mapping[str, Mapping[str, str]], issuer: str) -> Observation:
+    """MCP-AUTH-22: each iss sent is the issuer identifier, compared as strings (RFC 9207 §2.4)."""
+    sent = {name: iss for name, iss in _iss_of(responses).items() if iss is not None}
+    wrong = {name: iss for name, iss in sent.items() if iss != issuer}
+    if not sent:
+        text = "no iss in any authorization response: nothing to compare"
+    elif wrong:
+        text = "; ".join(
+            f"the {name}'s iss is {iss!r}, not {issuer!r}" for name, iss in wrong.items()
+        )
+    else:
+        text = f"the iss of the {' and the '.join(sent)} is the issuer {issuer!r}"
+    return Observation(
+        text,
+        held=not wrong,
+        expected=f"iss equal to the issuer identifier {issuer!r}, character for character",
+        iss=sent,
+        issuer=issuer,
     )
 
 

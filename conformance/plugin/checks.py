@@ -16,6 +16,7 @@ from conformance.harness.session import TargetSession
 from conformance.network.topology import Network, Planter
 from conformance.plugin.collector import EARLY_FETCHES_KEY, MARK_KEY
 from conformance.plugin.run import RUN_KEY, requirements_for
+from conformance.run import mcp_journey
 from conformance.run.browser_flow import BrowserFlow
 from conformance.run.state import RunConfig, TargetRun
 from conformance.run.suite import SuiteRun
@@ -153,3 +154,36 @@ def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlo
     """Authorization flows in the real browser, logged in as the test user."""
     session = cimd_target_run.session
     return BrowserFlow(cimd_suite, cimd_target_run, session.pacer if session else None)
+
+
+@pytest.fixture(scope="session")
+def _cimd_mcp_journeys() -> dict[str, mcp_journey.JourneyRun]:
+    """Each target's MCP journey, once it has run."""
+    return {}
+
+
+@pytest.fixture
+def cimd_mcp_journey(
+    cimd_config: RunConfig,
+    cimd_target_run: TargetRun,
+    cimd_shared_metadata_host: MetadataHost,
+    _cimd_mcp_journeys: dict[str, mcp_journey.JourneyRun],
+) -> mcp_journey.JourneyRun | None:
+    """The target's MCP journey (run once, when first asked for), or ``None`` without one.
+
+    A run has one with ``--mcp-server URL`` (the user's MCP server), or ``--mcp`` (the
+    mock MCP server, protected by the target). A stop at our mock MCP server's step is a
+    harness error.
+    """
+    url = cimd_config.mcp_journey
+    if not url:
+        return None
+    issuer = cimd_target_run.issuer
+    if issuer not in _cimd_mcp_journeys:
+        session = cimd_target_run.require_session()
+        _cimd_mcp_journeys[issuer] = mcp_journey.journey(
+            session, cimd_shared_metadata_host, url, ours=cimd_config.mcp_mock
+        )
+    found = _cimd_mcp_journeys[issuer]
+    found.harness_problem()
+    return found

@@ -158,6 +158,9 @@ class ResultCollector:
         planter = funcargs.get("cimd_ssrf")
         if planter is not None:
             evidence["canaries"] = planter.evidence()
+        journey = funcargs.get("cimd_mcp_journey")
+        if journey is not None:
+            evidence["mcp_journey"] = journey.evidence()
         return dict(redact_value(evidence))
 
     def _late_canary_connections(self) -> None:

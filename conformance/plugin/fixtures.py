@@ -14,6 +14,8 @@
     cimd_reference_as           ReferenceTarget: the reference AS in a child process
     cimd_reference_as_options   ReferenceOptions for it (faults, variants); override it
     cimd_start_reference_as     start more reference AS processes (stopped at session end)
+    cimd_mcp_client             make(approve) -> McpClient: a mock MCP client whose client ID
+                                metadata document is on the metadata host
 """
 
 from __future__ import annotations
@@ -24,16 +26,20 @@ from dataclasses import dataclass
 import pytest
 
 from conformance.browser.driver import Browser
+from conformance.harness.session import ssl_context
 from conformance.network import lab
 from conformance.network.topology import Network
 from conformance.plugin.collector import MARK_KEY
 from conformance.plugin.options import options_config
 from conformance.plugin.run import RUN_KEY
+from conformance.run.mcp_journey import new_client
 from conformance.run.state import RunConfig
 from conformance.run.suite import host_maps, start_browser
+from conformance.target import deadline
 from conformance.target.reference import ReferenceTarget
 from mock_servers.callback import CallbackListener
 from mock_servers.canary import can_bind
+from mock_servers.mcp_client import Approve, McpClient
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 
@@ -205,6 +211,31 @@ def cimd_reference_as(
     """
     options: ReferenceOptions = getattr(request, "param", cimd_reference_as_options)
     return cimd_start_reference_as(options)
+
+
+@pytest.fixture(scope="session")
+def cimd_mcp_client(
+    cimd_config: RunConfig, cimd_ca: TestCA, cimd_shared_metadata_host: MetadataHost
+) -> Iterator[Callable[[Approve], McpClient]]:
+    """Make mock MCP clients: ``make(approve)``, ``approve(url) -> redirect URL`` the user's.
+
+    Each client has a fresh client ID metadata document on the metadata host and trusts
+    ``cimd_ca`` (and the target's CA); ``client.journey(mcp_url)`` goes from the MCP
+    server's 401 through a tool call and a step-up, recording each step.
+    """
+    tls = ssl_context(str(cimd_ca.cert_path))
+    if cimd_config.target_ca is not None:
+        tls.load_verify_locations(cafile=str(cimd_config.target_ca))
+    made: list[McpClient] = []
+
+    def make(approve: Approve) -> McpClient:
+        http = deadline.client(tls, timeout=cimd_config.limits.exchange_s)
+        made.append(new_client(cimd_shared_metadata_host, http, approve))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.http.close()
 
 
 def _start(server: MetadataHost | CallbackListener) -> None:

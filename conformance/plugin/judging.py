@@ -29,7 +29,8 @@ def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, s
     """The verdict, expectation ("" to keep the docstring's) and observation for an error.
 
     A plain ``assert`` in a check is a violation like :class:`NonConformance`: its message is
-    what was observed. An :class:`Observation` is an Informational row's record. Any other
+    what was observed. An :class:`Observation` is an Informational row's record, or, when it
+    says whether the requirement ``held``, a scored row's verdict. Any other
     exception that is not a verdict is the harness's trouble.
     """
     if isinstance(error, NonConformance):
@@ -43,6 +44,9 @@ def judge(error: BaseException, tier: Tier, *, strict: bool) -> tuple[Verdict, s
     if isinstance(error, Observation):
         if tier is Tier.INFORMATIONAL:
             return Verdict.INFORMATIONAL, "", error.observed
+        if error.held is not None:
+            verdict = Verdict.PASS if error.held else verdict_for_violation(tier, strict=strict)
+            return verdict, "" if error.held else error.expected, error.observed
         return (
             Verdict.HARNESS_ERROR,
             "",

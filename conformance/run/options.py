@@ -174,6 +174,13 @@ OPTIONS: tuple[RunOption, ...] = (
         "only",
     ),
     RunOption("mcp_discovery", "JSON: how the issuer was found from an MCP server", "json", "mcp"),
+    RunOption(
+        "mcp_journey",
+        "the MCP server URL the mock MCP client journeys to (through a tool call)",
+        "text",
+        "mcp_journey",
+    ),
+    RunOption("mcp_mock", "that MCP server is the suite's mock MCP server", "flag", "mcp_mock"),
     *(
         RunOption(
             f"{name}_timeout",

@@ -54,6 +54,8 @@ class RunConfig:
     # requirement IDs or prefixes (CIMD-DOC, MCP-AUTH-10): only their checks run (partial)
     only: tuple[str, ...] = ()
     mcp_proxy: bool = False  # the target is an MCP proxy acting as an AS (CIMD-UI-07 applies)
+    mcp_journey: str | None = None  # the MCP server the mock MCP client journeys to
+    mcp_mock: bool = False  # that MCP server is the suite's mock MCP server
     pacing: Pacing = field(default_factory=Pacing)
     limits: deadline.Limits = field(default_factory=deadline.Limits)
 

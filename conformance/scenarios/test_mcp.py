@@ -1,7 +1,8 @@
 """MCP 2025-11-25 requirements on the AS (MCP-AUTH): metadata at the MCP well-known URLs; PKCE
 for CIMD public clients, advertised, required and verified (in OpenID Connect discovery too);
 https endpoints; the resource parameter (RFC 8707) and audience-bound tokens; refresh-token
-rotation for public clients.
+rotation for public clients; and MCP 2026-07-28's iss in authorization responses (RFC 9207),
+scored under the mcp-2026-07-28 profile and recorded under the others.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.flows import redeem_fresh_code, refresh_token_for
 from conformance.harness.outcome import OutcomeKind, origin
 from conformance.harness.session import Pkce, TargetSession, TokenResult
+from conformance.run.mcp_journey import JourneyRun
 from conformance.target.discovery import Target
 from mock_servers.metadata_host import MetadataHost
 
@@ -88,10 +90,16 @@ def test_pkce_is_enforced(
 
 
 @pytest.mark.requirement("MCP-AUTH-02")
-def test_metadata_found_at_mcp_well_known_urls(cimd_metadata: Target) -> None:
+def test_metadata_found_at_mcp_well_known_urls(
+    cimd_metadata: Target, cimd_mcp_journey: JourneyRun | None
+) -> None:
     """Probes the well-known URLs in MCP 2025-11-25 §4.3 order (RFC 8414 path insertion first).
+    With an MCP journey (--mcp, --mcp-server), the mock MCP client also finds them as an MCP
+    client does: from the MCP server's 401, its protected resource metadata (RFC 9728), and
+    the authorization server it names.
 
-    Expects: one answers 200 JSON whose issuer equals the issuer it was built from.
+    Expects: one answers 200 JSON whose issuer equals the issuer it was built from; through
+    the MCP server too.
     """
     found = cimd_metadata.metadata.get("issuer")
     if found != cimd_metadata.issuer:
@@ -100,6 +108,17 @@ def test_metadata_found_at_mcp_well_known_urls(cimd_metadata: Target) -> None:
             expected=f"metadata with issuer {cimd_metadata.issuer!r}",
             observed=f"issuer {found!r} ({probes})",
         )
+    journey = _journey(cimd_mcp_journey, cimd_metadata.issuer)
+    if journey is not None and journey.stopped_at == "as-metadata" and journey.error:
+        raise NonConformance(
+            expected="the authorization server's metadata, found from the MCP server",
+            observed=f"the MCP client's discovery: {journey.error.reason}",
+        )
+
+
+def _journey(journey: JourneyRun | None, issuer: str) -> JourneyRun | None:
+    """The run's MCP journey when its MCP server names ``issuer`` as its AS, else None."""
+    return journey if journey is not None and journey.protects(issuer) else None
 
 
 def _redeem_with_resource(
@@ -138,18 +157,25 @@ def _audience(tokens: TokenResult) -> list[str] | None:
 
 @pytest.mark.requirement("MCP-AUTH-10")
 def test_resource_parameter_never_breaks_the_flow(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_mcp_journey: JourneyRun | None,
 ) -> None:
-    """With the run's resource (the MCP server URL: --mcp-server, or --param resource=):
-    the authorization request carries it (as every request of the run does), the token
-    request too; where the access token is a JWT its aud is read. Then resource=
-    https://unknown.test/mcp, at the authorization endpoint and, if let through, at the
-    token endpoint.
+    """With the run's resource (the MCP server URL: --mcp-server, --mcp, or --param
+    resource=): the authorization request carries it (as every request of the run does), the
+    token request too, and a refresh with it; where the access tokens are JWTs their aud is
+    read. Then resource=https://unknown.test/mcp, at the authorization endpoint and, if let
+    through, at the token endpoint. With an MCP journey, the mock MCP client's tokens
+    (redeemed and refreshed with resource) are used at the MCP server.
 
     Expects: the flow completes with tokens (R; where it does not, the same flow without
-    resource at the token endpoint is the control); a JWT access token's aud names the
-    resource (Rec); the unknown resource gets invalid_target (Rec).
+    resource at the token endpoint is the control); through the MCP journey too, whose
+    tokens the MCP server accepts (R); a JWT access token's aud names the resource, after a
+    refresh too (Rec); the unknown resource gets invalid_target (Rec).
     """
+    journey = _journey(cimd_mcp_journey, cimd_target.target.issuer)
+    if journey is not None:
+        _judge_journey_resource(journey)
     resource = cimd_target.extra_params.get("resource")
     if not resource:
         raise NotApplicable(
@@ -177,6 +203,14 @@ def test_resource_parameter_never_breaks_the_flow(
     audience = _audience(tokens)
     if audience is not None and resource not in audience:
         problems.append(f"the JWT access token's aud is {audience}, without {resource}")
+    refresh_token = (tokens.body or {}).get("refresh_token")
+    if isinstance(refresh_token, str) and refresh_token:
+        refreshed = cimd_target.refresh(
+            client_id=client.client_id, refresh_token=refresh_token, extra={"resource": resource}
+        )
+        audience = _audience(refreshed) if refreshed.issued else None
+        if audience is not None and resource not in audience:
+            problems.append(f"after a refresh, the access token's aud is {audience}")
     unknown = _redeem_with_resource(
         cimd_target, client, UNKNOWN_RESOURCE, extra={"resource": UNKNOWN_RESOURCE}
     )
@@ -192,6 +226,31 @@ def test_resource_parameter_never_breaks_the_flow(
         )
 
 
+def _judge_journey_resource(journey: JourneyRun) -> None:
+    """The MCP journey's flow with resource, and the MCP server's use of its tokens."""
+    url, error = journey.url, journey.error
+    if error is not None and error.step in ("token", "refresh"):
+        raise NonConformance(
+            expected=f"tokens for the MCP client that names resource={url}",
+            observed=f"the MCP client's {error.step} request: {error.reason}",
+        )
+    problems = []
+    grants = [*journey.journey.grants, *filter(None, [journey.journey.refreshed])]
+    for grant in grants:
+        audience = _audience(TokenResult(200, grant.token_response, ""))
+        if audience is not None and url not in audience:
+            problems.append(f"an access token's aud is {audience}, without {url}")
+    refused = error is not None and error.step == "token-refused" and journey.stopped_at_target()
+    if refused and error is not None:
+        problems.append(error.reason)
+    if problems:  # a token the MCP server refuses broke the flow (R); a wrong aud alone: Rec
+        raise NonConformance(
+            expected=f"access tokens for resource={url} that the MCP server accepts",
+            observed="; ".join(dict.fromkeys(problems)),
+            tier=None if refused else Tier.RECOMMENDED,
+        )
+
+
 def _invalid_target(target: TargetSession) -> bool:
     """Whether the last authorization attempt ended with error invalid_target."""
     outcome = target.attempts[-1] if target.attempts else {}
@@ -203,13 +262,22 @@ def _invalid_target(target: TargetSession) -> bool:
 
 @pytest.mark.requirement("MCP-AUTH-11")
 def test_public_client_refresh_tokens_rotate(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_mcp_journey: JourneyRun | None,
 ) -> None:
     """A public client redeems a code for tokens with a refresh token, refreshes once, then
-    sends the old refresh token again.
+    sends the old refresh token again. With an MCP journey, the mock MCP client's refresh
+    (with resource) and its replay of the old refresh token are read too.
 
     Expects: the refresh returns a new refresh token; the old one is refused.
     """
+    journey = _journey(cimd_mcp_journey, cimd_target.target.issuer)
+    if journey is not None and journey.journey.old_refresh_reused:
+        raise NonConformance(
+            expected="the MCP client's old refresh token refused after its refresh",
+            observed="the old refresh token, used again, gave tokens",
+        )
     client = public_client(cimd_metadata_host)
     old = refresh_token_for(cimd_target, client)
     first = cimd_target.refresh(client_id=client.client_id, refresh_token=old)
@@ -252,9 +320,12 @@ def test_oidc_discovery_advertises_pkce(cimd_metadata: Target) -> None:
 
 
 @pytest.mark.requirement("MCP-AUTH-13")
-def test_metadata_endpoints_use_https(cimd_metadata: Target) -> None:
+def test_metadata_endpoints_use_https(
+    cimd_metadata: Target, cimd_mcp_journey: JourneyRun | None
+) -> None:
     """Reads every endpoint URL in the metadata documents discovery found (each member named
-    *_endpoint, jwks_uri, and mtls_endpoint_aliases).
+    *_endpoint, jwks_uri, and mtls_endpoint_aliases), and, with an MCP journey, in the one
+    the mock MCP client found through the MCP server (and every URL it sent to).
 
     Expects: every one is an https URL. A target whose issuer is itself an http URL on
     loopback is a development deployment the suite was pointed at: its endpoints on that same
@@ -262,7 +333,11 @@ def test_metadata_endpoints_use_https(cimd_metadata: Target) -> None:
     """
     development = _development_origin(cimd_metadata.issuer)
     wrong, excepted = [], []
-    for url, document in cimd_metadata.published():
+    published = list(cimd_metadata.published())
+    journey = _journey(cimd_mcp_journey, cimd_metadata.issuer)
+    if journey is not None and journey.journey.as_metadata:
+        published.append((journey.journey.as_metadata_url, journey.journey.as_metadata))
+    for url, document in published:
         for member, value in _endpoint_urls(document):
             if urlsplit(value).scheme.lower() == "https":
                 continue
@@ -324,24 +399,72 @@ def test_access_token_lifetime_is_recorded(
     raise observers.token_lifetime(tokens.body.get("expires_in"))
 
 
-@pytest.mark.requirement("MCP-AUTH-19")
-def test_issuer_in_authorization_response_is_recorded(
-    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
-) -> None:
-    """Approves consent for the public client and reads the redirect's parameters, and the
-    metadata's authorization_response_iss_parameter_supported (RFC 9207).
+def _authorization_responses(
+    target: TargetSession, host: MetadataHost
+) -> dict[str, dict[str, str]]:
+    """The parameters of a code response (consent approved) and of an error response (a
+    request without a PKCE challenge, which MCP-AUTH-08 requires an AS to refuse), by name.
 
-    Expects: recorded, not scored: whether iss is sent (and equals the issuer) and advertised.
+    The error response is left out when the target answered without redirecting.
     """
-    client = public_client(cimd_metadata_host)
-    attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
+    client = public_client(host)
+    attempt = target.attempt(client.client_id, client.redirect_uri)
     if not attempt.outcome.approvable:
         raise NotApplicable(f"the client was not accepted ({attempt.outcome.describe()})")
-    approved = cimd_target.approve(attempt)
+    approved = target.approve(attempt)
     if approved.kind is not OutcomeKind.CODE:
         raise NotApplicable(f"approval gave no code ({approved.describe()}); see CIMD-DISC-04")
-    advertised = cimd_metadata.metadata.get("authorization_response_iss_parameter_supported")
-    raise observers.issuer_in_response(approved.params, advertised, cimd_metadata.issuer)
+    responses = {"code response": approved.params}
+    bare = target.attempt(client.client_id, client.redirect_uri, with_pkce=False)
+    if bare.outcome.kind is OutcomeKind.ERROR_REDIRECT:
+        responses["error response"] = bare.outcome.params
+    return responses
+
+
+@pytest.mark.requirement("MCP-AUTH-19")
+def test_issuer_in_authorization_responses(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Approves consent for the public client, then sends it without a PKCE challenge (an
+    error redirect), and reads iss in both redirects (RFC 9207 §2).
+
+    Expects: iss in every authorization response, error responses included (scored under
+    mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    advertised = cimd_metadata.metadata.get(observers.ISS_FLAG)
+    raise observers.issuer_in_response(responses, advertised)
+
+
+@pytest.mark.requirement("MCP-AUTH-21")
+def test_issuer_flag_agrees_with_responses(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Reads authorization_response_iss_parameter_supported from the metadata and iss in a
+    code response and an error response.
+
+    Expects: iss in the responses when, and only when, the metadata advertises the flag as
+    true (scored under mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    advertised = cimd_metadata.metadata.get(observers.ISS_FLAG)
+    raise observers.issuer_flag_agrees(responses, advertised)
+
+
+@pytest.mark.requirement("MCP-AUTH-22")
+def test_issuer_in_responses_is_the_issuer(
+    cimd_metadata: Target, cimd_target: TargetSession, cimd_metadata_host: MetadataHost
+) -> None:
+    """Compares the iss of a code response and of an error response with the issuer, as
+    strings, without normalization (RFC 9207 §2.4).
+
+    Expects: each iss equals the issuer identifier character for character (scored under
+    mcp-2026-07-28, recorded under the other profiles).
+    """
+    responses = _authorization_responses(cimd_target, cimd_metadata_host)
+    if all("iss" not in params for params in responses.values()):
+        raise NotApplicable("no iss in the authorization responses; see MCP-AUTH-19")
+    raise observers.issuer_value(responses, cimd_metadata.issuer)
 
 
 @pytest.mark.requirement("MCP-AUTH-20")

@@ -3,7 +3,7 @@
 Example::
 
     issuer = "https://as.example.test"     # or: mcp_server = "https://mcp.example.test/mcp"
-    profile = "latest"                 # or "mcp-2025-11-25"
+    profile = "latest"                 # or "mcp-2025-11-25", "mcp-2026-07-28"
     target_ca = "target-ca.pem"        # CA of the target's own certificate (relative to this file)
     mcp_proxy = true                   # the AS is an MCP proxy (MCP-SBP): judges CIMD-UI-07
 

@@ -201,7 +201,7 @@ def _redirect(
     issuer: Issuer, uri: str, error: str, description: str, state: str | None
 ) -> RedirectResponse:
     parameters = {"error": error, "error_description": description, "state": state}
-    location = with_parameters(uri, {**parameters, "iss": issuer.config.issuer_id})
+    location = with_parameters(uri, {**parameters, "iss": issuer.response_iss})
     return RedirectResponse(location, 302)
 
 
@@ -340,7 +340,7 @@ def _issue_code(issuer: Issuer, auth: AuthorizationRequest, user: str) -> Respon
     code = issuer.state.issue_code(auth, user)
     state = None if issuer.has(F.DROPS_STATE) else auth.state
     location = with_parameters(
-        auth.redirect_uri, {"code": code, "state": state, "iss": issuer.config.issuer_id}
+        auth.redirect_uri, {"code": code, "state": state, "iss": issuer.response_iss}
     )
     return RedirectResponse(location, 302)
 

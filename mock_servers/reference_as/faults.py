@@ -31,19 +31,28 @@ class Fault:
         about: one line saying what the defect does.
         lab_breaks: the IDs in lab mode, where DNS answers and special-use canaries make
             more of the defect observable; ``None`` means the same as ``breaks``.
+        profile: the one scoring profile under which the rows are scored (the
+            ``mcp-2026-07-28`` rows); under the others they are Informational, recorded and
+            never violated, so the fault breaks nothing there. ``None``: every profile.
     """
 
     name: str
     breaks: tuple[str, ...]
     about: str
     lab_breaks: tuple[str, ...] | None = None
+    profile: str | None = None
 
-    def breaks_in(self, mode: str) -> tuple[str, ...]:
-        """The IDs this fault breaks in ``mode`` (``loopback`` or ``lab``)."""
+    def breaks_in(self, mode: str, profile: str = "latest") -> tuple[str, ...]:
+        """The IDs this fault breaks in ``mode`` (``loopback`` or ``lab``) under ``profile``."""
+        if self.profile is not None and profile != self.profile:
+            return ()
         if mode == "lab" and self.lab_breaks is not None:
             return self.lab_breaks
         return self.breaks
 
+
+# The profile that scores MCP 2026-07-28's rows (conformance.catalog.requirements.MCP_2026)
+MCP_2026 = "mcp-2026-07-28"
 
 # What a target that never fetches the document fails in default mode (fault client-id-not-fetched)
 _NEVER_FETCHED = (
@@ -596,10 +605,36 @@ class F:
         ("MCP-AUTH-10",),
         "the token endpoint refuses the resource parameter (invalid_request: unknown parameter)",
     )
+    REFRESH_AUDIENCE_ISSUER = Fault(
+        "refresh-audience-issuer",
+        ("MCP-AUTH-10",),
+        "the refresh grant's access token is for the issuer, not the resource it names: the "
+        "MCP server refuses it",
+    )
     REFRESH_NOT_ROTATED = Fault(
         "refresh-not-rotated",
         ("MCP-AUTH-11",),
         "the refresh grant returns a new refresh token but the old one keeps working",
+    )
+    NO_RESPONSE_ISS = Fault(
+        "no-response-iss",
+        ("MCP-AUTH-19",),
+        "authorization responses carry no iss, and the metadata drops "
+        "authorization_response_iss_parameter_supported",
+        profile=MCP_2026,
+    )
+    RESPONSE_ISS_UNADVERTISED = Fault(
+        "response-iss-unadvertised",
+        ("MCP-AUTH-21",),
+        "authorization responses carry iss, but the metadata drops "
+        "authorization_response_iss_parameter_supported",
+        profile=MCP_2026,
+    )
+    RESPONSE_ISS_TRAILING_SLASH = Fault(
+        "response-iss-trailing-slash",
+        ("MCP-AUTH-22",),
+        "the iss of authorization responses gets a trailing / (the metadata's issuer does not)",
+        profile=MCP_2026,
     )
 
 

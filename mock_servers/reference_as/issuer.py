@@ -50,6 +50,15 @@ class Issuer:
         """The path of one of this issuer's endpoints, e.g. ``/faults/x/authorize``."""
         return self.config.path_prefix + suffix
 
+    @property
+    def response_iss(self) -> str | None:
+        """The iss of its authorization responses (RFC 9207 §2), ``None`` for none."""
+        if self.has(F.NO_RESPONSE_ISS):
+            return None
+        if self.has(F.RESPONSE_ISS_TRAILING_SLASH):
+            return self.config.issuer_id + "/"
+        return self.config.issuer_id
+
     def is_variant(self, variant: str) -> bool:
         """Whether the named variant is on."""
         return self.config.is_variant(variant)
@@ -137,6 +146,8 @@ class Issuer:
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
+        if self.has(F.NO_RESPONSE_ISS) or self.has(F.RESPONSE_ISS_UNADVERTISED):
+            del document["authorization_response_iss_parameter_supported"]
         if self.has(F.NO_METADATA_FLAG):
             del document["client_id_metadata_document_supported"]
         elif self.has(F.FLAG_AS_STRING):

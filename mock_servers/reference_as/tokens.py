@@ -179,6 +179,8 @@ async def _refresh(issuer: Issuer, form: FormData) -> Response:
         return problem
     if not issuer.has(F.REFRESH_NOT_ROTATED):  # the fault: the old one keeps working
         issuer.state.retire_refresh(refresh_token)  # rotation: OAuth 2.1 §4.3.1, MCP §11.2
+    if issuer.has(F.REFRESH_AUDIENCE_ISSUER):  # the fault: the resource is forgotten
+        targets = (issuer.config.issuer_id,)
     access_token = _access_token(issuer, grant, targets, scope or grant.request.scope)
     tokens = issuer.state.issue_tokens(grant, access_token)
     return _token_response(tokens, scope or grant.request.scope)

@@ -602,3 +602,25 @@ async def test_fetch_forwards_user_headers(make_client: Any, docs: DocumentHost)
     assert forwarded["authorization"] == user["authorization"]
     assert forwarded["x-forwarded-for"] == "127.0.0.1"
     assert params["state"] in forwarded["referer"]
+
+
+async def test_response_iss_faults(make_client: Any, docs: DocumentHost) -> None:
+    flag = "authorization_response_iss_parameter_supported"
+    for fault, iss, advertised in (
+        (None, "https://as.test", True),
+        (F.NO_RESPONSE_ISS, None, None),
+        (F.RESPONSE_ISS_UNADVERTISED, "https://as.test", None),
+        (F.RESPONSE_ISS_TRAILING_SLASH, "https://as.test/", True),
+    ):
+        client = make_client(*([fault] if fault else []))
+        metadata = (await client.http.get("/.well-known/oauth-authorization-server")).json()
+        assert metadata.get(flag) is advertised and metadata["issuer"] == "https://as.test"
+        await client.login()
+        url = docs.new_url()
+        docs.serve_document(url)
+        page = await client.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+        params = authz_params(url, CALLBACK, "")
+        del params["code_challenge"], params["code_challenge_method"]
+        error = (await client.authorize(**params)).headers["location"]
+        for response in (await client.approve(page), error):
+            assert query_of(response).get("iss") == iss

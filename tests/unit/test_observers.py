@@ -24,12 +24,35 @@ def test_token_lifetime_flags_more_than_a_day() -> None:
 
 
 def test_issuer_in_response() -> None:
-    issuer = "https://as.test"
-    _differ(
-        o.issuer_in_response({"iss": issuer}, True, issuer),
-        o.issuer_in_response({}, None, issuer),
-        o.issuer_in_response({"iss": "https://other.test"}, False, issuer),
-    )
+    issuer, code, error = "https://as.test", "code response", "error response"
+    both = o.issuer_in_response({code: {"iss": issuer}, error: {"iss": issuer}}, True)
+    none = o.issuer_in_response({code: {}, error: {}}, None)
+    half = o.issuer_in_response({code: {"iss": issuer}, error: {}}, True)
+    _differ(both, none, half)
+    assert both.held and not none.held and not half.held
+    assert "no iss in the error response" in half.observed
+
+
+def test_issuer_flag_agrees() -> None:
+    issuer, code = "https://as.test", "code response"
+    agreed = o.issuer_flag_agrees({code: {"iss": issuer}}, True)
+    unadvertised = o.issuer_flag_agrees({code: {"iss": issuer}}, None)
+    as_string = o.issuer_flag_agrees({code: {"iss": issuer}}, "true")
+    promised = o.issuer_flag_agrees({code: {}}, True)
+    neither = o.issuer_flag_agrees({code: {}}, False)
+    _differ(agreed, unadvertised, as_string, promised, neither)
+    assert agreed.held and neither.held
+    assert not (unadvertised.held or as_string.held or promised.held)
+
+
+def test_issuer_value() -> None:
+    issuer, code, error = "https://as.test", "code response", "error response"
+    same = o.issuer_value({code: {"iss": issuer}, error: {"iss": issuer}}, issuer)
+    slash = o.issuer_value({code: {"iss": issuer + "/"}}, issuer)
+    cased = o.issuer_value({code: {"iss": "https://AS.test"}}, issuer)
+    absent = o.issuer_value({code: {}}, issuer)
+    _differ(same, slash, cased, absent)
+    assert same.held and absent.held and not slash.held and not cased.held
 
 
 def test_registration_endpoint() -> None:

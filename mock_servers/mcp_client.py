@@ -1,0 +1,510 @@
+"""A mock MCP client: the client side of MCP 2025-11-25 authorization, each step recorded.
+
+:meth:`McpClient.journey` does what an MCP client does when it meets a server it has never
+seen (MCP §4, §5.1, §8, §10):
+
+1. POSTs ``initialize`` to the MCP endpoint without a token and reads the 401's
+   ``WWW-Authenticate`` (``resource_metadata``, ``scope``);
+2. fetches the protected resource metadata (RFC 9728): the challenge's URL, else the
+   path-inserted then the root well-known URL; its ``resource`` must be the endpoint;
+3. takes the first of ``authorization_servers`` and fetches its metadata in the MCP order
+   (RFC 8414 path insertion, then the OpenID Connect variants); its ``issuer`` must match;
+4. requires ``client_id_metadata_document_supported`` and PKCE S256, and uses its own client
+   ID metadata document URL as ``client_id``;
+5. sends the authorization request (PKCE S256, ``resource``, the scope), has it approved by
+   the injected ``approve`` step (a browser, or a user agent), checks ``state`` (and ``iss``
+   when present, RFC 9207), redeems the code with ``resource`` and refreshes once with it,
+   then replays the old refresh token (it must be refused: rotation);
+6. calls the MCP server with the bearer token: ``initialize``,
+   ``notifications/initialized``, ``tools/list``, ``tools/call``;
+7. calls a tool that needs a wider scope; on 403 ``insufficient_scope`` it authorizes again
+   with the challenge's scope (step-up) and calls again.
+
+Every request and answer is a :class:`Step` with secrets redacted. A step that goes wrong
+raises :class:`JourneyError` naming the step; what went before stays in ``steps``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from cimd_rules.secret_params import SECRET_PARAMS
+from mock_servers.resource_server import as_metadata_urls
+
+PROTOCOL_VERSION = "2025-11-25"
+PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+ACCEPT = "application/json, text/event-stream"
+REDACTED = "[redacted]"
+ECHO_TEXT = "hello from the CIMD conformance MCP client"
+STEP_UP_TOOL = "admin_reset"
+_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+# approve(authorization URL) -> the URL the AS redirected the user agent to (with the code)
+Approve = Callable[[str], str]
+
+
+@dataclass
+class Step:
+    """One exchange of the journey, secrets redacted.
+
+    Attributes:
+        name: what the step is, e.g. ``resource-metadata`` or ``token``.
+        method: the HTTP method (``BROWSER`` for the approval).
+        url: the URL requested (secret query parameters redacted).
+        status: the answer's status code (0: none came).
+        sent: the form or JSON body sent, redacted.
+        received: the answer's body as JSON (redacted) or text, and the headers read.
+        note: what the client made of it.
+    """
+
+    name: str
+    method: str
+    url: str
+    status: int = 0
+    sent: dict[str, Any] = field(default_factory=dict)
+    received: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The step as JSON-ready data, for a report's evidence."""
+        return asdict(self)
+
+
+class JourneyError(Exception):
+    """A step of the journey could not go on.
+
+    Attributes:
+        step: the step's name.
+        reason: what was wrong, in one line.
+    """
+
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+@dataclass
+class Grant:
+    """The tokens one authorization gave (kept out of the steps, which are redacted)."""
+
+    scope: str
+    access_token: str
+    refresh_token: str | None
+    token_response: dict[str, Any]
+
+
+@dataclass
+class Journey:
+    """What the journey learned and did, for checks to judge."""
+
+    mcp_url: str
+    steps: list[Step] = field(default_factory=list)
+    challenge: dict[str, str] = field(default_factory=dict)
+    resource_metadata_url: str = ""
+    resource_metadata: dict[str, Any] = field(default_factory=dict)
+    issuer: str = ""
+    as_metadata_url: str = ""
+    as_metadata: dict[str, Any] = field(default_factory=dict)
+    grants: list[Grant] = field(default_factory=list)
+    refreshed: Grant | None = None
+    old_refresh_reused: bool | None = None
+    tools: list[str] = field(default_factory=list)
+    tool_result: dict[str, Any] = field(default_factory=dict)
+    step_up_challenge: dict[str, str] = field(default_factory=dict)
+    step_up_result: dict[str, Any] = field(default_factory=dict)
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Every step, as JSON-ready data."""
+        return [step.as_dict() for step in self.steps]
+
+    def endpoints(self) -> dict[str, str]:
+        """Every AS endpoint the journey used, by metadata member."""
+        names = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+        return {n: str(self.as_metadata[n]) for n in names if n in self.as_metadata}
+
+
+def client_document(client_id: str, redirect_uri: str) -> dict[str, Any]:
+    """The client's metadata document (a public client, CIMD §4)."""
+    return {
+        "client_id": client_id,
+        "client_name": "CIMD conformance MCP client",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
+
+
+def parse_challenge(header: str) -> dict[str, str]:
+    """The parameters of a ``Bearer`` challenge (RFC 6750 §3), names in lower case."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return {}
+    return {
+        name.lower(): quoted.replace('\\"', '"') if quoted or not bare else bare
+        for name, quoted, bare in _PARAM.findall(rest)
+    }
+
+
+def redact(data: Any) -> Any:
+    """``data`` with every secret parameter's value replaced (recursively)."""
+    if isinstance(data, dict):
+        return {
+            key: REDACTED if key in SECRET_PARAMS and value else redact(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [redact(item) for item in data]
+    return data
+
+
+def redact_url(url: str) -> str:
+    """``url`` with secret query parameters' values replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = parse_qs(parts.query, keep_blank_values=True)
+    pairs = [(k, REDACTED if k in SECRET_PARAMS else v) for k, vs in query.items() for v in vs]
+    return parts._replace(query=urlencode(pairs, safe=":/[]")).geturl()
+
+
+class McpClient:
+    """An MCP client with a client ID metadata document URL as its ``client_id``.
+
+    Args:
+        http: the HTTP client (its TLS trust and timeouts are the journey's).
+        client_id: the URL its client ID metadata document is served at (by the caller,
+            e.g. ``client_document(client_id, redirect_uri)`` on a metadata host).
+        redirect_uri: the redirect URI in that document.
+        approve: the user's approval: given the authorization URL, returns the URL the AS
+            redirected to.
+    """
+
+    def __init__(self, http: httpx.Client, client_id: str, redirect_uri: str, approve: Approve):
+        self.http = http
+        self.client_id = client_id
+        self.redirect_uri = redirect_uri
+        self.approve = approve
+        self._rpc_id = 0
+        self.last = Journey("")  # the latest journey, kept when one stops on an error
+
+    def journey(self, mcp_url: str, *, step_up: bool = True) -> Journey:
+        """The whole journey to ``mcp_url``, through a tool call (and a step-up).
+
+        Raises:
+            JourneyError: a step could not go on; ``journey.steps`` keeps what happened.
+        """
+        journey = self.last = Journey(mcp_url)
+        self._discover(journey)
+        scope = journey.challenge.get("scope") or " ".join(
+            str(s) for s in journey.resource_metadata.get("scopes_supported") or []
+        )
+        grant = self.authorize(journey, scope)
+        journey.refreshed = self._refresh(journey, grant)
+        access = journey.refreshed.access_token if journey.refreshed else grant.access_token
+        session = self._initialize(journey, access)
+        listed = self._rpc(journey, "tools/list", {}, access, session)
+        tools = _result(listed, "tools/list").get("tools")
+        journey.tools = [str(t.get("name")) for t in tools or [] if isinstance(t, dict)]
+        called = self._rpc(
+            journey, "tools/call", _call("echo", text=ECHO_TEXT), access, session, "tools/call"
+        )
+        journey.tool_result = _result(called, "tools/call")
+        if step_up:
+            self._step_up(journey, access, session)
+        return journey
+
+    def _discover(self, journey: Journey) -> None:
+        answer = self._send(journey, "mcp-unauthenticated", "POST", journey.mcp_url, json=_init())
+        header = answer.headers.get("www-authenticate", "")
+        journey.steps[-1].received["www-authenticate"] = header
+        if answer.status_code != 401:
+            raise JourneyError(
+                "mcp-unauthenticated", f"the MCP server answered {answer.status_code}, not 401"
+            )
+        journey.challenge = parse_challenge(header)
+        candidates = [journey.challenge["resource_metadata"]] * (
+            "resource_metadata" in journey.challenge
+        ) + _prm_urls(journey.mcp_url)
+        for url in dict.fromkeys(candidates):
+            document = self._get_json(journey, "resource-metadata", url)
+            if document is None:
+                continue
+            if document.get("resource") != journey.mcp_url:
+                raise JourneyError(
+                    "resource-metadata",
+                    f"resource is {document.get('resource')!r}, not {journey.mcp_url!r} "
+                    "(RFC 9728 §3.3)",
+                )
+            journey.resource_metadata_url, journey.resource_metadata = url, document
+            break
+        else:
+            raise JourneyError("resource-metadata", "no protected resource metadata was found")
+        servers = journey.resource_metadata.get("authorization_servers")
+        if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
+            raise JourneyError("resource-metadata", "no authorization_servers")
+        journey.issuer = servers[0]
+        for url in as_metadata_urls(journey.issuer):
+            document = self._get_json(journey, "as-metadata", url)
+            if document is None:
+                continue
+            if document.get("issuer") != journey.issuer:
+                raise JourneyError(
+                    "as-metadata",
+                    f"issuer {document.get('issuer')!r} at {url}, not {journey.issuer!r}",
+                )
+            journey.as_metadata_url, journey.as_metadata = url, document
+            break
+        else:
+            raise JourneyError("as-metadata", f"no metadata for {journey.issuer} at its URLs")
+        metadata = journey.as_metadata
+        if metadata.get("client_id_metadata_document_supported") is not True:
+            raise JourneyError(
+                "as-capabilities", "client_id_metadata_document_supported is not true"
+            )
+        if "S256" not in (metadata.get("code_challenge_methods_supported") or []):
+            raise JourneyError("as-capabilities", "S256 not in code_challenge_methods_supported")
+        for member in ("authorization_endpoint", "token_endpoint"):
+            if not isinstance(metadata.get(member), str):
+                raise JourneyError("as-capabilities", f"no {member}")
+
+    def authorize(self, journey: Journey, scope: str) -> Grant:
+        """One authorization for ``scope``: request, approval, code redemption."""
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        state = secrets.token_urlsafe(16)
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "state": state,
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            "resource": journey.mcp_url,
+        }
+        if scope:
+            params["scope"] = scope
+        endpoint = str(journey.as_metadata["authorization_endpoint"])
+        url = endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
+        step = Step("authorize", "BROWSER", url, sent=redact(params))
+        journey.steps.append(step)
+        landed = self.approve(url)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
+        step.received = {"redirect": redact_url(landed), "params": redact(query)}
+        if not landed.startswith(self.redirect_uri):
+            raise JourneyError("authorize", f"the approval ended at {redact_url(landed)}")
+        if query.get("state") != state:
+            raise JourneyError("authorize", "the redirect's state is not the one sent")
+        if "iss" in query and query["iss"] != journey.issuer:
+            raise JourneyError("authorize", f"the redirect's iss is {query['iss']!r} (RFC 9207)")
+        if "code" not in query:
+            raise JourneyError("authorize", f"no code: error {query.get('error')!r}")
+        step.note = "approved: a code came back"
+        form = {
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": self.redirect_uri,
+            "client_id": self.client_id,
+            "code_verifier": verifier,
+            "resource": journey.mcp_url,
+        }
+        body = self._token(journey, "token", form)
+        grant = Grant(
+            scope, str(body["access_token"]), _str_or_none(body.get("refresh_token")), body
+        )
+        journey.grants.append(grant)
+        return grant
+
+    def _refresh(self, journey: Journey, grant: Grant) -> Grant | None:
+        if grant.refresh_token is None:
+            return None
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": grant.refresh_token,
+            "client_id": self.client_id,
+            "resource": journey.mcp_url,
+        }
+        body = self._token(journey, "refresh", form)
+        refreshed = Grant(
+            grant.scope, str(body["access_token"]), _str_or_none(body.get("refresh_token")), body
+        )
+        endpoint = str(journey.as_metadata["token_endpoint"])
+        replay = self._send(journey, "refresh-replay", "POST", endpoint, data=form)
+        journey.old_refresh_reused = replay.status_code == 200 and "access_token" in _json(replay)
+        journey.steps[-1].note = (
+            "the old refresh token still works" if journey.old_refresh_reused else "refused"
+        )
+        return refreshed
+
+    def _token(self, journey: Journey, name: str, form: dict[str, str]) -> dict[str, Any]:
+        endpoint = str(journey.as_metadata["token_endpoint"])
+        answer = self._send(journey, name, "POST", endpoint, data=form)
+        body = _json(answer)
+        if answer.status_code != 200 or not isinstance(body.get("access_token"), str):
+            raise JourneyError(name, f"the token endpoint answered {answer.status_code}: {body}")
+        return body
+
+    def _initialize(self, journey: Journey, token: str) -> str:
+        answer = self._send(
+            journey, "initialize", "POST", journey.mcp_url, json=_init(), token=token
+        )
+        if answer.status_code == 401:
+            header = answer.headers.get("www-authenticate", "")
+            journey.steps[-1].received["www-authenticate"] = header
+            challenge = parse_challenge(header)
+            if challenge.get("error") == "invalid_token":
+                raise JourneyError(
+                    "token-refused",
+                    "the MCP server refused the access token: "
+                    + challenge.get("error_description", "invalid_token"),
+                )
+        result = _result(answer, "initialize")
+        session = str(answer.headers.get("mcp-session-id", ""))
+        journey.steps[-1].received["mcp-session-id"] = session and REDACTED
+        journey.steps[-1].note = f"protocol {result.get('protocolVersion')}"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        self._send(
+            journey, "initialized", "POST", journey.mcp_url, json=note, token=token, session=session
+        )
+        return session
+
+    def _rpc(
+        self,
+        journey: Journey,
+        method: str,
+        params: dict[str, Any],
+        token: str,
+        session: str,
+        name: str | None = None,
+    ) -> httpx.Response:
+        self._rpc_id += 1
+        message = {"jsonrpc": "2.0", "id": self._rpc_id, "method": method, "params": params}
+        answer = self._send(
+            journey, name or method, "POST", journey.mcp_url, json=message, token=token,
+            session=session,
+        )  # fmt: skip
+        return answer
+
+    def _step_up(self, journey: Journey, token: str, session: str) -> None:
+        answer = self._rpc(
+            journey, "tools/call", _call(STEP_UP_TOOL), token, session, "tools/call-wider"
+        )
+        if answer.status_code == 200:
+            journey.steps[-1].note = "ran without a wider scope: no step-up"
+            journey.step_up_result = _result(answer, "tools/call-wider")
+            return
+        header = answer.headers.get("www-authenticate", "")
+        journey.steps[-1].received["www-authenticate"] = header
+        journey.step_up_challenge = parse_challenge(header)
+        if answer.status_code != 403 or journey.step_up_challenge.get("error") != (
+            "insufficient_scope"
+        ):
+            raise JourneyError(
+                "tools/call-wider", f"{answer.status_code} without error=insufficient_scope"
+            )
+        wider = journey.step_up_challenge.get("scope")
+        if not wider:
+            raise JourneyError("tools/call-wider", "the insufficient_scope challenge has no scope")
+        grant = self.authorize(journey, wider)
+        again = self._rpc(
+            journey, "tools/call", _call(STEP_UP_TOOL), grant.access_token, session, "step-up"
+        )
+        journey.step_up_result = _result(again, "step-up")
+
+    def _get_json(self, journey: Journey, name: str, url: str) -> dict[str, Any] | None:
+        answer = self._send(journey, name, "GET", url, headers={"accept": "application/json"})
+        body = _json(answer)
+        if answer.status_code != 200 or not body:
+            journey.steps[-1].note = "not usable: the next URL is tried"
+            return None
+        return body
+
+    def _send(
+        self,
+        journey: Journey,
+        name: str,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        session: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if method == "POST" and "json" in kwargs:
+            headers["accept"] = ACCEPT
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        if session:
+            headers["mcp-session-id"] = session
+            headers["mcp-protocol-version"] = PROTOCOL_VERSION
+        sent = redact(kwargs.get("json") or kwargs.get("data") or {})
+        if token is not None:
+            sent = {"authorization": f"Bearer {REDACTED}", "body": sent}
+        step = Step(name, method, redact_url(url), sent=sent)
+        journey.steps.append(step)
+        try:
+            answer = self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            step.note = f"no answer: {type(exc).__name__}: {exc}"
+            raise JourneyError(name, f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        step.status = answer.status_code
+        body = _json(answer)
+        step.received = {"body": redact(body)} if body else {"text": answer.text[:500]}
+        return answer
+
+
+def _prm_urls(url: str) -> list[str]:
+    """The protected resource metadata's well-known URLs (RFC 9728 §3.1; MCP §4.2)."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    return (
+        [f"{origin}{PRM_WELL_KNOWN}{path}", origin + PRM_WELL_KNOWN]
+        if path
+        else [origin + PRM_WELL_KNOWN]
+    )
+
+
+def _init() -> dict[str, Any]:
+    params = {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "cimd-conformance-mcp-client", "version": "1.0.0"},
+    }
+    return {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params}
+
+
+def _call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"name": name, "arguments": arguments}
+
+
+def _json(answer: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(answer.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _result(answer: httpx.Response, step: str) -> dict[str, Any]:
+    body = _json(answer)
+    result = body.get("result")
+    if answer.status_code != 200 or not isinstance(result, dict):
+        raise JourneyError(step, f"the MCP server answered {answer.status_code}: {body or ''}")
+    return result
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
