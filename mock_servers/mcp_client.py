@@ -199,14 +199,20 @@ class McpClient:
         self._rpc_id = 0
         self.last = Journey("")  # the latest journey, kept when one stops on an error
 
-    def journey(self, mcp_url: str, *, step_up: bool = True) -> Journey:
+    def journey(self, mcp_url: str, *, step_up: bool = True, issuer: str | None = None) -> Journey:
         """The whole journey to ``mcp_url``, through a tool call (and a step-up).
 
+        Args:
+            mcp_url: the MCP endpoint.
+            step_up: also call the tool that needs a wider scope, and step up for it.
+            issuer: go on only if the MCP server names this authorization server (else
+                stop at step ``other-issuer``, before any authorization).
+
         Raises:
-            JourneyError: a step could not go on; ``journey.steps`` keeps what happened.
+            JourneyError: a step could not go on; ``self.last.steps`` keeps what happened.
         """
         journey = self.last = Journey(mcp_url)
-        self._discover(journey)
+        self._discover(journey, issuer)
         scope = journey.challenge.get("scope") or " ".join(
             str(s) for s in journey.resource_metadata.get("scopes_supported") or []
         )
@@ -225,7 +231,7 @@ class McpClient:
             self._step_up(journey, access, session)
         return journey
 
-    def _discover(self, journey: Journey) -> None:
+    def _discover(self, journey: Journey, expected: str | None) -> None:
         answer = self._send(journey, "mcp-unauthenticated", "POST", journey.mcp_url, json=_init())
         header = answer.headers.get("www-authenticate", "")
         journey.steps[-1].received["www-authenticate"] = header
@@ -255,6 +261,10 @@ class McpClient:
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
             raise JourneyError("resource-metadata", "no authorization_servers")
         journey.issuer = servers[0]
+        if expected is not None and journey.issuer.rstrip("/") != expected.rstrip("/"):
+            raise JourneyError(
+                "other-issuer", f"the MCP server names {journey.issuer}, not {expected}"
+            )
         for url in as_metadata_urls(journey.issuer):
             document = self._get_json(journey, "as-metadata", url)
             if document is None:

@@ -93,6 +93,13 @@ def test_a_refresh_that_is_not_rotated_is_seen(state_dir: Path, tmp_path: Path) 
         assert journey.old_refresh_reused is True
 
 
+def test_an_mcp_server_of_another_issuer_stops_before_authorizing(world: World) -> None:
+    client = world.client()
+    with pytest.raises(JourneyError, match="other-issuer: the MCP server names"):
+        client.journey(world.mcp.url, issuer="https://127.0.0.1:9/other")
+    assert [step.name for step in client.last.steps] == ["mcp-unauthenticated", "resource-metadata"]
+
+
 def test_a_server_that_is_not_protected_stops_the_journey(world: World) -> None:
     with pytest.raises(
         JourneyError, match="mcp-unauthenticated: the MCP server answered 404, not 401"

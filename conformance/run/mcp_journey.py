@@ -128,16 +128,24 @@ def new_client(host: MetadataHost, http: httpx.Client, approve: Approve) -> McpC
     return McpClient(http, client_id, redirect_uri, approve)
 
 
-def journey(session: TargetSession, host: MetadataHost, url: str, *, ours: bool) -> JourneyRun:
-    """Journey to ``url`` as a fresh mock MCP client; the tokens become run secrets."""
+def journey(
+    session: TargetSession, host: MetadataHost, url: str, *, ours: bool
+) -> JourneyRun | None:
+    """Journey to ``url`` as a fresh mock MCP client; the tokens become run secrets.
+
+    ``None`` when the MCP server names another authorization server than the session's
+    (a fault matrix: the mock MCP server is protected by the clean issuer only).
+    """
     redirect_uri = host.base_url + CALLBACK_PATH
     http = deadline.client(session.tls, timeout=session.clock.limits.exchange_s)
     client = new_client(host, http, session_approve(session, redirect_uri))
     record = JourneyRun(url, ours, Journey(url))
     try:
         with http:
-            client.journey(url)
+            client.journey(url, issuer=session.target.issuer)
     except JourneyError as exc:
+        if exc.step == "other-issuer":
+            return None
         record.error = exc
     finally:
         record.journey = client.last
