@@ -240,9 +240,8 @@ class McpClient:
                 "mcp-unauthenticated", f"the MCP server answered {answer.status_code}, not 401"
             )
         journey.challenge = parse_challenge(header)
-        candidates = [journey.challenge["resource_metadata"]] * (
-            "resource_metadata" in journey.challenge
-        ) + _prm_urls(journey.mcp_url)
+        named = journey.challenge.get("resource_metadata")
+        candidates = ([named] if named else []) + _prm_urls(journey.mcp_url)
         for url in dict.fromkeys(candidates):
             document = self._get_json(journey, "resource-metadata", url)
             if document is None:

@@ -11,7 +11,8 @@ the tools and ``tools/call`` runs one. It is a protected resource (RFC 9728, MCP
   resource_metadata="...", scope="..."`` (and ``error="invalid_token"`` when one was sent);
 - a token is an RFC 9068 JWT checked for its signature (the AS's keys, from its metadata's
   ``jwks_uri``, fetched over TLS with a timeout), ``typ``, ``iss``, ``aud`` (must include
-  this resource, RFC 8707), ``exp`` and scope;
+  this resource, RFC 8707), ``exp`` and scope; when the keys cannot be had, no token can
+  be judged: 503;
 - a tool that needs a scope the token lacks gets 403 with ``error="insufficient_scope"``
   and the scope to ask for (RFC 6750 §3.1, MCP §10.1 step-up).
 
@@ -109,6 +110,10 @@ TOOLS = (
 
 class TokenError(Exception):
     """A bearer token this server does not accept; the message is the error_description."""
+
+
+class KeysUnavailable(Exception):
+    """The AS's metadata or keys cannot be had: no token can be judged (503, not 401)."""
 
 
 @dataclass
@@ -240,6 +245,9 @@ class McpServer:
             claims = await self._validate(authorization[7:].strip())
         except TokenError as exc:
             await self._unauthorized(send, str(exc))
+            return
+        except KeysUnavailable as exc:
+            await _send_json(send, 503, _error(None, -32603, str(exc)))
             return
         if method == "DELETE":
             with self._lock:
@@ -377,14 +385,16 @@ class McpServer:
         """The AS's public key ``kid`` (fetched on first use, and again for an unknown kid).
 
         Raises:
-            TokenError: the AS's metadata or keys cannot be had, or ``kid`` is not among them.
+            KeysUnavailable: the AS's metadata or keys cannot be had.
+            TokenError: ``kid`` is not among the keys.
         """
         async with self._keys_lock:
             if kid not in self._keys.keys or self._keys.issuer != self.issuer:
                 try:
                     self._keys = await self._fetch_keys()
                 except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWTError) as exc:
-                    raise TokenError(f"the AS's keys could not be had: {exc}") from exc
+                    problem = f"{type(exc).__name__}: {exc}"
+                    raise KeysUnavailable(f"the AS's keys could not be had: {problem}") from exc
             if kid not in self._keys.keys:
                 raise TokenError(f"no key {kid!r} at the AS's jwks_uri")
             return self._keys.keys[kid]

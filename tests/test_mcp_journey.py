@@ -64,17 +64,21 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
 
 
 @pytest.mark.parametrize(
-    ("fault", "row"),
-    [("refresh-audience-issuer", "MCP-AUTH-10"), ("refresh-not-rotated", "MCP-AUTH-11")],
+    ("fault", "row", "seen"),
+    [
+        ("refresh-audience-issuer", "MCP-AUTH-10", "the MCP server refused the access token"),
+        ("refresh-not-rotated", "MCP-AUTH-11", "the old refresh token, used again"),
+    ],
 )
-def test_a_fault_fails_exactly_its_row(
-    state_dir: Path, tmp_path: Path, fault: str, row: str
+def test_a_fault_fails_exactly_its_row_through_the_journey(
+    state_dir: Path, tmp_path: Path, fault: str, row: str, seen: str
 ) -> None:
     code, report, output = _run(state_dir, tmp_path, fault)
     assert code == 1, output[-3000:]
     failed = {r.requirement for r in report.results if r.verdict == "fail"}
     assert failed == {row}
     (result,) = [r for r in report.results if r.requirement == row]
+    assert seen in result.observed  # judged from the journey's steps, its evidence
     assert "mcp_journey" in result.evidence
 
 
