@@ -113,3 +113,20 @@ def test_demo_mcp_is_all_green(state_dir: Path, tmp_path: Path) -> None:
     journeyed = [r for r in report.results if "mcp_journey" in r.evidence]
     assert {r.requirement for r in journeyed} == set(ROWS)
     assert all(r.verdict == "pass" for r in journeyed)
+
+
+def test_a_target_that_does_not_know_the_mock_mcp_server_is_a_harness_error(
+    issuer: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """The AS refuses the resource it was never told (invalid_target): exit 2, naming the fix."""
+    only = json.dumps({issuer: ROWS})
+    where = ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
+    done = subprocess.run(
+        [*CLI, "run", "--issuer", issuer, "--mcp", *where, "--judge-only", only],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout[-2000:]
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "does not issue tokens for the mock MCP server" in error and "--mcp-port" in error
