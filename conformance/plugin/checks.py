@@ -143,12 +143,11 @@ def cimd_mcp_journey(
     fault matrix's other issuers) has none. A stop at our mock MCP server's step is a
     harness error.
     """
-    url = cimd_config.mcp_journey
-    if not url:
+    url, session = cimd_config.mcp_journey, cimd_target_run.session
+    if not url or session is None:  # no journey, or no login (the preflight says why)
         return None
     issuer = cimd_target_run.issuer
     if issuer not in _cimd_mcp_journeys:
-        session = cimd_target_run.require_session()
         _cimd_mcp_journeys[issuer] = mcp_journey.journey(
             session, cimd_shared_metadata_host, url, ours=cimd_config.mcp_mock
         )
