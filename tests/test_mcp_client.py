@@ -15,7 +15,8 @@ import pytest
 
 from conformance.harness.session import ssl_context
 from conformance.target.reference import ReferenceTarget
-from mock_servers.mcp_client import JourneyError, McpClient, client_document
+from mock_servers.mcp_client import McpClient, client_document
+from mock_servers.mcp_record import JourneyError
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import ADMIN_SCOPE, BASE_SCOPE, McpServer

@@ -28,7 +28,8 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import Attempt, TargetSession
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_value
 from conformance.target import deadline
-from mock_servers.mcp_client import Approve, Journey, JourneyError, McpClient, client_document
+from mock_servers.mcp_client import Approve, McpClient, client_document
+from mock_servers.mcp_record import Journey, JourneyError
 from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import McpServer
