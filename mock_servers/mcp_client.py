@@ -123,6 +123,7 @@ class McpClient:
         return journey
 
     def _discover(self, journey: Journey, expected: str | None) -> None:
+        """From the MCP server's 401 to the AS's metadata (MCP §4)."""
         answer = self._send(journey, "mcp-unauthenticated", "POST", journey.mcp_url, json=_init())
         header = answer.headers.get("www-authenticate", "")
         journey.steps[-1].received["www-authenticate"] = header
@@ -131,6 +132,11 @@ class McpClient:
                 "mcp-unauthenticated", f"the MCP server answered {answer.status_code}, not 401"
             )
         journey.challenge = parse_challenge(header)
+        self._resource_metadata(journey, expected)
+        self._as_metadata(journey)
+
+    def _resource_metadata(self, journey: Journey, expected: str | None) -> None:
+        """RFC 9728: the challenge's URL, else the well-known ones; its AS (MCP §4.2)."""
         named = journey.challenge.get("resource_metadata")
         candidates = ([named] if named else []) + _prm_urls(journey.mcp_url)
         for url in dict.fromkeys(candidates):
@@ -155,6 +161,9 @@ class McpClient:
             raise JourneyError(
                 "other-issuer", f"the MCP server names {journey.issuer}, not {expected}"
             )
+
+    def _as_metadata(self, journey: Journey) -> None:
+        """The AS's metadata in the MCP order (§4.3), and what the client needs of it."""
         for url in as_metadata_urls(journey.issuer):
             document = self._get_json(journey, "as-metadata", url)
             if document is None:
