@@ -24,7 +24,7 @@ Usage::
 
 ``issuer`` may be set after construction (``mcp.issuer = ...``), for an AS that must know
 the MCP server's URL before it starts. ``faults`` switches on the server's defects (the
-names in :data:`SERVER_FAULTS`), for the suite's self-test.
+names in :data:`SERVER_FAULTS`), for tests of MCP clients.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ PROTOCOL_VERSION = "2025-11-25"
 SUPPORTED_VERSIONS = (PROTOCOL_VERSION, "2025-06-18", "2025-03-26")
 MAX_BODY = 1 << 20
 
-# The server's own defects, each breaking what the name says (the journey's checks and the
-# tests switch them on to see those fail).
+# The server's own defects, each doing what its line says: tests of MCP clients switch them
+# on (a client must fall back to the well-known URL, must not need a step-up it is not
+# asked for). No catalog row is theirs: the catalog scores authorization servers.
 SERVER_FAULTS = {
     "any-audience": "accepts a token whatever its aud (no RFC 8707 audience check)",
     "no-scope-check": "runs a tool whatever scope the token has (never answers 403)",
