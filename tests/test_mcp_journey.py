@@ -51,6 +51,11 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
 ) -> None:
     code, report, output = _run(state_dir, tmp_path)
     assert code == 0, output[-3000:]
+    summary = report.preflight["mcp_journey"]
+    assert summary["tool_call"] is True and summary["step_up"] is True
+    assert "stopped_at" not in summary
+    assert "mcp journey: to https://127.0.0.1:" in output
+    assert "/mcp: through a tool call and a step-up" in output
     verdicts = {r.requirement: r.verdict for r in report.results}
     assert verdicts == dict.fromkeys(ROWS, "pass")
     for result in report.results:
@@ -59,6 +64,8 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
         names = [step["name"] for step in journey["steps"]]
         assert names[0] == "mcp-unauthenticated" and names[-1] == "step-up"
         assert "tools/call" in names
+    page = (tmp_path / "report.html").read_text()
+    assert "MCP journey to <code>https://127.0.0.1:" in page and "and a step-up" in page
     raw = (tmp_path / "report.json").read_text()
     assert "Bearer [redacted]" in raw and "eyJ" not in raw  # no JWT in the report
 

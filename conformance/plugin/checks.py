@@ -153,5 +153,6 @@ def cimd_mcp_journey(
         )
     found = _cimd_mcp_journeys[issuer]
     if found is not None:
+        cimd_target_run.preflight["mcp_journey"] = found.summary()
         found.harness_problem()
     return found

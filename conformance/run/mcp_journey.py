@@ -88,6 +88,18 @@ class JourneyRun:
         found["steps"] = self.journey.evidence()
         return dict(redact_value(found))
 
+    def summary(self) -> dict[str, Any]:
+        """A few facts for the report's preflight and the console."""
+        summary: dict[str, Any] = {
+            "mcp_server": self.url,
+            "mock_mcp_server": self.ours,
+            "tool_call": bool(self.journey.tool_result),
+            "step_up": bool(self.journey.step_up_challenge and self.journey.step_up_result),
+        }
+        if self.error is not None:
+            summary |= {"stopped_at": self.error.step, "why": self.error.reason}
+        return dict(redact_value(summary))
+
     def harness_problem(self) -> None:
         """Raise the harness error when our own MCP server stopped the journey.
 
