@@ -29,109 +29,33 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from cimd_rules.secret_params import SECRET_PARAMS
-from mock_servers.resource_server import as_metadata_urls
+from mock_servers.mcp_record import (
+    REDACTED,
+    Grant,
+    Journey,
+    JourneyError,
+    Step,
+    parse_challenge,
+    redact,
+    redact_url,
+)
+from mock_servers.mcp_tokens import as_metadata_urls
 
 PROTOCOL_VERSION = "2025-11-25"
 PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 ACCEPT = "application/json, text/event-stream"
-REDACTED = "[redacted]"
 ECHO_TEXT = "hello from the CIMD conformance MCP client"
 STEP_UP_TOOL = "admin_reset"
-_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 # approve(authorization URL) -> the URL the AS redirected the user agent to (with the code)
 Approve = Callable[[str], str]
-
-
-@dataclass
-class Step:
-    """One exchange of the journey, secrets redacted.
-
-    Attributes:
-        name: what the step is, e.g. ``resource-metadata`` or ``token``.
-        method: the HTTP method (``BROWSER`` for the approval).
-        url: the URL requested (secret query parameters redacted).
-        status: the answer's status code (0: none came).
-        sent: the form or JSON body sent, redacted.
-        received: the answer's body as JSON (redacted) or text, and the headers read.
-        note: what the client made of it.
-    """
-
-    name: str
-    method: str
-    url: str
-    status: int = 0
-    sent: dict[str, Any] = field(default_factory=dict)
-    received: dict[str, Any] = field(default_factory=dict)
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """The step as JSON-ready data, for a report's evidence."""
-        return asdict(self)
-
-
-class JourneyError(Exception):
-    """A step of the journey could not go on.
-
-    Attributes:
-        step: the step's name.
-        reason: what was wrong, in one line.
-    """
-
-    def __init__(self, step: str, reason: str) -> None:
-        super().__init__(f"{step}: {reason}")
-        self.step = step
-        self.reason = reason
-
-
-@dataclass
-class Grant:
-    """The tokens one authorization gave (kept out of the steps, which are redacted)."""
-
-    scope: str
-    access_token: str
-    refresh_token: str | None
-    token_response: dict[str, Any]
-
-
-@dataclass
-class Journey:
-    """What the journey learned and did, for checks to judge."""
-
-    mcp_url: str
-    steps: list[Step] = field(default_factory=list)
-    challenge: dict[str, str] = field(default_factory=dict)
-    resource_metadata_url: str = ""
-    resource_metadata: dict[str, Any] = field(default_factory=dict)
-    issuer: str = ""
-    as_metadata_url: str = ""
-    as_metadata: dict[str, Any] = field(default_factory=dict)
-    grants: list[Grant] = field(default_factory=list)
-    refreshed: Grant | None = None
-    old_refresh_reused: bool | None = None
-    tools: list[str] = field(default_factory=list)
-    tool_result: dict[str, Any] = field(default_factory=dict)
-    step_up_challenge: dict[str, str] = field(default_factory=dict)
-    step_up_result: dict[str, Any] = field(default_factory=dict)
-
-    def evidence(self) -> list[dict[str, Any]]:
-        """Every step, as JSON-ready data."""
-        return [step.as_dict() for step in self.steps]
-
-    def endpoints(self) -> dict[str, str]:
-        """Every AS endpoint the journey used, by metadata member."""
-        names = ("authorization_endpoint", "token_endpoint", "jwks_uri")
-        return {n: str(self.as_metadata[n]) for n in names if n in self.as_metadata}
 
 
 def client_document(client_id: str, redirect_uri: str) -> dict[str, Any]:
@@ -144,39 +68,6 @@ def client_document(client_id: str, redirect_uri: str) -> dict[str, Any]:
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     }
-
-
-def parse_challenge(header: str) -> dict[str, str]:
-    """The parameters of a ``Bearer`` challenge (RFC 6750 §3), names in lower case."""
-    scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return {}
-    return {
-        name.lower(): quoted.replace('\\"', '"') if quoted or not bare else bare
-        for name, quoted, bare in _PARAM.findall(rest)
-    }
-
-
-def redact(data: Any) -> Any:
-    """``data`` with every secret parameter's value replaced (recursively)."""
-    if isinstance(data, dict):
-        return {
-            key: REDACTED if key in SECRET_PARAMS and value else redact(value)
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [redact(item) for item in data]
-    return data
-
-
-def redact_url(url: str) -> str:
-    """``url`` with secret query parameters' values replaced."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = parse_qs(parts.query, keep_blank_values=True)
-    pairs = [(k, REDACTED if k in SECRET_PARAMS else v) for k, vs in query.items() for v in vs]
-    return parts._replace(query=urlencode(pairs, safe=":/[]")).geturl()
 
 
 class McpClient:
@@ -199,14 +90,20 @@ class McpClient:
         self._rpc_id = 0
         self.last = Journey("")  # the latest journey, kept when one stops on an error
 
-    def journey(self, mcp_url: str, *, step_up: bool = True) -> Journey:
+    def journey(self, mcp_url: str, *, step_up: bool = True, issuer: str | None = None) -> Journey:
         """The whole journey to ``mcp_url``, through a tool call (and a step-up).
 
+        Args:
+            mcp_url: the MCP endpoint.
+            step_up: also call the tool that needs a wider scope, and step up for it.
+            issuer: go on only if the MCP server names this authorization server (else
+                stop at step ``other-issuer``, before any authorization).
+
         Raises:
-            JourneyError: a step could not go on; ``journey.steps`` keeps what happened.
+            JourneyError: a step could not go on; ``self.last.steps`` keeps what happened.
         """
         journey = self.last = Journey(mcp_url)
-        self._discover(journey)
+        self._discover(journey, issuer)
         scope = journey.challenge.get("scope") or " ".join(
             str(s) for s in journey.resource_metadata.get("scopes_supported") or []
         )
@@ -225,7 +122,8 @@ class McpClient:
             self._step_up(journey, access, session)
         return journey
 
-    def _discover(self, journey: Journey) -> None:
+    def _discover(self, journey: Journey, expected: str | None) -> None:
+        """From the MCP server's 401 to the AS's metadata (MCP §4)."""
         answer = self._send(journey, "mcp-unauthenticated", "POST", journey.mcp_url, json=_init())
         header = answer.headers.get("www-authenticate", "")
         journey.steps[-1].received["www-authenticate"] = header
@@ -234,9 +132,13 @@ class McpClient:
                 "mcp-unauthenticated", f"the MCP server answered {answer.status_code}, not 401"
             )
         journey.challenge = parse_challenge(header)
-        candidates = [journey.challenge["resource_metadata"]] * (
-            "resource_metadata" in journey.challenge
-        ) + _prm_urls(journey.mcp_url)
+        self._resource_metadata(journey, expected)
+        self._as_metadata(journey)
+
+    def _resource_metadata(self, journey: Journey, expected: str | None) -> None:
+        """RFC 9728: the challenge's URL, else the well-known ones; its AS (MCP §4.2)."""
+        named = journey.challenge.get("resource_metadata")
+        candidates = ([named] if named else []) + _prm_urls(journey.mcp_url)
         for url in dict.fromkeys(candidates):
             document = self._get_json(journey, "resource-metadata", url)
             if document is None:
@@ -255,6 +157,13 @@ class McpClient:
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
             raise JourneyError("resource-metadata", "no authorization_servers")
         journey.issuer = servers[0]
+        if expected is not None and journey.issuer.rstrip("/") != expected.rstrip("/"):
+            raise JourneyError(
+                "other-issuer", f"the MCP server names {journey.issuer}, not {expected}"
+            )
+
+    def _as_metadata(self, journey: Journey) -> None:
+        """The AS's metadata in the MCP order (§4.3), and what the client needs of it."""
         for url in as_metadata_urls(journey.issuer):
             document = self._get_json(journey, "as-metadata", url)
             if document is None:

@@ -11,7 +11,8 @@ the tools and ``tools/call`` runs one. It is a protected resource (RFC 9728, MCP
   resource_metadata="...", scope="..."`` (and ``error="invalid_token"`` when one was sent);
 - a token is an RFC 9068 JWT checked for its signature (the AS's keys, from its metadata's
   ``jwks_uri``, fetched over TLS with a timeout), ``typ``, ``iss``, ``aud`` (must include
-  this resource, RFC 8707), ``exp`` and scope;
+  this resource, RFC 8707), ``exp`` and scope; when the keys cannot be had, no token can
+  be judged: 503;
 - a tool that needs a scope the token lacks gets 403 with ``error="insufficient_scope"``
   and the scope to ask for (RFC 6750 §3.1, MCP §10.1 step-up).
 
@@ -23,101 +24,47 @@ Usage::
 
 ``issuer`` may be set after construction (``mcp.issuer = ...``), for an AS that must know
 the MCP server's URL before it starts. ``faults`` switches on the server's defects (the
-names in :data:`SERVER_FAULTS`), for the suite's self-test.
+names in :data:`SERVER_FAULTS`), for tests of MCP clients.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import ssl
 import threading
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-import jwt
-
+from mock_servers.mcp_tokens import KeysUnavailable, TokenError, TokenVerifier, as_metadata_urls
+from mock_servers.mcp_tools import ADMIN_SCOPE, BASE_SCOPE, TOOLS, scopes
 from mock_servers.runner import Receive, Scope, Send, Server
+
+__all__ = [
+    "ADMIN_SCOPE",
+    "BASE_SCOPE",
+    "PROTOCOL_VERSION",
+    "SERVER_FAULTS",
+    "McpServer",
+    "ResourceServer",
+    "as_metadata_urls",
+]
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 PROTOCOL_VERSION = "2025-11-25"
 SUPPORTED_VERSIONS = (PROTOCOL_VERSION, "2025-06-18", "2025-03-26")
-BASE_SCOPE = "mcp:tools"
-ADMIN_SCOPE = "mcp:admin"
-FETCH_TIMEOUT_S = 5.0
-LEEWAY_S = 5
-ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 MAX_BODY = 1 << 20
 
-# The server's own defects, each breaking what the name says (the journey's checks and the
-# tests switch them on to see those fail).
+# The server's own defects, each doing what its line says: tests of MCP clients switch them
+# on (a client must fall back to the well-known URL, must not need a step-up it is not
+# asked for). No catalog row is theirs: the catalog scores authorization servers.
 SERVER_FAULTS = {
     "any-audience": "accepts a token whatever its aud (no RFC 8707 audience check)",
     "no-scope-check": "runs a tool whatever scope the token has (never answers 403)",
     "challenge-without-metadata": "its 401 challenge carries no resource_metadata",
 }
-
-
-@dataclass(frozen=True)
-class Tool:
-    """One tool: its name, what it does, its input schema and the scope it needs."""
-
-    name: str
-    description: str
-    input_schema: dict[str, Any]
-    scope: str = BASE_SCOPE
-
-    def listed(self) -> dict[str, Any]:
-        """The tool as ``tools/list`` shows it."""
-        return {
-            "name": self.name,
-            "title": self.name.replace("_", " ").capitalize(),
-            "description": self.description,
-            "inputSchema": self.input_schema,
-        }
-
-
-TOOLS = (
-    Tool(
-        "echo",
-        "Returns the text it is given.",
-        {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-    ),
-    Tool(
-        "add",
-        "Adds two numbers.",
-        {
-            "type": "object",
-            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-            "required": ["a", "b"],
-        },
-    ),
-    Tool(
-        "admin_reset",
-        "Resets the server's counters (needs the admin scope).",
-        {"type": "object", "properties": {}},
-        scope=ADMIN_SCOPE,
-    ),
-)
-
-
-class TokenError(Exception):
-    """A bearer token this server does not accept; the message is the error_description."""
-
-
-@dataclass
-class _Keys:
-    """The AS's signing keys, fetched from its ``jwks_uri`` and kept."""
-
-    issuer: str = ""
-    jwks_uri: str = ""
-    keys: dict[str, Any] = field(default_factory=dict)  # kid -> key
 
 
 class McpServer:
@@ -157,8 +104,7 @@ class McpServer:
         self._tls = ssl.create_default_context()  # the system's roots, and the test CA
         if trust_ca is not None:
             self._tls.load_verify_locations(cafile=str(trust_ca))
-        self._keys = _Keys()
-        self._keys_lock = asyncio.Lock()
+        self._verifier = TokenVerifier(self._tls)
         self._sessions: dict[str, str] = {}  # session id -> negotiated protocol version
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (tool, subject) of every tool run
@@ -173,11 +119,6 @@ class McpServer:
     def metadata_url(self) -> str:
         """Where the protected resource metadata is (path-inserted, RFC 9728 §3.1)."""
         return self._server.base_url + WELL_KNOWN + self._path
-
-    @property
-    def scopes(self) -> list[str]:
-        """Every scope a tool needs (``scopes_supported``)."""
-        return list(dict.fromkeys(tool.scope for tool in TOOLS))
 
     def start(self) -> McpServer:
         """Start serving."""
@@ -215,7 +156,7 @@ class McpServer:
             document = {
                 "resource": self.url,
                 "authorization_servers": [self.issuer],
-                "scopes_supported": self.scopes,
+                "scopes_supported": scopes(),
                 "bearer_methods_supported": ["header"],
                 "resource_name": "CIMD conformance mock MCP server",
             }
@@ -237,9 +178,14 @@ class McpServer:
             await self._unauthorized(send, None)
             return
         try:
-            claims = await self._validate(authorization[7:].strip())
+            resource = None if "any-audience" in self._faults else self.url
+            token = authorization[7:].strip()
+            claims = await self._verifier.claims(token, self.issuer, resource)
         except TokenError as exc:
             await self._unauthorized(send, str(exc))
+            return
+        except KeysUnavailable as exc:
+            await _send_json(send, 503, _error(None, -32603, str(exc)))
             return
         if method == "DELETE":
             with self._lock:
@@ -323,7 +269,7 @@ class McpServer:
             await _send_json(send, 403, body, [(b"www-authenticate", challenge.encode())])
             return
         arguments = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
-        text, failed = _run(tool, arguments or {})
+        text, failed = tool.run(arguments or {})
         self.calls.append((tool.name, str(claims.get("sub"))))
         result = {"content": [{"type": "text", "text": text}], "isError": failed}
         await _send_json(send, 200, {"jsonrpc": "2.0", "id": rpc_id, "result": result})
@@ -339,113 +285,9 @@ class McpServer:
         challenge = "Bearer " + ", ".join(parts)
         await _send(send, 401, b"", "text/plain", [(b"www-authenticate", challenge.encode())])
 
-    async def _validate(self, token: str) -> dict[str, Any]:
-        """The claims of an acceptable access token.
-
-        Raises:
-            TokenError: not a JWT this server accepts, with the reason.
-        """
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenError("the access token is not a JWT") from exc
-        if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
-            raise TokenError("the access token's typ is not at+jwt (RFC 9068 §4)")
-        if header.get("alg") not in ALGORITHMS:
-            raise TokenError(f"alg {header.get('alg')!r} is not accepted")
-        key = await self._key(str(header.get("kid", "")))
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[str(header["alg"])],
-                issuer=self._keys.issuer,
-                options={"verify_aud": False, "require": ["exp", "iss", "aud"]},
-                leeway=LEEWAY_S,
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenError("the access token has expired") from exc
-        except jwt.PyJWTError as exc:
-            raise TokenError(f"the access token is not valid: {exc}") from exc
-        aud = claims.get("aud")
-        audience = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if self.url not in audience and "any-audience" not in self._faults:
-            raise TokenError(f"the access token is not for this resource (aud {audience})")
-        return claims
-
-    async def _key(self, kid: str) -> Any:
-        """The AS's public key ``kid`` (fetched on first use, and again for an unknown kid).
-
-        Raises:
-            TokenError: the AS's metadata or keys cannot be had, or ``kid`` is not among them.
-        """
-        async with self._keys_lock:
-            if kid not in self._keys.keys or self._keys.issuer != self.issuer:
-                try:
-                    self._keys = await self._fetch_keys()
-                except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWTError) as exc:
-                    raise TokenError(f"the AS's keys could not be had: {exc}") from exc
-            if kid not in self._keys.keys:
-                raise TokenError(f"no key {kid!r} at the AS's jwks_uri")
-            return self._keys.keys[kid]
-
-    async def _fetch_keys(self) -> _Keys:
-        async with httpx.AsyncClient(
-            verify=self._tls, timeout=FETCH_TIMEOUT_S, follow_redirects=False
-        ) as http:
-            metadata = None
-            for url in as_metadata_urls(self.issuer):
-                response = await http.get(url, headers={"accept": "application/json"})
-                if response.status_code == 200:
-                    metadata = response.json()
-                    break
-            if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:
-                raise ValueError(f"no metadata with issuer {self.issuer} at its well-known URLs")
-            jwks_uri = str(metadata["jwks_uri"])
-            if urlsplit(jwks_uri).scheme != "https":
-                raise ValueError("the jwks_uri is not https")
-            response = await http.get(jwks_uri, headers={"accept": "application/json"})
-            response.raise_for_status()
-            keys = {
-                str(jwk.get("kid", "")): jwt.PyJWK(jwk).key
-                for jwk in response.json()["keys"]
-                if jwk.get("use", "sig") == "sig"
-            }
-        return _Keys(self.issuer, jwks_uri, keys)
-
 
 # The previous name, for code that names the server as a protected resource only.
 ResourceServer = McpServer
-
-
-def as_metadata_urls(issuer: str) -> list[str]:
-    """The AS metadata URLs in MCP 2025-11-25 §4.3 order (RFC 8414 path insertion first)."""
-    parts = urlsplit(issuer)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    if not path:
-        return [origin + "/.well-known/oauth-authorization-server", origin + _OIDC]
-    return [
-        f"{origin}/.well-known/oauth-authorization-server{path}",
-        f"{origin}{_OIDC}{path}",
-        f"{origin}{path}{_OIDC}",
-    ]
-
-
-_OIDC = "/.well-known/openid-configuration"
-
-
-def _run(tool: Tool, arguments: dict[str, Any]) -> tuple[str, bool]:
-    """What ``tool`` answers for ``arguments``, and whether that is a tool error."""
-    if tool.name == "echo":
-        text = arguments.get("text")
-        return (text, False) if isinstance(text, str) else ("text must be a string", True)
-    if tool.name == "add":
-        a, b = arguments.get("a"), arguments.get("b")
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in (a, b)):
-            return "a and b must be numbers", True
-        return str(float(a) + float(b)).removesuffix(".0"), False  # type: ignore[arg-type]
-    return f"reset at {int(time.time())}", False
 
 
 def _origin(url: str) -> str:

@@ -15,7 +15,8 @@ import pytest
 
 from conformance.harness.session import ssl_context
 from conformance.target.reference import ReferenceTarget
-from mock_servers.mcp_client import JourneyError, McpClient, client_document
+from mock_servers.mcp_client import McpClient, client_document
+from mock_servers.mcp_record import JourneyError
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import ADMIN_SCOPE, BASE_SCOPE, McpServer
@@ -31,6 +32,7 @@ class World:
     mcp: McpServer
     host: MetadataHost
     http: httpx.Client
+    bare: McpServer  # its 401 names no metadata; it never asks for a wider scope
 
     def client(self) -> McpClient:
         client_id = self.host.new_client_url("mcp-client.json")
@@ -42,14 +44,18 @@ def _world(state_dir: Path, tmp_path: Path, faults: tuple[str, ...] = ()) -> Ite
     ca = TestCA.load_or_create(state_dir)
     with ExitStack() as stack:
         host = stack.enter_context(MetadataHost(ca))
-        mcp = McpServer("", ca.issue_server_pem(tmp_path), trust_ca=ca.cert_path)
-        stack.enter_context(mcp)
-        args = ("--resource", mcp.url)
+        leaf = ca.issue_server_pem(tmp_path)
+        mcp = stack.enter_context(McpServer("", leaf, trust_ca=ca.cert_path))
+        bare_faults = ("challenge-without-metadata", "no-scope-check")
+        bare = McpServer("", leaf, trust_ca=ca.cert_path, faults=bare_faults)
+        stack.enter_context(bare)
+        args = ("--resource", mcp.url, "--resource", bare.url)
         target = ReferenceTarget(faults, state_dir=state_dir, extra_args=args)
-        mcp.issuer = stack.enter_context(target).issuer
+        mcp.issuer = bare.issuer = stack.enter_context(target).issuer
         http = stack.enter_context(httpx.Client(verify=ssl_context(str(ca.cert_path)), timeout=10))
-        yield World(mcp, host, http)
+        yield World(mcp, host, http, bare)
         mcp.raise_crash()
+        bare.raise_crash()
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +93,27 @@ def test_the_whole_journey_to_a_tool_call_and_a_step_up(world: World) -> None:
     assert "[redacted]" in evidence
 
 
+def test_well_known_fallback_and_no_step_up_needed(world: World) -> None:
+    """No resource_metadata in the 401: the path-inserted well-known URL (RFC 9728 §3.1)."""
+    journey = world.client().journey(world.bare.url)
+    assert "resource_metadata" not in journey.challenge
+    assert journey.resource_metadata_url == world.bare.metadata_url
+    assert len(journey.grants) == 1 and not journey.step_up_challenge
+    assert journey.step_up_result["isError"] is False
+    assert journey.steps[-1].note == "ran without a wider scope: no step-up"
+
+
 def test_a_refresh_that_is_not_rotated_is_seen(state_dir: Path, tmp_path: Path) -> None:
     for world in _world(state_dir, tmp_path, ("refresh-not-rotated",)):
         journey = world.client().journey(world.mcp.url, step_up=False)
         assert journey.old_refresh_reused is True
+
+
+def test_an_mcp_server_of_another_issuer_stops_before_authorizing(world: World) -> None:
+    client = world.client()
+    with pytest.raises(JourneyError, match="other-issuer: the MCP server names"):
+        client.journey(world.mcp.url, issuer="https://127.0.0.1:9/other")
+    assert [step.name for step in client.last.steps] == ["mcp-unauthenticated", "resource-metadata"]
 
 
 def test_a_server_that_is_not_protected_stops_the_journey(world: World) -> None:

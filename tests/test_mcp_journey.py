@@ -51,6 +51,11 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
 ) -> None:
     code, report, output = _run(state_dir, tmp_path)
     assert code == 0, output[-3000:]
+    summary = report.preflight["mcp_journey"]
+    assert summary["tool_call"] is True and summary["step_up"] is True
+    assert "stopped_at" not in summary
+    assert "mcp journey: to https://127.0.0.1:" in output
+    assert "/mcp: through a tool call and a step-up" in output
     verdicts = {r.requirement: r.verdict for r in report.results}
     assert verdicts == dict.fromkeys(ROWS, "pass")
     for result in report.results:
@@ -59,22 +64,28 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
         names = [step["name"] for step in journey["steps"]]
         assert names[0] == "mcp-unauthenticated" and names[-1] == "step-up"
         assert "tools/call" in names
+    page = (tmp_path / "report.html").read_text()
+    assert "MCP journey to <code>https://127.0.0.1:" in page and "and a step-up" in page
     raw = (tmp_path / "report.json").read_text()
     assert "Bearer [redacted]" in raw and "eyJ" not in raw  # no JWT in the report
 
 
 @pytest.mark.parametrize(
-    ("fault", "row"),
-    [("refresh-audience-issuer", "MCP-AUTH-10"), ("refresh-not-rotated", "MCP-AUTH-11")],
+    ("fault", "row", "seen"),
+    [
+        ("refresh-audience-issuer", "MCP-AUTH-10", "the MCP server refused the access token"),
+        ("refresh-not-rotated", "MCP-AUTH-11", "the old refresh token, used again"),
+    ],
 )
-def test_a_fault_fails_exactly_its_row(
-    state_dir: Path, tmp_path: Path, fault: str, row: str
+def test_a_fault_fails_exactly_its_row_through_the_journey(
+    state_dir: Path, tmp_path: Path, fault: str, row: str, seen: str
 ) -> None:
     code, report, output = _run(state_dir, tmp_path, fault)
     assert code == 1, output[-3000:]
     failed = {r.requirement for r in report.results if r.verdict == "fail"}
     assert failed == {row}
     (result,) = [r for r in report.results if r.requirement == row]
+    assert seen in result.observed  # judged from the journey's steps, its evidence
     assert "mcp_journey" in result.evidence
 
 
@@ -109,3 +120,20 @@ def test_demo_mcp_is_all_green(state_dir: Path, tmp_path: Path) -> None:
     journeyed = [r for r in report.results if "mcp_journey" in r.evidence]
     assert {r.requirement for r in journeyed} == set(ROWS)
     assert all(r.verdict == "pass" for r in journeyed)
+
+
+def test_a_target_that_does_not_know_the_mock_mcp_server_is_a_harness_error(
+    issuer: str, state_dir: Path, tmp_path: Path
+) -> None:
+    """The AS refuses the resource it was never told (invalid_target): exit 2, naming the fix."""
+    only = json.dumps({issuer: ROWS})
+    where = ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
+    done = subprocess.run(
+        [*CLI, "run", "--issuer", issuer, "--mcp", *where, "--judge-only", only],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout[-2000:]
+    error = Report.load(tmp_path / "report.json").preflight["error"]
+    assert "does not issue tokens for the mock MCP server" in error and "--mcp-port" in error

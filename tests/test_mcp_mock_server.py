@@ -203,3 +203,14 @@ def test_server_faults(ca: TestCA, setup: Setup, tmp_path: Path) -> None:
         assert called.status_code == 200, json.dumps(called.json())
     with pytest.raises(ValueError, match="unknown MCP server faults"):
         McpServer(setup.issuer, leaf, faults=("nope",))
+
+
+def test_keys_that_cannot_be_had_are_503_not_a_refused_token(
+    ca: TestCA, setup: Setup, tmp_path: Path
+) -> None:
+    """A server that cannot fetch the AS's keys (here: it does not trust the AS) judges no token."""
+    with McpServer(setup.issuer, ca.issue_server_pem(tmp_path)) as untrusting:
+        other = Setup(untrusting, setup.issuer, setup.signer, setup.http)
+        answer = other.post(_initialize(), other.token(audience=(untrusting.url,)))
+        assert answer.status_code == 503
+        assert "the AS's keys could not be had" in answer.json()["error"]["message"]

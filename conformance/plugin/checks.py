@@ -157,8 +157,8 @@ def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlo
 
 
 @pytest.fixture(scope="session")
-def _cimd_mcp_journeys() -> dict[str, mcp_journey.JourneyRun]:
-    """Each target's MCP journey, once it has run."""
+def _cimd_mcp_journeys() -> dict[str, mcp_journey.JourneyRun | None]:
+    """Each target's MCP journey, once it has run (``None``: its MCP server is another's)."""
     return {}
 
 
@@ -167,23 +167,25 @@ def cimd_mcp_journey(
     cimd_config: RunConfig,
     cimd_target_run: TargetRun,
     cimd_shared_metadata_host: MetadataHost,
-    _cimd_mcp_journeys: dict[str, mcp_journey.JourneyRun],
+    _cimd_mcp_journeys: dict[str, mcp_journey.JourneyRun | None],
 ) -> mcp_journey.JourneyRun | None:
     """The target's MCP journey (run once, when first asked for), or ``None`` without one.
 
     A run has one with ``--mcp-server URL`` (the user's MCP server), or ``--mcp`` (the
-    mock MCP server, protected by the target). A stop at our mock MCP server's step is a
+    mock MCP server, protected by the target); a target the MCP server does not name (a
+    fault matrix's other issuers) has none. A stop at our mock MCP server's step is a
     harness error.
     """
-    url = cimd_config.mcp_journey
-    if not url:
+    url, session = cimd_config.mcp_journey, cimd_target_run.session
+    if not url or session is None:  # no journey, or no login (the preflight says why)
         return None
     issuer = cimd_target_run.issuer
     if issuer not in _cimd_mcp_journeys:
-        session = cimd_target_run.require_session()
         _cimd_mcp_journeys[issuer] = mcp_journey.journey(
             session, cimd_shared_metadata_host, url, ours=cimd_config.mcp_mock
         )
     found = _cimd_mcp_journeys[issuer]
-    found.harness_problem()
+    if found is not None:
+        cimd_target_run.preflight["mcp_journey"] = found.summary()
+        found.harness_problem()
     return found

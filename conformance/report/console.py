@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from conformance.catalog.coverage import not_tested_line, scope_line
 from conformance.catalog.requirements import Tier
@@ -35,6 +36,8 @@ def render(report: Report) -> str:
         lines.append(f"  PARTIAL        {report.selection.get('meaning', '')}")
     if report.preflight.get("error"):
         lines.append(f"  preflight: {report.preflight['error']}")
+    if report.preflight.get("mcp_journey"):
+        lines.append(f"  mcp journey: {_journey(report.preflight['mcp_journey'])}")
     known = set(report.baseline.get("known", []))
     untested = [r.requirement for r in report.results if _preflight_failed(report, r)]
     if untested:
@@ -57,6 +60,15 @@ def render(report: Report) -> str:
     scope = scope_line(report.coverage)
     lines.append(f"  verdict: {word}{' ' + scope if scope else ''} ({counts or 'no checks ran'})")
     return redact_text("\n".join(lines))
+
+
+def _journey(summary: dict[str, Any]) -> str:
+    """Where the MCP journey went (``preflight.mcp_journey``)."""
+    server = summary.get("mcp_server", "")
+    if summary.get("stopped_at"):
+        return f"to {server}: stopped at {summary['stopped_at']}: {summary.get('why', '')}"
+    step_up = " and a step-up" if summary.get("step_up") else ""
+    return f"to {server}: through a tool call{step_up}"
 
 
 def _observations(report: Report) -> list[str]:

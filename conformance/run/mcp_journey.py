@@ -28,7 +28,8 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import Attempt, TargetSession
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_value
 from conformance.target import deadline
-from mock_servers.mcp_client import Approve, Journey, JourneyError, McpClient, client_document
+from mock_servers.mcp_client import Approve, McpClient, client_document
+from mock_servers.mcp_record import Journey, JourneyError
 from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 from mock_servers.pki import TestCA
 from mock_servers.resource_server import McpServer
@@ -87,6 +88,18 @@ class JourneyRun:
         found["steps"] = self.journey.evidence()
         return dict(redact_value(found))
 
+    def summary(self) -> dict[str, Any]:
+        """A few facts for the report's preflight and the console."""
+        summary: dict[str, Any] = {
+            "mcp_server": self.url,
+            "mock_mcp_server": self.ours,
+            "tool_call": bool(self.journey.tool_result),
+            "step_up": bool(self.journey.step_up_challenge and self.journey.step_up_result),
+        }
+        if self.error is not None:
+            summary |= {"stopped_at": self.error.step, "why": self.error.reason}
+        return dict(redact_value(summary))
+
     def harness_problem(self) -> None:
         """Raise the harness error when our own MCP server stopped the journey.
 
@@ -128,16 +141,24 @@ def new_client(host: MetadataHost, http: httpx.Client, approve: Approve) -> McpC
     return McpClient(http, client_id, redirect_uri, approve)
 
 
-def journey(session: TargetSession, host: MetadataHost, url: str, *, ours: bool) -> JourneyRun:
-    """Journey to ``url`` as a fresh mock MCP client; the tokens become run secrets."""
+def journey(
+    session: TargetSession, host: MetadataHost, url: str, *, ours: bool
+) -> JourneyRun | None:
+    """Journey to ``url`` as a fresh mock MCP client; the tokens become run secrets.
+
+    ``None`` when the MCP server names another authorization server than the session's
+    (a fault matrix: the mock MCP server is protected by the clean issuer only).
+    """
     redirect_uri = host.base_url + CALLBACK_PATH
     http = deadline.client(session.tls, timeout=session.clock.limits.exchange_s)
     client = new_client(host, http, session_approve(session, redirect_uri))
     record = JourneyRun(url, ours, Journey(url))
     try:
         with http:
-            client.journey(url)
+            client.journey(url, issuer=session.target.issuer)
     except JourneyError as exc:
+        if exc.step == "other-issuer":
+            return None
         record.error = exc
     finally:
         record.journey = client.last

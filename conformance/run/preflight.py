@@ -56,6 +56,12 @@ def prepare(suite: Suite, issuer: str) -> TargetRun:
         run.session = session
     except HarnessError as exc:
         run.preflight_error = str(exc)
+        if suite.config.mcp_mock and "invalid_target" in run.preflight_error:
+            run.preflight_error += (
+                f". The target does not issue tokens for the mock MCP server "
+                f"{suite.config.mcp_journey} (RFC 8707 resource): configure it to, with "
+                "--mcp-port fixing the port"
+            )
         client.close()
     except BaseException:  # interrupted: an open connection would delay the target's exit
         client.close()

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from mock_servers.pki import TestCA, self_signed_pem
 from mock_servers.reference_as import F, Fault
 from mock_servers.runner import Server
 
-from .conftest import DocumentHost, authz_params, golden, pkce, query_of
+from .conftest import AS_ORIGIN, RESOURCE, DocumentHost, authz_params, golden, pkce, query_of
 
 CALLBACK = "https://app.test/cb"
 Setup = Callable[[DocumentHost], tuple[str, str]]
@@ -432,6 +433,19 @@ async def test_refresh_not_rotated(make_client: Any, docs: DocumentHost) -> None
     first = await client.token(**form, client_id=url)
     assert first.status_code == 200 and first.json()["refresh_token"] != tokens["refresh_token"]
     assert (await client.token(**form, client_id=url)).status_code == 200  # the old one again
+
+
+async def test_refresh_audience_issuer(make_client: Any, docs: DocumentHost) -> None:
+    """The refreshed access token is for the issuer, not the resource the refresh names."""
+    for client, audience in (
+        (make_client(), RESOURCE),
+        (make_client(F.REFRESH_AUDIENCE_ISSUER), AS_ORIGIN),
+    ):
+        url, tokens = await _tokens(client, docs)
+        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        response = await client.token(**form, client_id=url, resource=RESOURCE)
+        claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+        assert claims["aud"] == audience
 
 
 async def test_token_rejects_resource(make_client: Any, docs: DocumentHost) -> None:
