@@ -10,8 +10,10 @@
   label when the run has several).
 - ``off``: pytest's own quiet output.
 
-Both write to a duplicate of the standard error taken before pytest starts capturing, so a
-check's captured output never swallows them. The verdict of each check is the collector's
+The ``tty`` line goes to standard error (the terminal), the ``lines`` to standard output
+(the log: standard error keeps to the one message of a run that could not test); both to a
+duplicate taken before pytest starts capturing, so a check's captured output never
+swallows them. The verdict of each check is the collector's
 (:meth:`ResultCollector.result_for`), read when pytest has finished the check.
 """
 
@@ -62,12 +64,12 @@ def clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _duplicate_of_stderr() -> IO[str]:
-    """Standard error as it is now, on a descriptor of its own (pytest capture leaves it be)."""
+def _duplicate_of(stream: IO[str]) -> IO[str]:
+    """``stream`` as it is now, on a descriptor of its own (pytest capture leaves it be)."""
     try:
-        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8")
+        return os.fdopen(os.dup(stream.fileno()), "w", buffering=1, encoding="utf-8")
     except (AttributeError, OSError, ValueError):  # no descriptor (an in-process capture)
-        return sys.stderr
+        return stream
 
 
 class Progress:
@@ -75,17 +77,19 @@ class Progress:
 
     Args:
         mode: ``tty`` or ``lines`` (``off`` shows nothing and leaves pytest's output alone).
-        stream: where to write; a duplicate of standard error by default.
+        stream: where to write; by default a duplicate of standard error (``tty``) or of
+            standard output (``lines``).
         tick_s: how often the ``tty`` line is redrawn while a check runs.
     """
 
     def __init__(self, mode: Mode, stream: IO[str] | None = None, tick_s: float = 1.0) -> None:
         self.mode = mode
         self.collector: Results | None = None
-        self.stream: IO[str] = sys.stderr if stream is None else stream
+        default = sys.stdout if mode == "lines" else sys.stderr
+        self.stream: IO[str] = default if stream is None else stream
         if stream is None and mode != "off":
-            self.stream = _duplicate_of_stderr()
-        self._own_stream = self.stream is not sys.stderr and stream is None
+            self.stream = _duplicate_of(default)
+        self._own_stream = self.stream is not default and stream is None
         self.tick_s = tick_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -166,7 +170,7 @@ class Progress:
         self._write(f"cimd-conformance: {self.done} of {self.total} check(s) ran in {elapsed}\n")
 
     def pytest_unconfigure(self) -> None:
-        """Close the duplicate of standard error."""
+        """Close the duplicate stream written to."""
         self._stop.set()
         if self._own_stream:
             self._own_stream = False
