@@ -65,7 +65,8 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
         assert names[0] == "mcp-unauthenticated" and names[-1] == "step-up"
         assert "tools/call" in names
     page = (tmp_path / "report.html").read_text()
-    assert "MCP journey to <code>https://127.0.0.1:" in page and "and a step-up" in page
+    assert "<dt>MCP journey</dt><dd>to <code>https://127.0.0.1:" in page
+    assert "and a step-up" in page
     raw = (tmp_path / "report.json").read_text()
     assert "Bearer [redacted]" in raw and "eyJ" not in raw  # no JWT in the report
 
