@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cli
+from conformance import cli, pytest_run, run_command
 from conformance.plugin import CimdRun, options_config
 from conformance.report import writers
 from conformance.report.model import Report
@@ -476,8 +476,8 @@ def test_pytest_options_and_the_command_line_make_the_same_config(
     )
     from_pytest = options_config(config)
     args = cli.parser().parse_args(["run", "--target-ca", str(ca), *argv("")])
-    cli._resolve(args, None)
-    from_cli = cli.run_config_for(args, issuers)
+    run_command._resolve(args, None)
+    from_cli = pytest_run.run_config_for(args, issuers)
     assert from_pytest == from_cli
     assert from_cli.issuers == tuple(issuers) and from_cli.username == "bob"
     assert from_cli.extra_params == (("scope", "openid"), ("prompt", "consent"))
