@@ -19,7 +19,8 @@ that:
   (``--list``), as scoring every fault is the self-test's job;
 - a lint of a URL trusts the test CA and the loopback address the metadata host is on.
 
-A line's comment ``exits N`` is the exit code it must end with (else 0).
+A line's comment ``exits N`` is the exit code it must end with (else 0). A ``toml`` block is
+read as what it shows: a baseline, a target file, or a target file's table.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from pathlib import Path
 import pytest
 
 from conformance.harness import corpus
+from conformance.report import baseline
 from conformance.run import mcp_journey
+from conformance.target import file as target_file
 from conformance.target.reference import ReferenceTarget
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
@@ -280,3 +283,26 @@ def test_the_block_runs(block: Block, live: Live, tmp_path: Path) -> None:
         done = _run(argv, live, cwd)
         shown = f"{block.where}: {shlex.join(argv)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert done.returncode == command.exit_code(), shown
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [b for b in blocks() if b.kind == "toml"], ids=lambda b: b.where)
+def test_the_toml_block_is_read(block: Block, tmp_path: Path) -> None:
+    """A baseline loads as a baseline; a target file (or one of its tables) as a target file."""
+    path = tmp_path / "block.toml"
+    if "[[known-failure]]" in block.text:
+        path.write_text(block.text, "utf-8")
+        assert baseline.load(path).requirements
+        return
+    text = block.text
+    if not re.search(r"^(issuer|mcp_server) =", text, re.MULTILINE):
+        text = 'issuer = "https://as.example.test"\n' + text  # a table shown alone
+    path.write_text(text, "utf-8")
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "login.py").write_text("def log_in(page, recipe):\n    pass\n")
+    (tmp_path / "as-ca.pem").write_text("read when a run starts, not here")
+    spec = target_file.load(path)
+    assert spec.issuer or spec.mcp_server
+    assert bool(spec.metadata_host) == ("[metadata_host]" in text)
