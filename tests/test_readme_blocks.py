@@ -15,12 +15,15 @@ that:
   ``--mcp-port 8766`` a free port the AS knows as a resource, ``'...'`` the test password,
   ``DIR`` a directory, and ``[optional]`` arguments are given;
 - a run is kept cheap: ``run``, ``demo`` and ``pytest`` without a selection judge only the
-  requirement IDs the line's comment names (else CIMD-DISC-01); ``demo --matrix`` is listed
+  requirement IDs the line's comment names (else CIMD-DISC-01, or MCP-AUTH-10 with ``--mcp``
+  or ``--mcp-server``, so that the MCP journey is taken); ``demo --matrix`` is listed
   (``--list``), as scoring every fault is the self-test's job;
 - a lint of a URL trusts the test CA and the loopback address the metadata host is on.
 
-A line's comment ``exits N`` is the exit code it must end with (else 0). A ``toml`` block is
-read as what it shows: a baseline, a target file, or a target file's table.
+A line's comment ``exits N`` is the exit code it must end with (else 0); a run the test
+narrowed must have judged each requirement it kept (not "not applicable", not a harness
+error). A ``toml`` block is read as what it shows: a baseline, a target file, or a target
+file's table.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import pytest
 
 from conformance.harness import corpus
 from conformance.report import baseline
+from conformance.report.model import Report
 from conformance.run import mcp_journey
 from conformance.target import file as target_file
 from conformance.target.reference import ReferenceTarget
@@ -62,6 +66,8 @@ RUN_ELSEWHERE = {
 }
 CLIENT_ID = "https://app.example.com/oauth/client.json"
 REQUIREMENT = re.compile(r"\b(?:CIMD|MCP)-[A-Z]+-\d+\b")
+MCP_CHECK = "MCP-AUTH-10"
+UNJUDGED = {"not-applicable", "harness-error"}
 SELECTIONS = {"--list", "--only", "-k", "--cimd-only"}
 TIMEOUT_S = 180
 
@@ -215,7 +221,8 @@ def argv_for(command: Command, live: Live, cwd: Path) -> list[str]:
     places = _placeholders(live, cwd)
     words = [places.get(w.strip("[]"), w.strip("[]")) for w in command.words]
     program, rest = words[0], words[1:]
-    only = REQUIREMENT.findall(command.comment) or ["CIMD-DISC-01"]
+    journey = {"--mcp", "--mcp-server"} & set(rest)  # a check that takes the MCP journey
+    only = REQUIREMENT.findall(command.comment) or [MCP_CHECK if journey else "CIMD-DISC-01"]
     selected = SELECTIONS & set(rest)
     if program == "cimd-conformance":
         if rest[0] in ("run", "demo") and not selected:
@@ -283,6 +290,19 @@ def test_the_block_runs(block: Block, live: Live, tmp_path: Path) -> None:
         done = _run(argv, live, cwd)
         shown = f"{block.where}: {shlex.join(argv)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert done.returncode == command.exit_code(), shown
+        if not SELECTIONS & set(command.words):
+            _judged(argv, cwd, shown)
+
+
+def _judged(argv: list[str], cwd: Path, shown: str) -> None:
+    """A run the test narrowed with ``--only`` judged each requirement it kept, really."""
+    if argv[3:4] not in (["run"], ["demo"]) or "--only" not in argv:
+        return
+    directory = Path(argv[argv.index("--report-dir") + 1]) if "--report-dir" in argv else None
+    report = Report.load(cwd / (directory or Path("reports/latest")) / "report.json")
+    kept = {argv[i + 1] for i, word in enumerate(argv) if word == "--only"}
+    judged = {r.requirement for r in report.results if r.verdict not in UNJUDGED}
+    assert {k for k in kept if REQUIREMENT.fullmatch(k)} <= judged, shown
 
 
 # --- files ------------------------------------------------------------------------------------
