@@ -8,6 +8,7 @@ Only ``run`` and ``demo`` load them (:mod:`conformance.run_command`).
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -142,3 +143,13 @@ def test_run_and_demo_are_the_ones_that_load_pytest() -> None:
     )
     loaded = set(json.loads(done.stdout))
     assert not loaded & {"pytest", "playwright", "conformance.run_command", "conformance.plugin"}
+
+
+def test_the_progress_modes_the_parser_offers_are_the_displays() -> None:
+    """The parser names the modes without importing the plugin; each one resolves."""
+    from conformance import cli
+    from conformance.plugin import progress
+
+    assert cli.PROGRESS_MODES[0] == "auto"
+    assert progress.resolve("auto", stream=io.StringIO()) == "lines"  # not a terminal
+    assert [progress.resolve(m) for m in cli.PROGRESS_MODES[1:]] == list(cli.PROGRESS_MODES[1:])
