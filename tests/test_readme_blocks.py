@@ -20,10 +20,11 @@ that:
   (``--list``), as scoring every fault is the self-test's job;
 - a lint of a URL trusts the test CA and the loopback address the metadata host is on.
 
-A line's comment ``exits N`` is the exit code it must end with (else 0); a run the test
-narrowed must have judged each requirement it kept (not "not applicable", not a harness
-error). A ``toml`` block is read as what it shows: a baseline, a target file, or a target
-file's table.
+A ``python`` block with a ``def test_`` is a test module, run by pytest with the plugin in
+that directory; any other runs as a script. A line's comment ``exits N`` is the exit code it
+must end with (else 0); a run the test narrowed must have judged each requirement it kept (not
+"not applicable", not a harness error). A ``toml`` block is read as what it shows: a
+baseline, a target file, or a target file's table.
 """
 
 from __future__ import annotations
@@ -263,8 +264,23 @@ def _run(argv: list[str], live: Live, cwd: Path, **env: str) -> subprocess.Compl
     )
 
 
+def _test_module(block: Block, live: Live, cwd: Path) -> None:
+    """A block that is a test module, run by pytest with the plugin (as a user's project)."""
+    (cwd / "test_readme_block.py").write_text(block.text, "utf-8")
+    plugin = (
+        ["-p", "conformance.plugin"] if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else []
+    )
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin]
+    done = _run([*argv, "test_readme_block.py"], live, cwd, NO_PROXY="*")
+    assert done.returncode == 0, f"{block.where}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-3000:]
+
+
 def _python(block: Block, live: Live, cwd: Path) -> None:
     """A program block, run as a script (its issuer the live one, one check selected)."""
+    if re.search(r"^def test_", block.text, re.MULTILINE):
+        _test_module(block, live, cwd)
+        return
     source = block.text.replace("https://127.0.0.1:8443", live.issuer)
     done = _run(
         [sys.executable, "-c", source],
