@@ -1,4 +1,4 @@
-"""The command line: score a target (``run``, ``demo``), and the commands that need no run.
+"""The command line: score a target (run, demo), and the commands that need no run.
 
 This module is the thin entry: the parser, and the commands that work offline (``ca``,
 ``requirements``, ``lint``, ``report``, ``scoreboard``), which never import pytest or
