@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance import cli
+from conformance import cli, pytest_run, run_command
 from conformance.catalog.verdicts import HarnessError
 from conformance.report.model import Report
 from conformance.target.discovery import discover
@@ -142,10 +142,10 @@ def test_an_error_out_of_pytest_is_exit_2_with_a_report(
     def broken(argv: list[str], plugins: object = None) -> int:
         raise OSError(98, "Address already in use")
 
-    monkeypatch.setattr(cli.pytest, "main", broken)
+    monkeypatch.setattr(pytest_run.pytest, "main", broken)
     args = cli.parser().parse_args(["run", "--issuer", CLOSED, "--report-dir", str(tmp_path)])
-    cli._resolve(args, None)
-    assert cli.run_suite(args, [CLOSED]) == 2
+    run_command._resolve(args, None)
+    assert pytest_run.run_suite(args, [CLOSED]) == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and "Traceback" not in line
     assert line.startswith("cimd-conformance: the harness could not test: the run stopped")

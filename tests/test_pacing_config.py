@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance import cli
+from conformance import cli, pytest_run, run_command
 from conformance.harness.session import ssl_context
 from conformance.report.model import Report
 from conformance.target.file import TargetFileError, load
@@ -61,7 +61,7 @@ def test_target_file_pacing_reaches_the_run_config(tmp_path: Path) -> None:
     spec = load(path)
     assert spec.pacing == {"min_interval_s": "1", "retries": "6", "cache_control": "max-age=300"}
     args = cli.parser().parse_args(["run", "--target", str(path), "--pacing", "retries=2"])
-    cli._resolve(args, spec)
+    run_command._resolve(args, spec)
     # the option comes after the file's value, so it wins
     assert args.pacing == [
         "min_interval_s=1",
@@ -69,7 +69,7 @@ def test_target_file_pacing_reaches_the_run_config(tmp_path: Path) -> None:
         "cache_control=max-age=300",
         "retries=2",
     ]
-    config = cli.run_config_for(args, ["https://a"])
+    config = pytest_run.run_config_for(args, ["https://a"])
     assert config.pacing == Pacing(min_interval_s=1.0, retries=2, cache_control="max-age=300")
 
 

@@ -378,7 +378,7 @@ def variant_matrix(
     Targeted like the default matrix (each fault on its own rows); ``/full`` judges every
     fault on every row (``-m full_matrix``).
     """
-    from conformance.cli import targeted
+    from conformance.run_command import targeted
     from conformance.target.reference import ReferenceTarget
 
     name, _, full = str(request.param).partition("/")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cli
+from conformance import cli, pytest_run, run_command
 from conformance.report.model import Report
 from conformance.target.deadline import Limits
 from conformance.target.file import TargetFileError, load
@@ -62,8 +62,8 @@ def test_timeouts_come_from_options_then_the_target_file_then_the_defaults(
     spec = load(_write(tmp_path, 'issuer = "https://a"\n[timeouts]\nexchange = 3\ncheck = 40\n'))
     assert spec.timeouts == {"exchange": 3.0, "check": 40.0}
     args = cli.parser().parse_args(["run", "--target", "t.toml", "--check-timeout", "7.5"])
-    cli._resolve(args, spec)
-    config = cli.run_config_for(args, ["https://a"])
+    run_command._resolve(args, spec)
+    config = pytest_run.run_config_for(args, ["https://a"])
     assert config.limits == Limits(exchange_s=3.0, check_s=7.5, run_s=Limits().run_s)
 
 

@@ -33,7 +33,6 @@ from conformance.plugin.selection import check_id, issuer_of, requirement_of
 from conformance.report.model import CheckResult
 from conformance.report.paths import label_for
 
-MODES = ("auto", "tty", "lines", "off")
 Mode = Literal["tty", "lines", "off"]
 _CLEAR = "\r\x1b[K"
 
@@ -47,7 +46,7 @@ class Results(Protocol):
 
 
 def resolve(mode: str, *, verbose: bool = False, stream: IO[str] | None = None) -> Mode:
-    """The display ``mode`` (one of :data:`MODES`) comes to on ``stream`` (standard error)."""
+    """The display ``mode`` (auto, tty, lines, off) comes to on ``stream`` (standard error)."""
     if mode in ("tty", "lines", "off"):
         return mode  # type: ignore[return-value]
     if verbose:

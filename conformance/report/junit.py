@@ -3,7 +3,10 @@
 Each target is a ``testsuite`` whose properties give the run's profile, draft revision, mode
 and scope; each check is a ``testcase`` named ``<requirement ID> <check>`` with the
 requirement ID as its class name and properties for the requirement, its tier, its verdict,
-the draft sections it comes from and whether a baseline knows its failure.
+the draft sections it comes from and whether a baseline knows its failure. A suite's
+``partial`` property says whether the run judged only some checks (``--only``, ``-k``, a
+targeted matrix); a partial suite also says how they were chosen (``selection``, ...), so a CI
+reading only JUnit never takes a green partial run for a conformant target.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def render(reports: list[Report]) -> bytes:
                 ET.SubElement(properties, "property", name=f"rows {tier}", value=value)
             missing = not_tested_line(report.coverage)
             ET.SubElement(properties, "property", name="not tested by this version", value=missing)
+        _selection_properties(properties, report)
         if report.interrupted:
             _interrupted_case(suite, properties, report)
         known = set(report.baseline.get("known", []))
@@ -96,6 +100,27 @@ def _case_properties(case: ET.Element, result: CheckResult, known: set[str]) -> 
         ("known failure", "true" if result.requirement in known else "false"),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
+
+
+def _selection_properties(properties: ET.Element, report: Report) -> None:
+    """``partial`` (true or false), and for a partial run how its checks were chosen."""
+    ET.SubElement(properties, "property", name="partial", value=str(report.partial).lower())
+    if not report.partial:
+        return
+    chosen = report.selection
+    for name, value in (
+        ("selection", str(chosen.get("meaning", "partial run"))),
+        (
+            "selected checks",
+            f"{chosen.get('checks', len(report.results))} of {chosen.get('collected', '?')}",
+        ),
+        ("selected by --only", " ".join(chosen.get("only", []))),
+        ("selected by -k", str(chosen.get("keyword") or "")),
+        ("selected by -m", str(chosen.get("markexpr") or "")),
+        ("judged only on", " ".join(chosen.get("judge_only", []))),
+    ):
+        if value:
+            ET.SubElement(properties, "property", name=name, value=value)
 
 
 def _interrupted_case(suite: ET.Element, properties: ET.Element, report: Report) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+DEFAULT_ROOT = Path("reports") / "latest"  # a run's report directory unless told
 INDEX_FILE = "index.json"
 SCREENSHOTS = "screenshots"
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conformance.catalog import coverage
 from conformance.report import badge, console, html, junit, markdown
@@ -93,11 +94,25 @@ def write_run(
         write(report, paths.directory(report.issuer), names)
     markdown.append_step_summary(reports)
     if paths.per_target:
-        index = {
-            label_for(r.issuer): {"issuer": r.issuer, "exit_code": r.exit_code()} for r in reports
-        }
+        index = {label_for(r.issuer): _index_entry(r) for r in reports}
         paths.root.mkdir(parents=True, exist_ok=True)
         paths.index.write_text(json.dumps(index, indent=2) + "\n", "utf-8")
+
+
+def _index_entry(report: Report) -> dict[str, Any]:
+    """A target's line in ``index.json``: issuer, exit code, and whether the run was partial.
+
+    A partial entry carries its report's ``selection`` (how the checks were chosen): an exit
+    code 0 there means no failure among the selected checks, never a conformant target.
+    """
+    entry: dict[str, Any] = {
+        "issuer": report.issuer,
+        "exit_code": report.exit_code(),
+        "partial": report.partial,
+    }
+    if report.partial:
+        entry["selection"] = dict(report.selection)
+    return entry
 
 
 def console_text(report: Report, formats: Iterable[str] | None = None) -> str:

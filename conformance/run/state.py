@@ -12,7 +12,7 @@ from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.head_start import HeadStarts
 from conformance.harness.session import TargetSession
-from conformance.report.paths import label_for
+from conformance.report.paths import DEFAULT_ROOT, label_for
 from conformance.target import deadline
 from conformance.target.discovery import Target
 from conformance.target.pacing import Pacing
@@ -30,7 +30,7 @@ class RunConfig:
     """
 
     issuers: tuple[str, ...] = ()
-    report_dir: Path = Path("reports") / "latest"
+    report_dir: Path = DEFAULT_ROOT
     profile: str = "latest"
     strict: bool = False
     username: str = "alice"
