@@ -24,6 +24,7 @@ import pytest
 from conformance import __version__
 from conformance.catalog import requirements, status
 from conformance.catalog.verdicts import HarnessError
+from conformance.client import command as client_command
 from conformance.harness.session import ssl_context
 from conformance.lint import command as lint_command
 from conformance.network import lab
@@ -233,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
         "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
     )
     lint_command.add_parser(commands)
+    client_command.add_parser(commands)
     rerender.add_arguments(
         commands.add_parser("report", help="render a report.json again, offline (--compare OLD)")
     )
@@ -344,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _requirements(args)
     if args.command == "lint":
         return lint_command.run(args)
+    if args.command == "run-client":
+        return client_command.run(args)
     if args.command == "scoreboard":
         return scoreboard.main(args.reports, args.html, args.markdown)
     if args.command == "report":
