@@ -35,7 +35,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 
@@ -325,7 +325,8 @@ class McpClient:
         endpoint = str(journey.as_metadata["token_endpoint"])
         headers = {}
         if "basic-empty-secret" in self.faults:  # client_id, then ":" and no secret
-            basic = base64.b64encode(f"{form['client_id']}:".encode()).decode()
+            user = quote(form["client_id"], safe="")  # form-encoded (RFC 6749 §2.3.1)
+            basic = base64.b64encode(f"{user}:".encode()).decode()
             headers["authorization"] = f"Basic {basic}"
         answer = self._send(journey, name, "POST", endpoint, data=form, headers=headers)
         body = _json(answer)

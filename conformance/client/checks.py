@@ -235,7 +235,9 @@ def _basic_with_empty_secret(header: str) -> bool:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return False
-    return decoded.partition(":")[2] == ""
+    # RFC 6749 §2.3.1 form-encodes the client_id (its ":" too); a client that does not still
+    # ends the credentials with the separator when the secret is empty
+    return decoded.endswith(":")
 
 
 def no_empty_basic(runs: Runs) -> dict[str, Any]:
