@@ -51,7 +51,7 @@ def score(
 ) -> Report:
     """Run ``command`` in every scenario and judge the MCP-CLI rows; the report."""
     report = Report(
-        f"client: {command}", profile, strict, __version__, started=_now(), mode="loopback"
+        f"client: {command}", profile, strict, __version__, started=_now(), mode="client"
     )
     with world(state_dir, scenarios) as found:
         for run in found.runs.values():
