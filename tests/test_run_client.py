@@ -88,3 +88,10 @@ def test_the_command_writes_the_report_and_exits_like_run(state_dir: Path, tmp_p
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     argv = ["run-client", "--command", "true", "--timeout", "0"]
     assert cli.main([*argv, "--report-dir", str(tmp_path / "r")]) == 2
+
+
+def test_a_command_that_cannot_run_is_a_harness_error(state_dir: Path) -> None:
+    report = score("/nonexistent/mcp-client", state_dir=state_dir)
+    assert {r.verdict for r in report.results} == {"harness-error"}
+    assert "fix --command" in report.results[0].observed
+    assert report.exit_code() == 2

@@ -57,6 +57,11 @@ def score(
         for run in found.runs.values():
             run_command(command, found, run, timeout_s)
         report.results = judge(found.runs, profile, strict)
+        unrunnable = _unrunnable(found.runs["clean"]) if "clean" in found.runs else ""
+        if unrunnable:  # the command, not the client: nothing was judged
+            for result in report.results:
+                result.verdict, result.observed = Verdict.HARNESS_ERROR.value, unrunnable
+                result.expected, result.evidence = "", {}
         report.preflight = {"scenarios": [_scenario(run) for run in found.runs.values()]}
     report.environment = {"command": command, "client_rows": "requirements.md §3.2"}
     report.coverage = coverage(report.results, profile)
@@ -64,6 +69,16 @@ def score(
     if baseline is not None:
         report.apply_baseline(baseline)
     return report
+
+
+def _unrunnable(run: ScenarioRun) -> str:
+    """Why the command could not be run at all (the shell's 126 and 127), else ''."""
+    if run.exit_code not in (126, 127):
+        return ""
+    return (
+        f"the command could not be run (the shell's exit {run.exit_code}: not found or not "
+        f"executable): {run.output.strip()[-200:]!r}; fix --command"
+    )
 
 
 def judge(runs: Runs, profile: str, strict: bool) -> list[CheckResult]:

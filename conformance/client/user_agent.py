@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from conformance.redaction import RECEIVED_SECRETS, SECRETS
 from mock_servers.reference_as.config import DEFAULT_PASSWORD, DEFAULT_USER
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
@@ -101,6 +102,7 @@ def app(decisions: dict[str, Decision], tls: ssl.SSLContext) -> Starlette:
             landed = await run_in_threadpool(approve, tls, url)
         except (NotApproved, httpx.HTTPError) as exc:
             return PlainTextResponse(f"no approval: {exc}", 502)
+        SECRETS.add_params(redirect_params(landed), RECEIVED_SECRETS)  # the code
         return PlainTextResponse(landed)
 
     return Starlette(routes=[Route("/{scenario}", hand_over, methods=["POST"])])
