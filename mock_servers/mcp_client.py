@@ -67,6 +67,7 @@ CLIENT_FAULTS = {
     "ignores-state": "does not compare the state of the authorization response",
     "skips-rfc9728": "looks for AS metadata at the MCP server's origin before RFC 9728",
     "oidc-first": "asks for OpenID Connect discovery before RFC 8414 metadata",
+    "ignores-metadata-issuer": "uses AS metadata whose issuer is not the AS's (RFC 8414 §3.3)",
     "basic-empty-secret": "sends Authorization: Basic with an empty secret as a public client",
     "ignores-iss": "does not compare the iss of the authorization response (RFC 9207)",
 }
@@ -205,7 +206,9 @@ class McpClient:
             document = self._get_json(journey, "as-metadata", url)
             if document is None:
                 continue
-            if document.get("issuer") != journey.issuer:
+            if document.get("issuer") != journey.issuer and (
+                "ignores-metadata-issuer" not in self.faults
+            ):
                 raise JourneyError(
                     "as-metadata",
                     f"issuer {document.get('issuer')!r} at {url}, not {journey.issuer!r}",

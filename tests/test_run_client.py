@@ -35,6 +35,7 @@ BREAKS = {
     "ignores-state": "MCP-CLI-07",
     "skips-rfc9728": "MCP-CLI-08",
     "oidc-first": "MCP-CLI-08",
+    "ignores-metadata-issuer": "MCP-CLI-08",
     "basic-empty-secret": "MCP-CLI-09",
     "http-redirect-uri": "MCP-CLI-10",
     "ignores-iss": "MCP-CLI-11",

@@ -189,19 +189,20 @@ def state(runs: Runs) -> dict[str, Any]:
     query = _first_authorization(runs["clean"])
     if not query.get("state"):
         raise NonConformance(expected="a state parameter", observed="no state was sent")
-    tampered = runs["tampered-state"]
-    _first_authorization(tampered)
-    redeemed = tampered.code_redemptions()
-    if redeemed:
-        raise NonConformance(
-            expected="the response with a tampered state discarded: no code redeemed",
-            observed="the client redeemed the code of a response whose state was not its own",
-        )
-    return {"state_sent": True, "tampered_state_redeemed": False}
+    for name, what in (("tampered-state", "another state"), ("dropped-state", "no state")):
+        run = runs[name]
+        _first_authorization(run)
+        if run.code_redemptions():
+            raise NonConformance(
+                expected=f"a response with {what} discarded: its code never redeemed",
+                observed=f"the client redeemed the code of a response with {what}",
+            )
+    return {"state_sent": True, "redeemed_with_wrong_state": False}
 
 
 def discovery_order(runs: Runs) -> dict[str, Any]:
-    """MCP-CLI-08: RFC 9728 metadata first, then the AS metadata in the MCP order."""
+    """MCP-CLI-08: RFC 9728 metadata first, then the AS metadata in the MCP order, used only
+    when its issuer is the AS's (RFC 8414 §3.3)."""
     run = runs["clean"]
     events = [(at, "mcp", path) for at, method, path in run.mcp.requests
               if method == "GET" and path.startswith("/.well-known/")]  # fmt: skip
@@ -224,7 +225,18 @@ def discovery_order(runs: Runs) -> dict[str, Any]:
             expected=f"the AS metadata first at {rfc8414} (RFC 8414 path insertion)",
             observed=f"first AS metadata request: {first_as}",
         )
-    return {"order": order}
+    other = runs["other-issuer-metadata"]
+    if other.opened:
+        raise NonConformance(
+            expected="metadata whose issuer is not the AS's never used (RFC 8414 §3.3)",
+            observed=f"the client used the metadata of issuer {other.issuer}/ to authorize "
+            f"at {other.issuer}",
+        )
+    if not other.metadata_requests():
+        raise NotApplicable(
+            "the client never read the metadata with another issuer: " + _stopped(other)
+        )
+    return {"order": order, "refused_other_issuer_metadata": True}
 
 
 def _basic_with_empty_secret(header: str) -> bool:

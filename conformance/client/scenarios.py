@@ -64,6 +64,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         client_tests=frozenset({"tampered-state"}),
     ),
     Scenario(
+        "dropped-state",
+        "the authorization response carries no state",
+        faults=(F.DROPS_STATE,),
+    ),
+    Scenario(
         "no-pkce-metadata",
         "the AS metadata has no code_challenge_methods_supported",
         client_tests=frozenset({"no-pkce-metadata"}),
@@ -73,6 +78,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "wrong-iss",
         "the authorization response's iss is the issuer with a trailing /",
         faults=(F.RESPONSE_ISS_TRAILING_SLASH,),
+    ),
+    Scenario(
+        "other-issuer-metadata",
+        "the AS metadata's issuer is the issuer with a trailing / (RFC 8414 §3.3)",
+        faults=(F.ISSUER_TRAILING_SLASH,),
+        approve=False,
     ),
 )
 
