@@ -201,8 +201,10 @@ def state(runs: Runs) -> dict[str, Any]:
 
 
 def discovery_order(runs: Runs) -> dict[str, Any]:
-    """MCP-CLI-08: RFC 9728 metadata first, then the AS metadata in the MCP order, used only
-    when its issuer is the AS's (RFC 8414 §3.3)."""
+    """MCP-CLI-08: RFC 9728 metadata first, then the AS metadata in the MCP order.
+
+    Metadata whose issuer is not the AS's is never used (RFC 8414 §3.3).
+    """
     run = runs["clean"]
     events = [(at, "mcp", path) for at, method, path in run.mcp.requests
               if method == "GET" and path.startswith("/.well-known/")]  # fmt: skip
