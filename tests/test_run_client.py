@@ -16,7 +16,7 @@ import pytest
 
 from conformance import cli
 from conformance.catalog.requirements import CLIENT_CATALOG
-from conformance.client.checks import CHECKS, UNTESTED
+from conformance.client.checks import CHECKS, NOT_CHECKED
 from conformance.client.run import score
 from mock_servers.mcp_client import CLIENT_FAULTS
 from mock_servers.mcp_client_command import DOCUMENT_FAULTS
@@ -45,7 +45,7 @@ BREAKS = {
 def test_every_fault_is_expected_and_every_check_has_a_fault() -> None:
     assert set(BREAKS) == {*CLIENT_FAULTS, *DOCUMENT_FAULTS}
     assert set(BREAKS.values()) == set(CHECKS)
-    assert set(CHECKS) | set(UNTESTED) == {row.id for row in CLIENT_CATALOG}
+    assert set(CHECKS) | set(NOT_CHECKED) == {row.id for row in CLIENT_CATALOG}
 
 
 def test_the_mock_client_passes_every_check(state_dir: Path) -> None:

@@ -302,8 +302,8 @@ CHECKS: dict[str, Check] = {
 }
 """Each checked row and its check, in catalog order."""
 
-UNTESTED: dict[str, str] = {
-    "MCP-CLI-03": "a MAY; a private_key_jwt client would need the AS to verify its assertions "
-    "(not yet driven here)",
+NOT_CHECKED: dict[str, str] = {
+    "MCP-CLI-03": "a MAY (private_key_jwt with a JWKS in the document): no scenario drives a "
+    "private_key_jwt client yet",
 }
-"""The rows run-client does not check, each with why."""
+"""The client rows run-client does not check yet, each with why (for the record)."""

@@ -26,7 +26,7 @@ from conformance.catalog.verdicts import (
     verdict_for_violation,
     weaker,
 )
-from conformance.client.checks import CHECKS, UNTESTED, Runs
+from conformance.client.checks import CHECKS, Runs
 from conformance.client.scenarios import SCENARIOS, Scenario, ScenarioRun, run_command, world
 from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
@@ -116,10 +116,7 @@ def coverage(results: Sequence[CheckResult], profile: str) -> dict[str, Any]:
         tier = requirements.tier_for(row, profile).value
         tiers[tier]["catalog"] += 1
         if row.id not in CHECKS:
-            entry = {"id": row.id, "tier": tier, "title": row.title}
-            not_tested.append(
-                entry | ({"untestable": UNTESTED[row.id]} if row.id in UNTESTED else {})
-            )
+            not_tested.append({"id": row.id, "tier": tier, "title": row.title})
             continue
         tiers[tier]["checked"] += 1
         verdict = verdict_of.get(row.id, "not reached")
