@@ -60,6 +60,7 @@ STEP_UP_TOOL = "admin_reset"
 # The client's defects, each breaking one MCP client rule (catalog §3.2) as its line says.
 CLIENT_FAULTS = {
     "registers": "registers by DCR although the AS supports client ID metadata documents",
+    "cimd-regardless": "uses its CIMD URL although the AS does not advertise support",
     "ignores-pkce-support": "goes on when the AS metadata has no code_challenge_methods_supported",
     "no-pkce": "sends no code_challenge (no PKCE)",
     "no-resource": "sends no resource parameter (RFC 8707) in authorization or token requests",
@@ -218,7 +219,8 @@ class McpClient:
         else:
             raise JourneyError("as-metadata", f"no metadata for {journey.issuer} at its URLs")
         metadata = journey.as_metadata
-        if metadata.get("client_id_metadata_document_supported") is not True:
+        supported = metadata.get("client_id_metadata_document_supported") is True
+        if not supported and "cimd-regardless" not in self.faults:
             raise JourneyError(
                 "as-capabilities", "client_id_metadata_document_supported is not true"
             )

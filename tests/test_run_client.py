@@ -27,6 +27,7 @@ PROFILE = "mcp-2026-07-28"
 # Each fault of the mock client, and the one row it breaks.
 BREAKS = {
     "registers": "MCP-CLI-01",
+    "cimd-regardless": "MCP-CLI-01",
     "nameless-document": "MCP-CLI-02",
     "ignores-pkce-support": "MCP-CLI-04",
     "no-pkce": "MCP-CLI-04",

@@ -56,7 +56,7 @@ def _document(run: ScenarioRun) -> dict[str, Any]:
 
 
 def uses_its_url(runs: Runs) -> dict[str, Any]:
-    """MCP-CLI-01: the AS advertises CIMD support, so the client_id is the document's URL."""
+    """MCP-CLI-01: the CIMD URL as client_id where the AS advertises support, only there."""
     run = runs["clean"]
     registered = [r.path for r in run.as_requests if r.path.endswith("/register")]
     if not run.opened:
@@ -70,7 +70,20 @@ def uses_its_url(runs: Runs) -> dict[str, Any]:
             expected=f"client_id={run.client_id} (the CIMD URL) and no registration",
             observed=f"client_id={client_id!r}; registration requests: {len(registered)}",
         )
-    return {"client_id": client_id}
+    unflagged = runs["no-cimd-flag"]
+    used = [u for u in unflagged.opened if _query(u).get("client_id") == unflagged.client_id]
+    if used:
+        raise NonConformance(
+            expected="no CIMD client_id at an AS that does not advertise "
+            "client_id_metadata_document_supported (DCR, or ask the user)",
+            observed=f"client_id={unflagged.client_id} sent to it",
+        )
+    fallback = (
+        "registered (DCR)"
+        if any(r.path.endswith("/register") for r in unflagged.as_requests)
+        else "did not register"
+    )
+    return {"client_id": client_id, "without_the_flag": fallback}
 
 
 def _lint(runs: Runs) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

@@ -59,6 +59,11 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("clean", "a correct AS and MCP server, through to a tool call"),
     Scenario(
+        "no-cimd-flag",
+        "the AS metadata has no client_id_metadata_document_supported (it offers DCR)",
+        faults=(F.NO_METADATA_FLAG,),
+    ),
+    Scenario(
         "tampered-state",
         "the authorization response carries another state than the request's",
         client_tests=frozenset({"tampered-state"}),
