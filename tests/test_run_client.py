@@ -88,8 +88,11 @@ def test_the_command_writes_the_report_and_exits_like_run(state_dir: Path, tmp_p
 
 
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
-    argv = ["run-client", "--command", "true", "--timeout", "0"]
-    assert cli.main([*argv, "--report-dir", str(tmp_path / "r")]) == 2
+    out = ["--report-dir", str(tmp_path / "r")]
+    assert cli.main(["run-client", "--command", "true", "--timeout", "0", *out]) == 2
+    assert cli.main(["run-client", "--command", " ", *out]) == 2
+    missing = tmp_path / "missing.toml"
+    assert cli.main(["run-client", "--command", "true", "--baseline", str(missing), *out]) == 2
 
 
 def test_a_command_that_cannot_run_is_a_harness_error(state_dir: Path) -> None:

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         print("cimd-conformance: --timeout must be above 0 seconds", file=sys.stderr)
         return 2
+    if not args.client_command.strip():
+        print("cimd-conformance: --command is empty: give the client's command", file=sys.stderr)
+        return 2
     known = None
     if args.baseline:
         try:
@@ -76,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
             write(report, out.staging)
     except ReportDirError as exc:
         print(f"cimd-conformance: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # our servers, not the client: never the client's verdict
+        print(
+            f"cimd-conformance: the harness could not test: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     print(console_text(report))
     print(f"report: {out.final}")
