@@ -90,7 +90,7 @@ def _lint(runs: Runs) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """The CIMD-PUB lint's errors on the published document: PUB-10's, then the others'."""
     run = runs["clean"]
     if run.document is None:
-        return [], [{"rule": "-", "message": f"no document was published: {_stopped(run)}"}]
+        return [], []
     findings, _doc = static_findings(run.document, run.client_id, "mcp")
     errors = [
         {"rule": f.rule, "where": f.where, "message": f.message}
@@ -105,6 +105,12 @@ def _lint(runs: Runs) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 def document_published(runs: Runs) -> dict[str, Any]:
     """MCP-CLI-02: the published document passes the CIMD-PUB lint (MCP profile)."""
+    run = runs["clean"]
+    if run.document is None:
+        raise NonConformance(
+            expected=f"a client ID metadata document published at {run.client_id}",
+            observed=f"no document was published: {_stopped(run)}",
+        )
     _redirects, errors = _lint(runs)
     if errors:
         raise NonConformance(
