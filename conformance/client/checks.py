@@ -37,6 +37,11 @@ def _stopped(run: ScenarioRun) -> str:
     return f"the client {how} in scenario {run.scenario.name!r}"
 
 
+def _went_to_authorize(run: ScenarioRun) -> bool:
+    """Whether the client sent an authorization request (through the user or by itself)."""
+    return bool(run.opened) or any(r.path.endswith("/authorize") for r in run.as_requests)
+
+
 def _first_authorization(run: ScenarioRun) -> dict[str, str]:
     if not run.opened:
         raise NotApplicable(f"no authorization request: {_stopped(run)} before one")
@@ -136,12 +141,13 @@ def redirect_uris_safe(runs: Runs) -> dict[str, Any]:
 def pkce(runs: Runs) -> dict[str, Any]:
     """MCP-CLI-04: S256 at a correct AS; no authorization at an AS without PKCE metadata."""
     refused = runs["no-pkce-metadata"]
-    if refused.opened:
+    if _went_to_authorize(refused):
         raise NonConformance(
             expected="the client refuses to go on: the AS metadata has no "
             "code_challenge_methods_supported",
-            observed="it sent the user to the authorization endpoint: "
-            + urlsplit(refused.opened[0]).path,
+            observed="it sent an authorization request to "
+            + refused.issuer.rstrip("/")
+            + "/authorize",
         )
     read = any(r.path.startswith("/.well-known/") for r in refused.metadata_requests())
     query = _first_authorization(runs["clean"])
@@ -247,7 +253,7 @@ def discovery_order(runs: Runs) -> dict[str, Any]:
             observed=f"first AS metadata request: {first_as}",
         )
     other = runs["other-issuer-metadata"]
-    if other.opened:
+    if _went_to_authorize(other):
         raise NonConformance(
             expected="metadata whose issuer is not the AS's never used (RFC 8414 §3.3)",
             observed=f"the client used the metadata of issuer {other.issuer}/ to authorize "
