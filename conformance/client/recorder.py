@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from mock_servers.runner import ASGIApp, Receive, Scope, Send
+from mock_servers.runner import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 1 << 20
 
@@ -24,6 +24,8 @@ class Received:
         query: the query parameters.
         form: the form parameters of an ``application/x-www-form-urlencoded`` body.
         headers: the headers, names lower-cased.
+        status: the status the server answered with (0 when it answered nothing).
+        answer: the start of the body it answered with.
     """
 
     at: float
@@ -32,6 +34,8 @@ class Received:
     query: dict[str, list[str]]
     form: dict[str, list[str]]
     headers: dict[str, str]
+    status: int = 0
+    answer: bytes = b""
 
     def param(self, name: str) -> str | None:
         """The first value of a form parameter, else of a query parameter."""
@@ -69,10 +73,9 @@ class Recorder:
         if "x-www-form-urlencoded" in headers.get("content-type", ""):
             form = parse_qs(body.decode("latin-1"), keep_blank_values=True)
         query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
-        received = Received(time.monotonic(), scope["method"], scope["path"], query, form, headers)
-        with self._lock:
-            self._requests.append(received)
+        at = time.monotonic()
         replayed = False
+        status, answer = 0, b""
 
         async def replay() -> dict[str, Any]:
             nonlocal replayed
@@ -81,4 +84,20 @@ class Recorder:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        async def keep(message: Message) -> None:
+            nonlocal status, answer
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and len(answer) <= MAX_BODY:
+                answer += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay, keep)
+        finally:
+            received = Received(
+                at, scope["method"], scope["path"], query, form, headers, status, answer
+            )
+            with self._lock:
+                self._requests.append(received)
+                self._requests.sort(key=lambda r: r.at)

@@ -14,6 +14,7 @@ environment of :mod:`.contract`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from conformance.client import contract
 from conformance.client.recorder import Received, Recorder
 from conformance.client.user_agent import Decision, app
 from conformance.harness.session import ssl_context
+from conformance.redaction import RECEIVED_SECRETS, SECRETS
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
@@ -260,3 +262,8 @@ def run_command(command: str, world: World, run: ScenarioRun, timeout_s: float) 
     run.duration_s = round(time.monotonic() - started, 3)
     run.publish(world.host)
     run.as_requests = world.requests_of(run)
+    for request in run.token_requests():  # the client's tokens never reach a report
+        with contextlib.suppress(ValueError):
+            issued = json.loads(request.answer)
+            if isinstance(issued, dict):
+                SECRETS.add_params(issued, RECEIVED_SECRETS)
