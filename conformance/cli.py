@@ -650,11 +650,15 @@ def _requirements(args: argparse.Namespace) -> int:
         f.name: {*f.breaks_in("loopback", profile), *f.breaks_in("lab", profile)} for f in FAULTS
     }
     rows = status.table(profile, status.faults_by_row(broken))
+    client_rows = client_command.status_rows(profile)  # MCP-CLI, scored by run-client
     if args.json:
         doc = {"profile": args.profile, "rows": [r.to_json() for r in rows]}
+        doc["client_rows"] = [r.to_json() for r in client_rows]
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(status.render_text(rows) + "\n")
+        sys.stdout.write("\nMCP client rows (run-client; faults of the mock MCP client)\n")
+        sys.stdout.write(status.render_text(client_rows) + "\n")
     return 0
 
 

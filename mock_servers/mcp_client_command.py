@@ -43,6 +43,25 @@ DOCUMENT_FAULTS = {
 }
 
 
+# The MCP client row (catalog §3.2) each fault breaks, for listings: run-client's tests prove it.
+FAULT_ROWS = {
+    "registers": "MCP-CLI-01",
+    "cimd-regardless": "MCP-CLI-01",
+    "nameless-document": "MCP-CLI-02",
+    "ignores-pkce-support": "MCP-CLI-04",
+    "no-pkce": "MCP-CLI-04",
+    "no-resource": "MCP-CLI-05",
+    "unlisted-redirect-uri": "MCP-CLI-06",
+    "ignores-state": "MCP-CLI-07",
+    "skips-rfc9728": "MCP-CLI-08",
+    "oidc-first": "MCP-CLI-08",
+    "ignores-metadata-issuer": "MCP-CLI-08",
+    "basic-empty-secret": "MCP-CLI-09",
+    "http-redirect-uri": "MCP-CLI-10",
+    "ignores-iss": "MCP-CLI-11",
+}
+
+
 def document(client_id: str, faults: frozenset[str]) -> dict[str, object]:
     """The client's metadata document, with its document faults."""
     found = client_document(client_id, REDIRECT_URI)

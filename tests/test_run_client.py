@@ -19,7 +19,7 @@ from conformance.catalog.requirements import CLIENT_CATALOG
 from conformance.client.checks import CHECKS, NOT_CHECKED
 from conformance.client.run import score
 from mock_servers.mcp_client import CLIENT_FAULTS
-from mock_servers.mcp_client_command import DOCUMENT_FAULTS
+from mock_servers.mcp_client_command import DOCUMENT_FAULTS, FAULT_ROWS
 
 MOCK_CLIENT = f"{sys.executable} -m mock_servers.mcp_client_command"
 PROFILE = "mcp-2026-07-28"
@@ -45,6 +45,7 @@ BREAKS = {
 
 def test_every_fault_is_expected_and_every_check_has_a_fault() -> None:
     assert set(BREAKS) == {*CLIENT_FAULTS, *DOCUMENT_FAULTS}
+    assert BREAKS == FAULT_ROWS  # what the listing (requirements) says each fault breaks
     assert set(BREAKS.values()) == set(CHECKS)
     assert set(CHECKS) | set(NOT_CHECKED) == {row.id for row in CLIENT_CATALOG}
 
@@ -100,3 +101,15 @@ def test_a_command_that_cannot_run_is_a_harness_error(state_dir: Path) -> None:
     assert {r.verdict for r in report.results} == {"harness-error"}
     assert "fix --command" in report.results[0].observed
     assert report.exit_code() == 2
+
+
+def test_requirements_lists_the_client_rows_with_their_checks_and_faults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["requirements", "--json", "--profile", PROFILE]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["client_rows"]}
+    assert list(rows) == [row.id for row in CLIENT_CATALOG]
+    for rid in CHECKS:
+        assert rows[rid]["status"] == "checked" and rows[rid]["checks"], rid
+        assert rows[rid]["faults"] == sorted(f for f, r in BREAKS.items() if r == rid)
+    assert rows["MCP-CLI-03"]["status"] == "not checked"

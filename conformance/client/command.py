@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.catalog.requirements import PROFILES
+from conformance.catalog.status import RowStatus
 
 DESCRIPTION = """\
 Score an MCP client: the reference AS and the mock MCP server play the other side, and the
@@ -43,6 +44,39 @@ def add_parser(commands: Any) -> None:
         "--timeout", type=float, default=60.0, help="seconds per scenario (default 60)"
     )
     parser.add_argument("--state-dir", type=Path, help="where the test CA is kept")
+
+
+def status_rows(profile: str) -> list[RowStatus]:
+    """The client rows for ``cimd-conformance requirements``.
+
+    Each is checked or not, with the mock MCP client's faults that break it
+    (``python -m mock_servers.mcp_client_command --fault NAME``).
+    """
+    from conformance.catalog import requirements
+    from conformance.catalog.requirements import Tier
+    from conformance.catalog.status import Status
+    from conformance.client.checks import CHECKS
+    from mock_servers.mcp_client_command import FAULT_ROWS
+
+    rows = []
+    for row in requirements.CLIENT_CATALOG:
+        tier = requirements.tier_for(row, profile)
+        check = CHECKS.get(row.id)
+        status = Status.OPEN
+        if check is not None:
+            status = Status.OBSERVED if tier is Tier.INFORMATIONAL else Status.CHECKED
+        faults = tuple(sorted(f for f, rid in FAULT_ROWS.items() if rid == row.id))
+        rows.append(
+            RowStatus(
+                id=row.id,
+                title=row.title,
+                tier=tier.value,
+                status=status,
+                checks=(f"run-client::{check.__name__}",) if check else (),
+                faults=faults,
+            )
+        )
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
