@@ -18,6 +18,7 @@ from pathlib import Path
 
 from conformance import __version__
 from conformance.catalog import requirements, status
+from conformance.client import command as client_command
 from conformance.lint import command as lint_command
 from conformance.report import rerender, scoreboard
 from conformance.report.paths import DEFAULT_ROOT
@@ -208,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
         "--profile", choices=requirements.PROFILES, default="latest", help="default: latest"
     )
     lint_command.add_parser(commands)
+    client_command.add_parser(commands)
     rerender.add_arguments(
         commands.add_parser("report", help="render a report.json again, offline (--compare OLD)")
     )
@@ -238,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _requirements(args)
     if args.command == "lint":
         return lint_command.run(args)
+    if args.command == "run-client":
+        return client_command.run(args)
     if args.command == "scoreboard":
         return scoreboard.main(args.reports, args.html, args.markdown)
     if args.command == "report":
@@ -256,11 +260,15 @@ def _requirements(args: argparse.Namespace) -> int:
         f.name: {*f.breaks_in("loopback", profile), *f.breaks_in("lab", profile)} for f in FAULTS
     }
     rows = status.table(profile, status.faults_by_row(broken))
+    client_rows = client_command.status_rows(profile)  # MCP-CLI, scored by run-client
     if args.json:
         doc = {"profile": args.profile, "rows": [r.to_json() for r in rows]}
+        doc["client_rows"] = [r.to_json() for r in client_rows]
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(status.render_text(rows) + "\n")
+        sys.stdout.write("\nMCP client rows (run-client; faults of the mock MCP client)\n")
+        sys.stdout.write(status.render_text(client_rows) + "\n")
     return 0
 
 

@@ -22,6 +22,9 @@ seen (MCP §4, §5.1, §8, §10):
 
 Every request and answer is a :class:`Step` with secrets redacted. A step that goes wrong
 raises :class:`JourneyError` naming the step; what went before stays in ``steps``.
+
+``faults`` (names from :data:`CLIENT_FAULTS`) make it break one MCP client rule each, so
+that every check ``cimd-conformance run-client`` makes of a client is seen to fail.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 
@@ -53,6 +56,22 @@ PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 ACCEPT = "application/json, text/event-stream"
 ECHO_TEXT = "hello from the CIMD conformance MCP client"
 STEP_UP_TOOL = "admin_reset"
+
+# The client's defects, each breaking one MCP client rule (catalog §3.2) as its line says.
+CLIENT_FAULTS = {
+    "registers": "registers by DCR although the AS supports client ID metadata documents",
+    "cimd-regardless": "uses its CIMD URL although the AS does not advertise support",
+    "ignores-pkce-support": "goes on when the AS metadata has no code_challenge_methods_supported",
+    "no-pkce": "sends no code_challenge (no PKCE)",
+    "no-resource": "sends no resource parameter (RFC 8707) in authorization or token requests",
+    "unlisted-redirect-uri": "sends a redirect_uri its document does not list",
+    "ignores-state": "does not compare the state of the authorization response",
+    "skips-rfc9728": "looks for AS metadata at the MCP server's origin before RFC 9728",
+    "oidc-first": "asks for OpenID Connect discovery before RFC 8414 metadata",
+    "ignores-metadata-issuer": "uses AS metadata whose issuer is not the AS's (RFC 8414 §3.3)",
+    "basic-empty-secret": "sends Authorization: Basic with an empty secret as a public client",
+    "ignores-iss": "does not compare the iss of the authorization response (RFC 9207)",
+}
 
 # approve(authorization URL) -> the URL the AS redirected the user agent to (with the code)
 Approve = Callable[[str], str]
@@ -82,11 +101,23 @@ class McpClient:
             redirected to.
     """
 
-    def __init__(self, http: httpx.Client, client_id: str, redirect_uri: str, approve: Approve):
+    def __init__(
+        self,
+        http: httpx.Client,
+        client_id: str,
+        redirect_uri: str,
+        approve: Approve,
+        faults: Iterable[str] = (),
+    ):
+        self.faults = frozenset(faults)
+        unknown = self.faults - CLIENT_FAULTS.keys()
+        if unknown:
+            raise ValueError(f"unknown MCP client faults {sorted(unknown)}: see CLIENT_FAULTS")
         self.http = http
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.approve = approve
+        self.registered: str | None = None  # the client_id DCR gave ("registers" fault)
         self._rpc_id = 0
         self.last = Journey("")  # the latest journey, kept when one stops on an error
 
@@ -132,6 +163,11 @@ class McpClient:
                 "mcp-unauthenticated", f"the MCP server answered {answer.status_code}, not 401"
             )
         journey.challenge = parse_challenge(header)
+        if "skips-rfc9728" in self.faults:  # the 2025-03-26 fallback, tried first
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(journey.mcp_url))
+            self._get_json(
+                journey, "as-metadata", origin + "/.well-known/oauth-authorization-server"
+            )
         self._resource_metadata(journey, expected)
         self._as_metadata(journey)
 
@@ -164,11 +200,16 @@ class McpClient:
 
     def _as_metadata(self, journey: Journey) -> None:
         """The AS's metadata in the MCP order (§4.3), and what the client needs of it."""
-        for url in as_metadata_urls(journey.issuer):
+        urls = as_metadata_urls(journey.issuer)
+        if "oidc-first" in self.faults:
+            urls = [u for u in urls if "openid" in u] + [u for u in urls if "openid" not in u]
+        for url in urls:
             document = self._get_json(journey, "as-metadata", url)
             if document is None:
                 continue
-            if document.get("issuer") != journey.issuer:
+            if document.get("issuer") != journey.issuer and (
+                "ignores-metadata-issuer" not in self.faults
+            ):
                 raise JourneyError(
                     "as-metadata",
                     f"issuer {document.get('issuer')!r} at {url}, not {journey.issuer!r}",
@@ -178,11 +219,13 @@ class McpClient:
         else:
             raise JourneyError("as-metadata", f"no metadata for {journey.issuer} at its URLs")
         metadata = journey.as_metadata
-        if metadata.get("client_id_metadata_document_supported") is not True:
+        supported = metadata.get("client_id_metadata_document_supported") is True
+        if not supported and "cimd-regardless" not in self.faults:
             raise JourneyError(
                 "as-capabilities", "client_id_metadata_document_supported is not true"
             )
-        if "S256" not in (metadata.get("code_challenge_methods_supported") or []):
+        pkce = metadata.get("code_challenge_methods_supported")
+        if "S256" not in (pkce or []) and not ("ignores-pkce-support" in self.faults and not pkce):
             raise JourneyError("as-capabilities", "S256 not in code_challenge_methods_supported")
         for member in ("authorization_endpoint", "token_endpoint"):
             if not isinstance(metadata.get(member), str):
@@ -193,15 +236,23 @@ class McpClient:
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         state = secrets.token_urlsafe(16)
+        client_id = self._client_id(journey)
+        redirect_uri = self.redirect_uri
+        if "unlisted-redirect-uri" in self.faults:
+            redirect_uri += "/unlisted"
         params = {
             "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
             "state": state,
             "code_challenge": challenge.rstrip(b"=").decode(),
             "code_challenge_method": "S256",
             "resource": journey.mcp_url,
         }
+        if "no-pkce" in self.faults:
+            del params["code_challenge"], params["code_challenge_method"]
+        if "no-resource" in self.faults:
+            del params["resource"]
         if scope:
             params["scope"] = scope
         endpoint = str(journey.as_metadata["authorization_endpoint"])
@@ -211,11 +262,11 @@ class McpClient:
         landed = self.approve(url)
         query = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
         step.received = {"redirect": redact_url(landed), "params": redact(query)}
-        if not landed.startswith(self.redirect_uri):
+        if not landed.startswith(redirect_uri):
             raise JourneyError("authorize", f"the approval ended at {redact_url(landed)}")
-        if query.get("state") != state:
+        if query.get("state") != state and "ignores-state" not in self.faults:
             raise JourneyError("authorize", "the redirect's state is not the one sent")
-        if "iss" in query and query["iss"] != journey.issuer:
+        if "iss" in query and query["iss"] != journey.issuer and "ignores-iss" not in self.faults:
             raise JourneyError("authorize", f"the redirect's iss is {query['iss']!r} (RFC 9207)")
         if "code" not in query:
             raise JourneyError("authorize", f"no code: error {query.get('error')!r}")
@@ -223,11 +274,13 @@ class McpClient:
         form = {
             "grant_type": "authorization_code",
             "code": query["code"],
-            "redirect_uri": self.redirect_uri,
-            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
             "code_verifier": verifier,
             "resource": journey.mcp_url,
         }
+        if "no-resource" in self.faults:
+            del form["resource"]
         body = self._token(journey, "token", form)
         grant = Grant(
             scope, str(body["access_token"]), _str_or_none(body.get("refresh_token")), body
@@ -241,9 +294,11 @@ class McpClient:
         form = {
             "grant_type": "refresh_token",
             "refresh_token": grant.refresh_token,
-            "client_id": self.client_id,
+            "client_id": self.registered or self.client_id,
             "resource": journey.mcp_url,
         }
+        if "no-resource" in self.faults:
+            del form["resource"]
         body = self._token(journey, "refresh", form)
         refreshed = Grant(
             grant.scope, str(body["access_token"]), _str_or_none(body.get("refresh_token")), body
@@ -256,9 +311,29 @@ class McpClient:
         )
         return refreshed
 
+    def _client_id(self, journey: Journey) -> str:
+        """Its URL; with the ``registers`` fault, the client_id DCR (RFC 7591) gives it."""
+        if "registers" not in self.faults:
+            return self.client_id
+        if self.registered is None:
+            endpoint = str(journey.as_metadata.get("registration_endpoint", ""))
+            document = client_document(self.client_id, self.redirect_uri)
+            del document["client_id"]
+            answer = self._send(journey, "register", "POST", endpoint, json=document)
+            body = _json(answer)
+            if answer.status_code != 201 or not isinstance(body.get("client_id"), str):
+                raise JourneyError("register", f"the AS answered {answer.status_code}: {body}")
+            self.registered = body["client_id"]
+        return self.registered
+
     def _token(self, journey: Journey, name: str, form: dict[str, str]) -> dict[str, Any]:
         endpoint = str(journey.as_metadata["token_endpoint"])
-        answer = self._send(journey, name, "POST", endpoint, data=form)
+        headers = {}
+        if "basic-empty-secret" in self.faults:  # client_id, then ":" and no secret
+            user = quote(form["client_id"], safe="")  # form-encoded (RFC 6749 §2.3.1)
+            basic = base64.b64encode(f"{user}:".encode()).decode()
+            headers["authorization"] = f"Basic {basic}"
+        answer = self._send(journey, name, "POST", endpoint, data=form, headers=headers)
         body = _json(answer)
         if answer.status_code != 200 or not isinstance(body.get("access_token"), str):
             raise JourneyError(name, f"the token endpoint answered {answer.status_code}: {body}")

@@ -33,6 +33,7 @@ import json
 import secrets
 import ssl
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,8 @@ class McpServer:
         self._sessions: dict[str, str] = {}  # session id -> negotiated protocol version
         self._lock = threading.Lock()
         self.calls: list[tuple[str, str]] = []  # (tool, subject) of every tool run
+        # (time.monotonic(), method, path) of every request, for tests of MCP clients
+        self.requests: list[tuple[float, str, str]] = []
         self._server = Server(self._app, host, port, certfile)
 
     @property
@@ -152,6 +155,7 @@ class McpServer:
             if not message.get("more_body", False):
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.requests.append((time.monotonic(), scope["method"], scope["path"]))
         if scope["path"] == WELL_KNOWN + self._path:
             document = {
                 "resource": self.url,

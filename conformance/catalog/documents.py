@@ -37,6 +37,7 @@ PROFILE_DRAFTS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "latest": f"{CIMD_DRAFT}-02 and MCP 2025-11-25",
         "mcp-2025-11-25": f"{CIMD_DRAFT}-00 (the revision MCP 2025-11-25 cites)",
+        "mcp-2026-07-28": f"{CIMD_DRAFT}-02 and MCP 2026-07-28",
     }
 )
 """The draft revision each profile scores against (catalog §0.3)."""

@@ -19,6 +19,12 @@ rows the "mcp-2026-07-28" profile scores (the MCP 2026-07-28 revision's new AS r
 The rows of :data:`MCP_2026_ROWS` come from the MCP 2026-07-28 revision itself, not from the
 Markdown catalog, which names that revision only in MCP-AUTH-19 and -20; their sources and key
 sentences are in :data:`MCP_2026_SOURCES`.
+
+The MCP client rows of §3.2 (MCP-CLI), which ``cimd-conformance run-client`` scores, are
+:data:`CLIENT_CATALOG`, apart from the authorization server's: §3.2 has no Since and no Tier
+cells, so a row's Since is "—" and its tier follows its Level (MUST: R, SHOULD: Rec, MAY: I;
+MCP-CLI-11, a MUST of MCP 2026-07-28 only, is I and R under that profile). :func:`get` finds
+both kinds of row.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Final
 
 __all__ = [
     "CATALOG",
+    "CLIENT_CATALOG",
+    "CLIENT_REQUIREMENTS",
     "MCP_2026_ROWS",
     "MCP_2026_SOURCES",
     "PROFILES",
@@ -197,7 +205,7 @@ def get(requirement_id: str) -> Requirement:
         KeyError: If no authorization-server requirement has that ID.
     """
     try:
-        return REQUIREMENTS[requirement_id]
+        return REQUIREMENTS.get(requirement_id) or CLIENT_REQUIREMENTS[requirement_id]
     except KeyError:
         raise KeyError(
             f"unknown requirement ID {requirement_id!r}: the catalog has no such "
@@ -1592,3 +1600,135 @@ def _index(catalog: tuple[Requirement, ...]) -> Mapping[str, Requirement]:
 
 REQUIREMENTS: Final[Mapping[str, Requirement]] = _index(CATALOG)
 """The catalog keyed by requirement ID (read-only)."""
+
+
+CLIENT_CATALOG: Final = (
+    _row(
+        "MCP-CLI-01",
+        title="CIMD URL used when the AS supports it",
+        level="SHOULD",
+        since="—",
+        sections="MCP §5, §5.1.4",
+        text=(
+            "Use pre-registered credentials if available; otherwise CIMD when the AS advertises "
+            "client_id_metadata_document_supported: true; otherwise DCR; otherwise prompt the "
+            "user."
+        ),
+        tier_note="Rec",
+    ),
+    _row(
+        "MCP-CLI-02",
+        title="Document published with the MCP members",
+        level="MUST",
+        since="—",
+        sections="MCP §5.1.1",
+        text=(
+            "Host the document at an https URL with a path; include client_id, client_name and "
+            "redirect_uris; client_id equals the URL."
+        ),
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-03",
+        title="private_key_jwt with a JWKS",
+        level="MAY",
+        since="—",
+        sections="MCP §5.1.1",
+        text="Use private_key_jwt with a JWKS in the document.",
+        tier_note="I",
+    ),
+    _row(
+        "MCP-CLI-04",
+        title="PKCE S256; no PKCE, no authorization",
+        level="MUST",
+        since="—",
+        sections="MCP §11.4; O21 §4.1.1",
+        text=(
+            "PKCE with S256. Refuse to continue if code_challenge_methods_supported is missing "
+            "from the AS metadata."
+        ),
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-05",
+        title="resource in authorization and token requests",
+        level="MUST",
+        since="—",
+        sections="MCP §8; RFC 8707",
+        text=(
+            "Send resource (the canonical MCP server URI) in both the authorization and the "
+            "token request, even if the AS does not support it."
+        ),
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-06",
+        title="redirect_uri from the document",
+        level="MUST",
+        since="—",
+        sections="MCP §11.5; CIMD-02 §4.2",
+        text="The redirect_uri sent is one the document lists, apart from the loopback port.",
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-07",
+        title="state sent and checked",
+        level="SHOULD",
+        since="—",
+        sections="MCP §11.5",
+        text=(
+            "Send state, check it on return, and discard responses with a missing or wrong state."
+        ),
+        tier_note="Rec",
+    ),
+    _row(
+        "MCP-CLI-08",
+        title="RFC 9728 then RFC 8414 discovery",
+        level="MUST",
+        since="—",
+        sections="MCP §4.2, §4.3",
+        text=(
+            "Discover the AS via RFC 9728 (the WWW-Authenticate resource_metadata, else the "
+            "well-known URLs), then RFC 8414/OIDC metadata in the priority order."
+        ),
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-09",
+        title="No Basic with an empty secret",
+        level="MUST (derived interop)",
+        since="—",
+        sections="RFC 6749 §2.3.1, §4.1.3; O21 §4.1.3",
+        text=(
+            "With none, send client_id in the token request body and no Authorization: Basic "
+            "header with an empty secret."
+        ),
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-10",
+        title="Redirect URIs localhost or https",
+        level="MUST",
+        since="—",
+        sections="MCP §11.3",
+        text="Redirect URIs are localhost or https.",
+        tier_note="R",
+    ),
+    _row(
+        "MCP-CLI-11",
+        title="iss of the authorization response checked",
+        level="MUST (MCP-2026 only)",
+        since="—",
+        sections="MCP 2026-07-28",
+        text=(
+            "Record the AS issuer; check iss in the authorization response when present; CIMD "
+            "client_ids are reusable across ASes."
+        ),
+        tier_note="I (R in the mcp-2026-07-28 profile)",
+        profile_tiers=((MCP_2026, Tier.REQUIRED),),
+    ),
+)
+"""The MCP client rows of catalog §3.2, in document order (``run-client`` scores them)."""
+
+CLIENT_REQUIREMENTS: Final[Mapping[str, Requirement]] = _index(CLIENT_CATALOG)
+"""The client rows keyed by requirement ID (read-only)."""

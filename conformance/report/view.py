@@ -35,6 +35,9 @@ GROUP_TITLES = {
 }
 """The catalog's groups (requirements.md §2.1 to §2.12), in catalog order."""
 
+CLIENT_GROUP_TITLES = {"MCP-CLI": "MCP client behaviour"}
+"""The client rows' group (requirements.md §3.2), which ``run-client`` reports score."""
+
 ATTENTION = (
     Verdict.FAIL.value,
     Verdict.HARNESS_ERROR.value,
@@ -168,7 +171,7 @@ def _untestable(entry: dict[str, str]) -> str:
 
 def source_cell(requirement_id: str) -> str:
     """The row's Source cell; a cell saying "same" cites what the row above cites."""
-    rows = requirements.CATALOG
+    rows = requirements.CATALOG + requirements.CLIENT_CATALOG
     at = next((i for i, row in enumerate(rows) if row.id == requirement_id), None)
     if at is None:  # a row an older or newer catalog has: no sections to cite
         return ""
@@ -197,7 +200,7 @@ def groups(report: Report) -> list[Group]:
     their place. A result whose requirement is in no known group (a report from another
     catalog) lands in an ``Other`` group at the end.
     """
-    order = {row.id: i for i, row in enumerate(requirements.CATALOG)}
+    order = {row.id: i for i, row in enumerate(requirements.CATALOG + requirements.CLIENT_CATALOG)}
     by_group: dict[str, Group] = {k: Group(k, t) for k, t in GROUP_TITLES.items()}
     placed: list[tuple[int, int, Row]] = []
     for n, result in enumerate(report.results):
@@ -234,7 +237,7 @@ def groups(report: Report) -> list[Group]:
     for _, _, row in sorted(placed, key=lambda p: (p[0], p[1])):
         key = group_of(row.id)
         if key not in by_group:
-            by_group[key] = Group(key, "Other requirements")
+            by_group[key] = Group(key, CLIENT_GROUP_TITLES.get(key, "Other requirements"))
         by_group[key].rows.append(row)
     known = [by_group[k] for k in GROUP_MODULES if k in by_group]
     others = [g for k, g in by_group.items() if k not in GROUP_MODULES]
@@ -247,7 +250,7 @@ def failures(report: Report) -> list[CheckResult]:
     Failures first, then harness errors, non-strict and advisory results; in catalog order
     within each.
     """
-    order = {row.id: i for i, row in enumerate(requirements.CATALOG)}
+    order = {row.id: i for i, row in enumerate(requirements.CATALOG + requirements.CLIENT_CATALOG)}
     found = [r for r in report.results if r.verdict in ATTENTION]
     return sorted(found, key=lambda r: (ATTENTION.index(r.verdict), order.get(r.requirement, 0)))
 

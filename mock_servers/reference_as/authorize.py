@@ -21,6 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .client_tests import tampered
 from .clients import ClientError
 from .documents import ClientDocument
 from .faults import F, FaultSet
@@ -339,6 +340,8 @@ async def resume(issuer: Issuer, request: Request) -> Response:
 def _issue_code(issuer: Issuer, auth: AuthorizationRequest, user: str) -> Response:
     code = issuer.state.issue_code(auth, user)
     state = None if issuer.has(F.DROPS_STATE) else auth.state
+    if issuer.config.client_test("tampered-state"):
+        state = tampered(state)
     location = with_parameters(
         auth.redirect_uri, {"code": code, "state": state, "iss": issuer.response_iss}
     )

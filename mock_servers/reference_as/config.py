@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .client_tests import check_client_tests
 from .faults import F, Fault, FaultSet
 from .ssrf import SsrfPolicy
 from .variants import check_variant_names
@@ -48,6 +49,8 @@ class IssuerConfig:
             ``<origin>/mcp``.
         require_par: publish ``require_pushed_authorization_requests: true`` and refuse
             authorization requests that do not come through PAR (RFC 9126 §5).
+        client_tests: names of the client tests switched on (see
+            :data:`~.client_tests.CLIENT_TESTS`): misbehaviours a correct client refuses.
     """
 
     issuer: str
@@ -67,11 +70,13 @@ class IssuerConfig:
     upstream_key: bytes = field(default=b"", repr=False)
     resources: tuple[str, ...] = ()
     require_par: bool = False
+    client_tests: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if not isinstance(self.faults, FaultSet):
             raise TypeError("faults must be a FaultSet, e.g. FaultSet([F.DROPS_STATE])")
         check_variant_names(self.variants)
+        check_client_tests(self.client_tests)
         if self.is_variant("upstream-login") and not (self.upstream_origin and self.upstream_key):
             raise ValueError("upstream-login needs upstream_origin and upstream_key")
         if self.rate_interval_s < 0 or self.rate_budget < 1 or self.rate_window_s <= 0:
@@ -99,6 +104,10 @@ class IssuerConfig:
     def has(self, fault: Fault) -> bool:
         """Whether ``fault`` (a constant of :class:`~.faults.F`) is switched on."""
         return self.faults.has(fault)
+
+    def client_test(self, name: str) -> bool:
+        """Whether the named client test is switched on."""
+        return name in check_client_tests((name,)) & self.client_tests
 
     def is_variant(self, variant: str) -> bool:
         """Whether the named variant is switched on."""

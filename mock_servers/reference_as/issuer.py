@@ -154,6 +154,8 @@ class Issuer:
             document["client_id_metadata_document_supported"] = "true"
         if self.has(F.HTTP_REVOCATION_ENDPOINT):
             document["revocation_endpoint"] = INTERNAL_ORIGIN + self.path("/revoke")
+        if self.config.client_test("no-pkce-metadata"):
+            del document["code_challenge_methods_supported"]
         return document
 
     @property

@@ -1,0 +1,114 @@
+"""``python -m mock_servers.mcp_client_command``: the mock MCP client as a scored client.
+
+``cimd-conformance run-client --command CMD`` runs a client with its side of the contract in
+environment variables (README "Scoring an MCP client"); this is that client, built from
+:class:`~mock_servers.mcp_client.McpClient`: it publishes its document in
+``$CIMD_CLIENT_DOCUMENT`` (the suite serves it at ``$CIMD_CLIENT_ID``), journeys to
+``$CIMD_MCP_SERVER_URL`` trusting ``$CIMD_CA_FILE``, and has the user approve by handing the
+authorization URL to ``$CIMD_USER_AGENT``. ``--fault NAME`` switches on one of
+:data:`~mock_servers.mcp_client.CLIENT_FAULTS` or :data:`DOCUMENT_FAULTS` (repeatable).
+
+Exit codes: 0 a tool was called, 1 the journey stopped (the reason on stderr), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import ssl
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from mock_servers.mcp_client import CLIENT_FAULTS, McpClient, client_document
+from mock_servers.mcp_record import JourneyError
+
+REDIRECT_URI = "http://127.0.0.1/callback"  # caught by the user agent, never listened on
+TIMEOUT_S = 20.0
+ENVIRONMENT = (
+    "CIMD_MCP_SERVER_URL",
+    "CIMD_CA_FILE",
+    "CIMD_CLIENT_ID",
+    "CIMD_CLIENT_DOCUMENT",
+    "CIMD_USER_AGENT",
+)
+
+# Defects of the published document rather than of the client's requests.
+DOCUMENT_FAULTS = {
+    "nameless-document": "its document has no client_name (MCP §5.1.1)",
+    "http-redirect-uri": "its document also lists a non-loopback http redirect URI",
+}
+
+
+# The MCP client row (catalog §3.2) each fault breaks, for listings: run-client's tests prove it.
+FAULT_ROWS = {
+    "registers": "MCP-CLI-01",
+    "cimd-regardless": "MCP-CLI-01",
+    "nameless-document": "MCP-CLI-02",
+    "ignores-pkce-support": "MCP-CLI-04",
+    "no-pkce": "MCP-CLI-04",
+    "no-resource": "MCP-CLI-05",
+    "unlisted-redirect-uri": "MCP-CLI-06",
+    "ignores-state": "MCP-CLI-07",
+    "skips-rfc9728": "MCP-CLI-08",
+    "oidc-first": "MCP-CLI-08",
+    "ignores-metadata-issuer": "MCP-CLI-08",
+    "basic-empty-secret": "MCP-CLI-09",
+    "http-redirect-uri": "MCP-CLI-10",
+    "ignores-iss": "MCP-CLI-11",
+}
+
+
+def document(client_id: str, faults: frozenset[str]) -> dict[str, object]:
+    """The client's metadata document, with its document faults."""
+    found = client_document(client_id, REDIRECT_URI)
+    if "nameless-document" in faults:
+        del found["client_name"]
+    if "http-redirect-uri" in faults:
+        found["redirect_uris"] = [REDIRECT_URI, "http://client.example/callback"]
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the journey once; see the module docstring for the exit codes."""
+    parser = argparse.ArgumentParser(prog="python -m mock_servers.mcp_client_command")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted({*CLIENT_FAULTS, *DOCUMENT_FAULTS}),
+        help="switch a client fault on (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    missing = [name for name in ENVIRONMENT if not os.environ.get(name)]
+    if missing:
+        print(f"mcp-client: {', '.join(missing)} not set (run me with run-client)", file=sys.stderr)
+        return 2
+    env = {name: os.environ[name] for name in ENVIRONMENT}
+    faults = frozenset(args.fault)
+    client_id = env["CIMD_CLIENT_ID"]
+    Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(document(client_id, faults)), "utf-8")
+    tls = ssl.create_default_context(cafile=env["CIMD_CA_FILE"])
+    with httpx.Client(verify=tls, timeout=TIMEOUT_S) as http:
+
+        def approve(url: str) -> str:
+            answer = http.post(env["CIMD_USER_AGENT"], data={"url": url})
+            if answer.status_code != 200:
+                raise JourneyError("authorize", f"the user agent: {answer.text.strip()}")
+            return answer.text.strip()
+
+        client = McpClient(http, client_id, REDIRECT_URI, approve, faults & CLIENT_FAULTS.keys())
+        try:
+            client.journey(env["CIMD_MCP_SERVER_URL"], step_up=False)
+        except JourneyError as exc:
+            print(f"mcp-client: stopped at {exc.step}: {exc.reason}", file=sys.stderr)
+            return 1
+    print("mcp-client: called a tool")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
