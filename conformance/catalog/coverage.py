@@ -102,26 +102,33 @@ def reported_by_this_version() -> frozenset[str]:
     return checked_by_this_version() | derived_by_this_version()
 
 
-def summarize(verdicts: Iterable[tuple[str, str]], profile: str) -> dict[str, Any]:
+def summarize(
+    verdicts: Iterable[tuple[str, str]],
+    profile: str,
+    catalog: Iterable[requirements.Requirement] | None = None,
+    checked: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """The ``coverage`` block of a report.
 
     Args:
         verdicts: (requirement ID, verdict) for every check the run reported.
         profile: the run's profile, which sets each row's tier.
+        catalog: the rows to cover (the AS rows by default; run-client gives the client's).
+        checked: the rows this version reports on (the AS checks' by default).
 
     Returns:
         Per tier: the catalog's rows, the rows this version checks, and the rows this run
         judged; then the rows not tested by this version and the checked rows this run did
         not judge (not applicable, harness error, or never reached).
     """
-    checked = reported_by_this_version()
+    checked = reported_by_this_version() if checked is None else checked
     verdict_of = dict(verdicts)
     tiers: dict[str, dict[str, int]] = {
         t.value: {"catalog": 0, "checked": 0, "judged": 0} for t in Tier
     }
     not_tested: list[dict[str, str]] = []
     not_judged: list[dict[str, str]] = []
-    for row in requirements.CATALOG:
+    for row in requirements.CATALOG if catalog is None else catalog:
         tier = requirements.tier_for(row, profile).value
         counts = tiers[tier]
         counts["catalog"] += 1

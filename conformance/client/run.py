@@ -17,9 +17,9 @@ from typing import Any
 
 from conformance import __version__
 from conformance.catalog import requirements
+from conformance.catalog.coverage import summarize
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import (
-    JUDGED,
     NonConformance,
     NotApplicable,
     Verdict,
@@ -108,31 +108,12 @@ def judge(runs: Runs, profile: str, strict: bool) -> list[CheckResult]:
 
 def coverage(results: Sequence[CheckResult], profile: str) -> dict[str, Any]:
     """The report's ``coverage`` block over the client rows (the AS report's shape)."""
-    verdict_of = {r.requirement: r.verdict for r in results}
-    tiers = {t.value: {"catalog": 0, "checked": 0, "judged": 0} for t in Tier}
-    not_tested: list[dict[str, str]] = []
-    not_judged: list[dict[str, str]] = []
-    for row in requirements.CLIENT_CATALOG:
-        tier = requirements.tier_for(row, profile).value
-        tiers[tier]["catalog"] += 1
-        if row.id not in CHECKS:
-            not_tested.append({"id": row.id, "tier": tier, "title": row.title})
-            continue
-        tiers[tier]["checked"] += 1
-        verdict = verdict_of.get(row.id, "not reached")
-        if verdict in JUDGED:
-            tiers[tier]["judged"] += 1
-        else:
-            not_judged.append({"id": row.id, "tier": tier, "verdict": verdict})
-    scored = [tiers[t.value] for t in SCORED_TIERS]
-    return {
-        "tiers": tiers,
-        "scored_rows": sum(c["catalog"] for c in scored),
-        "scored_rows_checked": sum(c["checked"] for c in scored),
-        "scored_rows_judged": sum(c["judged"] for c in scored),
-        "not_tested": not_tested,
-        "not_judged": not_judged,
-    }
+    return summarize(
+        ((r.requirement, r.verdict) for r in results),
+        profile,
+        catalog=requirements.CLIENT_CATALOG,
+        checked=frozenset(CHECKS),
+    )
 
 
 def _scenario(run: ScenarioRun) -> dict[str, Any]:
