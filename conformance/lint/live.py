@@ -193,33 +193,18 @@ def jwks_uri_findings(http: httpx.Client, doc: dict[str, Any], timeout_s: float)
     uri = doc.get("jwks_uri")
     if not isinstance(uri, str) or split_uri(uri).scheme != "https":
         return []  # the static rule reports it
-
-    def error(message: str) -> list[Finding]:
-        return [
-            Finding(
-                "CIMD-PUB-07",
-                "error",
-                "jwks_uri",
-                f"{quoted(uri)}: {message}",
-                "serve the public JWK Set at jwks_uri with status 200",
-            )
-        ]
-
-    try:
-        answer = get(http, uri, timeout_s)
-    except (TlsRefused, Unreachable) as exc:
-        return error(f"cannot be fetched ({exc})")
-    if answer.status != 200:
-        return error(f"HTTP {answer.status}")
-    try:
-        keys = json.loads(answer.body).get("keys")
-    except (ValueError, AttributeError):
-        keys = None
-    if not isinstance(keys, list) or not keys:
-        return error("not a JWK Set with keys")
-    if any(isinstance(k, dict) and PRIVATE_KEY_MEMBERS & k.keys() for k in keys):
-        return error("holds private or symmetric key material")
-    return []
+    fix = "serve the public JWK Set at jwks_uri with status 200"
+    answer, problem = _member_answer(http, uri, timeout_s)
+    if answer is not None:
+        try:
+            keys = json.loads(answer.body).get("keys")
+        except (ValueError, AttributeError):
+            keys = None
+        if not isinstance(keys, list) or not keys:
+            problem = "not a JWK Set with keys"
+        elif any(isinstance(k, dict) and PRIVATE_KEY_MEMBERS & k.keys() for k in keys):
+            problem = "holds private or symmetric key material"
+    return _member_finding("CIMD-PUB-07", "error", "jwks_uri", uri, problem, fix)
 
 
 def logo_findings(http: httpx.Client, doc: dict[str, Any], timeout_s: float) -> list[Finding]:
@@ -227,25 +212,28 @@ def logo_findings(http: httpx.Client, doc: dict[str, Any], timeout_s: float) -> 
     uri = doc.get("logo_uri")
     if not isinstance(uri, str) or split_uri(uri).scheme != "https":
         return []
+    fix = "serve the logo image at logo_uri with status 200"
+    answer, problem = _member_answer(http, uri, timeout_s)
+    if answer is not None:
+        content_type = answer.headers.get("content-type", "")
+        if not content_type.lower().startswith("image/"):
+            problem = f"served as {quoted(content_type)}, not an image"
+    return _member_finding("CIMD-PUB-12", "warning", "logo_uri", uri, problem, fix)
 
-    def warn(message: str) -> list[Finding]:
-        return [
-            Finding(
-                "CIMD-PUB-12",
-                "warning",
-                "logo_uri",
-                f"{quoted(uri)}: {message}",
-                "serve the logo image at logo_uri with status 200",
-            )
-        ]
 
+def _member_answer(http: httpx.Client, uri: str, timeout_s: float) -> tuple[Answer | None, str]:
+    """The 200 answer at a member's URL, or None and why there is none."""
     try:
         answer = get(http, uri, timeout_s)
     except (TlsRefused, Unreachable) as exc:
-        return warn(f"cannot be fetched ({exc})")
+        return None, f"cannot be fetched ({exc})"
     if answer.status != 200:
-        return warn(f"HTTP {answer.status}")
-    content_type = answer.headers.get("content-type", "")
-    if not content_type.lower().startswith("image/"):
-        return warn(f"served as {quoted(content_type)}, not an image")
-    return []
+        return None, f"HTTP {answer.status}"
+    return answer, ""
+
+
+def _member_finding(
+    rule: str, severity: Severity, member: str, uri: str, problem: str, fix: str
+) -> list[Finding]:
+    """The one finding on a member's URL (none when there is no ``problem``)."""
+    return [Finding(rule, severity, member, f"{quoted(uri)}: {problem}", fix)] if problem else []
