@@ -76,6 +76,9 @@ def test_the_journey_passes_through_a_tool_call_and_is_evidence(
     [
         ("refresh-audience-issuer", "MCP-AUTH-10", "the MCP server refused the access token"),
         ("refresh-not-rotated", "MCP-AUTH-11", "the old refresh token, used again"),
+        ("token-rejects-resource", "MCP-AUTH-10", "the MCP client's token request"),
+        ("issuer-trailing-slash", "MCP-AUTH-02", "issuer 'https://127.0.0.1:"),
+        ("http-revocation-endpoint", "MCP-AUTH-13", "revocation_endpoint = 'http://"),
     ],
 )
 def test_a_fault_fails_exactly_its_row_through_the_journey(
