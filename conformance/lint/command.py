@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance.lint.expiry import IANA_DNS_BOOTSTRAP
 from conformance.lint.findings import LintResult
 from conformance.lint.linter import lint_file, lint_url
 from conformance.lint.live import LiveOptions
@@ -22,7 +23,10 @@ Check a client's own metadata document against the CIMD-PUB rules (requirement c
 client_id, or --url). With a URL the document is also fetched as a strict authorization
 server fetches it (no redirects followed, a time limit on every step) and the live rules
 run: 200 without redirects, content type, size, TLS and public addresses, cache headers,
-the same document for every requester, jwks_uri and logo_uri.
+the same document for every requester, jwks_uri and logo_uri, and when the domain's
+registration expires (PUB-17, from RDAP: --rdap-bootstrap, --no-rdap). The registrable
+domain is the host's last two labels, or three under a two-label public suffix of a small
+built-in table (co.uk, com.au, ...), not the whole Public Suffix List.
 
 Exit codes: 0 no errors (warnings and info do not fail), 1 the document breaks a rule at
 error level, 2 the lint could not run: an unreadable FILE, a URL that does not resolve,
@@ -64,6 +68,16 @@ def add_parser(commands: Any) -> None:
         help="the limit on each network step (default %(default)g; a whole answer: 3 times it)",
     )
     lint.add_argument(
+        "--rdap-bootstrap",
+        default=IANA_DNS_BOOTSTRAP,
+        metavar="URL",
+        help="the RDAP DNS bootstrap file (RFC 9224) that finds the domain's expiry date "
+        "(PUB-17; default: IANA's)",
+    )
+    lint.add_argument(
+        "--no-rdap", action="store_true", help="do not look up the domain's expiry date"
+    )
+    lint.add_argument(
         "--allow-special-use",
         action="store_true",
         help="a development host: do not report loopback or private addresses (PUB-14)",
@@ -94,7 +108,8 @@ def _lint(args: argparse.Namespace) -> LintResult:
             profile=args.profile,
             allow_special_use=args.allow_special_use,
         )
-    options = LiveOptions(args.ca, args.timeout, args.allow_special_use)
+    rdap = None if args.no_rdap else args.rdap_bootstrap
+    options = LiveOptions(args.ca, args.timeout, args.allow_special_use, rdap)
     return lint_url(args.target, profile=args.profile, options=options)
 
 
@@ -103,6 +118,8 @@ def _option_problem(args: argparse.Namespace, is_url: bool) -> str | None:
         return "--url goes with a FILE; a URL is linted at itself"
     if not 0 < args.timeout < 3600:
         return f"--timeout {args.timeout:g} is not a number of seconds between 0 and 3600"
+    if not args.rdap_bootstrap.startswith("https://"):
+        return f"--rdap-bootstrap {args.rdap_bootstrap!r} is not an https URL"
     if args.ca is not None:
         return ca_file_problem(args.ca, "--ca")
     return None

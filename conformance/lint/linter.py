@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from cimd_rules.client_id import syntax_problems
-from conformance.lint import document_rules, live, profiles, uri_members
+from conformance.lint import document_rules, expiry, live, profiles, uri_members
 from conformance.lint.fetch import (
     MAX_BYTES,
     Answer,
@@ -98,6 +98,12 @@ def lint_url(url: str, *, profile: str = "mcp", options: live.LiveOptions) -> Li
         result.findings = _live(url, profile, options)
     except Unreachable as exc:
         result.problem = f"{exc}. Check the URL and that this machine can reach it"
+        return result
+    if options.rdap_bootstrap is not None:
+        with client(tls_context(options.ca_file), options.timeout_s) as http:
+            result.findings += expiry.expiry_findings(
+                http, url, options.rdap_bootstrap, options.timeout_s
+            )
     return result
 
 

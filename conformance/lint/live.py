@@ -35,11 +35,14 @@ class LiveOptions:
         ca_file: a CA to trust besides the system's (PEM), e.g. a test CA.
         timeout_s: the limit on each step (resolving, connecting, each read).
         allow_special_use: a development host: special-use addresses are not reported.
+        rdap_bootstrap: the RDAP DNS bootstrap file to find the domain's expiry date with
+            (PUB-17); None skips that lookup.
     """
 
     ca_file: Path | None = None
     timeout_s: float = 10.0
     allow_special_use: bool = False
+    rdap_bootstrap: str | None = None
 
 
 def address_findings(url: str, options: LiveOptions) -> list[Finding]:
