@@ -56,6 +56,10 @@ def rdap(ca: TestCA) -> Iterator[tuple[MetadataHost, str]]:
         domain("past.dev", [{"eventAction": "expiration", "eventDate": "2001-01-01T00:00:00Z"}])
         domain("no-event.dev", [{"eventAction": "registration", "eventDate": "2001-01-01"}])
         host.serve(f"{base}rdap/domain/gone.dev", Hosting.raw(b"{}", status=404))
+        moved = f"{base}rdap/domain/far-off.dev"
+        host.serve(f"{base}rdap/domain/moved.dev", Hosting.redirect(moved, status=301))
+        plain = f"{host.plain_base_url}/rdap/domain/far-off.dev"
+        host.serve(f"{base}rdap/domain/downgraded.dev", Hosting.redirect(plain))
         yield host, bootstrap
 
 
@@ -75,6 +79,8 @@ def _lookup(ca: TestCA, rdap: tuple[MetadataHost, str], url: str) -> list[tuple[
         ("www.past.dev", "warning", "expired on 2001-01-01"),
         ("no-event.dev", "info", "no expiration event"),
         ("gone.dev", "info", "HTTP 404"),
+        ("moved.dev", "info", f"expires on {FAR.date().isoformat()}"),
+        ("downgraded.dev", "info", "is not https"),
         ("client.example.org", "info", "names no RDAP server for .org"),
         ("client.app.test", "info", "does not apply"),
         ("127.0.0.1", "info", "does not apply"),
@@ -89,6 +95,8 @@ def test_the_domain_answer_gives_exactly_its_pub_17_finding(
     assert len(found) == 1 and found[0][0] == severity and says in found[0][1], found
     if "does not apply" in says:
         assert list(host_.fetches_since(mark)) == []  # no lookup at all
+    if host == "downgraded.dev":  # the redirect to plain http is not followed
+        assert "/rdap/domain/far-off.dev" not in {f.target for f in host_.fetches_since(mark)}
 
 
 def test_a_warning_says_what_to_do(ca: TestCA, rdap: tuple[MetadataHost, str]) -> None:

@@ -4,9 +4,10 @@ Losing the domain hands over the client's identity (CIMD-02 §8.3), so the lint 
 the registration of the client_id URL's registrable domain expires. The RDAP base URL for the
 domain's top-level domain comes from the DNS bootstrap file (RFC 9224); the domain is then
 asked for at ``<base>domain/<name>`` (RFC 9082) and its ``events`` read for the
-``expiration`` event (RFC 9083). Every step has the lint's time limit and never follows a
-redirect. No answer (no bootstrap entry, an error status, a timeout) is an ``info`` saying
-the date could not be found: the domain's registry is not the document's problem.
+``expiration`` event (RFC 9083). Every step has the lint's time limit; a redirect is
+followed only to https, at most :data:`MAX_REDIRECTS` times. No answer (no bootstrap entry,
+an error status, a timeout) is an ``info`` saying the date could not be found: the domain's
+registry is not the document's problem.
 
 The registrable domain is the host's last two labels, unless :data:`TWO_LABEL_SUFFIXES` names
 a public suffix of two labels (``co.uk``), then the last three: a small built-in table, not
@@ -19,6 +20,7 @@ import datetime
 import ipaddress
 import json
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -29,6 +31,7 @@ from conformance.lint.findings import Finding, quoted
 # IANA's RDAP bootstrap file for domain names (RFC 9224 §4): maps TLDs to RDAP base URLs.
 IANA_DNS_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 SOON = datetime.timedelta(days=30)
+MAX_REDIRECTS = 3
 # Special-use and reserved names (RFC 6761, RFC 6762, RFC 7686, RFC 8375, RFC 9476): no
 # registry holds them, so the rule does not apply.
 SPECIAL_USE_TLDS = frozenset(
@@ -157,13 +160,25 @@ def _expiration(
 def _json(
     http: httpx.Client, url: str, timeout_s: float, what: str
 ) -> tuple[dict[str, Any] | None, str]:
-    """The JSON object at ``url`` (https only, no redirect), or None and why there is none."""
-    if split_uri(url).scheme != "https":
-        return None, f"{what} URL {quoted(url)} is not https"
-    try:
-        answer = get(http, url, timeout_s, accept="application/rdap+json, application/json")
-    except (TlsRefused, Unreachable) as exc:
-        return None, f"{what}: {exc}"
+    """The JSON object at ``url``, or None and why there is none.
+
+    RDAP servers may redirect (RFC 7480 §5.2): up to :data:`MAX_REDIRECTS` are followed, each
+    one to https only, each fetch with its own time limit.
+    """
+    for _ in range(MAX_REDIRECTS + 1):
+        if split_uri(url).scheme != "https":
+            return None, f"{what} URL {quoted(url)} is not https"
+        try:
+            answer = get(http, url, timeout_s, accept="application/rdap+json, application/json")
+        except (TlsRefused, Unreachable) as exc:
+            return None, f"{what}: {exc}"
+        location = answer.headers.get("location")
+        if answer.status in (301, 302, 303, 307, 308) and location:
+            url = urljoin(url, location)
+            continue
+        break
+    else:
+        return None, f"{what} redirected more than {MAX_REDIRECTS} times"
     if answer.status != 200:
         return None, f"{what} answered HTTP {answer.status}"
     try:
