@@ -81,7 +81,7 @@ def _lookup(ca: TestCA, rdap: tuple[MetadataHost, str], url: str) -> list[tuple[
         ("gone.dev", "info", "HTTP 404"),
         ("moved.dev", "info", f"expires on {FAR.date().isoformat()}"),
         ("downgraded.dev", "info", "is not https"),
-        ("client.example.org", "info", "names no RDAP server for .org"),
+        ("app.client.org", "info", "names no RDAP server for .org"),
         ("client.app.test", "info", "does not apply"),
         ("127.0.0.1", "info", "does not apply"),
     ],
@@ -125,6 +125,7 @@ def test_no_answer_in_time_is_info_never_a_failure_to_run(ca: TestCA) -> None:
         ("[::1]", None),
         ("app.localhost", None),
         ("x.invalid", None),
+        ("app.example.com", None),
         ("vm", None),
     ],
 )

@@ -32,11 +32,13 @@ from conformance.lint.findings import Finding, quoted
 IANA_DNS_BOOTSTRAP = "https://data.iana.org/rdap/dns.json"
 SOON = datetime.timedelta(days=30)
 MAX_REDIRECTS = 3
-# Special-use and reserved names (RFC 6761, RFC 6762, RFC 7686, RFC 8375, RFC 9476): no
-# registry holds them, so the rule does not apply.
+# Special-use and reserved top-level names (RFC 2606, RFC 6761, RFC 6762, RFC 7686,
+# RFC 8375, RFC 9476): no registry holds them, so the rule does not apply.
 SPECIAL_USE_TLDS = frozenset(
     {"test", "localhost", "example", "invalid", "local", "onion", "arpa", "internal", "alt"}
 )
+# Second-level names reserved for documentation (RFC 2606 §3): IANA holds them for good.
+RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
 # Public suffixes of two labels, under which the registrable domain has three.
 TWO_LABEL_SUFFIXES = frozenset(
     {
@@ -72,7 +74,8 @@ def registrable_domain(host: str) -> str | None:
     if len(labels) < 2 or labels[-1] in SPECIAL_USE_TLDS:
         return None
     size = 3 if ".".join(labels[-2:]) in TWO_LABEL_SUFFIXES else 2
-    return ".".join(labels[-size:]) if len(labels) >= size else None
+    domain = ".".join(labels[-size:])
+    return domain if len(labels) >= size and domain not in RESERVED_DOMAINS else None
 
 
 def expiry_findings(
