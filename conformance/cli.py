@@ -60,6 +60,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
     parser.add_argument(
+        "--target-version",
+        metavar="TEXT",
+        help="the target's version, recorded in the report (as version in a target file)",
+    )
+    parser.add_argument(
         "--pacing",
         action="append",
         default=[],

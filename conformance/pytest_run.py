@@ -74,6 +74,9 @@ def untested(issuer: str, args: argparse.Namespace, message: str) -> Report:
     """A report for ``issuer`` that says why nothing was tested."""
     report = Report(issuer, args.profile or "latest", args.strict, __version__, started="")
     report.preflight["error"] = message
+    version = str(getattr(args, "target_version", None) or "")
+    if version.isprintable() and version.strip():
+        report.environment["target_version"] = version.strip()
     return report
 
 

@@ -186,6 +186,7 @@ def _resolve(args: argparse.Namespace, spec: target_file.TargetFile | None) -> N
     args.user = args.user or (spec and spec.user) or "alice"
     args.password = args.password or (spec and spec.password) or "wonderland-test-only"
     args.profile = args.profile or (spec and spec.profile) or "latest"
+    args.target_version = getattr(args, "target_version", None) or (spec and spec.version) or None
     defaults = deadline.Limits()
     for name in ("exchange", "check", "run"):
         chosen = getattr(args, f"{name}_timeout", None)

@@ -76,6 +76,16 @@ CLIENT_FAULTS = {
 # approve(authorization URL) -> the URL the AS redirected the user agent to (with the code)
 Approve = Callable[[str], str]
 
+# pace(what, send) -> the answer: sends once (``send``), or again as the caller's pacing says
+# (a rate-limited answer waited for and retried); ``what`` names the request for messages
+Pace = Callable[[str, Callable[[], httpx.Response]], httpx.Response]
+
+
+def unpaced(what: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """Send once: the client's default :data:`Pace`."""
+    del what
+    return send()
+
 
 def client_document(client_id: str, redirect_uri: str) -> dict[str, Any]:
     """The client's metadata document (a public client, CIMD §4)."""
@@ -99,6 +109,9 @@ class McpClient:
         redirect_uri: the redirect URI in that document.
         approve: the user's approval: given the authorization URL, returns the URL the AS
             redirected to.
+        faults: the client's defects (names from :data:`CLIENT_FAULTS`).
+        pace: sends each request, and again when the caller's pacing says so (a rate limit
+            is the caller's to wait for); once by default.
     """
 
     def __init__(
@@ -108,6 +121,7 @@ class McpClient:
         redirect_uri: str,
         approve: Approve,
         faults: Iterable[str] = (),
+        pace: Pace = unpaced,
     ):
         self.faults = frozenset(faults)
         unknown = self.faults - CLIENT_FAULTS.keys()
@@ -117,6 +131,7 @@ class McpClient:
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.approve = approve
+        self.pace = pace
         self.registered: str | None = None  # the client_id DCR gave ("registers" fault)
         self._rpc_id = 0
         self.last = Journey("")  # the latest journey, kept when one stops on an error
@@ -439,7 +454,10 @@ class McpClient:
         step = Step(name, method, redact_url(url), sent=sent)
         journey.steps.append(step)
         try:
-            answer = self.http.request(method, url, headers=headers, **kwargs)
+            answer = self.pace(
+                f"the MCP client's {name} request",
+                lambda: self.http.request(method, url, headers=headers, **kwargs),
+            )
         except httpx.HTTPError as exc:
             step.note = f"no answer: {type(exc).__name__}: {exc}"
             raise JourneyError(name, f"{method} {url}: {type(exc).__name__}: {exc}") from exc

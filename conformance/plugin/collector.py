@@ -275,5 +275,7 @@ def environment(suite: SuiteRun | None) -> dict[str, Any]:
         env["metadata_host"] = suite.metadata_host.base_url
         env["network"] = suite.network.describe()["meaning"]
         env["browser"] = suite.browser_version()
+        if suite.config.target_version:
+            env["target_version"] = suite.config.target_version
     env["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return env

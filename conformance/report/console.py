@@ -30,6 +30,8 @@ def render(report: Report) -> str:
     lines = [
         f"cimd-conformance: {report.issuer} [{report.profile}{', strict' if report.strict else ''}]"
     ]
+    if report.environment.get("target_version"):
+        lines.append(f"  target version: {report.environment['target_version']}")
     if report.interrupted:
         lines.append(f"  INTERRUPTED    {report.interrupted.get('meaning', '')}")
     if report.partial:

@@ -51,6 +51,11 @@ def render(
         f"**{escape(view.verdict_words(report))}**{' ' + escape(scope) if scope else ''} "
         f"for {escape(report.issuer)}",
         "",
+        *(
+            [f"- Target version: {escape(str(report.environment['target_version']))}"]
+            if report.environment.get("target_version")
+            else []
+        ),
         f"- Profile: {escape(report.profile)}{strict}; draft revision: "
         f"{escape(view.draft_revision(report))}",
         f"- Mode: {escape(report.mode)}",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,14 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import Attempt, TargetSession
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_value
 from conformance.target import deadline
-from mock_servers.mcp_client import Approve, McpClient, client_document
+from conformance.target.pacing import (
+    TRANSIENT_ERRORS,
+    TRANSIENT_STATUSES,
+    Pacer,
+    Transient,
+    retry_after_s,
+)
+from mock_servers.mcp_client import Approve, McpClient, Pace, client_document, unpaced
 from mock_servers.mcp_record import Journey, JourneyError
 from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 from mock_servers.pki import TestCA
@@ -133,12 +140,48 @@ def session_approve(session: TargetSession, redirect_uri: str) -> Approve:
     return approve
 
 
-def new_client(host: MetadataHost, http: httpx.Client, approve: Approve) -> McpClient:
+def paced(pacer: Pacer) -> Pace:
+    """The MCP client's requests through the run's pacer, as every other request of a run.
+
+    An answer of HTTP 429 or 503, or a ``temporarily_unavailable`` error, is waited for and
+    asked again (``Retry-After`` first); one still "not now" after every retry is a harness
+    error naming the rate limit, never a step of the journey that failed.
+    """
+
+    def pace(what: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+        def once() -> httpx.Response:
+            answer = send()
+            error = _error(answer)
+            if answer.status_code in TRANSIENT_STATUSES or error in TRANSIENT_ERRORS:
+                said = f"HTTP {answer.status_code}" + (f" ({error})" if error else "")
+                raise Transient(said, retry_after_s(answer.headers.get("retry-after")))
+            return answer
+
+        return pacer.call(what, once)
+
+    return pace
+
+
+def _error(answer: httpx.Response) -> str | None:
+    """The OAuth ``error`` of a JSON answer, if it has one."""
+    if answer.status_code < 400:
+        return None
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def new_client(
+    host: MetadataHost, http: httpx.Client, approve: Approve, pace: Pace = unpaced
+) -> McpClient:
     """A mock MCP client whose client ID metadata document is served on ``host``."""
     client_id = host.new_client_url("mcp-client.json")
     redirect_uri = host.base_url + CALLBACK_PATH
     host.serve_document(client_id, client_document(client_id, redirect_uri))
-    return McpClient(http, client_id, redirect_uri, approve)
+    return McpClient(http, client_id, redirect_uri, approve, pace=pace)
 
 
 def journey(
@@ -151,7 +194,8 @@ def journey(
     """
     redirect_uri = host.base_url + CALLBACK_PATH
     http = deadline.client(session.tls, timeout=session.clock.limits.exchange_s)
-    client = new_client(host, http, session_approve(session, redirect_uri))
+    approve = session_approve(session, redirect_uri)
+    client = new_client(host, http, approve, paced(session.pacer))
     record = JourneyRun(url, ours, Journey(url))
     try:
         with http:

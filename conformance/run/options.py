@@ -23,7 +23,7 @@ from conformance.target import deadline
 from conformance.target.pacing import Pacing
 from mock_servers.listeners import BAD_TLS_FIELDS, PublicUrls
 
-Kind = Literal["text", "flag", "list", "pairs", "int", "seconds", "path", "json", "pacing"]
+Kind = Literal["text", "line", "flag", "list", "pairs", "int", "seconds", "path", "json", "pacing"]
 
 
 class RunOptionError(ValueError):
@@ -42,7 +42,7 @@ class RunOption:
         name: its key in :func:`run_config`'s values; the pytest option is ``--cimd-<name>``.
         help: one line for ``--help``.
         kind: how a given value becomes the config's (``pairs`` take ``key=value`` strings
-            or a mapping; ``json`` takes JSON text or an object).
+            or a mapping; ``json`` takes JSON text or an object; ``line`` is text on one line).
         field: the :class:`RunConfig` field it sets; ``None`` when :func:`run_config`
             combines it with others (the public URLs, the timeouts).
         choices: the values it accepts, if limited.
@@ -86,6 +86,11 @@ class RunOption:
             case "json":
                 loaded = json.loads(value) if isinstance(value, str) else value
                 return dict(loaded) if loaded is not None else None
+            case "line":
+                text = str(value).strip()
+                if any(ord(c) < 32 or ord(c) == 127 for c in text):
+                    raise RunOptionError(self, "must be text on one line")
+                return text
             case "pacing":
                 try:
                     return Pacing.parse(self._pairs(value))
@@ -190,6 +195,9 @@ OPTIONS: tuple[RunOption, ...] = (
         for name, what in _TIMEOUT_WHAT.items()
     ),
     RunOption("target_ca", "CA certificate(s) of the target's own TLS (PEM)", "path", "target_ca"),
+    RunOption(
+        "target_version", "the target's version, recorded in the report", "line", "target_version"
+    ),
 )
 
 _BY_NAME = {option.name: option for option in OPTIONS}

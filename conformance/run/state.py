@@ -57,6 +57,7 @@ class RunConfig:
     mcp_journey: str | None = None  # the MCP server the mock MCP client journeys to
     mcp_mock: bool = False  # that MCP server is the suite's mock MCP server
     pacing: Pacing = field(default_factory=Pacing)
+    target_version: str | None = None  # the target's version as the user gave it, reported
     limits: deadline.Limits = field(default_factory=deadline.Limits)
 
 

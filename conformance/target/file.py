@@ -4,6 +4,7 @@ Example::
 
     issuer = "https://as.example.test"     # or: mcp_server = "https://mcp.example.test/mcp"
     profile = "latest"                 # or "mcp-2025-11-25", "mcp-2026-07-28"
+    version = "2.4.1"                  # the target's version, recorded in the report
     target_ca = "target-ca.pem"        # CA of the target's own certificate (relative to this file)
     mcp_proxy = true                   # the AS is an MCP proxy (MCP-SBP): judges CIMD-UI-07
 
@@ -68,6 +69,7 @@ _SCHEMA: dict[str, Any] = {
     "issuer": str,
     "mcp_server": str,
     "profile": str,
+    "version": str,
     "target_ca": str,
     "mcp_proxy": bool,
     "user": {"name": str, "password": str},
@@ -119,6 +121,7 @@ class TargetFile:
     target_ca: str | None = None
     pacing: dict[str, str] = field(default_factory=dict)
     mcp_proxy: bool = False
+    version: str | None = None
 
 
 def _check(table: dict[str, Any], schema: dict[str, Any], where: str) -> None:
@@ -176,7 +179,17 @@ def load(path: Path) -> TargetFile:
         target_ca=_relative(path, data["target_ca"]) if "target_ca" in data else None,
         pacing=_pacing(path, data.get("pacing", {})),
         mcp_proxy=bool(data.get("mcp_proxy", False)),
+        version=_version(path, data.get("version")),
     )
+
+
+def _version(path: Path, version: str | None) -> str | None:
+    """The target's ``version``: one line of text, or ``None`` when not given."""
+    if version is None:
+        return None
+    if not version.strip() or any(ord(c) < 32 or ord(c) == 127 for c in version):
+        raise TargetFileError(f"{path}: 'version' must be text on one line")
+    return version.strip()
 
 
 def _pacing(path: Path, table: dict[str, Any]) -> dict[str, str]:
