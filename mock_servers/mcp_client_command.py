@@ -53,6 +53,7 @@ DOCUMENT_FAULTS = {
 # Defects of a private_key_jwt client's assertions (each switches --private-key-jwt on).
 KEY_FAULTS = {
     "assertion-wrong-key": "signs its client assertions with a key its jwks does not publish",
+    "assertion-reused-jti": "puts the same jti in every client assertion (RFC 7523 §3)",
 }
 ASSERTION_LIFETIME_S = 60
 
@@ -74,6 +75,7 @@ FAULT_ROWS = {
     "http-redirect-uri": "MCP-CLI-10",
     "ignores-iss": "MCP-CLI-11",
     "assertion-wrong-key": "MCP-CLI-03",
+    "assertion-reused-jti": "MCP-CLI-03",
 }
 
 
@@ -83,14 +85,19 @@ def public_jwks(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
     return {"keys": [{**public, "kid": kid, "use": "sig", "alg": "ES256"}]}
 
 
-def signer(client_id: str, key: ec.EllipticCurvePrivateKey, kid: str) -> Sign:
-    """Makes RFC 7523 client assertions: iss = sub = ``client_id``, aud the token endpoint."""
+def signer(
+    client_id: str, key: ec.EllipticCurvePrivateKey, kid: str, jti: str | None = None
+) -> Sign:
+    """Makes RFC 7523 client assertions: iss = sub = ``client_id``, aud the token endpoint.
+
+    Each has a new ``jti``, unless ``jti`` is given (the ``assertion-reused-jti`` fault).
+    """
 
     def sign(endpoint: str) -> str:
         now = int(time.time())
         claims = {
             "iss": client_id, "sub": client_id, "aud": endpoint, "iat": now,
-            "exp": now + ASSERTION_LIFETIME_S, "jti": secrets.token_urlsafe(16),
+            "exp": now + ASSERTION_LIFETIME_S, "jti": jti or secrets.token_urlsafe(16),
         }  # fmt: skip
         return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
 
@@ -144,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         jwks = public_jwks(key, kid)
         if "assertion-wrong-key" in faults:  # same kid, a key the document does not publish
             key = ec.generate_private_key(ec.SECP256R1())
-        sign = signer(client_id, key, kid)
+        reused = secrets.token_urlsafe(16) if "assertion-reused-jti" in faults else None
+        sign = signer(client_id, key, kid, reused)
     published = document(client_id, faults, jwks)
     Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(published), "utf-8")
     tls = ssl.create_default_context(cafile=env["CIMD_CA_FILE"])
