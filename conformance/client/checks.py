@@ -142,6 +142,7 @@ def redirect_uris_safe(runs: Runs) -> dict[str, Any]:
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_CLAIMS = ["exp", "iss", "sub", "aud", "jti"]
+ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")  # those the reference AS accepts
 
 
 def _assertion_claims(assertion: str, keys: Any, client_id: str, audiences: list[str]) -> str:
@@ -159,6 +160,11 @@ def _assertion_claims(assertion: str, keys: Any, client_id: str, audiences: list
             observed=f"the assertion or the document's jwks is malformed ({exc})",
         ) from exc
     kid, algorithm = header.get("kid"), header.get("alg")
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise NonConformance(
+            expected=f"an assertion signed with one of {list(ASSERTION_ALGORITHMS)}",
+            observed=f"alg {algorithm!r}",
+        )
     reasons = []
     for key in key_set.keys:
         if kid is not None and key.key_id != kid:
