@@ -75,6 +75,9 @@ CLIENT_FAULTS = {
 
 # approve(authorization URL) -> the URL the AS redirected the user agent to (with the code)
 Approve = Callable[[str], str]
+# sign(token endpoint) -> an RFC 7523 client assertion for it (a private_key_jwt client)
+Sign = Callable[[str], str]
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # pace(what, send) -> the answer: sends once (``send``), or again as the caller's pacing says
 # (a rate-limited answer waited for and retried); ``what`` names the request for messages
@@ -112,6 +115,8 @@ class McpClient:
         faults: the client's defects (names from :data:`CLIENT_FAULTS`).
         pace: sends each request, and again when the caller's pacing says so (a rate limit
             is the caller's to wait for); once by default.
+        sign: for a ``private_key_jwt`` client, makes the client assertion of each token
+            request (given the token endpoint); ``None`` for a public client.
     """
 
     def __init__(
@@ -122,7 +127,9 @@ class McpClient:
         approve: Approve,
         faults: Iterable[str] = (),
         pace: Pace = unpaced,
+        sign: Sign | None = None,
     ):
+        self.sign = sign
         self.faults = frozenset(faults)
         unknown = self.faults - CLIENT_FAULTS.keys()
         if unknown:
@@ -319,7 +326,9 @@ class McpClient:
             grant.scope, str(body["access_token"]), _str_or_none(body.get("refresh_token")), body
         )
         endpoint = str(journey.as_metadata["token_endpoint"])
-        replay = self._send(journey, "refresh-replay", "POST", endpoint, data=form)
+        replay = self._send(
+            journey, "refresh-replay", "POST", endpoint, data=self._authenticated(form, endpoint)
+        )
         journey.old_refresh_reused = replay.status_code == 200 and "access_token" in _json(replay)
         journey.steps[-1].note = (
             "the old refresh token still works" if journey.old_refresh_reused else "refused"
@@ -341,8 +350,16 @@ class McpClient:
             self.registered = body["client_id"]
         return self.registered
 
+    def _authenticated(self, form: dict[str, str], endpoint: str) -> dict[str, str]:
+        """``form`` with a fresh client assertion for ``endpoint`` (private_key_jwt only)."""
+        if self.sign is None:
+            return form
+        assertion = self.sign(endpoint)
+        return {**form, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+
     def _token(self, journey: Journey, name: str, form: dict[str, str]) -> dict[str, Any]:
         endpoint = str(journey.as_metadata["token_endpoint"])
+        form = self._authenticated(form, endpoint)
         headers = {}
         if "basic-empty-secret" in self.faults:  # client_id, then ":" and no secret
             user = quote(form["client_id"], safe="")  # form-encoded (RFC 6749 §2.3.1)

@@ -6,7 +6,10 @@ environment variables (README "Scoring an MCP client"); this is that client, bui
 ``$CIMD_CLIENT_DOCUMENT`` (the suite serves it at ``$CIMD_CLIENT_ID``), journeys to
 ``$CIMD_MCP_SERVER_URL`` trusting ``$CIMD_CA_FILE``, and has the user approve by handing the
 authorization URL to ``$CIMD_USER_AGENT``. ``--fault NAME`` switches on one of
-:data:`~mock_servers.mcp_client.CLIENT_FAULTS` or :data:`DOCUMENT_FAULTS` (repeatable).
+:data:`~mock_servers.mcp_client.CLIENT_FAULTS`, :data:`DOCUMENT_FAULTS` or :data:`KEY_FAULTS`
+(repeatable). ``--private-key-jwt`` makes it a ``private_key_jwt`` client: its document
+publishes a fresh P-256 key in ``jwks`` and every token request carries an RFC 7523 assertion
+signed with it.
 
 Exit codes: 0 a tool was called, 1 the journey stopped (the reason on stderr), 2 bad input.
 """
@@ -16,14 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import ssl
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from mock_servers.mcp_client import CLIENT_FAULTS, McpClient, client_document
+from mock_servers.mcp_client import CLIENT_FAULTS, McpClient, Sign, client_document
 from mock_servers.mcp_record import JourneyError
 
 REDIRECT_URI = "http://127.0.0.1/callback"  # caught by the user agent, never listened on
@@ -42,6 +50,13 @@ DOCUMENT_FAULTS = {
     "http-redirect-uri": "its document also lists a non-loopback http redirect URI",
 }
 
+# Defects of a private_key_jwt client's assertions (each switches --private-key-jwt on).
+KEY_FAULTS = {
+    "assertion-wrong-key": "signs its client assertions with a key its jwks does not publish",
+    "assertion-reused-jti": "puts the same jti in every client assertion (RFC 7523 §3)",
+}
+ASSERTION_LIFETIME_S = 60
+
 
 # The MCP client row (catalog §3.2) each fault breaks, for listings: run-client's tests prove it.
 FAULT_ROWS = {
@@ -59,12 +74,47 @@ FAULT_ROWS = {
     "basic-empty-secret": "MCP-CLI-09",
     "http-redirect-uri": "MCP-CLI-10",
     "ignores-iss": "MCP-CLI-11",
+    "assertion-wrong-key": "MCP-CLI-03",
+    "assertion-reused-jti": "MCP-CLI-03",
 }
 
 
-def document(client_id: str, faults: frozenset[str]) -> dict[str, object]:
-    """The client's metadata document, with its document faults."""
+def public_jwks(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
+    """``key``'s public half as a JWK Set (ES256, ``kid``)."""
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    return {"keys": [{**public, "kid": kid, "use": "sig", "alg": "ES256"}]}
+
+
+def signer(
+    client_id: str, key: ec.EllipticCurvePrivateKey, kid: str, jti: str | None = None
+) -> Sign:
+    """Makes RFC 7523 client assertions: iss = sub = ``client_id``, aud the token endpoint.
+
+    Each has a new ``jti``, unless ``jti`` is given (the ``assertion-reused-jti`` fault).
+    """
+
+    def sign(endpoint: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": client_id, "sub": client_id, "aud": endpoint, "iat": now,
+            "exp": now + ASSERTION_LIFETIME_S, "jti": jti or secrets.token_urlsafe(16),
+        }  # fmt: skip
+        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
+
+    return sign
+
+
+def document(
+    client_id: str, faults: frozenset[str], jwks: dict[str, Any] | None = None
+) -> dict[str, object]:
+    """The client's metadata document, with its document faults (private_key_jwt: ``jwks``)."""
     found = client_document(client_id, REDIRECT_URI)
+    if jwks is not None:
+        found |= {
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": jwks,
+        }
     if "nameless-document" in faults:
         del found["client_name"]
     if "http-redirect-uri" in faults:
@@ -79,8 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fault",
         action="append",
         default=[],
-        choices=sorted({*CLIENT_FAULTS, *DOCUMENT_FAULTS}),
+        choices=sorted({*CLIENT_FAULTS, *DOCUMENT_FAULTS, *KEY_FAULTS}),
         help="switch a client fault on (repeatable)",
+    )
+    parser.add_argument(
+        "--private-key-jwt",
+        action="store_true",
+        help="authenticate with private_key_jwt (a jwks in the document)",
     )
     args = parser.parse_args(argv)
     missing = [name for name in ENVIRONMENT if not os.environ.get(name)]
@@ -90,7 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {name: os.environ[name] for name in ENVIRONMENT}
     faults = frozenset(args.fault)
     client_id = env["CIMD_CLIENT_ID"]
-    Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(document(client_id, faults)), "utf-8")
+    sign, jwks = None, None
+    if args.private_key_jwt or faults & KEY_FAULTS.keys():
+        key, kid = ec.generate_private_key(ec.SECP256R1()), secrets.token_urlsafe(8)
+        jwks = public_jwks(key, kid)
+        if "assertion-wrong-key" in faults:  # same kid, a key the document does not publish
+            key = ec.generate_private_key(ec.SECP256R1())
+        reused = secrets.token_urlsafe(16) if "assertion-reused-jti" in faults else None
+        sign = signer(client_id, key, kid, reused)
+    published = document(client_id, faults, jwks)
+    Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(published), "utf-8")
     tls = ssl.create_default_context(cafile=env["CIMD_CA_FILE"])
     with httpx.Client(verify=tls, timeout=TIMEOUT_S) as http:
 
@@ -100,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise JourneyError("authorize", f"the user agent: {answer.text.strip()}")
             return answer.text.strip()
 
-        client = McpClient(http, client_id, REDIRECT_URI, approve, faults & CLIENT_FAULTS.keys())
+        client = McpClient(
+            http, client_id, REDIRECT_URI, approve, faults & CLIENT_FAULTS.keys(), sign=sign
+        )
         try:
             client.journey(env["CIMD_MCP_SERVER_URL"], step_up=False)
         except JourneyError as exc:

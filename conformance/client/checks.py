@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
+
 from cimd_rules.redirect_uris import is_loopback_http
-from conformance.catalog.verdicts import NonConformance, NotApplicable
+from conformance.catalog.verdicts import NonConformance, NotApplicable, Observation
 from conformance.client.scenarios import ScenarioRun
 from conformance.lint.linter import static_findings
 from mock_servers.resource_server import as_metadata_urls
@@ -136,6 +138,106 @@ def redirect_uris_safe(runs: Runs) -> dict[str, Any]:
             observed="; ".join(e["message"] for e in errors),
         )
     return {"redirect_uris": _document(runs["clean"]).get("redirect_uris")}
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_CLAIMS = ["exp", "iss", "sub", "aud", "jti"]
+ASSERTION_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")  # those the reference AS accepts
+
+
+def _assertion_claims(assertion: str, keys: Any, client_id: str, audiences: list[str]) -> str:
+    """The ``jti`` of an assertion that verifies (RFC 7523 §3) by a key of ``keys``.
+
+    Raises:
+        NonConformance: it does not (the reason, without the assertion itself).
+    """
+    try:
+        key_set = jwt.PyJWKSet.from_dict(keys)
+        header = jwt.get_unverified_header(assertion)
+    except (jwt.PyJWTError, jwt.exceptions.PyJWKSetError, ValueError) as exc:
+        raise NonConformance(
+            expected="a signed JWT and a JWK Set in the document",
+            observed=f"the assertion or the document's jwks is malformed ({exc})",
+        ) from exc
+    kid, algorithm = header.get("kid"), header.get("alg")
+    if algorithm not in ASSERTION_ALGORITHMS:
+        raise NonConformance(
+            expected=f"an assertion signed with one of {list(ASSERTION_ALGORITHMS)}",
+            observed=f"alg {algorithm!r}",
+        )
+    reasons = []
+    for key in key_set.keys:
+        if kid is not None and key.key_id != kid:
+            continue
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                assertion, key.key, algorithms=[str(algorithm)], audience=audiences,
+                issuer=client_id, options={"require": ASSERTION_CLAIMS},
+            )  # fmt: skip
+        except jwt.PyJWTError as exc:
+            reasons.append(str(exc))
+            continue
+        if claims.get("sub") != client_id or not isinstance(claims.get("jti"), str):
+            reasons.append(f"sub is {claims.get('sub')!r}, not the client_id, or no string jti")
+            continue
+        return str(claims["jti"])
+    raise NonConformance(
+        expected="an assertion signed by a key of the published jwks, iss = sub = "
+        f"{client_id}, aud one of {audiences}, with exp and jti (RFC 7523 §3)",
+        observed="; ".join(reasons) or f"no key of the published jwks has kid {kid!r}",
+    )
+
+
+def private_key_jwt(runs: Runs) -> dict[str, Any]:
+    """MCP-CLI-03: a private_key_jwt client's token requests carry valid assertions.
+
+    A client whose document does not declare ``private_key_jwt`` does not use this MAY: the
+    row is recorded as not used.
+    """
+    run = runs["clean"]
+    document = _document(run)
+    method = document.get("token_endpoint_auth_method", "none")
+    if method != "private_key_jwt":
+        raise Observation(f"not used: the client authenticates with {method!r}", used=False)
+    keys = document.get("jwks")
+    if not isinstance(keys, dict) and not isinstance(document.get("jwks_uri"), str):
+        raise NonConformance(
+            expected="private_key_jwt with its keys in the document (jwks or jwks_uri)",
+            observed="neither jwks nor jwks_uri is in the document",
+        )
+    tokens = run.token_requests()
+    if not tokens:
+        raise NotApplicable(f"no token request: {_stopped(run)} before one")
+    audiences = [run.issuer, run.issuer + "/token"]  # those the reference AS accepts
+    seen: set[str] = set()
+    for request in tokens:
+        assertion = request.form.get("client_assertion", [""])[0]
+        kind = request.form.get("client_assertion_type", [""])[0]
+        if kind != ASSERTION_TYPE or not assertion:
+            raise NonConformance(
+                expected=f"client_assertion_type={ASSERTION_TYPE} and a client_assertion "
+                "in every token request",
+                observed=f"a token request with client_assertion_type={kind!r}"
+                + ("" if assertion else " and no client_assertion"),
+            )
+        if isinstance(keys, dict):  # a jwks_uri's keys are the AS's to fetch and judge
+            jti = _assertion_claims(assertion, keys, run.client_id, audiences)
+            if jti in seen:
+                raise NonConformance(
+                    expected="a new jti in each assertion (RFC 7523 §3)",
+                    observed="two token requests carry assertions with the same jti",
+                )
+            seen.add(jti)
+        if request.status == 401 or b"invalid_client" in request.answer:
+            raise NonConformance(
+                expected="the reference AS accepts the client's assertion",
+                observed=f"the token endpoint answered {request.status} invalid_client",
+            )
+    return {
+        "keys": "jwks" if isinstance(keys, dict) else "jwks_uri",
+        "token_requests": len(tokens),
+        "assertions_verified": len(seen),
+    }
 
 
 def pkce(runs: Runs) -> dict[str, Any]:
@@ -316,6 +418,7 @@ def iss_checked(runs: Runs) -> dict[str, Any]:
 CHECKS: dict[str, Check] = {
     "MCP-CLI-01": uses_its_url,
     "MCP-CLI-02": document_published,
+    "MCP-CLI-03": private_key_jwt,
     "MCP-CLI-04": pkce,
     "MCP-CLI-05": resource,
     "MCP-CLI-06": redirect_uri_listed,
@@ -327,8 +430,5 @@ CHECKS: dict[str, Check] = {
 }
 """Each checked row and its check, in catalog order."""
 
-NOT_CHECKED: dict[str, str] = {
-    "MCP-CLI-03": "a MAY (private_key_jwt with a JWKS in the document): no scenario drives a "
-    "private_key_jwt client yet",
-}
+NOT_CHECKED: dict[str, str] = {}
 """The client rows run-client does not check yet, each with why (for the record)."""

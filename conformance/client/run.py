@@ -22,6 +22,7 @@ from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import (
     NonConformance,
     NotApplicable,
+    Observation,
     Verdict,
     verdict_for_violation,
     weaker,
@@ -98,6 +99,11 @@ def judge(runs: Runs, profile: str, strict: bool) -> list[CheckResult]:
             result.expected, result.observed = exc.expected, exc.observed
         except NotApplicable as exc:
             result.verdict, result.observed = Verdict.NOT_APPLICABLE.value, str(exc)
+        except Observation as exc:  # recorded, never scored: an Informational row's record
+            informational = tier is Tier.INFORMATIONAL
+            verdict = Verdict.INFORMATIONAL if informational else Verdict.HARNESS_ERROR
+            result.verdict, result.observed = verdict.value, exc.observed
+            result.evidence = {"observation": dict(exc.values)} if informational else {}
         except Exception as exc:  # a bug in a check is the harness's, never the client's
             result.verdict = Verdict.HARNESS_ERROR.value
             result.observed = f"{type(exc).__name__}: {exc}"
