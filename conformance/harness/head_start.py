@@ -61,6 +61,11 @@ class HeadStarts:
         self._started: dict[str, _Started] = {}
         self._begun = False
 
+    @property
+    def begun(self) -> bool:
+        """Whether the first parts have been run for this target."""
+        return self._begun
+
     def begin(
         self, session: TargetSession, host: MetadataHost, requirements: Iterable[str]
     ) -> None:

@@ -103,7 +103,8 @@ def cimd_target(
     session = cimd_target_run.require_session()
     host = cimd_shared_metadata_host
     heads = cimd_target_run.head_starts
-    heads.begin(session, host, requirements_for(request.session.items, cimd_target_run.issuer))
+    if not heads.begun:  # the selection is read once per target, not at every check
+        heads.begin(session, host, requirements_for(request.session.items, cimd_target_run.issuer))
     if MARK_KEY in request.node.stash:
         request.node.stash[MARK_KEY] = host.mark()
     session.exchanges.clear()
