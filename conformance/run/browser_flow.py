@@ -399,6 +399,26 @@ _URL_ATTRIBUTES = """(names) => {
 }"""
 
 
+# Whether a page is loaded and can ask for nothing more by itself: no script (in any
+# spelling: elements, inline handlers, javascript: URLs), no refresh, no lazy or hinted
+# fetch, no nested document. Such a page's requests all belong to its load event.
+_STATIC_PAGE = """() => {
+  if (document.readyState !== "complete") return false;
+  const dynamic = 'script, meta[http-equiv="refresh" i], [loading="lazy" i], iframe, frame,'
+    + ' object, embed, link[rel~="prefetch" i], link[rel~="preload" i],'
+    + ' link[rel~="modulepreload" i], link[rel~="prerender" i], img[srcset], picture';
+  if (document.querySelector(dynamic)) return false;
+  for (const node of document.querySelectorAll("*")) {
+    for (const attribute of node.attributes) {
+      const name = attribute.name.toLowerCase();
+      if (name.startsWith("on")) return false;
+      if (/^\\s*javascript:/i.test(attribute.value)) return false;
+    }
+  }
+  return true;
+}"""
+
+
 @dataclass
 class _Tab:
     """The page a rendering uses, and whether it may be reused (its navigation has landed)."""
@@ -476,8 +496,17 @@ class _Traffic:
         self._last = time.monotonic()
 
     def quiet(self, quiet_ms: float, cap_ms: float) -> None:
-        """Wait until no request was in flight for ``quiet_ms``, or ``cap_ms`` passed."""
+        """Wait until no request was in flight for ``quiet_ms``, or ``cap_ms`` passed.
+
+        A loaded page that can start nothing more (see :data:`_STATIC_PAGE`) with nothing in
+        flight is quiet at once: its ``load`` event already waited for its images, frames
+        and stylesheets, and no script, handler, refresh or lazy element is left to ask
+        for more.
+        """
         until = time.monotonic() + cap_ms / 1000
+        with contextlib.suppress(PlaywrightError):
+            if not self._open and self._page.evaluate(_STATIC_PAGE) and not self._open:
+                return
         while time.monotonic() < until:
             if not self._open and time.monotonic() - self._last >= quiet_ms / 1000:
                 return
