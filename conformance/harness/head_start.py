@@ -26,13 +26,21 @@ Starter = Callable[[TargetSession, MetadataHost], Any]
 S = TypeVar("S", bound=Starter)
 
 _STARTERS: dict[str, Starter] = {}
+_LEFT_RUNNING: set[str] = set()
 
 
-def head_start(requirement: str) -> Callable[[S], S]:
-    """Register ``starter`` as the first part of the check of ``requirement``."""
+def head_start(requirement: str, *, left_running: bool = False) -> Callable[[S], S]:
+    """Register ``starter`` as the first part of the check of ``requirement``.
+
+    A first part ``left_running`` leaves exchanges open when it returns (requests in worker
+    threads that the check collects): its fetches are not waited for when it returns, so
+    the other checks run while they hang.
+    """
 
     def register(starter: S) -> S:
         _STARTERS[requirement] = starter
+        if left_running:
+            _LEFT_RUNNING.add(requirement)
         return starter
 
     return register
@@ -76,7 +84,8 @@ class HeadStarts:
         for requirement in requirements:
             starter = _STARTERS.get(requirement)
             if starter is not None and requirement not in self._started:
-                self._started[requirement] = _run(starter, session, host)
+                settle = requirement not in _LEFT_RUNNING
+                self._started[requirement] = _run(starter, session, host, settle=settle)
 
     def take(
         self, requirement: str, session: TargetSession, host: MetadataHost
@@ -96,14 +105,17 @@ class HeadStarts:
         return started.value, started.fetches
 
 
-def _run(starter: Starter, session: TargetSession, host: MetadataHost) -> _Started:
+def _run(
+    starter: Starter, session: TargetSession, host: MetadataHost, *, settle: bool = True
+) -> _Started:
     mark, exchanges, attempts = host.mark(), len(session.exchanges), len(session.attempts)
     started = _Started()
     try:
         started.value = starter(session, host)
     except Exception as exc:  # kept for the check; an interrupt still stops the run
         started.error = exc
-    host.settle()
+    if settle:
+        host.settle()
     started.exchanges = session.exchanges[exchanges:]
     started.attempts = session.attempts[attempts:]
     started.fetches = host.fetches_since(mark)

@@ -8,8 +8,11 @@ import copy
 import ipaddress
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
 from conformance.harness import corpus, observers
 from conformance.harness.clients import ProbeClient, public_client
+from conformance.harness.head_start import head_start
 from conformance.harness.session import Attempt, TargetSession
 from conformance.harness.verify import Case, verify_never_fetched, verify_refused
 from conformance.network.aims import Aim, loopback_literals, special_names
@@ -386,35 +390,88 @@ PROBE_S = 5.0
 """How long the target may take to answer another request while a fetch hangs."""
 
 
-@pytest.mark.requirement("CIMD-FETCH-07")
-def test_fetch_has_timeouts(cimd_target: TargetSession, cimd_metadata_host: MetadataHost) -> None:
-    """Two client URLs whose host accepts the request and then never answers, or sends one
-    byte a second; both authorization requests are sent at once, and while they wait the
-    target's metadata is asked for. The metadata host cuts each answer off after the bound:
-    30 s, or less when the exchange timeout is shorter.
+@dataclass
+class _Hanging:
+    """CIMD-FETCH-07's first part: two authorization requests waiting on hanging fetches."""
 
-    Expects: both requests are refused before the bound, the target hanging up first, and
-    the metadata is served meanwhile.
+    urls: list[str]
+    bound: float
+    started: float
+    served: str  # "" when the metadata was served while the fetches hung
+    pool: ThreadPoolExecutor
+    pending: list[Future[tuple[Attempt, float]]]
+    quiet: TargetSession  # the workers' session: their own exchange and attempt logs
+
+    def collect(self, target: TargetSession) -> list[tuple[Attempt, float]]:
+        """Wait for both requests' answers; their exchanges and attempts join ``target``'s."""
+        try:
+            results = [future.result() for future in self.pending]
+        finally:
+            self.pool.shutdown(wait=True)
+            target.exchanges.extend(self.quiet.exchanges)
+            target.attempts.extend(self.quiet.attempts)
+            target.waits.extend(self.quiet.waits)
+        return results
+
+
+@head_start("CIMD-FETCH-07", left_running=True)
+def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:
+    """CIMD-FETCH-07 up to its wait: both requests sent, the metadata asked for meanwhile.
+
+    A target that served the metadata while its fetches hung serves requests concurrently,
+    and the requests are left waiting while its other checks run; one that did not is waited
+    for here, so that its other checks never run beside a fetch it blocks on.
     """
-    host = cimd_metadata_host
-    bound = _fetch_bound(cimd_target)
+    bound = _fetch_bound(target)
     urls = []
     for name in HANGING:
         client_id = host.new_client_url()
         _, hosting = corpus.hosting(name, client_id=client_id, metadata_host=host.base_url)
         host.serve(client_id, _capped(hosting, bound, ENDLESS_CAP_BYTES))
         urls.append(client_id)
-    # Plain HTTP only in the worker threads: the browser belongs to the main thread.
-    quiet = copy.copy(cimd_target)
+    # Plain HTTP only in the worker threads: the browser belongs to the main thread. The
+    # workers log into lists of their own, which the check takes when it collects them.
+    quiet = copy.copy(target)
     quiet.browser = None
+    quiet.exchanges, quiet.attempts, quiet.waits = [], [], []
     redirect_uri = host.base_url + CALLBACK_PATH
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        pending = [pool.submit(_timed_attempt, quiet, url, redirect_uri) for url in urls]
-        served = _served_meanwhile(cimd_target, host, urls)
-        results = [future.result() for future in pending]
+    pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="cimd-fetch-07")
+    pending = [pool.submit(_timed_attempt, quiet, url, redirect_uri) for url in urls]
+    hanging = _Hanging(urls, bound, started, "", pool, pending, quiet)
+    try:
+        hanging.served = _served_meanwhile(target, host, urls)
+    except BaseException:
+        futures.wait(pending)
+        pool.shutdown()
+        raise
+    if hanging.served:
+        futures.wait(pending)
+    return hanging
+
+
+@pytest.mark.requirement("CIMD-FETCH-07")
+def test_fetch_has_timeouts(
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_head_start: Callable[[str], Any],
+) -> None:
+    """Two client URLs whose host accepts the request and then never answers, or sends one
+    byte a second; both authorization requests are sent at once, and while they wait the
+    target's metadata is asked for. The metadata host cuts each answer off after the bound:
+    30 s, or less when the exchange timeout is shorter. The requests are sent when the
+    target's checks begin; its other checks run while the fetches hang, once the metadata
+    was served meanwhile.
+
+    Expects: both requests are refused before the bound, the target hanging up first, and
+    the metadata is served meanwhile.
+    """
+    host = cimd_metadata_host
+    hanging: _Hanging = cimd_head_start("CIMD-FETCH-07")
+    bound = hanging.bound
+    results = hanging.collect(cimd_target)
     problems = []
-    for name, url, (attempt, took) in zip(HANGING, urls, results, strict=True):
+    for name, url, (attempt, took) in zip(HANGING, hanging.urls, results, strict=True):
         fetches = host.fetches(url)
         outcome = cimd_target.reread(attempt)  # a page built by script, an upstream login
         if outcome.accepted:
@@ -426,13 +483,14 @@ def test_fetch_has_timeouts(cimd_target: TargetSession, cimd_metadata_host: Meta
             )
         elif any(f.capped for f in fetches) or took >= bound:
             problems.append(f"{name}: answered after {took:.1f} s, when the metadata host hung up")
-    if served:
-        problems.append(served)
+    if hanging.served:
+        problems.append(hanging.served)
     if problems:
+        waited = max((took for _, took in results), default=0.0)
         raise NonConformance(
             expected=f"a fetch that never completes is given up on within {bound:.0f} s, and "
             "other requests are served meanwhile",
-            observed="; ".join(problems) + f" (waited {time.monotonic() - started:.1f} s)",
+            observed="; ".join(problems) + f" (waited {waited:.1f} s)",
         )
     cimd_target.require_control()
 
