@@ -12,9 +12,13 @@ from conformance.run.browser_flow import _Traffic
 class FakePage:
     """A page's event registry; its waits sleep, and run what was scheduled by then."""
 
-    def __init__(self) -> None:
+    def __init__(self, static: bool = False) -> None:
         self.listeners: dict[str, list[Callable[[Any], None]]] = {}
         self.scheduled: list[tuple[float, str, object]] = []
+        self.static = static  # what the page says of itself: nothing more to start
+
+    def evaluate(self, script: str) -> bool:
+        return self.static
 
     def on(self, event: str, listener: Callable[[Any], None]) -> None:
         self.listeners.setdefault(event, []).append(listener)
@@ -65,3 +69,22 @@ def test_a_failed_request_ends_too() -> None:
         started = time.monotonic()
         traffic.quiet(100, 5_000)
         assert time.monotonic() - started < 1.0
+
+
+def test_a_static_page_with_nothing_in_flight_is_quiet_at_once() -> None:
+    page = FakePage(static=True)
+    with _Traffic(page) as traffic:
+        started = time.monotonic()
+        traffic.quiet(1_000, 5_000)
+        assert time.monotonic() - started < 0.5  # not the 1 s quiet time
+
+
+def test_a_static_page_still_waits_for_what_is_in_flight() -> None:
+    page = FakePage(static=True)
+    with _Traffic(page) as traffic:
+        image = object()
+        page.emit("request", image)
+        page.scheduled.append((time.monotonic() + 0.3, "requestfinished", image))
+        started = time.monotonic()
+        traffic.quiet(100, 5_000)
+        assert 0.3 <= time.monotonic() - started < 2.0
