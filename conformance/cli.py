@@ -194,6 +194,14 @@ def parser() -> argparse.ArgumentParser:
         "(the clean issuer on every row); fast, but blind to a fault breaking other rows",
     )
     demo.add_argument(
+        "--matrix-fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help="with --matrix: score only this fault's issuer besides the clean one "
+        "(repeatable; default: every fault's)",
+    )
+    demo.add_argument(
         "--variant",
         action="append",
         default=[],

@@ -95,7 +95,11 @@ def _command(args: argparse.Namespace, usage_error: UsageError) -> int:
             return _run(args, usage_error)
         _resolve(args, None)
         production = ("--production",) if lab.inside() else ()
-        unknown = _unknown_variants(args.variant) or pacing_problem(args.pacing)
+        unknown = (
+            _unknown_variants(args.variant)
+            or _unscorable_faults(args.matrix_fault, args.matrix)
+            or pacing_problem(args.pacing)
+        )
         if unknown:
             return could_not_test(args, [], unknown)
         if "rate-limited" in args.variant and not args.pacing:
@@ -118,9 +122,10 @@ def _command(args: argparse.Namespace, usage_error: UsageError) -> int:
             if mcp is not None:
                 mcp.issuer = target.issuer
                 mcp_journey.declare(args, mcp.url, ours=True)
-            issuers = list(target.issuers.values()) if args.matrix else [target.issuer]
+            scored = _scored_issuers(target.issuers, args.matrix_fault)
+            issuers = list(scored.values()) if args.matrix else [target.issuer]
             if args.matrix and args.targeted:
-                args.judge_only = targeted(target.issuers)
+                args.judge_only = targeted(scored)
             if not any(p.startswith("resource=") for p in args.param):
                 # as an MCP client would: every request names the MCP server (RFC 8707)
                 args.param = [*args.param, f"resource={target.ready['resource']}"]
@@ -131,6 +136,16 @@ def _command(args: argparse.Namespace, usage_error: UsageError) -> int:
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2
+
+
+def _scored_issuers(issuers: dict[str, str], chosen: Sequence[str]) -> dict[str, str]:
+    """The matrix's issuers to score, by fault name: the clean one, and ``chosen``'s.
+
+    Every fault's issuer when none is chosen.
+    """
+    if not chosen:
+        return issuers
+    return {name: issuer for name, issuer in issuers.items() if not name or name in chosen}
 
 
 def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
@@ -151,6 +166,21 @@ def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
         return sorted({*fault.breaks_in("loopback", own), *fault.breaks_in("lab", own)})
 
     return {issuer: rows(name) for name, issuer in issuers.items() if name}
+
+
+def _unscorable_faults(names: Sequence[str], matrix: bool) -> str | None:
+    """A one-line message when ``--matrix-fault`` names an unknown fault or lacks --matrix."""
+    from mock_servers.reference_as.faults import fault_names
+
+    unknown = sorted(set(names) - set(fault_names()))
+    if unknown:
+        return (
+            f"unknown fault(s) in --matrix-fault: {', '.join(unknown)} (see reference-as "
+            "--list-faults). Fix --matrix-fault."
+        )
+    if names and not matrix:
+        return "--matrix-fault chooses among the matrix's issuers: add --matrix"
+    return None
 
 
 def _unknown_variants(names: Sequence[str]) -> str | None:

@@ -9,14 +9,19 @@ check with its fault needs no edit here.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conformance import scenarios
 from conformance.catalog import derived, requirements
 from conformance.catalog.coverage import reported_by_this_version
 from conformance.report.model import Report
@@ -31,8 +36,43 @@ CLI = [sys.executable, "-m", "conformance.cli"]
 LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
     rid for f in FAULTS for rid in f.breaks_in("loopback")
 }
+FULL = pytest.mark.full_matrix
 # an observation (an Informational row, or a derived "per row" row) records and never scores
 GREEN = ("pass", "informational")
+
+
+def _network_rows() -> frozenset[str]:
+    """The rows whose checks ask for the network (``cimd_ssrf``, ``cimd_network``): the
+    checks that see lab mode's DNS, addresses and canaries; the others do the same in both."""
+    rows = set()
+    for info in pkgutil.iter_modules(scenarios.__path__):
+        module = importlib.import_module(f"{scenarios.__name__}.{info.name}")
+        for name, check in vars(module).items():
+            if not name.startswith("test_") or not callable(check):
+                continue
+            if set(inspect.signature(check).parameters) & {"cimd_ssrf", "cimd_network"}:
+                marks = getattr(check, "pytestmark", [])
+                rows.update(m.args[0] for m in marks if m.name == "requirement")
+    return frozenset(rows)
+
+
+# The default lab matrix scores the faults lab mode can tell apart from loopback mode: those
+# whose declared rows differ between the modes, and those breaking a row whose check asks for
+# the network. Every other fault's check does the same in both modes, and is proven in
+# loopback mode; the full lab matrix (`-m full_matrix`) scores every fault in the lab too.
+LAB_FAULTS = tuple(
+    f
+    for f in FAULTS
+    if set(f.breaks_in("lab")) != set(f.breaks_in("loopback"))
+    or {*f.breaks_in("lab"), *f.breaks_in("loopback")} & _network_rows()
+)
+MODES = {"loopback": FAULTS, "lab": LAB_FAULTS, "loopback-full": FAULTS, "lab-full": FAULTS}
+
+
+def _mode_param(mode: str, *more: object, name: str = "") -> Any:
+    """A ``pytest.param`` of the matrix ``mode`` (a full one marked ``full_matrix``)."""
+    marks = [FULL] if mode.endswith("-full") else []
+    return pytest.param(mode, *more, marks=marks, id=f"{mode}-{name}" if name else mode)
 
 
 def _exit_code(fault: Fault, mode: str) -> int:
@@ -76,18 +116,7 @@ def _reports(out: Path) -> dict[str, Report]:
     return reports
 
 
-FULL = pytest.mark.full_matrix
-
-
-@pytest.fixture(
-    scope="session",
-    params=[
-        "loopback",
-        "lab",
-        pytest.param("loopback-full", marks=FULL),
-        pytest.param("lab-full", marks=FULL),
-    ],
-)
+@pytest.fixture(scope="session", params=[_mode_param(mode) for mode in MODES])
 def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, state_dir: Path
 ) -> tuple[str, dict[str, Report]]:
@@ -103,7 +132,10 @@ def matrix(
         pytest.skip("lab mode needs root (a network namespace); CI runs as root")
     out = tmp_path_factory.mktemp(f"matrix-{request.param}")
     extra = ["--lab"] if mode == "lab" else []
-    return mode, _matrix(out, state_dir, *extra, *([] if full else ["--targeted"]))
+    if not full:
+        extra.append("--targeted")
+        extra += [arg for f in MODES[request.param] for arg in ("--matrix-fault", f.name)]
+    return mode, _matrix(out, state_dir, *extra)
 
 
 def test_reference_as_is_all_green(matrix: tuple[str, dict[str, Report]]) -> None:
@@ -153,8 +185,12 @@ def test_loopback_spellings_are_reported_not_scored(
     assert any("127.0.0.2" in p["planted"] for p in planted if p not in excepted)
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
-def test_suite_catches_fault(fault, matrix: tuple[str, dict[str, Report]]) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("matrix", "fault"),
+    [_mode_param(mode, f, name=f.name) for mode, faults in MODES.items() for f in faults],
+    indirect=["matrix"],
+)
+def test_suite_catches_fault(fault: Fault, matrix: tuple[str, dict[str, Report]]) -> None:
     mode, reports = matrix
     report = reports[fault.name]
     harness_errors = [

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
@@ -408,6 +409,7 @@ class _Hanging:
             results = [future.result() for future in self.pending]
         finally:
             self.pool.shutdown(wait=True)
+            self.quiet.client.close()
             target.exchanges.extend(self.quiet.exchanges)
             target.attempts.extend(self.quiet.attempts)
             target.waits.extend(self.quiet.waits)
@@ -430,10 +432,13 @@ def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:
         host.serve(client_id, _capped(hosting, bound, ENDLESS_CAP_BYTES))
         urls.append(client_id)
     # Plain HTTP only in the worker threads: the browser belongs to the main thread. The
-    # workers log into lists of their own, which the check takes when it collects them.
+    # workers log into lists of their own, which the check takes when it collects them, and
+    # send the session's cookies from a jar of their own: what the target sets when it
+    # answers them must not change the cookies of the checks running meanwhile.
     quiet = copy.copy(target)
     quiet.browser = None
     quiet.exchanges, quiet.attempts, quiet.waits = [], [], []
+    quiet.client = deadline.client(target.tls, cookies=httpx.Cookies(target.client.cookies))
     redirect_uri = host.base_url + CALLBACK_PATH
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="cimd-fetch-07")
@@ -444,6 +449,7 @@ def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:
     except BaseException:
         futures.wait(pending)
         pool.shutdown()
+        quiet.client.close()
         raise
     if hanging.served:
         futures.wait(pending)
