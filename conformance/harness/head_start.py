@@ -14,6 +14,7 @@ to be running when the first part ran.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -103,6 +104,15 @@ class HeadStarts:
         if started.error is not None:
             raise started.error
         return started.value, started.fetches
+
+    def close(self) -> None:
+        """End what first parts left running that no check took (an early stop)."""
+        for started in self._started.values():
+            close = getattr(started.value, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+        self._started.clear()
 
 
 def _run(

@@ -86,6 +86,7 @@ class SuiteRun:
     def stop(self) -> None:
         """Close the targets' sessions (the pieces are stopped by whoever started them)."""
         for run in self.targets.values():
+            run.head_starts.close()
             if run.session is not None:
                 run.session.client.close()
 

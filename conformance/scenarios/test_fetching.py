@@ -415,6 +415,11 @@ class _Hanging:
             target.waits.extend(self.quiet.waits)
         return results
 
+    def close(self) -> None:
+        """Abandon the requests (the run stopped before the check): their client closes."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.quiet.client.close()
+
 
 @head_start("CIMD-FETCH-07", left_running=True)
 def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:

@@ -110,3 +110,27 @@ def test_waiting_checks_go_last_among_their_targets_checks(starters: dict[str, A
         "b:X-01",
         "b:W-01",
     ]
+
+
+def test_a_first_part_left_running_is_not_settled_and_is_closed_when_untaken(
+    starters: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first part left running (requests in flight) is neither waited for when it returns
+    nor left behind: an early stop closes what no check took."""
+    monkeypatch.setattr(head_start, "_LEFT_RUNNING", set())
+    closed: list[str] = []
+
+    class Running:
+        def close(self) -> None:
+            closed.append("closed")
+
+    class Host(_Host):
+        def settle(self) -> bool:
+            raise AssertionError("a first part left running is not waited for")
+
+    head_start.head_start("X-01", left_running=True)(lambda session, host: Running())
+    heads = head_start.HeadStarts()
+    heads.begin(_session(), Host(), ["X-01"])  # type: ignore[arg-type]
+    heads.close()
+    heads.close()
+    assert closed == ["closed"]
