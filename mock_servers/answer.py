@@ -139,6 +139,12 @@ class Answer:
                 await self._write_raw()
             else:
                 await self._send_asgi()
+        except asyncio.CancelledError:
+            # the server is stopping during the answer (a fetch left hanging when a run
+            # ends early): its connection ends now, never by garbage collection, where its
+            # unclosed transport would warn
+            self._cut()
+            raise
         finally:
             self.fetch.ended = time.monotonic()
             watcher.cancel()
