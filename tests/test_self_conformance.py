@@ -60,11 +60,12 @@ def _network_rows() -> frozenset[str]:
 # whose declared rows differ between the modes, and those breaking a row whose check asks for
 # the network. Every other fault's check does the same in both modes, and is proven in
 # loopback mode; the full lab matrix (`-m full_matrix`) scores every fault in the lab too.
+NETWORK_ROWS = _network_rows()
 LAB_FAULTS = tuple(
     f
     for f in FAULTS
     if set(f.breaks_in("lab")) != set(f.breaks_in("loopback"))
-    or {*f.breaks_in("lab"), *f.breaks_in("loopback")} & _network_rows()
+    or {*f.breaks_in("lab"), *f.breaks_in("loopback")} & NETWORK_ROWS
 )
 MODES = {"loopback": FAULTS, "lab": LAB_FAULTS, "loopback-full": FAULTS, "lab-full": FAULTS}
 

@@ -397,7 +397,6 @@ class _Hanging:
 
     urls: list[str]
     bound: float
-    started: float
     served: str  # "" when the metadata was served while the fetches hung
     pool: ThreadPoolExecutor
     pending: list[Future[tuple[Attempt, float]]]
@@ -445,16 +444,14 @@ def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:
     quiet.exchanges, quiet.attempts, quiet.waits = [], [], []
     quiet.client = deadline.client(target.tls, cookies=httpx.Cookies(target.client.cookies))
     redirect_uri = host.base_url + CALLBACK_PATH
-    started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="cimd-fetch-07")
     pending = [pool.submit(_timed_attempt, quiet, url, redirect_uri) for url in urls]
-    hanging = _Hanging(urls, bound, started, "", pool, pending, quiet)
+    hanging = _Hanging(urls, bound, "", pool, pending, quiet)
     try:
         hanging.served = _served_meanwhile(target, host, urls)
     except BaseException:
         futures.wait(pending)
-        pool.shutdown()
-        quiet.client.close()
+        hanging.close()
         raise
     if hanging.served:
         futures.wait(pending)
