@@ -211,6 +211,17 @@ def test_every_checked_requirement_has_a_fault(matrix: tuple[str, dict[str, Repo
     assert broken - checked == set()
 
 
+def test_the_browser_logs_in_once_per_matrix(matrix: tuple[str, dict[str, Report]]) -> None:
+    """The matrix's issuers share one sign-in: only the first target logs in."""
+    _logged_in_once(matrix[1])
+
+
+def _logged_in_once(reports: dict[str, Report]) -> None:
+    logins = {name: report.preflight["login"] for name, report in reports.items()}
+    assert logins.pop("").startswith("logged in with the login recipe")
+    assert logins and all(line.startswith("already signed in") for line in logins.values())
+
+
 def test_redirect_faults_differ_in_what_the_canaries_saw(
     matrix: tuple[str, dict[str, Report]],
 ) -> None:
@@ -472,6 +483,14 @@ def test_suite_catches_fault_under_variants(  # type: ignore[no-untyped-def]
     assert harness_errors == []
     assert report.violated_requirements() == derived.expand(fault.breaks_in("loopback"))
     assert report.exit_code() == _exit_code(fault, "loopback")
+
+
+@pytest.mark.variant_matrix
+def test_the_browser_logs_in_once_per_variant_matrix(
+    variant_matrix: tuple[str, dict[str, Report]],
+) -> None:
+    """Under upstream logins, script pages and __Host- cookies too."""
+    _logged_in_once(variant_matrix[1])
 
 
 @pytest.mark.variant_matrix

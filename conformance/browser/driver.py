@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import Browser as PlaywrightBrowser
@@ -790,6 +790,11 @@ def cookies(context: BrowserContext) -> list[dict[str, Any]]:
     found = [dict(c) for c in context.cookies()]
     SECRETS.add(*(c.get("value") for c in found))
     return found
+
+
+def add_cookies(context: BrowserContext, found: list[dict[str, Any]]) -> None:
+    """Give ``context`` cookies another context had (as :func:`cookies` returned them)."""
+    context.add_cookies(cast(Any, found))  # Playwright's own shape, typed as a TypedDict
 
 
 # Replaces the given values in every text node of the page (before a screenshot).

@@ -173,19 +173,41 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
         }
     )
     context = suite.browser.new_context()
+    # a target on an origin where the recipe logged in before starts with that login's
+    # cookies: a server whose issuers share one sign-in (single sign-on) shows consent at
+    # once, and any other shows its login page, where the recipe logs in as usual
+    origin = _origin(session.target.authorization_endpoint)
+    earlier = suite.sign_ins.get(origin)
+    if earlier:
+        browser_mod.add_cookies(context, earlier)
     shot = suite.screenshot_path(run.label, "login-consent")
     seen: list[str] = []
     with within(suite.clock, context):
         page = session.pacer.call(
             "the browser's authorization request",
-            lambda: browser_mod.login(context, url, suite.recipe, shot, seen=seen),
+            lambda: browser_mod.login(
+                context, url, suite.recipe, shot, logged_in=bool(earlier), seen=seen
+            ),
         )
         with browser_mod.flow_page(context, page):
-            if seen and seen[0].startswith("consent appeared without a login"):
+            if earlier and seen and seen[0].startswith("consent appeared without a login"):
+                seen[0] = (
+                    "already signed in: the login of an earlier target on this origin was "
+                    "accepted (single sign-on); consent page reached"
+                )
+            elif seen and seen[0].startswith("consent appeared without a login"):
                 # consent before login: approving leads to the login, which the session
                 # needs; the browser logs in when asked (see approve_in_browser)
                 browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
                 seen[0] += "; approved it, and logged in when the target asked"
-    session.add_cookies(browser_mod.cookies(context))
+    signed_in = browser_mod.cookies(context)
+    session.add_cookies(signed_in)
+    if seen[0].startswith("logged in"):  # its login page came first: a sign-in to share
+        suite.sign_ins[origin] = signed_in
     run.preflight["login"] = seen[0]
     return context
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from conformance.browser import driver as browser_mod
 from conformance.browser.recipe import LoginRecipe
@@ -76,6 +77,9 @@ class SuiteRun:
         self.recipe = LoginRecipe.from_options(config.username, config.password, dict(config.login))
         self.paths = ReportPaths.of(config.report_dir, config.issuers)
         self.targets: dict[str, TargetRun] = {}
+        # the cookies of each login by the recipe, by the authorization endpoint's origin:
+        # a later target there starts with them (see preflight.login)
+        self.sign_ins: dict[str, list[dict[str, Any]]] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.clock = deadline.Clock(config.limits, run=True)
 

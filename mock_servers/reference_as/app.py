@@ -1,7 +1,9 @@
 """The reference AS as one Starlette app serving any number of issuers side by side.
 
 The fault matrix must stay cheap (DESIGN.md): one process serves a clean root issuer and one
-issuer per fault under ``/faults/<name>``, each with its own state, cache and session cookie.
+issuer per fault under ``/faults/<name>``, each with its own state and cache. Their sign-in
+is shared (single sign-on, as on a multi-tenant server with one login): one login in the
+browser serves every issuer, and the suite logs in once per origin.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from .authorize import authorize, consent, resume
 from .config import IssuerConfig
+from .grants import Sessions
 from .issuer import Issuer
 from .login import home, login, login_page
 from .logos import logo
@@ -27,8 +30,11 @@ from .upstream import callback
 Handler = Callable[[Issuer, Request], Awaitable[Response]]
 
 
-def create_app(configs: Sequence[IssuerConfig]) -> Starlette:
+def create_app(configs: Sequence[IssuerConfig], *, single_sign_on: bool = False) -> Starlette:
     """Build the ASGI app serving every issuer in ``configs``.
+
+    With ``single_sign_on`` one sign-in serves every issuer (one session store and cookie),
+    as on a multi-tenant server with one login; else each issuer signs in on its own.
 
     Raises:
         ValueError: no issuers, or two issuers share a path prefix.
@@ -39,8 +45,9 @@ def create_app(configs: Sequence[IssuerConfig]) -> Starlette:
     if len(set(prefixes)) != len(prefixes):
         raise ValueError("every issuer needs its own path_prefix")
     routes: list[BaseRoute] = []
+    shared = Sessions() if single_sign_on else None
     for config in configs:
-        routes.extend(issuer_routes(Issuer(config)))
+        routes.extend(issuer_routes(Issuer(config, shared)))
     return Starlette(routes=routes)
 
 

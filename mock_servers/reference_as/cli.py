@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         help="switch a fault on for the root issuer (repeatable)",
     )
     parser.add_argument(
-        "--matrix", action="store_true", help="also serve one issuer per fault at /faults/<name>"
+        "--matrix",
+        action="store_true",
+        help="also serve one issuer per fault at /faults/<name>; one sign-in serves them all",
     )
     parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
     parser.add_argument(
@@ -167,7 +169,7 @@ def serve(args: argparse.Namespace, root_faults: FaultSet) -> None:
             provider = Server(app, host=args.host, port=0, certfile=leaf)
         args.upstream_origin = provider.base_url if provider else ""
         configs = _configs(args, server.base_url, root_faults, args.trust_ca or ca.cert_path)
-        late.app = create_app(configs)
+        late.app = create_app(configs, single_sign_on=args.matrix)
         if args.echo_secrets is not None:
             late.app = EchoSecrets(late.app, args.echo_secrets)
         stop = threading.Event()

@@ -70,11 +70,36 @@ class Tokens:
     refresh_token: str
 
 
-class IssuerState:
-    """The mutable state of one issuer."""
+class Sessions:
+    """Signed-in and anonymous sessions by id: one issuer's own, or a server's shared store."""
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+
+    def start(self, user: str) -> tuple[str, Session]:
+        """A new session (a fresh id at every login, against session fixation)."""
+        session_id = secrets.token_urlsafe(32)
+        session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
+        _purge(self._sessions)
+        self._sessions[session_id] = session
+        return session_id, session
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id, if any."""
+        session = self._sessions.get(session_id or "")
+        return session if session and session.expires_at > time.monotonic() else None
+
+
+class IssuerState:
+    """The mutable state of one issuer.
+
+    Args:
+        sessions: where its sign-ins live: shared by a server's issuers under single
+            sign-on, else (``None``) its own.
+    """
+
+    def __init__(self, sessions: Sessions | None = None) -> None:
+        self.sessions = sessions if sessions is not None else Sessions()
         self._pending: dict[str, tuple[str, AuthorizationRequest, float]] = {}
         self._codes: dict[str, Grant] = {}
         self._redeemed: dict[str, str] = {}  # code -> the refresh token it produced
@@ -95,16 +120,11 @@ class IssuerState:
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
-        session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
-        _purge(self._sessions)
-        self._sessions[session_id] = session
-        return session_id, session
+        return self.sessions.start(user)
 
     def session(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""
-        session = self._sessions.get(session_id or "")
-        return session if session and session.expires_at > time.monotonic() else None
+        return self.sessions.get(session_id)
 
     def add_pending(self, session_id: str, request: AuthorizationRequest) -> str:
         """Keep a request awaiting the user's decision; returns its id for the consent form."""

@@ -12,7 +12,7 @@ from .client_auth import ASSERTION_ALGORITHMS, Verifier
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .faults import F, Fault
-from .grants import IssuerState, Session
+from .grants import IssuerState, Session, Sessions
 from .logos import LazyLogos
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
@@ -26,21 +26,26 @@ class Issuer:
 
     Args:
         config: the issuer's configuration.
+        shared_sessions: a server's one sign-in for all its issuers (single sign-on, as a
+            multi-tenant server with one login has); ``None`` for a sign-in of its own.
     """
 
-    def __init__(self, config: IssuerConfig) -> None:
+    def __init__(self, config: IssuerConfig, shared_sessions: Sessions | None = None) -> None:
         self.config = config
-        self.state = IssuerState()
+        self.state = IssuerState(shared_sessions)
         self.clients = ClientResolver(config)
         self.lazy_logos = LazyLogos()  # the logo-fetched-lazily fault's /logo links
         self.signer = AccessTokenSigner()
         # Cookies use Path=/ so one browser holds a session per issuer: the name tells them
-        # apart (prefix characters are all valid in a cookie name).
-        self.cookie_name = "cimd_ref_as" + config.path_prefix.replace("/", ".")
-        if config.is_variant("host-cookies"):
-            # __Host-: Secure, Path=/ and no Domain, or the browser refuses it (RFC 6265bis
-            # §4.1.3.2), even on the plain-http loopback issuer this variant serves.
-            self.cookie_name = "__Host-" + self.cookie_name
+        # apart (prefix characters are all valid in a cookie name). Under single sign-on the
+        # signed-in session's cookie is the server's one name.
+        # __Host- (host-cookies): Secure, Path=/ and no Domain, or the browser refuses it
+        # (RFC 6265bis §4.1.3.2), even on the plain-http loopback issuer this variant serves.
+        host = "__Host-" if config.is_variant("host-cookies") else ""
+        self.cookie_name = host + "cimd_ref_as" + config.path_prefix.replace("/", ".")
+        self.session_cookie = self.cookie_name
+        if shared_sessions is not None:
+            self.session_cookie = host + "cimd_ref_as.sso"
 
     def has(self, fault: Fault) -> bool:
         """Whether ``fault`` (a constant of :class:`~.faults.F`) is on."""
@@ -65,7 +70,7 @@ class Issuer:
 
     def session(self, request: Request) -> tuple[str, Session] | None:
         """The session id and live signed-in session the request's cookie names, if any."""
-        return self._session(request, self.cookie_name, signed_in=True)
+        return self._session(request, self.session_cookie, signed_in=True)
 
     def anonymous_session(self, request: Request) -> tuple[str, Session] | None:
         """``consent-before-login``: the not-yet-signed-in session that holds a consent."""
@@ -100,9 +105,8 @@ class Issuer:
         ``suffix`` "" is the session, ".pre" the anonymous session, ".login" the upstream
         login's state.
         """
-        response.set_cookie(
-            self.cookie_name + suffix, value, path="/", secure=True, httponly=True, samesite="lax"
-        )
+        name = self.cookie_name + suffix if suffix else self.session_cookie
+        response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="lax")
 
     def client_verifier(self) -> Verifier:
         """How this issuer checks client authentication, at the token and PAR endpoints.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from .conftest import ASClient, DocumentHost, authz_params, pkce, query_of
+from mock_servers.reference_as import IssuerConfig, create_app
+
+from .conftest import AS_ORIGIN, ASClient, DocumentHost, authz_params, pkce, query_of
 
 CALLBACK = "https://app.test/cb"
 
@@ -222,3 +226,32 @@ async def test_missing_verifier_is_invalid_grant(client: ASClient, docs: Documen
         grant_type="authorization_code", code=code, client_id=url, redirect_uri=CALLBACK
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("single_sign_on", [True, False])
+async def test_one_sign_in_serves_every_issuer_only_under_single_sign_on(
+    ca_path: Path, docs: DocumentHost, single_sign_on: bool
+) -> None:
+    """A matrix server's issuers share one sign-in; separate issuers each ask for their own."""
+    configs = [
+        IssuerConfig(issuer=AS_ORIGIN + prefix, path_prefix=prefix, trust_ca=ca_path)
+        for prefix in ("", "/faults/drops-state")
+    ]
+    app = create_app(configs, single_sign_on=single_sign_on)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=AS_ORIGIN
+    ) as http:
+        first, second = ASClient(http), ASClient(http, "/faults/drops-state")
+        await first.login()
+        url = docs.new_url()
+        docs.serve_document(url)
+        asked = await second.authorize(**authz_params(url, CALLBACK, pkce()[1]))
+        if single_sign_on:
+            assert asked.status_code == 200 and 'name="decision"' in asked.text  # consent
+            assert set(http.cookies) == {"cimd_ref_as.sso"}
+        else:
+            assert (
+                asked.status_code == 302
+                and "/faults/drops-state/login" in asked.headers["location"]
+            )
+            assert set(http.cookies) == {"cimd_ref_as"}
