@@ -4,6 +4,10 @@ Each variant ``reference-as --list-variants`` lists (a real server's shape, brea
 requirement) gets its own reference AS, as ``demo --variant NAME`` starts it; one suite run
 (one browser) scores them all. A variant that makes a check fail, or that the suite cannot
 judge, is a bug in the suite (or in the variant), never in the requirements.
+
+The variants of the self-test's variant matrices (``tests/test_self_conformance.py``) are
+left to them: each matrix's clean issuer is judged on every row under its variants, and every
+fault under them too. This module scores the others.
 """
 
 from __future__ import annotations
@@ -17,17 +21,12 @@ import pytest
 
 from conformance.report.model import Report
 from conformance.target.reference import ReferenceTarget
-from mock_servers.reference_as import FAULTS, VARIANTS
+from mock_servers.reference_as import VARIANTS
+from tests.test_self_conformance import LAB_ONLY, VARIANT_SETS
 
 pytestmark = pytest.mark.slow
-# need the lab's DNS: not applicable on loopback (as in tests/test_self_conformance.py)
-LAB_ONLY = frozenset(rid for f in FAULTS for rid in f.breaks_in("lab")) - {
-    rid for f in FAULTS for rid in f.breaks_in("loopback")
-}
-# the rate-limited variant keeps a per-client interval (so it still answers 429 now and
-# then) with a budget one run meets in time, paced as in the self-test's variant matrix
-LIMITS = {"rate-limited": ("--rate-interval", "0.1", "--rate-budget", "1000")}
-PACING = ("--pacing", "max_wait_s=0.25")
+IN_MATRICES = {name for variants, _, _ in VARIANT_SETS.values() for name in variants}
+SCORED = [v.name for v in VARIANTS if v.name not in IN_MATRICES]
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +36,13 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     with contextlib.ExitStack() as stack:
         by_issuer: dict[str, str] = {}
         resource: list[str] = []  # every issuer issues tokens for the first one's resource
-        for variant in VARIANTS:
-            target = ReferenceTarget(
-                state_dir=state,
-                variants=(variant.name,),
-                extra_args=(*LIMITS.get(variant.name, ()), *resource),
-            )
-            by_issuer[stack.enter_context(target).issuer] = variant.name
+        for variant in SCORED:
+            target = ReferenceTarget(state_dir=state, variants=(variant,), extra_args=resource)
+            by_issuer[stack.enter_context(target).issuer] = variant
             resource = resource or ["--resource", str(target.ready["resource"])]
         issuers = [arg for issuer in by_issuer for arg in ("--issuer", issuer)]
         asks = ["--param", f"resource={resource[1]}"]  # as demo sends it
-        places = [*PACING, "--report-dir", str(out), "--state-dir", str(state)]
+        places = ["--report-dir", str(out), "--state-dir", str(state)]
         done = subprocess.run(
             [
                 sys.executable,
@@ -72,7 +67,11 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     return found
 
 
-@pytest.mark.parametrize("variant", [v.name for v in VARIANTS])
+def test_every_variant_is_scored_here_or_in_a_variant_matrix() -> None:
+    assert SCORED and set(SCORED) | IN_MATRICES == {v.name for v in VARIANTS}
+
+
+@pytest.mark.parametrize("variant", SCORED)
 def test_reference_as_is_all_green_under_the_variant(
     variant: str, reports: dict[str, Report]
 ) -> None:
