@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
+from conformance.harness.outcome import OutcomeKind
 from conformance.harness.session import Attempt, Pkce, TargetSession
 from conformance.run.browser_flow import BrowserFlow, within
 from conformance.run.state import Suite, TargetRun, label_for
@@ -180,6 +181,12 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
     earlier = suite.sign_ins.get(origin)
     if earlier:
         browser_mod.add_cookies(context, earlier)
+        if _signed_in_by(earlier, suite, run, session, context):
+            run.preflight["login"] = (
+                "already signed in: the login of an earlier target on this origin was "
+                "accepted (single sign-on); consent page reached"
+            )
+            return context
     shot = suite.screenshot_path(run.label, "login-consent")
     seen: list[str] = []
     with within(suite.clock, context):
@@ -190,12 +197,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
             ),
         )
         with browser_mod.flow_page(context, page):
-            if earlier and seen and seen[0].startswith("consent appeared without a login"):
-                seen[0] = (
-                    "already signed in: the login of an earlier target on this origin was "
-                    "accepted (single sign-on); consent page reached"
-                )
-            elif seen and seen[0].startswith("consent appeared without a login"):
+            if seen and seen[0].startswith("consent appeared without a login"):
                 # consent before login: approving leads to the login, which the session
                 # needs; the browser logs in when asked (see approve_in_browser)
                 browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
@@ -206,6 +208,23 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
         suite.sign_ins[origin] = signed_in
     run.preflight["login"] = seen[0]
     return context
+
+
+def _signed_in_by(
+    cookies: list[dict[str, Any]],
+    suite: Suite,
+    run: TargetRun,
+    session: TargetSession,
+    context: Any,
+) -> bool:
+    """Whether ``cookies`` (an earlier login's) sign this target in already.
+
+    They do when a valid client's request with them shows consent: read over plain HTTP, or
+    in the browser in ``context`` (which has them) where the page needs a browser.
+    """
+    session.add_cookies(cookies)
+    run.login_context = context
+    return control(suite, session).outcome.kind is OutcomeKind.CONSENT
 
 
 def _origin(url: str) -> str:
