@@ -400,15 +400,16 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
 # The rate-limited variant gets gentler limits than its defaults (a budget a whole matrix
 # run meets in time) but keeps a per-client interval, so it still answers 429 when a check
 # asks about one client twice in quick succession: the reports' pacing waits prove it. Its
-# Retry-After (1 s, the least whole second) is capped by the suite's pacing, as a user
-# would pace the suite for a short interval, so that the run is not mostly waiting.
+# Retry-After (1 s, the least whole second) is capped by the suite's pacing a little over the
+# interval, as a user would pace the suite for a short interval, so that the run is not
+# mostly waiting.
 GENTLE_RATE_LIMITS = ("--rate-interval", "0.1", "--rate-budget", "100000", "--rate-window", "60")
 VARIANT_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "script-pages+upstream-login": (("script-pages", "upstream-login"), (), ()),
     "rate-limited+host-cookies": (
         ("rate-limited", "host-cookies"),
         GENTLE_RATE_LIMITS,
-        ("--pacing", "max_wait_s=0.25"),
+        ("--pacing", "max_wait_s=0.15"),
     ),
 }
 
