@@ -78,16 +78,25 @@ def control(suite: Suite, session: TargetSession) -> Attempt:
 
 
 def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> None:
-    """Send a valid client once without a session, and explain a refusal before login.
+    """Send a valid client once before the login, and explain a refusal.
 
     A target that never fetched the document cannot be tested, and the preflight says
     why instead of blaming it. The metadata host's TLS listener counts TCP accepts and
     completed handshakes, which tells apart a target that never connected (its policy
     refuses the host, or it cannot reach it) from one that gave up during the handshake
     (it does not trust the test CA).
+
+    The request goes without a session, or with the cookies of an earlier login on the
+    target's origin (several issuers of one server): when it then shows consent, the
+    target is signed in already and :func:`login` runs no login.
     """
     host = suite.metadata_host
     client = public_client(host)
+    earlier = suite.sign_ins.get(_origin(session.target.authorization_endpoint))
+    if earlier:
+        session.add_cookies(earlier)
+        run.login_context = suite.browser.new_context()  # reads a page plain HTTP cannot
+        browser_mod.add_cookies(run.login_context, earlier)
     before = host.connections()
     attempt = session.attempt(client.client_id, client.redirect_uri)
     fetched = host.fetches(client.client_id)
@@ -99,6 +108,8 @@ def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> 
         "tls_established": established,
     }
     if attempt.outcome.accepted:
+        if earlier and attempt.outcome.kind is OutcomeKind.CONSENT:
+            run.preflight["login"] = SIGNED_IN
         return
     refused = f"the target refused a valid client ({attempt.outcome.describe()})"
     if not fetched and accepted > established:
@@ -157,8 +168,19 @@ def never_connected(suite: Suite, refused: str, session: TargetSession) -> str:
     )
 
 
+SIGNED_IN = (
+    "already signed in: the login of an earlier target on this origin was accepted "
+    "(single sign-on); consent page reached"
+)
+
+
 def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
-    """Log in once through the browser with a valid client; keep the cookies."""
+    """Log in once through the browser with a valid client; keep the cookies.
+
+    A target that :func:`check_reachability` found signed in by an earlier login needs none.
+    """
+    if run.preflight.get("login") == SIGNED_IN:
+        return run.login_context
     client = public_client(suite.metadata_host)
     client_id, redirect_uri = client.client_id, client.redirect_uri
     pkce = Pkce.new()
@@ -173,20 +195,12 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
             **dict(suite.config.extra_params),
         }
     )
-    context = suite.browser.new_context()
     # a target on an origin where the recipe logged in before starts with that login's
-    # cookies: a server whose issuers share one sign-in (single sign-on) shows consent at
-    # once, and any other shows its login page, where the recipe logs in as usual
+    # cookies (check_reachability gave them): a server whose issuers share one sign-in
+    # shows consent at once, any other its login page, where the recipe logs in as usual
     origin = _origin(session.target.authorization_endpoint)
     earlier = suite.sign_ins.get(origin)
-    if earlier:
-        browser_mod.add_cookies(context, earlier)
-        if _signed_in_by(earlier, suite, run, session, context):
-            run.preflight["login"] = (
-                "already signed in: the login of an earlier target on this origin was "
-                "accepted (single sign-on); consent page reached"
-            )
-            return context
+    context = run.login_context or suite.browser.new_context()
     shot = suite.screenshot_path(run.label, "login-consent")
     seen: list[str] = []
     with within(suite.clock, context):
@@ -208,23 +222,6 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
         suite.sign_ins[origin] = signed_in
     run.preflight["login"] = seen[0]
     return context
-
-
-def _signed_in_by(
-    cookies: list[dict[str, Any]],
-    suite: Suite,
-    run: TargetRun,
-    session: TargetSession,
-    context: Any,
-) -> bool:
-    """Whether ``cookies`` (an earlier login's) sign this target in already.
-
-    They do when a valid client's request with them shows consent: read over plain HTTP, or
-    in the browser in ``context`` (which has them) where the page needs a browser.
-    """
-    session.add_cookies(cookies)
-    run.login_context = context
-    return control(suite, session).outcome.kind is OutcomeKind.CONSENT
 
 
 def _origin(url: str) -> str:
