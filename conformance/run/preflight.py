@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
-from conformance.harness.outcome import OutcomeKind
+from conformance.harness.outcome import OutcomeKind, origin
 from conformance.harness.session import Attempt, Pkce, TargetSession
 from conformance.run.browser_flow import BrowserFlow, within
 from conformance.run.state import Suite, TargetRun, label_for
@@ -92,7 +92,7 @@ def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> 
     """
     host = suite.metadata_host
     client = public_client(host)
-    earlier = suite.sign_ins.get(_origin(session.target.authorization_endpoint))
+    earlier = suite.sign_ins.get(origin(session.target.authorization_endpoint))
     if earlier:
         session.add_cookies(earlier)
         run.login_context = suite.browser.new_context()  # reads a page plain HTTP cannot
@@ -198,8 +198,8 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
     # a target on an origin where the recipe logged in before starts with that login's
     # cookies (check_reachability gave them): a server whose issuers share one sign-in
     # shows consent at once, any other its login page, where the recipe logs in as usual
-    origin = _origin(session.target.authorization_endpoint)
-    earlier = suite.sign_ins.get(origin)
+    where = origin(session.target.authorization_endpoint)
+    earlier = suite.sign_ins.get(where)
     context = run.login_context or suite.browser.new_context()
     shot = suite.screenshot_path(run.label, "login-consent")
     seen: list[str] = []
@@ -219,11 +219,6 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
     signed_in = browser_mod.cookies(context)
     session.add_cookies(signed_in)
     if seen[0].startswith("logged in"):  # its login page came first: a sign-in to share
-        suite.sign_ins[origin] = signed_in
+        suite.sign_ins[where] = signed_in
     run.preflight["login"] = seen[0]
     return context
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()

@@ -99,7 +99,7 @@ class Suite(Protocol):
     metadata_host: MetadataHost
     recipe: LoginRecipe
     clock: deadline.Clock
-    sign_ins: dict[str, list[dict[str, Any]]]  # a login's cookies, by origin
+    sign_ins: dict[tuple[str, str, int | None], list[dict[str, Any]]]  # cookies by origin
 
     @property
     def browser(self) -> browser_mod.Browser:

@@ -79,7 +79,7 @@ class SuiteRun:
         self.targets: dict[str, TargetRun] = {}
         # the cookies of each login by the recipe, by the authorization endpoint's origin:
         # a later target there starts with them (see preflight.login)
-        self.sign_ins: dict[str, list[dict[str, Any]]] = {}
+        self.sign_ins: dict[tuple[str, str, int | None], list[dict[str, Any]]] = {}
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.clock = deadline.Clock(config.limits, run=True)
 
