@@ -124,7 +124,7 @@ class BrowserFlow:
     ) -> dict[str, str]:
         """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query."""
         recipe, logged_in = self._suite.recipe, context is self._run.login_context
-        with within(self._suite.clock, context):
+        with self._step(context):
             # the consent page classify() just read is approved where it is
             page = browser_mod.shown_consent(context, url) if shot is None else None
             if page is None:
@@ -141,7 +141,7 @@ class BrowserFlow:
         """What the rendered page for ``url`` is: consent, login, a redirect, or an error."""
         context = self._context()
         self._navigated()
-        with within(self._suite.clock, context):
+        with self._step(context):
             seen = browser_mod.view(context, url, redirect_uri, self._suite.recipe, self.SETTLE_S)
         if seen.kind == "redirect":
             outcome = classify_redirect(seen.redirect, redirect_uri, 302, url)
@@ -177,7 +177,7 @@ class BrowserFlow:
         """
         context, recipe = self._context(), self._suite.recipe
         with (
-            within(self._suite.clock, context),
+            self._step(context),
             _rendering(context, blocked) as tab,
             _Traffic(tab.page) as traffic,
         ):
@@ -224,7 +224,7 @@ class BrowserFlow:
         context, recipe = self._context(), self._suite.recipe
         shot = self._suite.screenshot_path(self._run.label, shot_name)
         with (
-            within(self._suite.clock, context),
+            self._step(context),
             _rendering(context, blocked) as tab,
             _Traffic(tab.page) as traffic,
         ):
@@ -288,7 +288,7 @@ class BrowserFlow:
             ),
         )
         shot = self._suite.screenshot_path(self._run.label, shot_name)
-        with within(self._suite.clock, context):
+        with self._step(context):
             page = browser_mod.open_page(context)
             try:
                 page.goto(framing, wait_until="load")
@@ -331,7 +331,7 @@ class BrowserFlow:
             HarnessError: the browser could not open the page.
         """
         context, recipe = self._context(), self._suite.recipe
-        with within(self._suite.clock, context), _rendering(context, ()) as tab:
+        with self._step(context), _rendering(context, ()) as tab:
             page = tab.page
             try:
                 self._navigated()
@@ -354,6 +354,32 @@ class BrowserFlow:
         if not shown:
             return None
         return Page((), (), text[:INSPECTED_TEXT], 0, tuple((t, a, v) for t, a, v in urls))
+
+    @contextlib.contextmanager
+    def _step(self, context: Any) -> Iterator[None]:
+        """Browser steps in ``context`` (see :func:`within`), in step with the HTTP session.
+
+        In the logged-in context the steps begin with the cookies the HTTP session changed
+        and end by handing back the ones the browser changed: a target that renews its
+        session cookie on approval must find the user signed in in both
+        (:mod:`conformance.run.cookie_sync`).
+
+        Raises:
+            HarnessError: the cookies could not be handed over.
+        """
+        session = self._run.session
+        shared = session is not None and context is self._run.login_context
+        with within(self._suite.clock, context):
+            if session is not None and shared:
+                with _handing_over("the HTTP session's cookies to the browser"):
+                    self._run.cookies.to_browser(
+                        session.client.cookies.jar, context, session.origin
+                    )
+            yield
+            if session is not None and shared:
+                with _handing_over("the browser's cookies to the HTTP session"):
+                    jar = session.client.cookies.jar
+                    self._run.cookies.from_browser(jar, context, session.origin)
 
     def _navigated(self, pages: int = 1) -> None:
         """Count page loads the suite asked of the browser.
@@ -417,6 +443,14 @@ _STATIC_PAGE = """() => {
   }
   return true;
 }"""
+
+
+@contextlib.contextmanager
+def _handing_over(what: str) -> Iterator[None]:
+    try:
+        yield
+    except PlaywrightError as exc:
+        raise HarnessError(f"could not hand {what}: {str(exc).splitlines()[0]}") from exc
 
 
 @dataclass

@@ -13,6 +13,7 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.head_start import HeadStarts
 from conformance.harness.session import TargetSession
 from conformance.report.paths import DEFAULT_ROOT, label_for
+from conformance.run.cookie_sync import CookieSync
 from conformance.target import deadline
 from conformance.target.discovery import Target
 from conformance.target.pacing import Pacing
@@ -71,6 +72,8 @@ class TargetRun:
     session: TargetSession | None = None
     preflight_error: str = ""
     login_context: Any = None
+    cookies: CookieSync = field(default_factory=CookieSync)
+    """What the browser's and the HTTP session's cookies agreed on at the last hand-over."""
     preflight: dict[str, Any] = field(default_factory=dict)
     gone: str = ""
     """Why the target no longer answers (every remaining check is a harness error)."""

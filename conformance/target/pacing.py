@@ -200,7 +200,7 @@ def send_secure_cookies_to_loopback(client: httpx.Client) -> None:
             for cookie in client.cookies.jar
             if cookie.secure
             and cookie.name not in present
-            and _jar_host(cookie.domain) == request.url.host
+            and jar_host(cookie.domain) == request.url.host
             and request.url.path.startswith(cookie.path or "/")
         ]
         if extra:
@@ -209,7 +209,7 @@ def send_secure_cookies_to_loopback(client: httpx.Client) -> None:
     client.event_hooks["request"] = [*client.event_hooks["request"], add]
 
 
-def _jar_host(domain: str) -> str:
+def jar_host(domain: str) -> str:
     """The host a cookie jar's domain stands for.
 
     The standard library's jar files a cookie from a host without a dot (``localhost``,

@@ -319,7 +319,10 @@ async def _decide(
         return _to_login(issuer, resume_path)
     if issuer.has(F.CONSENT_REMEMBERED_PER_SCOPE):
         issuer.state.remember_scope(session.user, auth.scope)
-    return _issue_code(issuer, auth, session.user)
+    response = _issue_code(issuer, auth, session.user)
+    if issuer.is_variant("renewed-sessions"):
+        issuer.set_cookie(response, "", issuer.state.renew_session(session_id))
+    return response
 
 
 async def resume(issuer: Issuer, request: Request) -> Response:

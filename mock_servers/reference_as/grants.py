@@ -84,6 +84,12 @@ class Sessions:
         self._sessions[session_id] = session
         return session_id, session
 
+    def renew(self, session_id: str) -> str:
+        """Move the session to a fresh id; the old id ends (``renewed-sessions``)."""
+        renewed = secrets.token_urlsafe(32)
+        self._sessions[renewed] = self._sessions.pop(session_id)
+        return renewed
+
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""
         session = self._sessions.get(session_id or "")
@@ -125,6 +131,15 @@ class IssuerState:
     def session(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""
         return self.sessions.get(session_id)
+
+    def renew_session(self, session_id: str) -> str:
+        """Move a session to a fresh id, with the consents it has pending; the new id."""
+        renewed = self.sessions.renew(session_id)
+        self._pending = {
+            key: (renewed if owner == session_id else owner, request, expires)
+            for key, (owner, request, expires) in self._pending.items()
+        }
+        return renewed
 
     def add_pending(self, session_id: str, request: AuthorizationRequest) -> str:
         """Keep a request awaiting the user's decision; returns its id for the consent form."""

@@ -48,6 +48,11 @@ VARIANTS: tuple[Variant, ...] = (
         "per-client minimum interval and per-origin budget for document fetches; over them "
         "HTTP 429 temporarily_unavailable with Retry-After",
     ),
+    Variant(
+        "renewed-sessions",
+        "every approved consent moves the signed-in session to a new cookie value and ends the "
+        "old one (against session fixation)",
+    ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
     Variant(

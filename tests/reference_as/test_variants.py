@@ -34,6 +34,7 @@ from .conftest import (
     USER,
     DocumentHost,
     authz_params,
+    hidden_fields,
     pkce,
     query_of,
 )
@@ -322,6 +323,33 @@ async def test_approve_link_approves_through_a_link(make_as: Make, docs: Documen
     done = await http.get(links["approve"])
     assert done.status_code == 302, done.text
     await redeem(http, done.headers["location"], url, verifier)
+
+
+async def test_renewed_sessions_move_the_session_at_every_approval(
+    make_as: Make, docs: DocumentHost
+) -> None:
+    http = make_as("renewed-sessions")
+    url, (verifier, challenge) = document(docs), pkce()
+    await http.post("/login", data={"username": USER, "password": PASSWORD, "next": ""})
+    old = http.cookies["cimd_ref_as"]
+    first = await http.get("/authorize", params=authz_params(url, CALLBACK, challenge))
+    second = await http.get("/authorize", params=authz_params(url, CALLBACK, pkce()[1]))
+    approved = await http.post(
+        "/consent", data={**hidden_fields(first.text), "decision": "approve"}
+    )
+    assert approved.status_code == 302, approved.text
+    renewed = http.cookies["cimd_ref_as"]
+    assert renewed != old
+    await redeem(http, approved.headers["location"], url, verifier)
+    # the old id has ended; the consent pending when it was renewed moved with the session
+    stale = await http.get(
+        "/authorize",
+        params=authz_params(url, CALLBACK, challenge),
+        headers={"cookie": f"cimd_ref_as={old}"},
+    )
+    assert stale.status_code == 302 and stale.headers["location"].startswith("/login?")
+    fields = {**hidden_fields(second.text), "decision": "approve"}
+    assert (await http.post("/consent", data=fields)).status_code == 302
 
 
 async def test_consent_links_work_only_under_the_variant(make_as: Make) -> None:
