@@ -162,21 +162,29 @@ def requirements_for(items: list[pytest.Item], issuer: str) -> list[str]:
 
 
 def waiting_last(items: list[pytest.Item]) -> list[pytest.Item]:
-    """``items`` with each target's head-started checks moved after its other checks.
+    """``items``, each target's checks with SSRF canaries first and head-started ones last.
 
+    A canary keeps listening for a while after its check (a late connection still fails
+    it), and the run's end waits for the last one: the target's other checks run meanwhile.
     Items of one target stay together (pytest groups them by the session-scoped target);
     within each run of one target's items the order is otherwise kept.
     """
     ordered: list[pytest.Item] = []
+    planted: list[pytest.Item] = []
     block: list[pytest.Item] = []
     waiting: list[pytest.Item] = []
     current: str | None = None
     for item in items:
         if issuer_of(item) != current:
-            ordered += block + waiting
-            block, waiting, current = [], [], issuer_of(item)
-        (waiting if _waits(item) else block).append(item)
-    return ordered + block + waiting
+            ordered += planted + block + waiting
+            planted, block, waiting, current = [], [], [], issuer_of(item)
+        if _waits(item):
+            waiting.append(item)
+        elif "cimd_ssrf" in getattr(item, "fixturenames", ()):
+            planted.append(item)
+        else:
+            block.append(item)
+    return ordered + planted + block + waiting
 
 
 def _waits(item: pytest.Item) -> bool:

@@ -83,12 +83,13 @@ def test_without_a_head_start_the_first_part_runs_in_its_turn(starters: dict[str
     assert (value, fetches) == ("now", [])
 
 
-def _item(issuer: str, requirement: str) -> Any:
+def _item(issuer: str, requirement: str, *fixtures: str) -> Any:
     mark = SimpleNamespace(args=(requirement,))
     return SimpleNamespace(
         callspec=SimpleNamespace(params={"cimd_issuer": issuer}),
         get_closest_marker=lambda name: mark if name == "requirement" else None,
         name=f"{issuer}:{requirement}",
+        fixturenames=["cimd_target", *fixtures],
     )
 
 
@@ -109,6 +110,31 @@ def test_waiting_checks_go_last_among_their_targets_checks(starters: dict[str, A
         "a:W-02",
         "b:X-01",
         "b:W-01",
+    ]
+
+
+def test_checks_with_canaries_go_first_among_their_targets_checks(
+    starters: dict[str, Any],
+) -> None:
+    """Their canaries' settle time passes while the target's other checks run."""
+    starters["W-01"] = lambda session, host: None
+    items = [
+        _item("a", "X-01"),
+        _item("a", "W-01"),
+        _item("a", "S-01", "cimd_ssrf"),
+        _item("a", "X-02"),
+        _item("a", "S-02", "cimd_ssrf"),
+        _item("b", "X-01"),
+        _item("b", "S-01", "cimd_ssrf"),
+    ]
+    assert [i.name for i in waiting_last(items)] == [
+        "a:S-01",
+        "a:S-02",
+        "a:X-01",
+        "a:X-02",
+        "a:W-01",
+        "b:S-01",
+        "b:X-01",
     ]
 
 
