@@ -18,10 +18,9 @@ def test_a_matrix_test_goes_with_its_matrix() -> None:
     # "drops-state" is a fault too: the longest name is the fault's
     named = f"{SELF}::test_suite_catches_fault[loopback-error-redirect-drops-state]"
     assert unit_of(named) == f"{SELF}[loopback]"
-    variant = (
-        f"{SELF}::test_suite_catches_fault_under_variants[rate-limited+host-cookies-drops-state]"
-    )
-    assert unit_of(variant) == f"{SELF}[rate-limited+host-cookies]"
+    shapes = "rate-limited+host-cookies+renewed-sessions"
+    variant = f"{SELF}::test_suite_catches_fault_under_variants[{shapes}-drops-state]"
+    assert unit_of(variant) == f"{SELF}[{shapes}]"
     full = f"{SELF}::test_suite_catches_fault[lab-full-follows-redirects]"
     assert unit_of(full) == f"{SELF}[lab-full]"
 

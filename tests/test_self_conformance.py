@@ -414,7 +414,9 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
 
 
 # The fault matrix again under real servers' shapes (loopback only, to keep CI time): every
-# fault must still fail exactly its declared set, and the clean issuer stay all green.
+# fault must still fail exactly its declared set, and the clean issuer stay all green. Under
+# renewed-sessions every approval, over HTTP or in the browser, leaves the other agent's
+# session cookie stale until the hand-over at the next browser step.
 # The rate-limited variant gets gentler limits than its defaults (a budget a whole matrix
 # run meets in time) but keeps a per-client interval, so it still answers 429 when a check
 # asks about one client twice in quick succession: the reports' pacing waits prove it. Its
@@ -424,8 +426,8 @@ def test_missing_metadata_is_a_harness_error(tmp_path: Path, state_dir: Path) ->
 GENTLE_RATE_LIMITS = ("--rate-interval", "0.1", "--rate-budget", "100000", "--rate-window", "60")
 VARIANT_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "script-pages+upstream-login": (("script-pages", "upstream-login"), (), ()),
-    "rate-limited+host-cookies": (
-        ("rate-limited", "host-cookies"),
+    "rate-limited+host-cookies+renewed-sessions": (
+        ("rate-limited", "host-cookies", "renewed-sessions"),
         GENTLE_RATE_LIMITS,
         ("--pacing", "max_wait_s=0.15"),
     ),

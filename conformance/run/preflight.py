@@ -13,6 +13,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
+
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
@@ -92,7 +94,7 @@ def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> 
     """
     host = suite.metadata_host
     client = public_client(host)
-    earlier = suite.sign_ins.get(origin(session.target.authorization_endpoint))
+    earlier = latest_sign_in(suite, origin(session.target.authorization_endpoint))
     if earlier:
         session.add_cookies(earlier)
         run.login_context = suite.browser.new_context()  # reads a page plain HTTP cannot
@@ -172,6 +174,31 @@ SIGNED_IN = (
     "already signed in: the login of an earlier target on this origin was accepted "
     "(single sign-on); consent page reached"
 )
+
+
+def latest_sign_in(suite: Suite, where: tuple[str, str, int | None]) -> list[dict[str, Any]]:
+    """The cookies of the recipe's sign-in at the origin ``where``, as they are now.
+
+    A target may have renewed its session cookie since the login (some do at every
+    approval): the last target prepared on that origin holds the renewed cookies, in its
+    browser context and its HTTP session, which hands its own over first. Empty when the
+    recipe never logged in there.
+    """
+    if where not in suite.sign_ins:
+        return []
+    for run in reversed(suite.targets.values()):
+        session, context = run.session, run.login_context
+        if session is None or context is None:
+            continue
+        if origin(session.target.authorization_endpoint) != where:
+            continue
+        try:
+            with within(suite.clock, context):
+                run.cookies.to_browser(session.client.cookies.jar, context, session.origin)
+                return browser_mod.cookies(context)
+        except PlaywrightError:
+            break  # its context is gone: the login's own cookies, as they were
+    return suite.sign_ins[where]
 
 
 def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:

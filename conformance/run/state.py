@@ -103,6 +103,7 @@ class Suite(Protocol):
     recipe: LoginRecipe
     clock: deadline.Clock
     sign_ins: dict[tuple[str, str, int | None], list[dict[str, Any]]]  # cookies by origin
+    targets: dict[str, TargetRun]  # the targets prepared so far, in order
 
     @property
     def browser(self) -> browser_mod.Browser:
