@@ -94,11 +94,16 @@ def check_reachability(suite: Suite, run: TargetRun, session: TargetSession) -> 
     """
     host = suite.metadata_host
     client = public_client(host)
-    earlier = latest_sign_in(suite, origin(session.target.authorization_endpoint))
+    earlier, context = latest_sign_in(suite, origin(session.target.authorization_endpoint))
     if earlier:
         session.add_cookies(earlier)
-        run.login_context = suite.browser.new_context()  # reads a page plain HTTP cannot
-        browser_mod.add_cookies(run.login_context, earlier)
+        # one user, one browser: the earlier target's context goes on, its tab reused (a
+        # context of its own would cost a renderer process per target), and it reads pages
+        # plain HTTP cannot
+        run.login_context = context
+        if context is None:
+            run.login_context = suite.browser.new_context()
+            browser_mod.add_cookies(run.login_context, earlier)
     before = host.connections()
     attempt = session.attempt(client.client_id, client.redirect_uri)
     fetched = host.fetches(client.client_id)
@@ -176,16 +181,19 @@ SIGNED_IN = (
 )
 
 
-def latest_sign_in(suite: Suite, where: tuple[str, str, int | None]) -> list[dict[str, Any]]:
-    """The cookies of the recipe's sign-in at the origin ``where``, as they are now.
+def latest_sign_in(
+    suite: Suite, where: tuple[str, str, int | None]
+) -> tuple[list[dict[str, Any]], Any]:
+    """The recipe's sign-in at the origin ``where``: its cookies now, and their context.
 
     A target may have renewed its session cookie since the login (some do at every
     approval): the last target prepared on that origin holds the renewed cookies, in its
-    browser context and its HTTP session, which hands its own over first. Empty when the
-    recipe never logged in there.
+    browser context and its HTTP session, which hands its own over first. The cookies are
+    empty when the recipe never logged in there, and the context ``None`` when no earlier
+    target's context can give them (the login's own cookies, as they were, then).
     """
     if where not in suite.sign_ins:
-        return []
+        return [], None
     for run in reversed(suite.targets.values()):
         session, context = run.session, run.login_context
         if session is None or context is None:
@@ -195,10 +203,10 @@ def latest_sign_in(suite: Suite, where: tuple[str, str, int | None]) -> list[dic
         try:
             with within(suite.clock, context):
                 run.cookies.to_browser(session.client.cookies.jar, context, session.origin)
-                return browser_mod.cookies(context)
+                return browser_mod.cookies(context), context
         except PlaywrightError:
-            break  # its context is gone: the login's own cookies, as they were
-    return suite.sign_ins[where]
+            break
+    return suite.sign_ins[where], None
 
 
 def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
