@@ -751,6 +751,8 @@ def view(
                 if response is not None:
                     retry_after = response.headers.get("retry-after") or ""
                 deadline = time.monotonic() + settle_s
+                if status in TRANSIENT_STATUSES:  # "not now" builds nothing more
+                    deadline = 0.0
                 while True:
                     if redirect_uri and reached:
                         settled = _land(page, redirect_uri, failed)
@@ -765,7 +767,8 @@ def view(
                     if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
                         text = _page_text(page)
                         seen = View("page", status, page.url, text=text, retry_after=retry_after)
-                        settled = False  # it may still be on its way somewhere
+                        # a "not now" has landed; any other may still be on its way somewhere
+                        settled = status in TRANSIENT_STATUSES
                         break
                     page.wait_for_timeout(POLL_MS / 4)
             except PlaywrightError as exc:

@@ -188,8 +188,9 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 asked = response.headers.get("retry-after") if response is not None else None
                 approve = page.locator(recipe.approve_selector).first
-                self._settle(page, approve, redirect_uri)
-                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
+                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
+                    self._settle(page, approve, redirect_uri)
+                    traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -235,10 +236,11 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
                 approve = page.locator(recipe.approve_selector).first
-                self._settle(page, approve, redirect_uri)
-                if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
-                    browser_mod.log_in_if_asked(page, recipe)
-                traffic.quiet(self.QUIET_MS, self.IDLE_MS)
+                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
+                    self._settle(page, approve, redirect_uri)
+                    if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
+                        browser_mod.log_in_if_asked(page, recipe)
+                    traffic.quiet(self.QUIET_MS, self.IDLE_MS)
                 kind = "consent" if approve.is_visible() else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
@@ -338,7 +340,8 @@ class BrowserFlow:
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 approve = page.locator(recipe.approve_selector).first
-                self._settle(page, approve, redirect_uri)
+                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
+                    self._settle(page, approve, redirect_uri)
                 shown = approve.is_visible() and status not in TRANSIENT_STATUSES
                 text = redact_text(page.inner_text("body")) if shown else ""
                 urls = page.evaluate(_URL_ATTRIBUTES, list(URL_ATTRIBUTES)) if shown else []
