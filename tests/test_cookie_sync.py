@@ -24,8 +24,8 @@ from conformance.browser.driver import Browser
 from conformance.report.model import Report
 from conformance.run.cookie_sync import CookieSync
 from conformance.target.pacing import send_secure_cookies_to_loopback
-from mock_servers.pki import TestCA
-from mock_servers.runner import Receive, Scope, Send, Server
+from mock_servers.runner import Receive, Scope, Send
+from tests.browser_site import site_and_chromium
 
 
 async def _site(scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,13 +76,8 @@ def _pairs(header: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
-    ca = TestCA.load_or_create(tmp_path_factory.mktemp("ca"))
-    with Server(_site) as site:
-        browser = Browser(ca.cert_path).start()
-        try:
-            yield site.base_url, browser
-        finally:
-            browser.stop()
+    with site_and_chromium(_site, tmp_path_factory.mktemp("ca")) as started:
+        yield started
 
 
 @pytest.fixture

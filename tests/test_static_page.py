@@ -15,8 +15,8 @@ import pytest
 
 from conformance.browser.driver import Browser
 from conformance.run.browser_flow import _STATIC_PAGE, BrowserFlow, _Traffic
-from mock_servers.pki import TestCA
-from mock_servers.runner import Receive, Scope, Send, Server
+from mock_servers.runner import Receive, Scope, Send
+from tests.browser_site import site_and_chromium
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -54,13 +54,8 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser]]:
-    ca = TestCA.load_or_create(tmp_path_factory.mktemp("ca"))
-    with Server(_app) as server:
-        chromium = Browser(ca.cert_path).start()
-        try:
-            yield server.base_url, chromium
-        finally:
-            chromium.stop()
+    with site_and_chromium(_app, tmp_path_factory.mktemp("ca")) as started:
+        yield started
 
 
 @pytest.mark.parametrize(
