@@ -217,6 +217,7 @@ class LabDns:
         self.port: int = self._udp.getsockname()[1]
         self._zone = _Zone()
         self._queries: list[Query] = []
+        self._by_name: dict[str, list[Query]] = {}  # a whole lab run logs many thousands
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
         self._connections: set[asyncio.Task[None]] = set()
@@ -292,13 +293,14 @@ class LabDns:
         self._zone.clear()
         with self._zone.lock:
             self._queries.clear()
+            self._by_name.clear()
 
     def queries(self, name: str | None = None) -> list[Query]:
         """The queries answered so far, oldest first, optionally only those for ``name``."""
         with self._zone.lock:
             if name is None:
                 return list(self._queries)
-            return [query for query in self._queries if query.name == _normal(name)]
+            return list(self._by_name.get(_normal(name), ()))
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -391,6 +393,7 @@ class LabDns:
         )
         with self._zone.lock:
             self._queries.append(query)
+            self._by_name.setdefault(query.name, []).append(query)
         return reply
 
 

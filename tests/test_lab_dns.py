@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from conformance.network.topology import LAB, Network
+from mock_servers.canary import Canaries
 from mock_servers.lab_dns import Answer, LabDns
 
 
@@ -234,7 +236,7 @@ def test_clear_forgets_names_and_the_log(dns: LabDns) -> None:
 
     dns.clear()
 
-    assert dns.queries() == []
+    assert dns.queries() == [] and dns.queries("gone.lab.test") == []
     assert ask(dns, "gone.lab.test").header.rcode == RCODE.NXDOMAIN
 
 
@@ -298,3 +300,20 @@ def test_stop_is_idempotent() -> None:
     server = LabDns("127.0.0.1", 0).start()
     server.stop()
     server.stop()
+
+
+def test_a_checks_dns_log_holds_the_queries_for_the_names_it_created(dns: LabDns) -> None:
+    network = Network(LAB, Canaries(), dns=dns)  # the canaries are never started here
+    before = network.new_name("before", Answer(("10.0.0.1",)))
+    started = time.monotonic()
+    mine = [network.new_name("mine", Answer(("10.0.0.2",))) for _ in range(3)]
+    ended = time.monotonic()
+    after = network.new_name("after", Answer(("10.0.0.3",)))
+    for name in (before, *mine, after):
+        ask(dns, name)
+
+    logged = network.dns_log(started, ended)
+
+    assert [line.split()[1] for line in logged] == mine
+    assert all(line.endswith(": 10.0.0.2") for line in logged)
+    assert [line.split()[1] for line in network.dns_log(started, None)] == [*mine, after]

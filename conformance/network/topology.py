@@ -21,6 +21,7 @@ Three modes:
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import itertools
 import secrets
@@ -121,14 +122,20 @@ class Network:
             raise RuntimeError("lab DNS names exist only in lab mode")
         name = f"{stem}-{self._run}-{next(self._names)}.{lab.ZONE}"
         self.dns.set(name, *answers)
-        self._created.append((time.monotonic(), name))
+        bisect.insort(self._created, (time.monotonic(), name))  # in time order, for dns_log
         return name
 
     def dns_log(self, since: float, until: float | None) -> list[str]:
         """Lab only: the queries for the names created in ``[since, until]``, one line each."""
         if self.dns is None:
             return []
-        names = [n for at, n in self._created if at >= since and (until is None or at <= until)]
+        first = bisect.bisect_left(self._created, (since, ""))
+        last = (
+            len(self._created)
+            if until is None
+            else bisect.bisect_right(self._created, (until, "\uffff"))
+        )
+        names = [name for _, name in self._created[first:last]]
         return [
             f"{q.qtype} {q.name} from {q.source}: {', '.join(q.answer) or 'no answer'}"
             for name in names
