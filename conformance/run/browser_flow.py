@@ -370,16 +370,15 @@ class BrowserFlow:
         Raises:
             HarnessError: the cookies could not be handed over.
         """
-        session = self._run.session
-        shared = session is not None and context is self._run.login_context
+        session = self._run.session if context is self._run.login_context else None
         with within(self._suite.clock, context):
-            if session is not None and shared:
+            if session is not None:
                 with _handing_over("the HTTP session's cookies to the browser"):
                     self._run.cookies.to_browser(
                         session.client.cookies.jar, context, session.origin
                     )
             yield
-            if session is not None and shared:
+            if session is not None:
                 with _handing_over("the browser's cookies to the HTTP session"):
                     jar = session.client.cookies.jar
                     self._run.cookies.from_browser(jar, context, session.origin)
