@@ -813,10 +813,14 @@ _HIDE_TEXT = """(values) => {
 }"""
 
 
-def hide_secrets(page: Page) -> None:
-    """Replace registered secrets the page shows (a target echoing them) in its text."""
+def hide_secrets(page: Page, text: str | None = None) -> None:
+    """Replace registered secrets the page shows (a target echoing them) in its text.
+
+    ``text`` is the page's visible text when the caller has just read it from a page that
+    cannot have changed since; else it is read here.
+    """
     try:
-        shown = SECRETS.found_in(page.inner_text("body", timeout=2_000))
+        shown = SECRETS.found_in(page.inner_text("body", timeout=2_000) if text is None else text)
         if shown:
             page.evaluate(_HIDE_TEXT, shown)
     except PlaywrightError:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -188,10 +188,8 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 asked = response.headers.get("retry-after") if response is not None else None
                 approve = page.locator(recipe.approve_selector).first
-                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
-                    self._settle(page, approve, redirect_uri)
-                    traffic.quiet(self.QUIET_MS, self.IDLE_MS)
-                kind = "consent" if approve.is_visible() else "page"
+                shown = self._built(page, approve, redirect_uri, status, traffic)
+                kind = "consent" if shown else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
                 seen = browser_mod.View(kind, status, page.url, text=page.title())
@@ -236,19 +234,21 @@ class BrowserFlow:
                 status = response.status if response is not None else 0
                 headers = response.all_headers() if response is not None else {}
                 approve = page.locator(recipe.approve_selector).first
-                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
-                    self._settle(page, approve, redirect_uri)
-                    if not approve.is_visible() and not browser_mod.reaches(page.url, redirect_uri):
+
+                def log_in(shown: bool) -> None:
+                    if not shown and not browser_mod.reaches(page.url, redirect_uri):
                         browser_mod.log_in_if_asked(page, recipe)
-                    traffic.quiet(self.QUIET_MS, self.IDLE_MS)
-                kind = "consent" if approve.is_visible() else "page"
+
+                shown = self._built(page, approve, redirect_uri, status, traffic, log_in)
+                kind = "consent" if shown else "page"
                 if browser_mod.reaches(page.url, redirect_uri):
                     kind = "redirect"
                     seen = Rendered(kind, status, page.url, headers)
                 else:
-                    text = page.inner_text("body") if page.query_selector("body") else ""
+                    text = page.evaluate(_BODY_TEXT)
                     dom = page.evaluate(_DOM_FACTS, mark or "\x00")
-                    browser_mod.hide_secrets(page)
+                    # a page that changes nothing by itself still shows the text just read
+                    browser_mod.hide_secrets(page, text if traffic.static else None)
                     shot.parent.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(shot), full_page=True)
                     seen = Rendered(kind, status, page.url, headers, text, dom, shot)
@@ -340,10 +340,8 @@ class BrowserFlow:
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
                 approve = page.locator(recipe.approve_selector).first
-                if status not in TRANSIENT_STATUSES:  # "not now" builds nothing more
-                    self._settle(page, approve, redirect_uri)
-                shown = approve.is_visible() and status not in TRANSIENT_STATUSES
-                text = redact_text(page.inner_text("body")) if shown else ""
+                shown = self._built(page, approve, redirect_uri, status)
+                text = redact_text(page.evaluate(_BODY_TEXT)) if shown else ""
                 urls = page.evaluate(_URL_ATTRIBUTES, list(URL_ATTRIBUTES)) if shown else []
                 kind = "redirect" if browser_mod.reaches(page.url, redirect_uri) else "page"
                 tab.landed = _landed(page, "consent" if shown else kind, status)
@@ -392,16 +390,44 @@ class BrowserFlow:
         counts = self._run.preflight
         counts["browser_navigations"] = counts.get("browser_navigations", 0) + pages
 
-    def _settle(self, page: Any, approve: Any, redirect_uri: str) -> None:
-        """Wait up to :attr:`SETTLE_S` for a page built by script to show its approve control.
+    def _built(
+        self,
+        page: Any,
+        approve: Any,
+        redirect_uri: str,
+        status: int,
+        traffic: _Traffic | None = None,
+        then: Callable[[bool], None] | None = None,
+    ) -> bool:
+        """Let a loaded page build itself; whether its approve control shows in the end.
 
-        The wait ends early once the control shows or the page has gone on to the redirect URI.
+        A page answered 429 or 503 ("not now") builds nothing more: it is read at once.
+        Otherwise the page has up to :attr:`SETTLE_S` to show the control by script (the
+        wait ends early once it shows or the page has gone on to the redirect URI);
+        ``then`` runs next, told whether it shows (a login asked for on the way); with
+        ``traffic`` the page's own requests are then waited for (:meth:`_Traffic.quiet`).
+        The control is looked for again unless the page is known to have changed nothing
+        since: a static page (:data:`_STATIC_PAGE`) still where it was, and ``then`` had
+        nothing to do (the control showed) or there is none.
         """
+        if status in TRANSIENT_STATUSES:
+            return False
         settled = time.monotonic() + self.SETTLE_S
-        while not approve.is_visible() and time.monotonic() < settled:
+        shown = bool(approve.is_visible())
+        while not shown and time.monotonic() < settled:
             if browser_mod.reaches(page.url, redirect_uri):
                 break
             page.wait_for_timeout(100)
+            shown = bool(approve.is_visible())
+        if traffic is None:
+            return shown or bool(approve.is_visible())
+        before = page.url
+        if then is not None:
+            then(shown)
+        traffic.quiet(self.QUIET_MS, self.IDLE_MS)
+        if traffic.static and page.url == before and (shown or then is None):
+            return shown
+        return bool(approve.is_visible())
 
     def _context(self) -> Any:
         if self._run.login_context is not None:
@@ -412,6 +438,7 @@ class BrowserFlow:
 
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept
+_BODY_TEXT = "() => document.body ? document.body.innerText : ''"  # a page's visible text
 BLOCKED_FRAME = "chrome-error:"  # where a frame the framed page refused ends (its error page)
 # (tag, attribute, value) of every element's URL-valued attributes, as written
 _URL_ATTRIBUTES = """(names) => {
@@ -510,6 +537,7 @@ class _Traffic:
         self._page = page
         self._open: set[Any] = set()
         self._last = time.monotonic()
+        self.static = False  # the last quiet() found a page that can change nothing itself
 
     def __enter__(self) -> _Traffic:
         self._page.on("request", self._sent)
@@ -540,9 +568,12 @@ class _Traffic:
         for more.
         """
         until = time.monotonic() + cap_ms / 1000
+        self.static = False
         with contextlib.suppress(PlaywrightError):
-            if not self._open and self._page.evaluate(_STATIC_PAGE) and not self._open:
+            self.static = not self._open and bool(self._page.evaluate(_STATIC_PAGE))
+            if self.static and not self._open:
                 return
+            self.static = False
         while time.monotonic() < until:
             if not self._open and time.monotonic() - self._last >= quiet_ms / 1000:
                 return
