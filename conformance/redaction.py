@@ -55,8 +55,9 @@ class Secrets:
     ``add`` registers values; ``redact`` replaces every registered value, in its common
     encodings, in a text. Registering is cheap and redacting is linear in the text, however
     many values a long run collects: values made only of characters no encoding changes are
-    indexed by their first characters and found in runs of such characters; the few others
-    (a password, an odd cookie) go into one regular expression.
+    indexed by their first characters and found in runs of such characters (runs shorter
+    than the shortest such value, most words, are passed over); the few others (a password,
+    an odd cookie) go into one regular expression.
     """
 
     def __init__(self) -> None:
@@ -64,6 +65,10 @@ class Secrets:
         self._values: set[str] = set()
         self._plain: set[str] = set()
         self._by_prefix: dict[str, list[str]] = {}  # first characters -> values, longest first
+        # a text's runs of plain characters that may hold a plain value: as long as the
+        # shortest one (shorter runs, most words, are never looked at)
+        self._runs = _PLAIN_RUN
+        self._shortest = 0
         self._other: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
@@ -88,6 +93,9 @@ class Secrets:
         if form in self._plain:
             return
         self._plain.add(form)
+        if not self._shortest or len(form) < self._shortest:
+            self._shortest = len(form)
+            self._runs = re.compile(rf"[A-Za-z0-9._~-]{{{len(form)},}}")
         bucket = self._by_prefix.setdefault(form[:MIN_SECRET_LENGTH], [])
         bucket.append(form)
         bucket.sort(key=len, reverse=True)
@@ -105,6 +113,7 @@ class Secrets:
             self._by_prefix.clear()
             self._other.clear()
             self._pattern = None
+            self._runs, self._shortest = _PLAIN_RUN, 0
 
     def __contains__(self, value: object) -> bool:
         with self._lock:
@@ -125,11 +134,11 @@ class Secrets:
             if self._pattern is None and self._other:
                 ordered = sorted(self._other, key=len, reverse=True)  # longest first
                 self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            pattern, has_plain = self._pattern, bool(self._plain)
+            pattern, runs = self._pattern, self._runs if self._plain else None
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
-        if has_plain:
-            text = _PLAIN_RUN.sub(self._redact_run, text)
+        if runs is not None:
+            text = runs.sub(self._redact_run, text)
         return text
 
     def _redact_run(self, match: re.Match[str]) -> str:
@@ -137,7 +146,7 @@ class Secrets:
         if run in self._plain:
             return REDACTED
         parts, last, i = [], 0, 0
-        end = len(run) - MIN_SECRET_LENGTH
+        end = len(run) - self._shortest
         while i <= end:
             for form in self._by_prefix.get(run[i : i + MIN_SECRET_LENGTH], ()):
                 if run.startswith(form, i):

@@ -70,6 +70,23 @@ def test_short_values_are_ignored_and_longest_values_win() -> None:
     assert registry.redact("x abcdefghij y abcdef") == f"x {REDACTED} y {REDACTED}"
 
 
+def test_a_shorter_value_registered_later_is_still_found() -> None:
+    # runs of plain characters shorter than the shortest value are passed over: registering
+    # a shorter one must widen the search, and clearing must reset it
+    registry = Secrets()
+    long_value, short_value = "L0ngValue_" * 4, "s3cret"
+    registry.add(long_value)
+    assert registry.redact(f"a {short_value} b {long_value}.") == f"a {short_value} b {REDACTED}."
+    registry.add(short_value)
+    text = f"a {short_value} b x{short_value}y {long_value}."
+    assert registry.redact(text) == f"a {REDACTED} b x{REDACTED}y {REDACTED}."
+    registry.clear()
+    registry.add("abcdefgh")
+    assert registry.redact("abcdefg abcdefgh") == f"abcdefg {REDACTED}"
+    registry.add("abcdef")
+    assert registry.redact("abcdef") == REDACTED
+
+
 def test_params_register_only_secret_names() -> None:
     registry = Secrets()
     registry.add_params({"code": "the-code-1", "state": "the-state-1", "ACCESS_TOKEN": "tok-123"})

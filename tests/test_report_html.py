@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 from conformance.browser.driver import Browser
 from conformance.catalog.coverage import scope_line
+from conformance.redaction import SECRETS
 from conformance.report import html, junit, view, writers
 from conformance.report.compare import compare
 from conformance.report.model import CheckResult, Report
+from conformance.run.consent_page import png
 from mock_servers.pki import TestCA
 
 
@@ -200,3 +204,27 @@ def test_report_page_in_chromium_filters_groups_escapes_and_compares(tmp_path: P
         context.close()
     finally:
         chromium.stop()
+
+
+def test_screenshots_are_embedded_whole_after_the_text_is_redacted(tmp_path: Path) -> None:
+    # an image's base64 is never searched for secrets: a registered value that happens to
+    # appear in it must leave the image whole, while the page's text is still redacted
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    images = {"a-consent": png(7), "b-framed": png(9)}
+    for name, data in images.items():
+        (shots / f"{name}.png").write_bytes(data)
+    in_image = base64.b64encode(images["a-consent"]).decode()[20:60]
+    secret = "tok-" + secrets.token_urlsafe(24)
+    report = _report()
+    report.results[0].observed = f"the page said {secret}"
+    SECRETS.add(in_image, secret)
+    try:
+        writers.write(report, tmp_path, ["html"])
+    finally:
+        SECRETS.clear()
+    page = (tmp_path / "report.html").read_text("utf-8")
+    assert secret not in page and "the page said [redacted]" in page
+    embedded = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
+    assert {name: base64.b64decode(data) for name, data in embedded} == images
+    assert "screenshot:" not in page

@@ -9,7 +9,9 @@ the metadata host's fetch log, canary connections). A few lines of script filter
 
 Everything that came from the target (page text, URLs, parameters) is escaped by Jinja2's
 autoescaping, and no value from a report is marked safe; the report's evidence is already
-redacted. Screenshots are embedded as data URLs so the page stands alone.
+redacted. Screenshots are embedded as data URLs so the page stands alone; they go in after
+the page's text was redacted (:func:`page_text`, then :func:`embed_screenshots`): an image's
+base64 is no text to look for secrets in (the screenshots hid them before they were taken).
 """
 
 from __future__ import annotations
@@ -40,10 +42,37 @@ def render(
         directory: where the report's files are (its screenshots).
         comparison: the changes since a previous report, shown in their own section.
     """
-    shots = []
-    if directory is not None and (directory / SCREENSHOTS).is_dir():
-        for path in sorted((directory / SCREENSHOTS).glob("*.png")):
-            shots.append((path.stem, base64.b64encode(path.read_bytes()).decode("ascii")))
+    return embed_screenshots(page_text(report, directory, comparison), directory)
+
+
+def _screenshots(directory: Path | None) -> list[Path]:
+    if directory is None or not (directory / SCREENSHOTS).is_dir():
+        return []
+    return sorted((directory / SCREENSHOTS).glob("*.png"))
+
+
+def _source(index: int) -> str:
+    """How the page names the ``index``-th screenshot until it is embedded (the template's).
+
+    Page text from a report is escaped, so no report value can spell this (a double quote
+    is never written raw).
+    """
+    return f'src="screenshot:{index}"'
+
+
+def embed_screenshots(page: str, directory: Path | None) -> str:
+    """``page`` (from :func:`page_text`) with its screenshots embedded as data URLs."""
+    for index, path in enumerate(_screenshots(directory)):
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        page = page.replace(_source(index), f'src="data:image/png;base64,{data}"', 1)
+    return page
+
+
+def page_text(
+    report: Report, directory: Path | None = None, comparison: Comparison | None = None
+) -> str:
+    """The HTML page without its screenshots' data: :func:`embed_screenshots` adds it."""
+    shots = [(path.stem, i) for i, path in enumerate(_screenshots(directory))]
     return _ENV.get_template("report.html").render(
         report=report,
         verdict=view.verdict_words(report),

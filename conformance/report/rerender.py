@@ -113,7 +113,7 @@ def rerender(args: argparse.Namespace) -> int:
     if not asked:  # every format beside report.json
         asked = {name: directory / file for name, file in OUTPUTS.items()}
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: html.render(report, directory, comparison),
+        "html": lambda: html.page_text(report, directory, comparison),
         "markdown": lambda: markdown.render(report, directory, comparison),
         "junit": lambda: junit.render_report(report),
         "badge": lambda: badge.render(report),
@@ -121,6 +121,8 @@ def rerender(args: argparse.Namespace) -> int:
     for name, target in asked.items():
         try:
             text = redact_output(renderers[name]())
+            if name == "html":  # the screenshots go in after the text was redacted
+                text = html.embed_screenshots(text, directory)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             print(
                 f"{PROG}: {args.report} is a broken {SCHEMA} report ({exc!r} rendering "

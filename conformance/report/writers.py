@@ -31,10 +31,17 @@ class Format:
         render: the format's text for a report; ``directory`` is where the report's files
             are (the HTML page embeds the screenshots found there).
         file: the file it is written to in the report's directory; ``None`` for the console.
+        finish: what is added to the text once it is redacted (the HTML page's screenshots).
     """
 
     render: Callable[[Report, Path], str]
     file: str | None
+    finish: Callable[[str, Path], str] | None = None
+
+    def text(self, report: Report, directory: Path) -> str:
+        """The format's redacted text for ``report``, finished."""
+        text = redact_output(self.render(report, directory))
+        return text if self.finish is None else self.finish(text, directory)
 
 
 def _json(report: Report, directory: Path) -> str:
@@ -44,7 +51,7 @@ def _json(report: Report, directory: Path) -> str:
 FORMATS: dict[str, Format] = {
     "json": Format(_json, "report.json"),
     "junit": Format(junit.render_report, "junit.xml"),
-    "html": Format(html.render, "report.html"),
+    "html": Format(html.page_text, "report.html", html.embed_screenshots),
     "markdown": Format(markdown.render, "report.md"),
     "badge": Format(badge.render, "badge.svg"),
     "console": Format(lambda report, directory: console.render(report), None),
@@ -69,8 +76,7 @@ def write(report: Report, directory: Path, formats: Iterable[str] | None = None)
     for name in FORMATS if formats is None else formats:
         chosen = FORMATS[name]
         if chosen.file is not None:
-            text = redact_output(chosen.render(report, directory))
-            (directory / chosen.file).write_text(text, "utf-8")
+            (directory / chosen.file).write_text(chosen.text(report, directory), "utf-8")
 
 
 def prepare(report: Report) -> Report:
@@ -118,7 +124,7 @@ def _index_entry(report: Report) -> dict[str, Any]:
 def console_text(report: Report, formats: Iterable[str] | None = None) -> str:
     """What the run prints for ``report`` at its end: every format without a file."""
     chosen = [FORMATS[n] for n in (FORMATS if formats is None else formats)]
-    return "\n".join(redact_output(f.render(report, Path())) for f in chosen if f.file is None)
+    return "\n".join(f.text(report, Path()) for f in chosen if f.file is None)
 
 
 def combined_exit_code(reports: Iterable[Report]) -> int:
