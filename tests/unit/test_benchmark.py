@@ -70,6 +70,18 @@ def test_floor_is_the_longest_wait_launch_login_and_a_round_trip_per_probe() -> 
     )
 
 
+def test_the_floor_is_also_priced_at_a_typical_probe_s_round_trip() -> None:
+    bench = _benchmark()
+    floor = bench.against_floor(24.3, REPORT, 0.01, 0.05)
+    assert floor["floor_s"] == 6.1 and floor["ratio"] == 3.96  # the goal's floor is unchanged
+    # 4 s + 2 s + 13 probes x 50 ms = 6.65 s
+    assert floor["probe_floor_s"] == 6.7 and floor["probe_ratio"] == 3.65
+    assert bench.describe(floor).splitlines()[1].strip() == (
+        "at a typical probe's round trip (50.0 ms: a fresh client's authorization request) "
+        "the floor is 6.7 s; 3.65x that"
+    )
+
+
 def test_a_report_without_the_floor_parts_has_no_ratio() -> None:
     floor = _benchmark().against_floor(10.0, {"results": []}, 0.0)
     assert floor["floor_s"] == 0.0 and floor["ratio"] is None
