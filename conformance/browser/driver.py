@@ -395,12 +395,15 @@ def _load(page: Page, step: Callable[[], object]) -> None:
         raise
 
 
+SIGNED_IN = "logged in"  # how every line of _log_in that signed in begins
+
+
 def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
     """Get past the login page, if there is one; returns what happened."""
     if recipe.hook and not (logged_in and page.locator(recipe.approve_selector).count()):
         login_hook.call(recipe.hook, page, recipe.username, recipe.password)
         _load(page, lambda: page.wait_for_load_state("load"))
-        return "logged in through the login hook; consent page reached"
+        return f"{SIGNED_IN} through the login hook; consent page reached"
     if not page.locator(recipe.password_selector).count():
         return "consent appeared without a login (no password field on the first page)"
     if not page.locator(recipe.username_selector).count():
@@ -415,7 +418,7 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
             f"({_page_text(page)!r}): check --user and --password (or [user] in the target "
             "file), or [login] submit_selector"
         )
-    return "logged in with the login recipe; consent page reached"
+    return f"{SIGNED_IN} with the login recipe; consent page reached"
 
 
 def log_in_if_asked(page: Page, recipe: LoginRecipe) -> bool:

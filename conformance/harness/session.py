@@ -137,6 +137,9 @@ class TargetSession:
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     waits: list[dict[str, Any]] = field(default_factory=list)
+    # the browser was shown the login page again in the logged-in context and signed in
+    # (the target had ended its session): where, and how
+    signed_in_again: list[dict[str, str]] = field(default_factory=list)
     pacer: Pacer = field(default_factory=Pacer)
     browser: BrowserAgent | None = None
     make_control: Callable[[], Attempt] | None = None

@@ -129,10 +129,15 @@ class BrowserFlow:
             page = browser_mod.shown_consent(context, url) if shot is None else None
             if page is None:
                 self._navigated()
+                seen: list[str] = []
                 page = self._pacer.call(
                     "the browser's authorization request",
-                    lambda: browser_mod.login(context, url, recipe, shot, logged_in=logged_in),
+                    lambda: browser_mod.login(
+                        context, url, recipe, shot, logged_in=logged_in, seen=seen
+                    ),
                 )
+                if logged_in and seen and seen[-1].startswith(browser_mod.SIGNED_IN):
+                    self._signed_in_again(url, seen[-1])
             with browser_mod.flow_page(context, page):
                 self._navigated()  # the approval's request
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
@@ -237,7 +242,9 @@ class BrowserFlow:
 
                 def log_in(shown: bool) -> None:
                     if not shown and not browser_mod.reaches(page.url, redirect_uri):
-                        browser_mod.log_in_if_asked(page, recipe)
+                        at = page.url
+                        if browser_mod.log_in_if_asked(page, recipe):
+                            self._signed_in_again(at, "logged in with the login recipe")
 
                 shown = self._built(page, approve, redirect_uri, status, traffic, log_in)
                 kind = "consent" if shown else "page"
@@ -380,6 +387,16 @@ class BrowserFlow:
                 with _handing_over("the browser's cookies to the HTTP session"):
                     jar = session.client.cookies.jar
                     self._run.cookies.from_browser(jar, context, session.origin)
+
+    def _signed_in_again(self, url: str, how: str) -> None:
+        """Note in the check's evidence that the logged-in browser had to sign in again.
+
+        The target had ended the session the browser held: the check went on, and its
+        report says so, instead of the new login passing unseen.
+        """
+        session = self._run.session
+        if session is not None and self._context() is self._run.login_context:
+            session.signed_in_again.append({"at": redact_url(url), "how": how})
 
     def _navigated(self, pages: int = 1) -> None:
         """Count page loads the suite asked of the browser.
