@@ -120,6 +120,12 @@ def test_no_answer_in_time_is_info_never_a_failure_to_run(ca: TestCA) -> None:
     [
         ("a.b.client.dev", "client.dev"),
         ("app.client.co.uk", "client.co.uk"),
+        ("a.b.client.kawasaki.jp", "b.client.kawasaki.jp"),  # a wildcard rule (*.kawasaki.jp)
+        ("app.city.kawasaki.jp", "city.kawasaki.jp"),  # its exception (!city.kawasaki.jp)
+        ("app.client.com.au", "client.com.au"),
+        ("app.client.github.io", "github.io"),  # a private suffix: github.io is registered
+        ("www.ck", "www.ck"),
+        ("client.ck", None),  # *.ck: every name under ck is a public suffix itself
         ("CLIENT.COM.", "client.com"),
         ("co.uk", None),
         ("[::1]", None),

@@ -25,8 +25,8 @@ server fetches it (no redirects followed, a time limit on every step) and the li
 run: 200 without redirects, content type, size, TLS and public addresses, cache headers,
 the same document for every requester, jwks_uri and logo_uri, and when the domain's
 registration expires (PUB-17, from RDAP: --rdap-bootstrap, --no-rdap). The registrable
-domain is the host's last two labels, or three under a two-label public suffix of a small
-built-in table (co.uk, com.au, ...), not the whole Public Suffix List.
+domain is the host's public suffix and one label more, by the ICANN section of the Public
+Suffix List (app.client.co.uk: client.co.uk).
 
 Exit codes: 0 no errors (warnings and info do not fail), 1 the document breaks a rule at
 error level, 2 the lint could not run: an unreadable FILE, a URL that does not resolve,

@@ -9,20 +9,24 @@ followed only to https, at most :data:`MAX_REDIRECTS` times. No answer (no boots
 an error status, a timeout) is an ``info`` saying the date could not be found: the domain's
 registry is not the document's problem.
 
-The registrable domain is the host's last two labels, unless :data:`TWO_LABEL_SUFFIXES` names
-a public suffix of two labels (``co.uk``), then the last three: a small built-in table, not
-the whole Public Suffix List.
+The registrable domain is the host's public suffix and one label more, by the ICANN section of
+the Public Suffix List (the list the ``publicsuffixlist`` package carries, read once): the
+domain a registry holds. Suffixes in the list's private section (``github.io``) are
+operated by companies under a registered domain, so ``app.github.io``'s registration is
+``github.io``'s.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import json
 from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from publicsuffixlist import PublicSuffixList
 
 from cimd_rules.uri import split_uri
 from conformance.lint.fetch import TlsRefused, Unreachable, get
@@ -39,26 +43,6 @@ SPECIAL_USE_TLDS = frozenset(
 )
 # Second-level names reserved for documentation (RFC 2606 §3): IANA holds them for good.
 RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
-# Public suffixes of two labels, under which the registrable domain has three.
-TWO_LABEL_SUFFIXES = frozenset(
-    {
-        *(f"{s}.uk" for s in ("co", "org", "me", "ltd", "plc", "net", "ac", "gov")),
-        *(f"{s}.au" for s in ("com", "net", "org", "edu", "gov", "id")),
-        *(f"{s}.nz" for s in ("co", "net", "org", "ac", "govt")),
-        *(f"{s}.jp" for s in ("co", "ne", "or", "ac", "go")),
-        *(f"{s}.br" for s in ("com", "net", "org", "gov")),
-        *(f"{s}.in" for s in ("co", "net", "org", "gen", "firm")),
-        *(f"{s}.za" for s in ("co", "org", "net")),
-        *(f"{s}.kr" for s in ("co", "or", "ne")),
-        *(f"{s}.cn" for s in ("com", "net", "org")),
-        "com.mx",
-        "com.tr",
-        "com.sg",
-        "com.hk",
-        "co.il",
-        "co.id",
-    }
-)
 _WHERE = "client_id domain"
 
 
@@ -73,9 +57,14 @@ def registrable_domain(host: str) -> str | None:
     labels = name.split(".")
     if len(labels) < 2 or labels[-1] in SPECIAL_USE_TLDS:
         return None
-    size = 3 if ".".join(labels[-2:]) in TWO_LABEL_SUFFIXES else 2
-    domain = ".".join(labels[-size:])
-    return domain if len(labels) >= size and domain not in RESERVED_DOMAINS else None
+    domain = _suffixes().privatesuffix(name)  # None: the name is a public suffix itself
+    return domain if domain is not None and domain not in RESERVED_DOMAINS else None
+
+
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    """The Public Suffix List's ICANN section (parsed on first use)."""
+    return PublicSuffixList(only_icann=True)
 
 
 def expiry_findings(
