@@ -395,7 +395,7 @@ class BrowserFlow:
         report says so, instead of the new login passing unseen.
         """
         session = self._run.session
-        if session is not None and self._context() is self._run.login_context:
+        if session is not None and self._run.login_context is not None:  # not a logged-out look
             session.signed_in_again.append({"at": redact_url(url), "how": how})
 
     def _navigated(self, pages: int = 1) -> None:
