@@ -234,7 +234,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
     # cookies (check_reachability gave them): a server whose issuers share one sign-in
     # shows consent at once, any other its login page, where the recipe logs in as usual
     where = origin(session.target.authorization_endpoint)
-    earlier = suite.sign_ins.get(where)
+    earlier = where in suite.sign_ins
     context = run.login_context or suite.browser.new_context()
     shot = suite.screenshot_path(run.label, "login-consent")
     seen: list[str] = []
@@ -242,7 +242,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
         page = session.pacer.call(
             "the browser's authorization request",
             lambda: browser_mod.login(
-                context, url, suite.recipe, shot, logged_in=bool(earlier), seen=seen
+                context, url, suite.recipe, shot, logged_in=earlier, seen=seen
             ),
         )
         with browser_mod.flow_page(context, page):
@@ -253,7 +253,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
                 seen[0] += "; approved it, and logged in when the target asked"
     signed_in = browser_mod.cookies(context)
     session.add_cookies(signed_in)
-    if seen[0].startswith("logged in"):  # its login page came first: a sign-in to share
+    if seen[0].startswith(browser_mod.SIGNED_IN):  # its login page came first: a sign-in to share
         suite.sign_ins[where] = signed_in
     run.preflight["login"] = seen[0]
     return context
