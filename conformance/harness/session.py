@@ -83,6 +83,12 @@ class BrowserAgent(Protocol):
     def classify(self, url: str, redirect_uri: str) -> Outcome:
         """Open ``url`` and say what the rendered page is (consent, login, error ...)."""
 
+    def sign_in_again(self, url: str) -> bool:
+        """Sign in again: the target showed the login page to ``url`` in the logged-in session.
+
+        Returns whether it signed in (False: the run has no login of its own to renew).
+        """
+
 
 @dataclass(frozen=True)
 class TokenResult:
@@ -204,9 +210,18 @@ class TargetSession:
             params |= {"code_challenge": pkce.challenge, "code_challenge_method": "S256"}
         params |= self.extra_params | (extra or {})
         url = self.authorization_url(params)
-        outcome = self.pacer.call(
-            "an authorization request", lambda: _settled(self.look("GET", url, redirect_uri))
-        )
+
+        def request() -> Outcome:
+            return self.pacer.call(
+                "an authorization request", lambda: _settled(self.look("GET", url, redirect_uri))
+            )
+
+        outcome = request()
+        # signed in, yet shown the login page: the target ended the session (it expired);
+        # the browser signs in again and the request is sent once more, never judged as it was
+        browser = self.browser
+        if outcome.kind is OutcomeKind.LOGIN and browser is not None and browser.sign_in_again(url):
+            outcome = request()
         self.attempts.append(
             {"client_id": client_id, "redirect_uri": redirect_uri, **outcome.evidence()}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from playwright.sync_api import Error as PlaywrightError
 
 from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
+from conformance.harness.clients import public_client
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.harness.pages import URL_ATTRIBUTES, Page
+from conformance.harness.session import Pkce, TargetSession
 from conformance.redaction import redact_text, redact_url
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
@@ -388,6 +391,37 @@ class BrowserFlow:
                     jar = session.client.cookies.jar
                     self._run.cookies.from_browser(jar, context, session.origin)
 
+    def sign_in_again(self, url: str) -> bool:
+        """Sign in again in the logged-in context, after ``url`` was shown the login page.
+
+        The target ended the run's session (it expired): the browser signs in through a
+        valid client's authorization request, as the preflight did, approving nothing, and
+        the HTTP session takes the new cookies at the step's end. The check's evidence says
+        so (``signed_in_again``). Returns False when the run has no login of its own yet
+        (the preflight's requests).
+
+        Raises:
+            HarnessError: the login recipe could not sign in again.
+        """
+        run, recipe = self._run, self._suite.recipe
+        context = run.login_context
+        if run.session is None or context is None:
+            return False
+        sign_in, _ = sign_in_request(self._suite, run.session)
+        seen: list[str] = []
+        with self._step(context):
+            self._navigated()
+            page = self._pacer.call(
+                "the browser's authorization request",
+                lambda: browser_mod.login(
+                    context, sign_in, recipe, None, logged_in=True, seen=seen
+                ),
+            )
+            browser_mod.release(page, sign_in)
+        how = seen[-1] if seen else "signed in"
+        self._signed_in_again(url, f"{how} (the target showed the login page over HTTP)")
+        return True
+
     def _signed_in_again(self, url: str, how: str) -> None:
         """Note in the check's evidence that the logged-in browser had to sign in again.
 
@@ -452,6 +486,23 @@ class BrowserFlow:
         if self._anonymous is None:
             self._anonymous = self._suite.browser.new_context()
         return self._anonymous
+
+
+def sign_in_request(suite: Suite, session: TargetSession) -> tuple[str, str]:
+    """A valid public client's authorization request to sign in with; its redirect URI."""
+    client = public_client(suite.metadata_host)
+    url = session.authorization_url(
+        {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": client.redirect_uri,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": Pkce.new().challenge,
+            "code_challenge_method": "S256",
+            **dict(suite.config.extra_params),
+        }
+    )
+    return url, client.redirect_uri
 
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept

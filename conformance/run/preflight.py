@@ -8,7 +8,6 @@ the reason, and each of its checks becomes a harness error naming the fix.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,8 +18,8 @@ from conformance.browser import driver as browser_mod
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
 from conformance.harness.outcome import OutcomeKind, origin
-from conformance.harness.session import Attempt, Pkce, TargetSession
-from conformance.run.browser_flow import BrowserFlow, within
+from conformance.harness.session import Attempt, TargetSession
+from conformance.run.browser_flow import BrowserFlow, sign_in_request, within
 from conformance.run.state import Suite, TargetRun, label_for
 from conformance.target import deadline, locality
 from conformance.target.discovery import discover
@@ -216,20 +215,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
     """
     if run.preflight.get("login") == SIGNED_IN:
         return run.login_context
-    client = public_client(suite.metadata_host)
-    client_id, redirect_uri = client.client_id, client.redirect_uri
-    pkce = Pkce.new()
-    url = session.authorization_url(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "state": secrets.token_urlsafe(8),
-            "code_challenge": pkce.challenge,
-            "code_challenge_method": "S256",
-            **dict(suite.config.extra_params),
-        }
-    )
+    url, redirect_uri = sign_in_request(suite, session)
     # a target on an origin where the recipe logged in before starts with that login's
     # cookies (check_reachability gave them): a server whose issuers share one sign-in
     # shows consent at once, any other its login page, where the recipe logs in as usual

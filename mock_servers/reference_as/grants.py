@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from .documents import ClientDocument
 
 SESSION_LIFETIME_S = 8 * 3600
+SHORT_SESSION_LIFETIME_S = 3.0  # the short-sessions variant's
 PENDING_LIFETIME_S = 600
 CODE_LIFETIME_S = 60
 PUSHED_LIFETIME_S = 60  # RFC 9126 §2.2: a request_uri is short-lived
@@ -76,10 +77,10 @@ class Sessions:
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
 
-    def start(self, user: str) -> tuple[str, Session]:
+    def start(self, user: str, lifetime_s: float = SESSION_LIFETIME_S) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
+        session = Session(user, secrets.token_urlsafe(32), _deadline(lifetime_s))
         _purge(self._sessions)
         self._sessions[session_id] = session
         return session_id, session
@@ -104,8 +105,11 @@ class IssuerState:
             sign-on, else (``None``) its own.
     """
 
-    def __init__(self, sessions: Sessions | None = None) -> None:
+    def __init__(
+        self, sessions: Sessions | None = None, session_lifetime_s: float = SESSION_LIFETIME_S
+    ) -> None:
         self.sessions = sessions if sessions is not None else Sessions()
+        self.session_lifetime_s = session_lifetime_s
         self._pending: dict[str, tuple[str, AuthorizationRequest, float]] = {}
         self._codes: dict[str, Grant] = {}
         self._redeemed: dict[str, str] = {}  # code -> the refresh token it produced
@@ -126,7 +130,7 @@ class IssuerState:
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
-        return self.sessions.start(user)
+        return self.sessions.start(user, self.session_lifetime_s)
 
     def session(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""

@@ -12,7 +12,13 @@ from .client_auth import ASSERTION_ALGORITHMS, Verifier
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .faults import F, Fault
-from .grants import IssuerState, Session, Sessions
+from .grants import (
+    SESSION_LIFETIME_S,
+    SHORT_SESSION_LIFETIME_S,
+    IssuerState,
+    Session,
+    Sessions,
+)
 from .logos import LazyLogos
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
@@ -32,7 +38,10 @@ class Issuer:
 
     def __init__(self, config: IssuerConfig, shared_sessions: Sessions | None = None) -> None:
         self.config = config
-        self.state = IssuerState(shared_sessions)
+        lifetime: float = SESSION_LIFETIME_S
+        if config.is_variant("short-sessions"):
+            lifetime = SHORT_SESSION_LIFETIME_S
+        self.state = IssuerState(shared_sessions, lifetime)
         self.clients = ClientResolver(config)
         self.lazy_logos = LazyLogos()  # the logo-fetched-lazily fault's /logo links
         self.signer = AccessTokenSigner()

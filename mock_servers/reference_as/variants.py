@@ -3,10 +3,10 @@
 A fault breaks a requirement; a variant breaks none. It changes how the AS looks and behaves
 in ways real servers do (script-built pages, a login at an upstream identity provider,
 consent before login, ``__Host-`` cookies on a plain-http loopback issuer, rate-limited
-document fetches, an approve link, an issuer with a trailing ``/``, an assertion audience
-that must be the issuer), so that every way the suite could mis-score such a server can be
-reproduced here. Variants apply to every issuer the process serves (the root and, with
-``--matrix``, each fault's), and several combine.
+document fetches, sessions renewed or ended early, an approve link, an issuer with a
+trailing ``/``, an assertion audience that must be the issuer), so that every way the suite
+could mis-score such a server can be reproduced here. Variants apply to every issuer the
+process serves (the root and, with ``--matrix``, each fault's), and several combine.
 """
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ VARIANTS: tuple[Variant, ...] = (
         "renewed-sessions",
         "every approved consent moves the signed-in session to a new cookie value and ends the "
         "old one (against session fixation)",
+    ),
+    Variant(
+        "short-sessions",
+        "a sign-in ends 3 s after it began (a short absolute session lifetime): the user is "
+        "shown the login page again",
     ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),

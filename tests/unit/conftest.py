@@ -124,6 +124,8 @@ class FakeBrowser:
     params: dict[str, str] = field(default_factory=lambda: {"code": "browser-code-1"})
     classified: list[tuple[str, str]] = field(default_factory=list)
     approved: list[tuple[str, str]] = field(default_factory=list)
+    sign_in: Callable[[], None] | None = None  # how it signs in again; None: it has no login
+    signed_in_again: list[str] = field(default_factory=list)
 
     def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
         self.approved.append((url, redirect_uri))
@@ -134,6 +136,13 @@ class FakeBrowser:
         outcome = Outcome(self.kind, 200, url, redirect_uri=redirect_uri)
         outcome.seen_in = "browser"
         return outcome
+
+    def sign_in_again(self, url: str) -> bool:
+        if self.sign_in is None:
+            return False
+        self.signed_in_again.append(url)
+        self.sign_in()
+        return True
 
 
 def make_target(issuer: str) -> Target:

@@ -57,6 +57,31 @@ def test_without_a_session_the_login_page_is_an_acceptance(reference_as: MakeAS)
     ]
 
 
+def test_a_session_the_target_ended_is_signed_in_again_and_the_request_sent_again(
+    reference_as: MakeAS,
+) -> None:
+    ref = reference_as()
+    ref.login()
+    browser = FakeBrowser(sign_in=ref.login)
+    ref.session.browser = browser
+    ref.session.client.cookies.clear()  # the target ended the session: its cookie is gone
+    attempt = ref.session.attempt(ref.client(), CALLBACK)
+    assert attempt.outcome.kind is OutcomeKind.CONSENT  # never judged as the login page
+    assert browser.signed_in_again == [attempt.url]
+    urls = [e["url"].split("?")[0] for e in ref.session.exchanges if e["method"] == "GET"]
+    assert urls.count(f"{ref.config.issuer}/authorize") == 2  # sent once more, signed in
+    assert len(ref.session.attempts) == 1
+    assert ref.session.approve(attempt).kind is OutcomeKind.CODE
+
+
+def test_a_login_page_stays_one_where_there_is_no_login_to_renew(reference_as: MakeAS) -> None:
+    ref = reference_as()
+    browser = FakeBrowser()  # no login of the run's own (the preflight's requests)
+    ref.session.browser = browser
+    outcome = ref.session.attempt(ref.client(), CALLBACK).outcome
+    assert outcome.kind is OutcomeKind.LOGIN and browser.signed_in_again == []
+
+
 @pytest.mark.parametrize(
     ("case", "error"),
     [("unknown-document", "invalid_client"), ("unregistered-redirect-uri", "invalid_request")],
