@@ -4,15 +4,13 @@ The loopback site ends the browser's session (its consent page asks for a login 
 target whose sessions expire would. A rendering and an approval must still reach the consent
 page, and the check must not pass over the new login in silence: it lands in the session's
 ``signed_in_again`` (the check's evidence). A step in a session that holds records nothing.
-A whole demo against the reference AS whose sign-ins end after 3 s (``short-sessions``) is
-all green, its checks' requests sent again once signed in, never judged as login pages.
+(A whole run against the reference AS whose sign-ins end after 3 s, ``short-sessions``, is
+judged in ``tests/test_variants_all_green.py``.)
 """
 
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +23,6 @@ import pytest
 from conformance.browser.driver import Browser
 from conformance.browser.recipe import LoginRecipe
 from conformance.harness.session import TargetSession
-from conformance.report.model import Report
 from conformance.run.browser_flow import BrowserFlow
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
@@ -134,20 +131,3 @@ def test_an_approval_that_finds_the_login_again_is_recorded(
     finally:
         session.client.close()
         context.close()
-
-
-def test_a_run_against_sessions_that_end_signs_in_again(tmp_path: Path) -> None:
-    out = tmp_path / "report"
-    demo = [sys.executable, "-m", "conformance.cli", "demo", "--variant", "short-sessions"]
-    done = subprocess.run(
-        [*demo, "--report-dir", str(out), "--state-dir", str(tmp_path / "state")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = Report.load(out / "report.json")
-    assert report.failed_requirements() == set()
-    again = [e for r in report.results for e in r.evidence.get("signed_in_again", [])]
-    # the run lasts several 3 s sessions: each ended one was signed in again, and said so
-    assert again and all(e["how"].startswith("logged in with the login recipe") for e in again)

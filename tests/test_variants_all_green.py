@@ -85,3 +85,12 @@ def test_reference_as_is_all_green_under_the_variant(
     assert not_green == []
     assert {r.verdict for r in report.results if r.requirement in LAB_ONLY} == {"not-applicable"}
     assert report.exit_code() == 0
+
+
+def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
+    reports: dict[str, Report],
+) -> None:
+    """Under ``short-sessions`` (sign-ins end after 3 s) the run lasts several sessions."""
+    report = reports["short-sessions"]
+    again = [e for r in report.results for e in r.evidence.get("signed_in_again", [])]
+    assert again and all(e["how"].startswith("logged in with the login recipe") for e in again)
