@@ -28,6 +28,17 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+
+async def read_body(receive: Receive) -> bytes:
+    """An HTTP request's whole body, from its ASGI ``http.request`` messages."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 STARTUP_TIMEOUT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 10.0
 

@@ -27,7 +27,7 @@ from conformance.run.browser_flow import BrowserFlow
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
 from conformance.target.pacing import Pacer
-from mock_servers.runner import Receive, Scope, Send
+from mock_servers.runner import Receive, Scope, Send, read_body
 from tests.browser_site import site_and_chromium
 from tests.unit.conftest import make_target
 
@@ -49,12 +49,7 @@ async def _site(scope: Scope, receive: Receive, send: Send) -> None:
     """A consent page for a session cookie ``sid=ok``, else a login page that sets it."""
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     cookies = dict(scope["headers"]).get(b"cookie", b"").decode()
     headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
     status, page = 200, CONSENT if "sid=ok" in cookies else LOGIN
@@ -79,8 +74,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browse
         yield base, chromium, shots
 
 
-def _flow(base: str, context: object, shots: Path) -> tuple[BrowserFlow, TargetSession]:
-    """The logged-in context of a run on ``base``, and its HTTP session (no cookies yet)."""
+@pytest.fixture
+def logged_out(
+    site: tuple[str, Browser, Path],
+) -> Iterator[tuple[BrowserFlow, TargetSession, str]]:
+    """A run's flow on the site whose logged-in context holds no session (the target ended
+    it), its HTTP session, and an authorization request."""
+    base, chromium, shots = site
+    context = chromium.new_context()
     session = TargetSession(make_target(base), httpx.Client(), ssl.create_default_context())
     run = TargetRun(base, "site", session=session, login_context=context)
     suite = SimpleNamespace(
@@ -88,46 +89,37 @@ def _flow(base: str, context: object, shots: Path) -> tuple[BrowserFlow, TargetS
         clock=deadline.Clock(),
         screenshot_path=lambda label, name: shots / label / f"{name}.png",
     )
-    return BrowserFlow(cast(Suite, suite), run, Pacer()), session
+    try:
+        flow = BrowserFlow(cast(Suite, suite), run, Pacer())
+        yield flow, session, f"{base}/authorize?client_id=x&state=s1"
+    finally:
+        session.client.close()
+        context.close()
 
 
 def test_a_session_the_target_ended_is_signed_in_again_and_recorded(
-    site: tuple[str, Browser, Path],
+    logged_out: tuple[BrowserFlow, TargetSession, str],
 ) -> None:
-    base, chromium, shots = site
-    context = chromium.new_context()
-    flow, session = _flow(base, context, shots)
-    url = f"{base}/authorize?client_id=x&state=s1"
-    try:
-        seen = flow.inspect(url, REDIRECT_URI, "again")
-        assert seen.kind == "consent", seen.text
-        assert session.signed_in_again == [{"at": url, "how": "logged in with the login recipe"}]
-        # the new session cookie was handed to the HTTP session at the step's end
-        assert session.client.cookies.get("sid") == "ok"
-        session.signed_in_again.clear()
-        again = flow.inspect(url, REDIRECT_URI, "held")
-        assert again.kind == "consent"
-        assert session.signed_in_again == []  # a session that holds: nothing to record
-    finally:
-        session.client.close()
-        context.close()
+    flow, session, url = logged_out
+    seen = flow.inspect(url, REDIRECT_URI, "again")
+    assert seen.kind == "consent", seen.text
+    assert session.signed_in_again == [{"at": url, "how": "logged in with the login recipe"}]
+    # the new session cookie was handed to the HTTP session at the step's end
+    assert session.client.cookies.get("sid") == "ok"
+    session.signed_in_again.clear()
+    again = flow.inspect(url, REDIRECT_URI, "held")
+    assert again.kind == "consent"
+    assert session.signed_in_again == []  # a session that holds: nothing to record
 
 
 def test_an_approval_that_finds_the_login_again_is_recorded(
-    site: tuple[str, Browser, Path],
+    logged_out: tuple[BrowserFlow, TargetSession, str],
 ) -> None:
-    base, chromium, shots = site
-    context = chromium.new_context()
-    flow, session = _flow(base, context, shots)
-    url = f"{base}/authorize?client_id=x&state=s1"
-    try:
-        params = flow.authorize(url, REDIRECT_URI, "approved")
-        assert params["state"] == "s1" and params["code"].startswith("c0de-")
-        (again,) = session.signed_in_again
-        assert again["at"] == url and again["how"].startswith("logged in with the login recipe")
-        session.signed_in_again.clear()
-        assert flow.authorize(url, REDIRECT_URI, "approved-again")["state"] == "s1"
-        assert session.signed_in_again == []
-    finally:
-        session.client.close()
-        context.close()
+    flow, session, url = logged_out
+    params = flow.authorize(url, REDIRECT_URI, "approved")
+    assert params["state"] == "s1" and params["code"].startswith("c0de-")
+    (again,) = session.signed_in_again
+    assert again["at"] == url and again["how"].startswith("logged in with the login recipe")
+    session.signed_in_again.clear()
+    assert flow.authorize(url, REDIRECT_URI, "approved-again")["state"] == "s1"
+    assert session.signed_in_again == []

@@ -29,7 +29,7 @@ from conformance.target import deadline
 from conformance.target.pacing import Pacer, Pacing
 from mock_servers.pki import TestCA
 from mock_servers.reference_as import IssuerConfig, create_app
-from mock_servers.runner import Receive, Scope, Send, Server
+from mock_servers.runner import Receive, Scope, Send, Server, read_body
 
 from .conftest import CALLBACK, PASSWORD, USER, Documents, make_target
 
@@ -122,12 +122,7 @@ class TokenEndpoint:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append((headers, body))
         status, extra, content = self.answers.pop(0)
