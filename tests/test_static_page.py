@@ -1,10 +1,12 @@
-"""Which loaded pages can start nothing more, in a real Chromium (conformance/run/browser_flow.py).
+"""Which loaded pages can start nothing more, in a real Chromium (conformance/browser/driver.py).
 
 A rendering stops waiting for a page's requests at once when the page is static: its
-``load`` event already covered everything it will ask for. Any way a page can still start
-a request (a script, an inline handler, a refresh, a lazy image, a nested document, a
-resource hint) makes it dynamic, and the rendering waits for its quiet time instead, so an
-image a script adds after load is still asked for before the page is read.
+``load`` event already covered everything it will ask for. A look at a page plain HTTP could
+not classify (a 200 error page) reads a static one at once too: it will show nothing else,
+so it is not watched for a consent page the way a page built by script is. Any way a page
+can still start a request (a script, an inline handler, a refresh, a lazy image, a nested
+document, a resource hint) makes it dynamic, and the rendering waits for its quiet time
+instead, so an image a script adds after load is still asked for before the page is read.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.browser.driver import Browser
-from conformance.run.browser_flow import _STATIC_PAGE, BrowserFlow, _Traffic
+from conformance.browser import driver
+from conformance.browser.driver import STATIC_PAGE, Browser
+from conformance.browser.recipe import LoginRecipe
+from conformance.run.browser_flow import BrowserFlow, _Traffic
 from mock_servers.runner import Receive, Scope, Send
 from tests.browser_site import site_and_chromium
 
@@ -78,7 +82,7 @@ def test_a_page_is_static_only_when_it_can_start_nothing(
     try:
         page = context.new_page()
         page.goto(base + path, wait_until="load")
-        assert page.evaluate(_STATIC_PAGE) is static
+        assert page.evaluate(STATIC_PAGE) is static
     finally:
         context.close()
 
@@ -94,5 +98,23 @@ def test_an_image_a_script_adds_after_load_is_waited_for(site: tuple[str, Browse
             page.goto(base + "/late-image", wait_until="load")
             traffic.quiet(BrowserFlow.QUIET_MS, BrowserFlow.IDLE_MS)
         assert base + "/late.png" in asked
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("path", "landed"), [("/static", True), ("/script", False)])
+def test_a_static_page_the_browser_is_asked_about_is_read_at_once(
+    site: tuple[str, Browser], path: str, landed: bool
+) -> None:
+    """A static page is read and its tab kept for the next flow; a script page is watched
+    for the settle time (it may still build consent or go somewhere) and then closed."""
+    base, chromium = site
+    context = chromium.new_context()
+    try:
+        recipe = LoginRecipe("alice", "secret-pass")
+        settle_s = 30.0 if landed else 0.3  # a static page must not sit the settle time out
+        seen = driver.view(context, base + path, "https://client.test/cb", recipe, settle_s)
+        assert (seen.kind, seen.status) == ("page", 200)
+        assert len(context.pages) == (1 if landed else 0)  # kept as landed, or closed
     finally:
         context.close()

@@ -80,6 +80,26 @@ CLOSE_MS = 2_000  # how long Chromium may take to close a page before the close 
 CLOSE_ATTEMPTS = 3
 CLOSE_BROWSER_S = 30.0  # how long closing the browser may take before the driver is stopped
 
+# Whether a page is loaded and can ask for nothing more by itself: no script (in any
+# spelling: elements, inline handlers, javascript: URLs), no refresh, no lazy or hinted
+# fetch, no nested document. Such a page's requests all belong to its load event, and it
+# neither changes nor goes anywhere by itself: what it shows now is what it will show.
+STATIC_PAGE = """() => {
+  if (document.readyState !== "complete") return false;
+  const dynamic = 'script, meta[http-equiv="refresh" i], [loading="lazy" i], iframe, frame,'
+    + ' object, embed, link[rel~="prefetch" i], link[rel~="preload" i],'
+    + ' link[rel~="modulepreload" i], link[rel~="prerender" i], img[srcset], picture';
+  if (document.querySelector(dynamic)) return false;
+  for (const node of document.querySelectorAll("*")) {
+    for (const attribute of node.attributes) {
+      const name = attribute.name.toLowerCase();
+      if (name.startsWith("on")) return false;
+      if (/^\\s*javascript:/i.test(attribute.value)) return false;
+    }
+  }
+  return true;
+}"""
+
 
 def find_browser(explicit: str | None, playwright: Playwright) -> str:
     """The Chromium executable: explicit, ``$CIMD_BROWSER``, Playwright's own, or the system's."""
@@ -739,9 +759,10 @@ def view(
     """Open ``url`` and say what the rendered page is, for pages plain HTTP cannot read.
 
     Waits up to ``settle_s`` after load for scripts to build the page, and follows every
-    navigation, to other origins too (an upstream identity provider's login). A page that
-    shows consent is kept (:func:`shown_consent`), so that approving it needs no new request;
-    a page that may still be on its way somewhere is closed (bounded).
+    navigation, to other origins too (an upstream identity provider's login); a static page
+    (:data:`STATIC_PAGE`: it will show nothing else) is read at once. A page that shows
+    consent is kept (:func:`shown_consent`), so that approving it needs no new request; a
+    page that may still be on its way somewhere is closed (bounded).
     """
     page = open_page(context)
     status, retry_after = 0, ""
@@ -751,11 +772,14 @@ def view(
             try:
                 response = page.goto(url, wait_until="load")
                 status = response.status if response is not None else 0
+                refresh = False  # an HTTP Refresh header navigates a page without markup
                 if response is not None:
                     retry_after = response.headers.get("retry-after") or ""
+                    refresh = "refresh" in response.headers
                 deadline = time.monotonic() + settle_s
                 if status in TRANSIENT_STATUSES:  # "not now" builds nothing more
                     deadline = 0.0
+                static: bool | None = None  # asked once, when the page first shows neither
                 while True:
                     if redirect_uri and reached:
                         settled = _land(page, redirect_uri, failed)
@@ -767,11 +791,15 @@ def view(
                     if page.locator(recipe.password_selector).first.is_visible():
                         seen = View("login", status, page.url, text=_page_text(page))
                         break
-                    if time.monotonic() > deadline or urlsplit(page.url).scheme == "chrome-error":
+                    if static is None:
+                        static = not refresh and _is_static(page)
+                    over = static or time.monotonic() > deadline
+                    if over or urlsplit(page.url).scheme == "chrome-error":
                         text = _page_text(page)
                         seen = View("page", status, page.url, text=text, retry_after=retry_after)
-                        # a "not now" has landed; any other may still be on its way somewhere
-                        settled = status in TRANSIENT_STATUSES
+                        # a "not now" or a static page has landed; any other may still be on
+                        # its way somewhere
+                        settled = bool(static) or status in TRANSIENT_STATUSES
                         break
                     page.wait_for_timeout(POLL_MS / 4)
             except PlaywrightError as exc:
@@ -789,6 +817,14 @@ def view(
     finally:
         if not kept:
             close_page(page)
+
+
+def _is_static(page: Page) -> bool:
+    """Whether ``page`` can show nothing else by itself (:data:`STATIC_PAGE`)."""
+    try:
+        return bool(page.evaluate(STATIC_PAGE))
+    except PlaywrightError:
+        return False  # e.g. navigating on: not static
 
 
 def cookies(context: BrowserContext) -> list[dict[str, Any]]:

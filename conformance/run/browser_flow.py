@@ -458,7 +458,7 @@ class BrowserFlow:
         ``then`` runs next, told whether it shows (a login asked for on the way); with
         ``traffic`` the page's own requests are then waited for (:meth:`_Traffic.quiet`).
         The control is looked for again unless the page is known to have changed nothing
-        since: a static page (:data:`_STATIC_PAGE`) still where it was, and ``then`` had
+        since: a static page (``driver.STATIC_PAGE``) still where it was, and ``then`` had
         nothing to do (the control showed) or there is none.
         """
         if status in TRANSIENT_STATUSES:
@@ -519,26 +519,6 @@ _URL_ATTRIBUTES = """(names) => {
     }
   }
   return found;
-}"""
-
-
-# Whether a page is loaded and can ask for nothing more by itself: no script (in any
-# spelling: elements, inline handlers, javascript: URLs), no refresh, no lazy or hinted
-# fetch, no nested document. Such a page's requests all belong to its load event.
-_STATIC_PAGE = """() => {
-  if (document.readyState !== "complete") return false;
-  const dynamic = 'script, meta[http-equiv="refresh" i], [loading="lazy" i], iframe, frame,'
-    + ' object, embed, link[rel~="prefetch" i], link[rel~="preload" i],'
-    + ' link[rel~="modulepreload" i], link[rel~="prerender" i], img[srcset], picture';
-  if (document.querySelector(dynamic)) return false;
-  for (const node of document.querySelectorAll("*")) {
-    for (const attribute of node.attributes) {
-      const name = attribute.name.toLowerCase();
-      if (name.startsWith("on")) return false;
-      if (/^\\s*javascript:/i.test(attribute.value)) return false;
-    }
-  }
-  return true;
 }"""
 
 
@@ -630,7 +610,7 @@ class _Traffic:
     def quiet(self, quiet_ms: float, cap_ms: float) -> None:
         """Wait until no request was in flight for ``quiet_ms``, or ``cap_ms`` passed.
 
-        A loaded page that can start nothing more (see :data:`_STATIC_PAGE`) with nothing in
+        A loaded page that can start nothing more (see ``driver.STATIC_PAGE``) with nothing in
         flight is quiet at once: its ``load`` event already waited for its images, frames
         and stylesheets, and no script, handler, refresh or lazy element is left to ask
         for more.
@@ -638,7 +618,7 @@ class _Traffic:
         until = time.monotonic() + cap_ms / 1000
         self.static = False
         with contextlib.suppress(PlaywrightError):
-            self.static = not self._open and bool(self._page.evaluate(_STATIC_PAGE))
+            self.static = not self._open and bool(self._page.evaluate(browser_mod.STATIC_PAGE))
             if self.static and not self._open:
                 return
             self.static = False
