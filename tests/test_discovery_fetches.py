@@ -44,6 +44,9 @@ def test_at_most_one_get_per_request_naming_the_client() -> None:
     right = _fetch("127.0.0.1:8443", None)
     assert _fetch_problems([right, right], BY_ADDRESS, judge_names=True) == ""  # no-store
     assert "3 GETs" in _fetch_problems([right] * 3, BY_ADDRESS, judge_names=True)
+    # a sign-in on the way sent the authorization request once more
+    assert _fetch_problems([right] * 3, BY_ADDRESS, judge_names=True, requests=3) == ""
+    assert "4 GETs" in _fetch_problems([right] * 4, BY_ADDRESS, judge_names=True, requests=3)
 
 
 def test_behind_a_public_url_host_and_sni_are_not_judged() -> None:
