@@ -4,7 +4,7 @@ The loopback site ends the browser's session (its consent page asks for a login 
 target whose sessions expire would. A rendering and an approval must still reach the consent
 page, and the check must not pass over the new login in silence: it lands in the session's
 ``signed_in_again`` (the check's evidence). A step in a session that holds records nothing.
-(A whole run against the reference AS whose sign-ins end after 3 s, ``short-sessions``, is
+(A whole run against the reference AS whose sign-ins end early, ``short-sessions``, is
 judged in ``tests/test_variants_all_green.py``.)
 """
 

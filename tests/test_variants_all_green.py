@@ -90,7 +90,8 @@ def test_reference_as_is_all_green_under_the_variant(
 def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
     reports: dict[str, Report],
 ) -> None:
-    """Under ``short-sessions`` (sign-ins end after 3 s) the run lasts several sessions."""
+    """Under ``short-sessions`` (a sign-in ends at its 40th authorization request) the run
+    lasts several sessions."""
     report = reports["short-sessions"]
     again = [e for r in report.results for e in r.evidence.get("signed_in_again", [])]
     assert again and all(e["how"].startswith("logged in with the login recipe") for e in again)

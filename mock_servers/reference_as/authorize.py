@@ -73,7 +73,7 @@ async def authorize(issuer: Issuer, request: Request) -> Response:
         if requested is not None and issuer.has(F.REDIRECTS_UNVERIFIED_URI):
             return _redirect(issuer, requested, "invalid_request", str(exc), params.get("state"))
         return error_page("invalid_request", str(exc))
-    found = issuer.session(request)
+    found = issuer.authorizing_session(request)
     problem = request_problem(params, repeated, issuer)
     # the fault redirects request errors without signing the user in first
     sign_in_first = problem is None or not issuer.has(F.REDIRECTS_ERRORS_BEFORE_LOGIN)
@@ -111,7 +111,7 @@ async def _pushed(issuer: Issuer, request: Request) -> Response:
     auth = issuer.state.pushed(request_uri, client_id)
     if auth is None:
         return error_page("invalid_request", "request_uri is invalid, expired or already used")
-    found = issuer.session(request)
+    found = issuer.authorizing_session(request)
     if found is None and not issuer.is_variant("consent-before-login"):
         return _to_login(issuer, request.url.path + "?" + request.url.query)
     issuer.state.take_pushed(request_uri)

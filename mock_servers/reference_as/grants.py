@@ -14,7 +14,8 @@ from typing import Protocol, TypeVar
 from .documents import ClientDocument
 
 SESSION_LIFETIME_S = 8 * 3600
-SHORT_SESSION_LIFETIME_S = 3.0  # the short-sessions variant's
+# the short-sessions variant: a sign-in ends at this authorization request (that one finds none)
+SHORT_SESSION_REQUESTS = 40
 PENDING_LIFETIME_S = 600
 CODE_LIFETIME_S = 60
 PUSHED_LIFETIME_S = 60  # RFC 9126 §2.2: a request_uri is short-lived
@@ -76,11 +77,12 @@ class Sessions:
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
+        self._uses: dict[str, int] = {}  # authorization requests per session id
 
-    def start(self, user: str, lifetime_s: float = SESSION_LIFETIME_S) -> tuple[str, Session]:
+    def start(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), _deadline(lifetime_s))
+        session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
         _purge(self._sessions)
         self._sessions[session_id] = session
         return session_id, session
@@ -90,6 +92,16 @@ class Sessions:
         renewed = secrets.token_urlsafe(32)
         self._sessions[renewed] = self._sessions.pop(session_id)
         return renewed
+
+    def used(self, session_id: str) -> int:
+        """Count one more authorization request in the session; returns how many so far."""
+        self._uses[session_id] = self._uses.get(session_id, 0) + 1
+        return self._uses[session_id]
+
+    def end(self, session_id: str) -> None:
+        """End the session (``short-sessions``): its id finds nothing from now on."""
+        self._sessions.pop(session_id, None)
+        self._uses.pop(session_id, None)
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""
@@ -105,11 +117,8 @@ class IssuerState:
             sign-on, else (``None``) its own.
     """
 
-    def __init__(
-        self, sessions: Sessions | None = None, session_lifetime_s: float = SESSION_LIFETIME_S
-    ) -> None:
+    def __init__(self, sessions: Sessions | None = None) -> None:
         self.sessions = sessions if sessions is not None else Sessions()
-        self.session_lifetime_s = session_lifetime_s
         self._pending: dict[str, tuple[str, AuthorizationRequest, float]] = {}
         self._codes: dict[str, Grant] = {}
         self._redeemed: dict[str, str] = {}  # code -> the refresh token it produced
@@ -130,7 +139,7 @@ class IssuerState:
 
     def start_session(self, user: str) -> tuple[str, Session]:
         """A new session (a fresh id at every login, against session fixation)."""
-        return self.sessions.start(user, self.session_lifetime_s)
+        return self.sessions.start(user)
 
     def session(self, session_id: str | None) -> Session | None:
         """The live session with this id, if any."""

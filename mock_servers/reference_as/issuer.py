@@ -12,13 +12,7 @@ from .client_auth import ASSERTION_ALGORITHMS, Verifier
 from .clients import ClientResolver
 from .config import IssuerConfig
 from .faults import F, Fault
-from .grants import (
-    SESSION_LIFETIME_S,
-    SHORT_SESSION_LIFETIME_S,
-    IssuerState,
-    Session,
-    Sessions,
-)
+from .grants import SHORT_SESSION_REQUESTS, IssuerState, Session, Sessions
 from .logos import LazyLogos
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
@@ -38,10 +32,7 @@ class Issuer:
 
     def __init__(self, config: IssuerConfig, shared_sessions: Sessions | None = None) -> None:
         self.config = config
-        lifetime: float = SESSION_LIFETIME_S
-        if config.is_variant("short-sessions"):
-            lifetime = SHORT_SESSION_LIFETIME_S
-        self.state = IssuerState(shared_sessions, lifetime)
+        self.state = IssuerState(shared_sessions)
         self.clients = ClientResolver(config)
         self.lazy_logos = LazyLogos()  # the logo-fetched-lazily fault's /logo links
         self.signer = AccessTokenSigner()
@@ -80,6 +71,21 @@ class Issuer:
     def session(self, request: Request) -> tuple[str, Session] | None:
         """The session id and live signed-in session the request's cookie names, if any."""
         return self._session(request, self.session_cookie, signed_in=True)
+
+    def authorizing_session(self, request: Request) -> tuple[str, Session] | None:
+        """:meth:`session`, for an authorization request.
+
+        Under ``short-sessions`` a sign-in ends at its :data:`SHORT_SESSION_REQUESTS`-th
+        authorization request, which finds no session (the login page comes back): a short
+        session lifetime, counted in requests so that a run meets it at the same place.
+        """
+        found = self.session(request)
+        if found is not None and self.is_variant("short-sessions"):
+            sessions = self.state.sessions
+            if sessions.used(found[0]) >= SHORT_SESSION_REQUESTS:
+                sessions.end(found[0])
+                return None
+        return found
 
     def anonymous_session(self, request: Request) -> tuple[str, Session] | None:
         """``consent-before-login``: the not-yet-signed-in session that holds a consent."""

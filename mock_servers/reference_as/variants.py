@@ -55,8 +55,8 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "short-sessions",
-        "a sign-in ends 3 s after it began (a short absolute session lifetime): the user is "
-        "shown the login page again",
+        "a sign-in ends at its 40th authorization request (a short session lifetime, counted "
+        "in requests): the user is shown the login page again",
     ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
