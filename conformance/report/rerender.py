@@ -25,7 +25,7 @@ from conformance.report.compare import compare
 from conformance.report.model import SCHEMA, Report
 from conformance.report.paths import INDEX_FILE
 from conformance.report.scrub import redact_output
-from conformance.report.writers import prepare
+from conformance.report.writers import FORMATS, prepare
 
 PROG = "cimd-conformance report"
 # each output option and its file beside report.json when no option is given
@@ -121,8 +121,9 @@ def rerender(args: argparse.Namespace) -> int:
     for name, target in asked.items():
         try:
             text = redact_output(renderers[name]())
-            if name == "html":  # the screenshots go in after the text was redacted
-                text = html.embed_screenshots(text, directory)
+            finish = FORMATS[name].finish  # the HTML page's screenshots, after redaction
+            if finish is not None:
+                text = finish(text, directory)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             print(
                 f"{PROG}: {args.report} is a broken {SCHEMA} report ({exc!r} rendering "

@@ -616,12 +616,12 @@ class _Traffic:
         for more.
         """
         until = time.monotonic() + cap_ms / 1000
-        self.static = False
+        static = False
         with contextlib.suppress(PlaywrightError):
-            self.static = not self._open and bool(self._page.evaluate(browser_mod.STATIC_PAGE))
-            if self.static and not self._open:
-                return
-            self.static = False
+            static = not self._open and bool(self._page.evaluate(browser_mod.STATIC_PAGE))
+        self.static = static and not self._open  # and nothing started while it was asked
+        if self.static:
+            return
         while time.monotonic() < until:
             if not self._open and time.monotonic() - self._last >= quiet_ms / 1000:
                 return
