@@ -444,6 +444,29 @@ class TargetSession:
 
         return self.pacer.call(what, send)
 
+    def code_request(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        *,
+        state: str | None = None,
+        pkce: Pkce | None = None,
+    ) -> dict[str, str]:
+        """An authorization code request's parameters, as a client sends them.
+
+        A state and a PKCE S256 challenge (fresh unless given) and the run's extra
+        parameters (e.g. ``resource``).
+        """
+        return {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": state or secrets.token_urlsafe(12),
+            "code_challenge": (pkce or Pkce.new()).challenge,
+            "code_challenge_method": "S256",
+            **self.extra_params,
+        }
+
     def anonymous(self, client_id: str, redirect_uri: str) -> Outcome:
         """An authorization request from a browser with no session (no cookies), unpaced.
 
@@ -451,16 +474,7 @@ class TargetSession:
         page, a redirect to one, a refusal, or a 429 when the target throttles). Used where
         the answer itself is the observation (when the target fetches, how it throttles).
         """
-        params = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "state": secrets.token_urlsafe(12),
-            "code_challenge": Pkce.new().challenge,
-            "code_challenge_method": "S256",
-            **self.extra_params,
-        }
-        url = self.authorization_url(params)
+        url = self.authorization_url(self.code_request(client_id, redirect_uri))
         with deadline.client(self.tls) as cookieless:
             response = deadline.send(cookieless, "GET", url, self.clock.exchange())
         self.exchanges.append(

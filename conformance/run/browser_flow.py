@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.clients import public_client
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.harness.pages import URL_ATTRIBUTES, Page
-from conformance.harness.session import Pkce, TargetSession
+from conformance.harness.session import TargetSession
 from conformance.redaction import redact_text, redact_url
 from conformance.run.state import Suite, TargetRun
 from conformance.target import deadline
@@ -491,18 +490,8 @@ class BrowserFlow:
 def sign_in_request(suite: Suite, session: TargetSession) -> tuple[str, str]:
     """A valid public client's authorization request to sign in with; its redirect URI."""
     client = public_client(suite.metadata_host)
-    url = session.authorization_url(
-        {
-            "response_type": "code",
-            "client_id": client.client_id,
-            "redirect_uri": client.redirect_uri,
-            "state": secrets.token_urlsafe(8),
-            "code_challenge": Pkce.new().challenge,
-            "code_challenge_method": "S256",
-            **dict(suite.config.extra_params),
-        }
-    )
-    return url, client.redirect_uri
+    params = session.code_request(client.client_id, client.redirect_uri)
+    return session.authorization_url(params), client.redirect_uri
 
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept

@@ -86,17 +86,8 @@ def test_conforming_client_completes_the_flow_in_the_browser(
         raise NotApplicable(f"the target does not advertise {FLAG}: true (see CIMD-DISC-01)")
     client = public_client(cimd_metadata_host)
     pkce, state = Pkce.new(), secrets.token_urlsafe(12)
-    url = cimd_target.authorization_url(
-        {
-            "response_type": "code",
-            "client_id": client.client_id,
-            "redirect_uri": client.redirect_uri,
-            "state": state,
-            "code_challenge": pkce.challenge,
-            "code_challenge_method": "S256",
-            **cimd_target.extra_params,
-        }
-    )
+    params = cimd_target.code_request(client.client_id, client.redirect_uri, state=state, pkce=pkce)
+    url = cimd_target.authorization_url(params)
     params = cimd_browser.authorize(url, client.redirect_uri, "disc-04-consent")
     expected = "a code with the client's state at the redirect URI, redeemable for tokens"
     if "code" not in params or params.get("state") != state:

@@ -155,17 +155,7 @@ def test_errors_never_reflect_fetched_content(
         )
     }
     if cimd_metadata.metadata.get("pushed_authorization_request_endpoint"):
-        pushed = cimd_target.push(
-            {
-                "response_type": "code",
-                "client_id": client.client_id,
-                "redirect_uri": client.redirect_uri,
-                "state": secrets.token_urlsafe(12),
-                "code_challenge": Pkce.new().challenge,
-                "code_challenge_method": "S256",
-                **cimd_target.extra_params,
-            }
-        )
+        pushed = cimd_target.push(cimd_target.code_request(client.client_id, client.redirect_uri))
         shown["the PAR endpoint's answer"] = pushed.text
     reflected = [
         f"{where} shows the {what}"

@@ -14,7 +14,7 @@ from conformance.harness import observers
 from conformance.harness.clients import ProbeClient, public_client, published_shapes
 from conformance.harness.flows import code_for, redeem_fresh_code
 from conformance.harness.outcome import OutcomeKind
-from conformance.harness.session import Pkce, TargetSession, TokenResult
+from conformance.harness.session import TargetSession, TokenResult
 from conformance.harness.verify import (
     verify_accepted,
     verify_not_sent_to_redirect_uri,
@@ -297,16 +297,7 @@ PAR_UNLISTED = ("https://attacker.test/cb", "https://app.test.attacker.test/cb")
 
 def _push(target: TargetSession, client: ProbeClient, redirect_uri: str) -> TokenResult:
     """A pushed authorization request for ``client`` and ``redirect_uri``, as AUTHZ has it."""
-    data = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": redirect_uri,
-        "state": secrets.token_urlsafe(12),
-        "code_challenge": Pkce.new().challenge,
-        "code_challenge_method": "S256",
-        **target.extra_params,
-    }
-    return target.push(data)
+    return target.push(target.code_request(client.client_id, redirect_uri))
 
 
 def _request_uri(result: TokenResult) -> str | None:
