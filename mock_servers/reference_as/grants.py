@@ -84,13 +84,16 @@ class Sessions:
         session_id = secrets.token_urlsafe(32)
         session = Session(user, secrets.token_urlsafe(32), _deadline(SESSION_LIFETIME_S))
         _purge(self._sessions)
+        self._uses = {key: uses for key, uses in self._uses.items() if key in self._sessions}
         self._sessions[session_id] = session
         return session_id, session
 
     def renew(self, session_id: str) -> str:
-        """Move the session to a fresh id; the old id ends (``renewed-sessions``)."""
+        """Move the session and its count of requests to a fresh id (``renewed-sessions``)."""
         renewed = secrets.token_urlsafe(32)
         self._sessions[renewed] = self._sessions.pop(session_id)
+        if session_id in self._uses:
+            self._uses[renewed] = self._uses.pop(session_id)
         return renewed
 
     def used(self, session_id: str) -> int:

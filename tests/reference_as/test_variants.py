@@ -340,6 +340,25 @@ async def test_short_sessions_end_and_the_login_page_comes_back(
         assert ended.status_code == 302 and ended.headers["location"].startswith("/login?")
 
 
+async def test_a_renewed_short_session_keeps_its_count(
+    make_as: Make, docs: DocumentHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under both variants the renewed id carries the requests made under the old one."""
+    monkeypatch.setattr("mock_servers.reference_as.issuer.SHORT_SESSION_REQUESTS", 3)
+    http = make_as("short-sessions", "renewed-sessions")
+    url = document(docs)
+    await http.post("/login", data={"username": USER, "password": PASSWORD, "next": ""})
+    first = await http.get("/authorize", params=authz_params(url, CALLBACK, pkce()[1]))
+    approved = await http.post(
+        "/consent", data={**hidden_fields(first.text), "decision": "approve"}
+    )
+    assert approved.status_code == 302, approved.text  # the session moved to a fresh id
+    shown = await http.get("/authorize", params=authz_params(url, CALLBACK, pkce()[1]))
+    assert shown.status_code == 200 and "decision" in shown.text
+    ended = await http.get("/authorize", params=authz_params(url, CALLBACK, pkce()[1]))
+    assert ended.status_code == 302 and ended.headers["location"].startswith("/login?")
+
+
 async def test_renewed_sessions_move_the_session_at_every_approval(
     make_as: Make, docs: DocumentHost
 ) -> None:
