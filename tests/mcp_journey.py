@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -16,11 +17,18 @@ _ACTION = re.compile(r'<form method="post" action="([^"]*)"')
 
 
 def http_approve(http: httpx.Client, redirect_uri: str) -> Approve:
-    """The user's approval at the reference AS over plain HTTP: sign in, then approve."""
+    """The user's approval at the reference AS over plain HTTP: sign in, then approve.
+
+    A page that says "not now" (HTTP 429, as the ``rate-limited`` variant's) is loaded again
+    after its ``Retry-After``, as a patient user would.
+    """
 
     def approve(url: str) -> str:
         for _ in range(10):
             answer = http.get(url)
+            if answer.status_code == 429:
+                time.sleep(float(answer.headers.get("retry-after", "1")))
+                continue
             if answer.is_redirect:
                 url = urljoin(url, answer.headers["location"])
                 if url.startswith(redirect_uri):

@@ -124,7 +124,11 @@ def test_a_server_that_is_not_protected_stops_the_journey(world: World) -> None:
 
 
 def test_the_mcp_client_fixture(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    """``cimd_mcp_client`` alone: a client whose document is on the run's metadata host."""
+    """``cimd_mcp_client`` alone: a client whose document is on the run's metadata host.
+
+    The AS is rate-limited (a second fetch of one document within 1 s is HTTP 429, as the
+    token request's is): the fixture's client waits and asks again, as a run does.
+    """
     pytester.makepyfile(
         """
         from mock_servers.resource_server import McpServer
@@ -134,9 +138,10 @@ def test_the_mcp_client_fixture(pytester: pytest.Pytester, tmp_path: Path) -> No
         def test_journey(cimd_mcp_client, cimd_ca, tmp_path):
             leaf = cimd_ca.issue_server_pem(tmp_path)
             with McpServer("", leaf, trust_ca=cimd_ca.cert_path) as mcp:
-                args = ("--resource", mcp.url)
+                args = ("--resource", mcp.url, "--rate-interval", "1", "--rate-budget", "100")
                 state = cimd_ca.cert_path.parent
-                with ReferenceTarget(state_dir=state, extra_args=args) as target:
+                limited = ("rate-limited",)
+                with ReferenceTarget(state_dir=state, variants=limited, extra_args=args) as target:
                     mcp.issuer = target.issuer
                     client = cimd_mcp_client(lambda url: approve(url))
                     approve = http_approve(client.http, client.redirect_uri)

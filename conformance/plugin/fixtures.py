@@ -32,10 +32,11 @@ from conformance.network.topology import Network
 from conformance.plugin.collector import MARK_KEY
 from conformance.plugin.options import options_config
 from conformance.plugin.run import RUN_KEY
-from conformance.run.mcp_journey import new_client
+from conformance.run.mcp_journey import new_client, paced
 from conformance.run.state import RunConfig
 from conformance.run.suite import host_maps, start_browser
 from conformance.target import deadline
+from conformance.target.pacing import Pacer
 from conformance.target.reference import ReferenceTarget
 from mock_servers.callback import CallbackListener
 from mock_servers.canary import can_bind
@@ -221,16 +222,19 @@ def cimd_mcp_client(
 
     Each client has a fresh client ID metadata document on the metadata host and trusts
     ``cimd_ca`` (and the target's CA); ``client.journey(mcp_url)`` goes from the MCP
-    server's 401 through a tool call and a step-up, recording each step.
+    server's 401 through a tool call and a step-up, recording each step. The clients'
+    requests are paced as a run's (``--pacing``): an HTTP 429 or 503 is waited for and
+    asked again, and one that stays is a harness error, never a failed step.
     """
     tls = ssl_context(str(cimd_ca.cert_path))
     if cimd_config.target_ca is not None:
         tls.load_verify_locations(cafile=str(cimd_config.target_ca))
     made: list[McpClient] = []
+    pace = paced(Pacer(cimd_config.pacing))  # one pacing for all the clients made
 
     def make(approve: Approve) -> McpClient:
         http = deadline.client(tls, timeout=cimd_config.limits.exchange_s)
-        made.append(new_client(cimd_shared_metadata_host, http, approve))
+        made.append(new_client(cimd_shared_metadata_host, http, approve, pace))
         return made[-1]
 
     yield make
