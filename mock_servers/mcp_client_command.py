@@ -9,7 +9,8 @@ authorization URL to ``$CIMD_USER_AGENT``. ``--fault NAME`` switches on one of
 :data:`~mock_servers.mcp_client.CLIENT_FAULTS`, :data:`DOCUMENT_FAULTS` or :data:`KEY_FAULTS`
 (repeatable). ``--private-key-jwt`` makes it a ``private_key_jwt`` client: its document
 publishes a fresh P-256 key in ``jwks`` and every token request carries an RFC 7523 assertion
-signed with it.
+signed with it; with ``--jwks-uri`` too, the key set is written to ``$CIMD_CLIENT_JWKS`` and
+the document names it by ``jwks_uri`` (``$CIMD_CLIENT_JWKS_URI``, where the suite serves it).
 
 Exit codes: 0 a tool was called, 1 the journey stopped (the reason on stderr), 2 bad input.
 """
@@ -105,15 +106,18 @@ def signer(
 
 
 def document(
-    client_id: str, faults: frozenset[str], jwks: dict[str, Any] | None = None
+    client_id: str,
+    faults: frozenset[str],
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str | None = None,
 ) -> dict[str, object]:
-    """The client's metadata document, with its document faults (private_key_jwt: ``jwks``)."""
+    """The client's metadata document, with its faults (private_key_jwt: jwks or jwks_uri)."""
     found = client_document(client_id, REDIRECT_URI)
     if jwks is not None:
         found |= {
             "token_endpoint_auth_method": "private_key_jwt",
             "token_endpoint_auth_signing_alg": "ES256",
-            "jwks": jwks,
+            **({"jwks_uri": jwks_uri} if jwks_uri else {"jwks": jwks}),
         }
     if "nameless-document" in faults:
         del found["client_name"]
@@ -137,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="authenticate with private_key_jwt (a jwks in the document)",
     )
+    parser.add_argument(
+        "--jwks-uri",
+        action="store_true",
+        help="with --private-key-jwt: publish the keys at $CIMD_CLIENT_JWKS_URI (jwks_uri)",
+    )
     args = parser.parse_args(argv)
     missing = [name for name in ENVIRONMENT if not os.environ.get(name)]
     if missing:
@@ -153,7 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             key = ec.generate_private_key(ec.SECP256R1())
         reused = secrets.token_urlsafe(16) if "assertion-reused-jti" in faults else None
         sign = signer(client_id, key, kid, reused)
-    published = document(client_id, faults, jwks)
+    jwks_uri = os.environ.get("CIMD_CLIENT_JWKS_URI") if args.jwks_uri else None
+    if jwks is not None and jwks_uri:  # the keys at a URL: written before the document
+        Path(os.environ["CIMD_CLIENT_JWKS"]).write_text(json.dumps(jwks), "utf-8")
+    published = document(client_id, faults, jwks, jwks_uri)
     Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(published), "utf-8")
     tls = ssl.create_default_context(cafile=env["CIMD_CA_FILE"])
     with httpx.Client(verify=tls, timeout=TIMEOUT_S) as http:

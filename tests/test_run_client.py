@@ -66,22 +66,25 @@ def test_the_mock_client_passes_every_check(state_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "observed"),
+    ("fault", "observed", "keys"),
     [
-        ("assertion-wrong-key", "Signature verification failed"),
-        ("assertion-reused-jti", "two token requests carry assertions with the same jti"),
+        ("assertion-wrong-key", "Signature verification failed", "jwks"),
+        ("assertion-reused-jti", "two token requests carry assertions with the same jti", "jwks"),
+        # the keys at jwks_uri: the suite verifies the assertions by the set it published
+        ("assertion-reused-jti", "two token requests carry assertions with the same jti", "uri"),
     ],
 )
 def test_private_key_jwt_passes_mcp_cli_03_and_its_faults_are_recorded(
-    state_dir: Path, fault: str, observed: str
+    state_dir: Path, fault: str, observed: str, keys: str
 ) -> None:
-    client = f"{MOCK_CLIENT} --private-key-jwt"
+    client = f"{MOCK_CLIENT} --private-key-jwt" + (" --jwks-uri" if keys == "uri" else "")
     report = score(client, profile=PROFILE, strict=True, state_dir=state_dir)
     verdicts = {r.requirement: r.verdict for r in report.results}
     # MCP-CLI-09 is about public (none) clients: not applicable to a private_key_jwt one
     assert verdicts == {**dict.fromkeys(CHECKS, "pass"), "MCP-CLI-09": "not-applicable"}
     observation = report.results[2].evidence["observation"]
-    assert observation == {"keys": "jwks", "token_requests": 3, "assertions_verified": 3}
+    where = "jwks" if keys == "jwks" else "jwks_uri"
+    assert observation == {"keys": where, "token_requests": 3, "assertions_verified": 3}
     assert report.exit_code() == 0
 
     faulty = score(f"{client} --fault {fault}", profile=PROFILE, strict=True, state_dir=state_dir)

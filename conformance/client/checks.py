@@ -188,6 +188,35 @@ def _assertion_claims(assertion: str, keys: Any, client_id: str, audiences: list
     )
 
 
+def _published_keys(run: ScenarioRun, uri: str) -> tuple[Any, str]:
+    """The JWK Set at ``jwks_uri`` if the suite published it, and where the keys were.
+
+    The suite published it when the client wrote it to ``CIMD_CLIENT_JWKS``. Keys at any
+    other URL are the AS's alone to fetch (``None``): the assertions are then judged by the
+    AS's answer only.
+
+    Raises:
+        NonConformance: the published key set is not a JSON object.
+    """
+    if uri != run.jwks_uri:
+        return None, "jwks_uri (elsewhere: judged by the reference AS, which fetched it)"
+    if run.jwks is None:
+        raise NonConformance(
+            expected=f"the JWK Set written to CIMD_CLIENT_JWKS, published at {uri}",
+            observed="the document's jwks_uri is the suite's URL, but no key set was written",
+        )
+    try:
+        keys = json.loads(run.jwks)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, dict):
+        raise NonConformance(
+            expected="a JWK Set (a JSON object with keys) at jwks_uri",
+            observed="the key set written to CIMD_CLIENT_JWKS is not a JSON object",
+        )
+    return keys, "jwks_uri"
+
+
 def private_key_jwt(runs: Runs) -> dict[str, Any]:
     """MCP-CLI-03: a private_key_jwt client's token requests carry valid assertions.
 
@@ -199,12 +228,14 @@ def private_key_jwt(runs: Runs) -> dict[str, Any]:
     method = document.get("token_endpoint_auth_method", "none")
     if method != "private_key_jwt":
         raise Observation(f"not used: the client authenticates with {method!r}", used=False)
-    keys = document.get("jwks")
+    keys, where = document.get("jwks"), "jwks"
     if not isinstance(keys, dict) and not isinstance(document.get("jwks_uri"), str):
         raise NonConformance(
             expected="private_key_jwt with its keys in the document (jwks or jwks_uri)",
             observed="neither jwks nor jwks_uri is in the document",
         )
+    if not isinstance(keys, dict):
+        keys, where = _published_keys(run, document["jwks_uri"])
     tokens = run.token_requests()
     if not tokens:
         raise NotApplicable(f"no token request: {_stopped(run)} before one")
@@ -220,7 +251,7 @@ def private_key_jwt(runs: Runs) -> dict[str, Any]:
                 observed=f"a token request with client_assertion_type={kind!r}"
                 + ("" if assertion else " and no client_assertion"),
             )
-        if isinstance(keys, dict):  # a jwks_uri's keys are the AS's to fetch and judge
+        if isinstance(keys, dict):  # keys elsewhere are the AS's alone to fetch and judge
             jti = _assertion_claims(assertion, keys, run.client_id, audiences)
             if jti in seen:
                 raise NonConformance(
@@ -234,7 +265,7 @@ def private_key_jwt(runs: Runs) -> dict[str, Any]:
                 observed=f"the token endpoint answered {request.status} invalid_client",
             )
     return {
-        "keys": "jwks" if isinstance(keys, dict) else "jwks_uri",
+        "keys": where,
         "token_requests": len(tokens),
         "assertions_verified": len(seen),
     }

@@ -15,6 +15,10 @@ MCP server, authorization server and client URL. The command must:
    parameters as its redirect handler would. The suite never connects to the redirect URI.
    Any other status means the user did not approve (the text says why);
 4. exit when it has called a tool (exit 0), or has given up (any other exit code).
+
+A ``private_key_jwt`` client whose document names its keys by ``jwks_uri`` (not ``jwks``)
+writes its JWK Set to ``CIMD_CLIENT_JWKS`` with its document: the suite publishes it at
+``CIMD_CLIENT_JWKS_URI``, the URL the document's ``jwks_uri`` gives.
 """
 
 from __future__ import annotations
@@ -26,3 +30,5 @@ CA_FILE: Final = "CIMD_CA_FILE"
 CLIENT_ID: Final = "CIMD_CLIENT_ID"
 CLIENT_DOCUMENT: Final = "CIMD_CLIENT_DOCUMENT"
 USER_AGENT: Final = "CIMD_USER_AGENT"
+CLIENT_JWKS: Final = "CIMD_CLIENT_JWKS"
+CLIENT_JWKS_URI: Final = "CIMD_CLIENT_JWKS_URI"

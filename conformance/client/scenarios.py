@@ -105,9 +105,12 @@ class ScenarioRun:
         mcp: its mock MCP server.
         client_id: the URL the client's document is published at.
         document_file: where the client writes its document.
+        jwks_uri: the URL the client's JWK Set is published at (for a ``jwks_uri``).
+        jwks_file: where the client writes its JWK Set, if it names its keys by URL.
         opened: the authorization URLs the client handed to the user agent.
         document: the document as published (read when the client first asked for an
             approval, or when it exited), ``None`` when it wrote none.
+        jwks: the JWK Set as published (read with the document), ``None`` when none.
         exit_code: the command's exit code, ``None`` when it was stopped at the time limit.
         output: the end of its standard error and output.
         duration_s: how long it ran.
@@ -119,8 +122,11 @@ class ScenarioRun:
     mcp: McpServer
     client_id: str
     document_file: Path
+    jwks_uri: str
+    jwks_file: Path
     opened: list[str] = field(default_factory=list)
     document: bytes | None = None
+    jwks: bytes | None = None
     exit_code: int | None = None
     output: str = ""
     duration_s: float = 0.0
@@ -132,10 +138,13 @@ class ScenarioRun:
         return "/client/" + self.scenario.name
 
     def publish(self, host: MetadataHost) -> None:
-        """Serve the document the client wrote at its URL (once: the first version)."""
+        """Serve the document and JWK Set the client wrote at their URLs (the first of each)."""
         if self.document is None and self.document_file.is_file():
             self.document = self.document_file.read_bytes()
             host.serve(self.client_id, Hosting(body=self.document))
+        if self.jwks is None and self.jwks_file.is_file():
+            self.jwks = self.jwks_file.read_bytes()
+            host.serve(self.jwks_uri, Hosting(body=self.jwks))
 
     def token_requests(self) -> list[Received]:
         """The requests to the token endpoint."""
@@ -199,6 +208,8 @@ def world(state_dir: Path | None, scenarios: Sequence[Scenario] = SCENARIOS) -> 
                 mcp,
                 host.new_client_url(f"{scenario.name}.json"),
                 directory / f"{scenario.name}-document.json",
+                host.new_client_url(f"{scenario.name}-jwks.json"),
+                directory / f"{scenario.name}-jwks.json",
             )
         configs = [
             IssuerConfig(
@@ -241,6 +252,8 @@ def run_command(command: str, world: World, run: ScenarioRun, timeout_s: float) 
         contract.CLIENT_ID: run.client_id,
         contract.CLIENT_DOCUMENT: str(run.document_file),
         contract.USER_AGENT: f"{world.user_agent}/{run.scenario.name}",
+        contract.CLIENT_JWKS: str(run.jwks_file),
+        contract.CLIENT_JWKS_URI: run.jwks_uri,
     }
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
