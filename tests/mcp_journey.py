@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from conformance.target.pacing import retry_after_s
 from mock_servers.mcp_client import Approve
 from mock_servers.reference_as.config import DEFAULT_PASSWORD, DEFAULT_USER
 
@@ -27,7 +28,7 @@ def http_approve(http: httpx.Client, redirect_uri: str) -> Approve:
         for _ in range(10):
             answer = http.get(url)
             if answer.status_code == 429:
-                time.sleep(float(answer.headers.get("retry-after", "1")))
+                time.sleep(retry_after_s(answer.headers.get("retry-after")) or 1.0)
                 continue
             if answer.is_redirect:
                 url = urljoin(url, answer.headers["location"])

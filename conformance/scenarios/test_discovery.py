@@ -86,8 +86,8 @@ def test_conforming_client_completes_the_flow_in_the_browser(
         raise NotApplicable(f"the target does not advertise {FLAG}: true (see CIMD-DISC-01)")
     client = public_client(cimd_metadata_host)
     pkce, state = Pkce.new(), secrets.token_urlsafe(12)
-    params = cimd_target.code_request(client.client_id, client.redirect_uri, state=state, pkce=pkce)
-    url = cimd_target.authorization_url(params)
+    asked = cimd_target.code_request(client.client_id, client.redirect_uri, state=state, pkce=pkce)
+    url = cimd_target.authorization_url(asked)
     params = cimd_browser.authorize(url, client.redirect_uri, "disc-04-consent")
     expected = "a code with the client's state at the redirect URI, redeemable for tokens"
     if "code" not in params or params.get("state") != state:
