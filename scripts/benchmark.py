@@ -20,13 +20,19 @@ authorization request, for which the target fetches and checks a document of its
 (a TLS connection to the metadata host) before it answers. That floor says how much of
 the demo is the target's own work at one probe at a time; the goal is judged on the first.
 
-    .venv/bin/python scripts/benchmark.py [--matrix] [--lab] [--json FILE]
+With --self-test it also times the self-test as the README's test command runs it
+(``pytest -q -n 3 tests/test_self_conformance.py``: the fault matrix in default mode, in the
+lab as root, and under both variant sets), against its goal: under 10 minutes on 2 cores.
+
+    .venv/bin/python scripts/benchmark.py [--matrix] [--lab] [--self-test] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -45,6 +51,9 @@ from mock_servers.pki import TestCA
 
 CLI = [sys.executable, "-m", "conformance.cli"]
 GOAL = 1.5  # the demo's goal: within this factor of its floor
+SELF_TEST_GOAL_S = 600.0  # the self-test's goal on 2 cores
+SELF_TEST = ["-m", "pytest", "-q", "-n", "3", "tests/test_self_conformance.py"]
+ROOT = Path(__file__).resolve().parents[1]
 ROUND_TRIPS = 25  # plain GETs timed for the round trip
 
 
@@ -71,6 +80,44 @@ def measure(name: str, args: list[str]) -> dict[str, Any]:
         "slowest": [{"s": s, "requirement": r, "issuer": i} for s, r, i in checks[:8]],
         "reports": reports,
     }
+
+
+def time_self_test() -> dict[str, Any]:
+    """Run the self-test as the README's test command runs it, and time it."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, *SELF_TEST], capture_output=True, text=True, timeout=3600, cwd=ROOT
+    )
+    wall = time.monotonic() - started
+    return {
+        "run": "self-test",
+        "command": " ".join(["pytest", *SELF_TEST[2:]]),
+        "exit_code": done.returncode,
+        "wall_s": round(wall, 1),
+        "cpus": os.cpu_count(),
+        "outcome": pytest_outcome(done.stdout),
+        "goal_s": SELF_TEST_GOAL_S,
+    }
+
+
+def pytest_outcome(output: str) -> str:
+    """The closing summary of pytest (``333 passed, 2 skipped``) in its output, else ``""``."""
+    for line in reversed(output.splitlines()):
+        found = re.search(r"\b\d+ (?:passed|failed|error|errors|skipped)\b.*? in [\d.]+s", line)
+        if found:
+            return found.group(0).rsplit(" in ", 1)[0]
+    return ""
+
+
+def describe_self_test(result: dict[str, Any]) -> str:
+    """One line: the self-test's wall time against its goal, and on how many CPUs."""
+    met = "within" if result["wall_s"] < result["goal_s"] else "over"
+    outcome = result["outcome"] or "no pytest summary"
+    return (
+        f"self-test ({result['command']}): {result['wall_s']} s on {result['cpus']} CPUs, "
+        f"{outcome} (exit {result['exit_code']}); {met} the goal of {result['goal_s']:.0f} s "
+        "on 2 cores"
+    )
 
 
 def floor_parts(report: dict[str, Any]) -> dict[str, Any]:
@@ -209,6 +256,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", action="store_true", help="also time demo --matrix")
     parser.add_argument("--lab", action="store_true", help="also time the lab runs (root)")
+    parser.add_argument(
+        "--self-test", action="store_true", help="also time the self-test (pytest -n 3)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     runs = [("demo", ["demo"])]
@@ -235,6 +285,9 @@ def main() -> int:
             print(f"    {slow['s']:6.2f} s  {slow['requirement']}")
         if "floor" in result:
             print(describe(result["floor"]))
+    if args.self_test:
+        results.append(time_self_test())
+        print(describe_self_test(results[-1]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     return 0

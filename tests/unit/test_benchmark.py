@@ -99,3 +99,31 @@ def test_a_check_s_wait_is_sat_out_and_recorded() -> None:
         {"why": "max-age=2 to run out", "span_s": 2.5, "slept_s": 0.2},
         {"why": "Expires to pass", "span_s": 4.0, "slept_s": 0.0},
     ]
+
+
+def test_self_test_outcome_is_pytests_closing_summary() -> None:
+    bench = _benchmark()
+    output = "....  [100%]\n333 passed in 233.83s (0:03:53)\n"
+    assert bench.pytest_outcome(output) == "333 passed"
+    failed = "F.\n=== 1 failed, 332 passed, 2 skipped in 240.10s (0:04:00) ===\n"
+    assert bench.pytest_outcome(failed) == "1 failed, 332 passed, 2 skipped"
+    assert bench.pytest_outcome("no tests ran in 0.52s\n") == ""
+
+
+def test_self_test_line_says_whether_the_goal_is_met() -> None:
+    bench = _benchmark()
+    result = {
+        "command": "pytest -q -n 3 tests/test_self_conformance.py",
+        "wall_s": 233.8,
+        "cpus": 2,
+        "outcome": "333 passed",
+        "exit_code": 0,
+        "goal_s": 600.0,
+    }
+    line = bench.describe_self_test(result)
+    assert line == (
+        "self-test (pytest -q -n 3 tests/test_self_conformance.py): 233.8 s on 2 CPUs, "
+        "333 passed (exit 0); within the goal of 600 s on 2 cores"
+    )
+    over = bench.describe_self_test({**result, "wall_s": 700.0, "outcome": "", "exit_code": 5})
+    assert "no pytest summary (exit 5); over the goal" in over
