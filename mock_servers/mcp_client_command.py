@@ -44,6 +44,8 @@ ENVIRONMENT = (
     "CIMD_CLIENT_DOCUMENT",
     "CIMD_USER_AGENT",
 )
+# what --jwks-uri needs besides: where to write the key set, and the URL it is served at
+JWKS_ENVIRONMENT = ("CIMD_CLIENT_JWKS", "CIMD_CLIENT_JWKS_URI")
 
 # Defects of the published document rather than of the client's requests.
 DOCUMENT_FAULTS = {
@@ -147,24 +149,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --private-key-jwt: publish the keys at $CIMD_CLIENT_JWKS_URI (jwks_uri)",
     )
     args = parser.parse_args(argv)
-    missing = [name for name in ENVIRONMENT if not os.environ.get(name)]
+    faults = frozenset(args.fault)
+    keyed = args.private_key_jwt or bool(faults & KEY_FAULTS.keys())
+    if args.jwks_uri and not keyed:
+        parser.error("--jwks-uri publishes the keys of --private-key-jwt: give both")
+    # keys named by URL: run-client gives the file to write them to and the URL it serves
+    needed = (*ENVIRONMENT, *(JWKS_ENVIRONMENT if args.jwks_uri else ()))
+    missing = [name for name in needed if not os.environ.get(name)]
     if missing:
         print(f"mcp-client: {', '.join(missing)} not set (run me with run-client)", file=sys.stderr)
         return 2
-    env = {name: os.environ[name] for name in ENVIRONMENT}
-    faults = frozenset(args.fault)
+    env = {name: os.environ[name] for name in needed}
     client_id = env["CIMD_CLIENT_ID"]
     sign, jwks = None, None
-    if args.private_key_jwt or faults & KEY_FAULTS.keys():
+    if keyed:
         key, kid = ec.generate_private_key(ec.SECP256R1()), secrets.token_urlsafe(8)
         jwks = public_jwks(key, kid)
         if "assertion-wrong-key" in faults:  # same kid, a key the document does not publish
             key = ec.generate_private_key(ec.SECP256R1())
         reused = secrets.token_urlsafe(16) if "assertion-reused-jti" in faults else None
         sign = signer(client_id, key, kid, reused)
-    jwks_uri = os.environ.get("CIMD_CLIENT_JWKS_URI") if args.jwks_uri else None
+    jwks_uri = env["CIMD_CLIENT_JWKS_URI"] if args.jwks_uri else None
     if jwks is not None and jwks_uri:  # the keys at a URL: written before the document
-        Path(os.environ["CIMD_CLIENT_JWKS"]).write_text(json.dumps(jwks), "utf-8")
+        Path(env["CIMD_CLIENT_JWKS"]).write_text(json.dumps(jwks), "utf-8")
     published = document(client_id, faults, jwks, jwks_uri)
     Path(env["CIMD_CLIENT_DOCUMENT"]).write_text(json.dumps(published), "utf-8")
     tls = ssl.create_default_context(cafile=env["CIMD_CA_FILE"])
