@@ -16,6 +16,7 @@ import contextlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,27 @@ def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
     report = reports["short-sessions"]
     again = [e for r in report.results for e in r.evidence.get("signed_in_again", [])]
     assert again and all(e["how"].startswith("logged in with the login recipe") for e in again)
+
+
+@pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("fixed-cache-lifetime", "fail")])
+def test_a_cache_that_drops_copies_early_is_judged_on_its_lifetimes(
+    fault: str, verdict: str, tmp_path: Path, state_dir: Path
+) -> None:
+    """Under ``small-cache`` the run's other documents push CIMD-CACHE-04's copy out before
+    its max-age: the target fetches it again, and a refusal would pass an AS that keeps
+    copies for an hour. The check sees its keeper fetched again too, and measures again."""
+    args = ["demo", "--strict", "--variant", "small-cache", "--only", "CIMD-CACHE"]
+    args += [*(["--fault", fault] if fault else []), "--report-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == (1 if fault else 0), done.stdout[-3000:]
+    [stale] = [
+        r for r in Report.load(tmp_path / "report.json").results if r.requirement == "CIMD-CACHE-04"
+    ]
+    assert stale.verdict == verdict, stale.observed
+    whys = [wait["why"] for wait in stale.evidence["waits"]]
+    assert len(whys) == 2 and "the target fetched the keeper" in whys[1]  # measured again

@@ -34,6 +34,7 @@ Stage = Literal["syntax", "fetch", "document", "rate"]
 MAX_KEPT_LOGOS = 256
 IGNORED_NO_STORE_S = 300
 """How long the ``ignores-no-store`` fault keeps a document that must not be stored."""
+SMALL_CACHE_ENTRIES = 2  # the small-cache variant: a bounded cache under load
 MAX_REGISTERED = 1024  # dynamically registered clients kept (the oldest go first)
 
 
@@ -62,7 +63,10 @@ class ClientResolver:
         self._exempt_hosts = config.exempt_hosts
         self._registered: OrderedDict[str, ClientDocument] = OrderedDict()
         self._fetcher = Fetcher(config)
-        self._cache: DocumentCache[ClientDocument] = DocumentCache()
+        small = config.is_variant("small-cache")
+        self._cache: DocumentCache[ClientDocument] = DocumentCache(
+            SMALL_CACHE_ENTRIES if small else None
+        )
         # each client's logo with the copy of the document it was fetched for (CIMD-UI-05)
         self._logos: OrderedDict[str, tuple[ClientDocument, str | None]] = OrderedDict()
         self._failures: DocumentCache[ClientError] = DocumentCache()  # only the caching faults

@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -330,11 +331,14 @@ class DocumentCache(Generic[T]):
     """Valid documents keyed by the exact identifier string (CIMD-CACHE-05).
 
     Only valid documents are ever put here: errors and invalid documents are never cached
-    (CIMD-CACHE-02, CIMD-CACHE-03).
+    (CIMD-CACHE-02, CIMD-CACHE-03). With a ``capacity`` it keeps that many entries, the
+    least recently used going first (the ``small-cache`` variant): a dropped document is
+    fetched again at its next use, before its time, as a server's bounded cache does.
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[T, float]] = {}
+    def __init__(self, capacity: int | None = None) -> None:
+        self._entries: OrderedDict[str, tuple[T, float]] = OrderedDict()
+        self._capacity = capacity
 
     def get(self, identifier: str) -> T | None:
         """The fresh cached entry for ``identifier``, if there is one."""
@@ -344,6 +348,7 @@ class DocumentCache(Generic[T]):
         if entry[1] <= time.monotonic():
             del self._entries[identifier]
             return None
+        self._entries.move_to_end(identifier)
         return entry[0]
 
     def put(self, identifier: str, value: T, cache_control: str) -> None:
@@ -356,3 +361,6 @@ class DocumentCache(Generic[T]):
             self._entries.pop(identifier, None)
             return
         self._entries[identifier] = (value, time.monotonic() + lifetime_s)
+        self._entries.move_to_end(identifier)
+        while self._capacity is not None and len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)

@@ -38,6 +38,16 @@ def test_cache_expires_entries() -> None:
     assert cache.get("a") is None
 
 
+def test_a_bounded_cache_drops_the_least_recently_used() -> None:
+    """The ``small-cache`` variant's cache: fresh entries go when it is full, oldest use first."""
+    cache: DocumentCache[str] = DocumentCache(capacity=2)
+    cache.put("a", "A", "max-age=60")
+    cache.put("b", "B", "max-age=60")
+    assert cache.get("a") == "A"  # a is now the most recently used
+    cache.put("c", "C", "max-age=60")
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("A", None, "C")
+
+
 async def test_no_store_documents_are_fetched_every_time(
     client: ASClient, docs: DocumentHost, make_client: Any
 ) -> None:
