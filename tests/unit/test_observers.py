@@ -145,7 +145,10 @@ def test_expires_honoured() -> None:
         o.expires_honoured(1, None, 3),
         o.expires_honoured(0, 1, 3),
         o.expires_honoured(0, 0, 3),
+        o.expires_honoured(0, 1, 3, dropped=True),
     )
+    dropped = o.expires_honoured(0, 1, 3, dropped=True)
+    assert "copies before their time" in dropped.observed
 
 
 def test_failing_document_refresh() -> None:
