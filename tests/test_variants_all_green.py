@@ -28,6 +28,16 @@ from tests.test_self_conformance import LAB_ONLY, VARIANT_SETS
 pytestmark = pytest.mark.slow
 IN_MATRICES = {name for variants, _, _ in VARIANT_SETS.values() for name in variants}
 SCORED = [v.name for v in VARIANTS if v.name not in IN_MATRICES]
+# variants that combine into a shape no single one has, scored beside them: a session that
+# ends (short-sessions) where consent comes before login (shown by links): to sign in again,
+# the browser approves the run's own sign-in client first, as in the preflight
+COMBINED = {
+    "consent-before-login+approve-link+short-sessions": (
+        "consent-before-login",
+        "approve-link",
+        "short-sessions",
+    )
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +47,9 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
     with contextlib.ExitStack() as stack:
         by_issuer: dict[str, str] = {}
         resource: list[str] = []  # every issuer issues tokens for the first one's resource
-        for variant in SCORED:
-            target = ReferenceTarget(state_dir=state, variants=(variant,), extra_args=resource)
+        shapes = {**{name: (name,) for name in SCORED}, **COMBINED}
+        for variant, switched in shapes.items():
+            target = ReferenceTarget(state_dir=state, variants=switched, extra_args=resource)
             by_issuer[stack.enter_context(target).issuer] = variant
             resource = resource or ["--resource", str(target.ready["resource"])]
         issuers = [arg for issuer in by_issuer for arg in ("--issuer", issuer)]
@@ -72,7 +83,7 @@ def test_every_variant_is_scored_here_or_in_a_variant_matrix() -> None:
     assert SCORED and set(SCORED) | IN_MATRICES == {v.name for v in VARIANTS}
 
 
-@pytest.mark.parametrize("variant", SCORED)
+@pytest.mark.parametrize("variant", [*SCORED, *COMBINED])
 def test_reference_as_is_all_green_under_the_variant(
     variant: str, reports: dict[str, Report]
 ) -> None:
@@ -96,6 +107,12 @@ def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
     report = reports["short-sessions"]
     again = [e for r in report.results for e in r.evidence.get("signed_in_again", [])]
     assert again and all(e["how"].startswith("logged in with the login recipe") for e in again)
+    # consent before login: the browser approved its own sign-in client to reach the login
+    combined = reports["consent-before-login+approve-link+short-sessions"]
+    again = [e for r in combined.results for e in r.evidence.get("signed_in_again", [])]
+    assert again and all(
+        "approved it, and logged in when the target asked" in e["how"] for e in again
+    )
 
 
 @pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("fixed-cache-lifetime", "fail")])

@@ -416,6 +416,7 @@ def _load(page: Page, step: Callable[[], object]) -> None:
 
 
 SIGNED_IN = "logged in"  # how every line of _log_in that signed in begins
+NO_LOGIN_FIRST = "consent appeared without a login"  # how _log_in's line begins when it did not
 
 
 def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
@@ -425,7 +426,7 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
         _load(page, lambda: page.wait_for_load_state("load"))
         return f"{SIGNED_IN} through the login hook; consent page reached"
     if not page.locator(recipe.password_selector).count():
-        return "consent appeared without a login (no password field on the first page)"
+        return f"{NO_LOGIN_FIRST} (no password field on the first page)"
     if not page.locator(recipe.username_selector).count():
         raise HarnessError(
             f"the login page at {page.url} has a password field but no user name field "
@@ -675,15 +676,17 @@ def _close_target(page: Page) -> None:
         root.detach()
 
 
-def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> dict[str, str]:
+def approve_in_browser(
+    page: Page, recipe: LoginRecipe, redirect_uri: str, *, logins: list[str] | None = None
+) -> dict[str, str]:
     """Click approve and catch the navigation to ``redirect_uri``; returns its parameters.
 
     A flow may ask for login after consent (consent before login), or show consent again;
-    once the page has moved on to a new document, the login is filled in or approve clicked
-    again, until the redirect URI is reached. Approve is never clicked twice on one page: a
-    scripted consent may still be waiting for its ``fetch()``, and a second decision on the
-    same request is an error. A page whose navigation to the redirect URI does not land in
-    time is closed (bounded), never reused.
+    once the page has moved on to a new document, the login is filled in (its page's URL
+    added to ``logins``) or approve clicked again, until the redirect URI is reached.
+    Approve is never clicked twice on one page: a scripted consent may still be waiting for
+    its ``fetch()``, and a second decision on the same request is an error. A page whose
+    navigation to the redirect URI does not land in time is closed (bounded), never reused.
     """
     deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
     with _watching(page, redirect_uri) as (reached, failed, navigated):
@@ -697,6 +700,8 @@ def approve_in_browser(page: Page, recipe: LoginRecipe, redirect_uri: str) -> di
                     continue  # the last step has not led to a new page yet
                 if page.locator(recipe.password_selector).count():
                     navigated.clear()
+                    if logins is not None:
+                        logins.append(redact_url(page.url))
                     _fill_login(page, recipe)
                 elif page.locator(recipe.approve_selector).first.is_visible():
                     navigated.clear()

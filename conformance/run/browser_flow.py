@@ -406,7 +406,7 @@ class BrowserFlow:
         context = run.login_context
         if run.session is None or context is None:
             return False
-        sign_in, _ = sign_in_request(self._suite, run.session)
+        sign_in, redirect_uri = sign_in_request(self._suite, run.session)
         seen: list[str] = []
         with self._step(context):
             self._navigated()
@@ -416,7 +416,18 @@ class BrowserFlow:
                     context, sign_in, recipe, None, logged_in=True, seen=seen
                 ),
             )
-            browser_mod.release(page, sign_in)
+            if seen and seen[-1].startswith(browser_mod.NO_LOGIN_FIRST):
+                # consent before login, as in the preflight: approving the run's own sign-in
+                # client leads to the login (none where the browser's sign-in still holds)
+                logins: list[str] = []
+                with browser_mod.flow_page(context, page):
+                    self._navigated()  # the approval's request
+                    browser_mod.approve_in_browser(page, recipe, redirect_uri, logins=logins)
+                seen[-1] += "; approved it" + (
+                    ", and logged in when the target asked" if logins else " (no login asked)"
+                )
+            else:
+                browser_mod.release(page, sign_in)
         how = seen[-1] if seen else "signed in"
         self._signed_in_again(url, f"{how} (the target showed the login page over HTTP)")
         return True

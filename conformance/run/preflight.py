@@ -232,7 +232,7 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
             ),
         )
         with browser_mod.flow_page(context, page):
-            if seen and seen[0].startswith("consent appeared without a login"):
+            if seen and seen[0].startswith(browser_mod.NO_LOGIN_FIRST):
                 # consent before login: approving leads to the login, which the session
                 # needs; the browser logs in when asked (see approve_in_browser)
                 browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
