@@ -720,6 +720,20 @@ def approve_in_browser(
     return params
 
 
+def approve_to_sign_in(page: Page, recipe: LoginRecipe, redirect_uri: str) -> str:
+    """Approve the run's own sign-in client where consent came before login.
+
+    On ``page`` (:data:`NO_LOGIN_FIRST`) the browser approves, then logs in when the target
+    asks, as a person signing in would. Returns what to add to the login's line: whether a
+    login followed the approval (none where the browser's sign-in still held).
+    """
+    logins: list[str] = []
+    approve_in_browser(page, recipe, redirect_uri, logins=logins)
+    return "; approved it" + (
+        ", and logged in when the target asked" if logins else " (no login asked)"
+    )
+
+
 @contextlib.contextmanager
 def flow_page(context: BrowserContext, page: Page | None = None) -> Iterator[Page]:
     """A page for one flow (``page``, else the context's idle one), released or closed after.

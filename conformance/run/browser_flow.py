@@ -417,15 +417,10 @@ class BrowserFlow:
                 ),
             )
             if seen and seen[-1].startswith(browser_mod.NO_LOGIN_FIRST):
-                # consent before login, as in the preflight: approving the run's own sign-in
-                # client leads to the login (none where the browser's sign-in still holds)
-                logins: list[str] = []
+                # consent before login, as in the preflight
                 with browser_mod.flow_page(context, page):
                     self._navigated()  # the approval's request
-                    browser_mod.approve_in_browser(page, recipe, redirect_uri, logins=logins)
-                seen[-1] += "; approved it" + (
-                    ", and logged in when the target asked" if logins else " (no login asked)"
-                )
+                    seen[-1] += browser_mod.approve_to_sign_in(page, recipe, redirect_uri)
             else:
                 browser_mod.release(page, sign_in)
         how = seen[-1] if seen else "signed in"

@@ -233,10 +233,8 @@ def login(suite: Suite, run: TargetRun, session: TargetSession) -> Any:
         )
         with browser_mod.flow_page(context, page):
             if seen and seen[0].startswith(browser_mod.NO_LOGIN_FIRST):
-                # consent before login: approving leads to the login, which the session
-                # needs; the browser logs in when asked (see approve_in_browser)
-                browser_mod.approve_in_browser(page, suite.recipe, redirect_uri)
-                seen[0] += "; approved it, and logged in when the target asked"
+                # consent before login: approving leads to the login, which the session needs
+                seen[0] += browser_mod.approve_to_sign_in(page, suite.recipe, redirect_uri)
     signed_in = browser_mod.cookies(context)
     session.add_cookies(signed_in)
     if seen[0].startswith(browser_mod.SIGNED_IN):  # its login page came first: a sign-in to share
