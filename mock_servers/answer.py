@@ -79,7 +79,7 @@ def head_fields(hosting: Hosting) -> list[tuple[str, str]]:
         if hosting.declared_length is not None:
             fields.append(("content-length", str(hosting.declared_length)))
         elif not (hosting.endless or hosting.chunked):
-            fields.append(("content-length", str(len(hosting.body))))
+            fields.append(("content-length", str(hosting.length)))
     return fields
 
 
@@ -88,15 +88,44 @@ def _http_date(at: float) -> str:
 
 
 def body_pieces(hosting: Hosting) -> Iterator[bytes]:
-    """The body in the pieces it is sent in: single bytes when dripping; endless filler."""
+    """The body in the pieces it is sent in (single bytes when dripping).
+
+    The padding and the endless filler are made as they are sent, in pieces of the same
+    size as the rest.
+    """
     size = 1 if hosting.drip_ms else PIECE
-    body = hosting.body
-    for start in range(0, len(body), size):
-        yield body[start : start + size]
-    if hosting.endless:
-        filler = b"a" * size
-        while True:
-            yield filler
+    filler = b"a" * size
+    piece = b""
+    for part in (hosting.body, _Padding(hosting.padding, filler), hosting.tail):
+        at = 0
+        while at < len(part):
+            take = size - len(piece)
+            piece += part[at : at + take]
+            at += take
+            if len(piece) == size:
+                yield piece
+                piece = b""
+    if piece:
+        yield piece
+    while hosting.endless:
+        yield filler
+
+
+class _Padding:
+    """``length`` filler bytes, sliced like bytes without being held."""
+
+    def __init__(self, length: int, filler: bytes) -> None:
+        self._length, self._filler = length, filler
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, _ = span.indices(self._length)
+        count = max(0, stop - start)
+        if count <= len(self._filler):
+            return self._filler[:count]
+        return b"a" * count
 
 
 class Answer:

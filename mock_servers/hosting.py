@@ -66,7 +66,8 @@ class Hosting:
         status: the HTTP status code.
         headers: response headers, in order (names lower-case). A ``content-length`` here is
             sent as given; otherwise the true length is added (or the declared one).
-        body: the response body bytes (already gzip-compressed for a gzip hosting).
+        body: the response body bytes (already gzip-compressed for a gzip hosting), before
+            any padding.
         delay_s: seconds to wait before the first byte (a slow or silent server).
         drip_ms: when set, the body is sent one byte every ``drip_ms`` milliseconds.
         drip_head: the status line and headers drip too (HTTP/1.x, written byte by byte on
@@ -85,6 +86,9 @@ class Hosting:
         expires_in_s: send ``Expires`` this many seconds after the moment of sending.
         cap_bytes: the safety cap on body bytes; past it the connection is cut.
         cap_s: the safety cap on the whole answer's time; past it the connection is cut.
+        padding: filler bytes (``a``) sent after ``body``, then ``tail``: a padded body is
+            held as its two ends and a count, never as megabytes kept for the whole run.
+        tail: bytes sent after the padding.
     """
 
     status: int = 200
@@ -101,6 +105,17 @@ class Hosting:
     expires_in_s: float | None = None
     cap_bytes: int = CAP_BYTES
     cap_s: float = CAP_S
+    padding: int = 0
+    tail: bytes = b""
+
+    @property
+    def length(self) -> int:
+        """The body's length in bytes (without the endless filler)."""
+        return len(self.body) + self.padding + len(self.tail)
+
+    def content(self) -> bytes:
+        """The whole body as bytes (the padding spelled out; never the endless filler)."""
+        return self.body + b"a" * self.padding + self.tail
 
     @classmethod
     def document(
@@ -143,7 +158,7 @@ class Hosting:
             return cls(status=status, headers=_NO_STORE)
         hosting = cls.document(doc, status=status)
         extra = {
-            206: ("content-range", f"bytes 0-{len(hosting.body) - 1}/{len(hosting.body)}"),
+            206: ("content-range", f"bytes 0-{hosting.length - 1}/{hosting.length}"),
             401: ("www-authenticate", 'Basic realm="cimd"'),
             429: ("retry-after", "1"),
             503: ("retry-after", "1"),
@@ -153,7 +168,8 @@ class Hosting:
     @classmethod
     def padded(cls, doc: dict[str, Any], size: int, **changes: Any) -> Hosting:
         """``doc`` padded with a :data:`PAD_MEMBER` string to a body of exactly ``size`` bytes."""
-        return cls.document(doc, body=padded_body(doc, size), **changes)
+        prefix, padding, tail = _padded(doc, size)
+        return cls.document(doc, body=prefix, padding=padding, tail=tail, **changes)
 
     @classmethod
     def endless_stream(cls, doc: dict[str, Any], **changes: Any) -> Hosting:
@@ -166,8 +182,12 @@ class Hosting:
         cls, doc: dict[str, Any], *, declared: int, size: int | None = None, **changes: Any
     ) -> Hosting:
         """``doc`` (padded to ``size`` bytes when given) sent under ``Content-Length: declared``."""
-        body = padded_body(doc, size) if size is not None else _json(doc)
-        return cls.document(doc, body=body, declared_length=declared, **changes)
+        if size is None:
+            return cls.document(doc, declared_length=declared, **changes)
+        prefix, padding, tail = _padded(doc, size)
+        return cls.document(
+            doc, body=prefix, padding=padding, tail=tail, declared_length=declared, **changes
+        )
 
     @classmethod
     def gzipped(cls, doc: dict[str, Any], *, inflates_to: int | None = None) -> Hosting:
@@ -262,10 +282,19 @@ class HostingSequence:
 
 def padded_body(doc: dict[str, Any], size: int) -> bytes:
     """``doc`` as JSON of exactly ``size`` bytes, padded with a :data:`PAD_MEMBER` string."""
+    prefix, padding, tail = _padded(doc, size)
+    return prefix + b"a" * padding + tail
+
+
+def _padded(doc: dict[str, Any], size: int) -> tuple[bytes, int, bytes]:
+    """``doc`` as JSON of ``size`` bytes: the bytes before the padding, its length, the rest.
+
+    The padding is the value of a :data:`PAD_MEMBER` string, which the JSON ends with.
+    """
     bare = _json({**doc, PAD_MEMBER: ""})
     if size < len(bare):
         raise ValueError(f"the document needs {len(bare)} bytes, more than {size}")
-    return _json({**doc, PAD_MEMBER: "a" * (size - len(bare))})
+    return bare[:-2], size - len(bare), bare[-2:]
 
 
 def _json(doc: Any) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 
 import pytest
 
@@ -67,10 +68,20 @@ def test_each_error_status_serves_the_document_as_the_status_allows(status: int)
 @pytest.mark.parametrize("size", [4000, 5121, 1_000_000])
 def test_padded_documents_have_the_exact_size_and_stay_valid(size: int) -> None:
     hosting = Hosting.padded(DOC, size)
-    assert len(hosting.body) == size
-    parsed = json.loads(hosting.body)
+    assert hosting.length == size and b"".join(body_pieces(hosting)) == hosting.content()
+    parsed = json.loads(hosting.content())
     assert {k: v for k, v in parsed.items() if k != PAD_MEMBER} == DOC
     assert ("content-length", str(size)) in head_fields(hosting)
+    assert hosting.content() == padded_body(DOC, size)
+
+
+def test_a_padded_body_is_held_as_its_ends_and_made_as_it_is_sent() -> None:
+    """A run serves several 10 MB documents per target; none is kept whole until it ends."""
+    hosting = Hosting.padded(DOC, 10_000_000)
+    assert len(hosting.body) + len(hosting.tail) < 1000 and hosting.padding > 9_999_000
+    assert sum(len(piece) for piece in body_pieces(hosting)) == 10_000_000
+    dripped = list(body_pieces(replace(Hosting.padded(DOC, 200), drip_ms=1.0)))
+    assert {len(piece) for piece in dripped} == {1} and b"".join(dripped) == padded_body(DOC, 200)
 
 
 def test_a_size_below_the_document_is_refused() -> None:
@@ -89,7 +100,7 @@ def test_an_endless_stream_is_an_open_json_string_without_a_length() -> None:
 
 def test_a_lying_length_declares_what_it_does_not_send() -> None:
     short = Hosting.lying_length(DOC, declared=500, size=5_000_000)
-    assert len(short.body) == 5_000_000 and ("content-length", "500") in head_fields(short)
+    assert short.length == 5_000_000 and ("content-length", "500") in head_fields(short)
     long = Hosting.lying_length(DOC, declared=5000)
     assert long.body == json.dumps(DOC).encode() and ("content-length", "5000") in head_fields(long)
     assert short.byte_exact and long.byte_exact and not Hosting.document(DOC).byte_exact

@@ -148,10 +148,10 @@ def test_a_lying_content_length_reaches_the_wire_as_written(
     head, body = _head_and_body(_exchange(host, ca, _get(url)))
     assert head["status-line"] == "HTTP/1.1 200 OK"
     assert head["content-length"] == str(declared) and head["connection"] == "close"
-    assert body == hosting.body  # all of it, whatever was declared; then the close
+    assert body == hosting.content()  # all of it, whatever was declared; then the close
     assert host.settle(url)
     (fetch,) = host.fetches(url)
-    assert fetch.bytes_sent == len(hosting.body) and fetch.complete
+    assert fetch.bytes_sent == hosting.length and fetch.complete
 
 
 def test_a_lying_content_length_over_http2_is_a_header(host: MetadataHost, ca: TestCA) -> None:
