@@ -455,6 +455,45 @@ def test_pytest_runs_the_checks_with_the_options_alone(
     assert report.environment["browser"] and report.exit_code() == 0
 
 
+RELEASE_CHECK = """
+import pytest
+
+@pytest.mark.requirement("CIMD-DISC-01")
+def test_the_check(cimd_suite, cimd_target, cimd_issuer):
+    \"\"\"Asks for the target's metadata on the session.
+
+    Expects: the targets before this one have closed their sessions.
+    \"\"\"
+    cimd_target.client.get(cimd_target.target.metadata_url)  # a connection kept for reuse
+    before = cimd_suite.config.issuers.index(cimd_issuer)
+    done = [run for issuer, run in cimd_suite.targets.items() if issuer != cimd_issuer]
+    assert len(done) == before and all(run.session.client.is_closed for run in done)
+    assert not cimd_target.client.is_closed
+"""
+
+
+@pytest.mark.browser
+def test_a_targets_connections_close_when_its_checks_are_done(
+    pytester: pytest.Pytester, state_dir: Path, tmp_path: Path
+) -> None:
+    """A run over many targets (a fault matrix) holds one target's connections at a time."""
+    from conformance.target.reference import ReferenceTarget
+
+    pytester.makepyfile(RELEASE_CHECK)
+    with ReferenceTarget(matrix=True, state_dir=state_dir) as target:
+        issuers = list(target.issuers.values())[:2]
+        result = pytester.runpytest_subprocess(
+            *_plugin_args(),
+            *[arg for issuer in issuers for arg in ("--cimd-issuer", issuer)],
+            "--cimd-state-dir",
+            str(state_dir),
+            "--cimd-report-dir",
+            str(tmp_path / "out"),
+            timeout=300,
+        )
+    result.assert_outcomes(passed=2)
+
+
 # --- options -> RunConfig -------------------------------------------------------------------
 
 

@@ -72,9 +72,14 @@ def cimd_issuer(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def cimd_target_run(cimd_suite: SuiteRun, cimd_issuer: str) -> TargetRun:
-    """The prepared target (discovery and login happen once per target)."""
-    return cimd_suite.target_run(cimd_issuer)
+def cimd_target_run(cimd_suite: SuiteRun, cimd_issuer: str) -> Iterator[TargetRun]:
+    """The prepared target (discovery and login happen once per target).
+
+    A target's checks run together; once the last is done its session's connections close,
+    so that a run over many targets holds the sockets of one at a time.
+    """
+    yield cimd_suite.target_run(cimd_issuer)
+    cimd_suite.release(cimd_issuer)
 
 
 @pytest.fixture

@@ -89,10 +89,20 @@ class SuiteRun:
 
     def stop(self) -> None:
         """Close the targets' sessions (the pieces are stopped by whoever started them)."""
-        for run in self.targets.values():
-            run.head_starts.close()
-            if run.session is not None:
-                run.session.client.close()
+        for issuer in self.targets:
+            self.release(issuer)
+
+    def release(self, issuer: str) -> None:
+        """``issuer``'s checks are done: end what they left running, close its connections.
+
+        What the session logged stays for the report.
+        """
+        run = self.targets.get(issuer)
+        if run is None:
+            return
+        run.head_starts.close()
+        if run.session is not None:
+            run.session.client.close()
 
     @property
     def browser(self) -> browser_mod.Browser:
