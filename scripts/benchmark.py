@@ -20,6 +20,11 @@ authorization request, for which the target fetches and checks a document of its
 (a TLS connection to the metadata host) before it answers. That floor says how much of
 the demo is the target's own work at one probe at a time; the goal is judged on the first.
 
+A third line says what the run's work alone allows on this machine: the CPU seconds of all
+its processes (the suite, the target, the browser) over the CPU count is a time no schedule
+of that work can beat, however much of it overlaps. Where that is above the goal, the goal
+needs less work, not only checks that run at the same time.
+
 With --self-test it also times the self-test as the README's test command runs it
 (``pytest -q -n 3 tests/test_self_conformance.py``: the fault matrix in default mode, in the
 lab as root, and under both variant sets), against its goal: under 10 minutes on 2 cores.
@@ -33,6 +38,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,11 +66,13 @@ ROUND_TRIPS = 25  # plain GETs timed for the round trip
 def measure(name: str, args: list[str]) -> dict[str, Any]:
     """Run ``cimd-conformance`` with ``args`` into a fresh report directory and time it."""
     with tempfile.TemporaryDirectory(prefix="cimd-bench-") as out:
+        before = _children_cpu_s()
         started = time.monotonic()
         done = subprocess.run(
             [*CLI, *args, "--report-dir", out], capture_output=True, text=True, timeout=3600
         )
         wall = time.monotonic() - started
+        cpu = _children_cpu_s() - before
         checks = []
         reports = [json.loads(path.read_text()) for path in sorted(Path(out).rglob("report.json"))]
         for report in reports:
@@ -75,11 +83,19 @@ def measure(name: str, args: list[str]) -> dict[str, Any]:
         "run": name,
         "exit_code": done.returncode,
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "cpus": os.cpu_count() or 1,
         "checks": len(checks),
         "check_time_s": round(sum(c[0] for c in checks), 1),
         "slowest": [{"s": s, "requirement": r, "issuer": i} for s, r, i in checks[:8]],
         "reports": reports,
     }
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user and system) of the processes this one has waited for, and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def time_self_test() -> dict[str, Any]:
@@ -207,12 +223,20 @@ def probe_round_trip_s(count: int = ROUND_TRIPS) -> float:
 
 
 def against_floor(
-    wall_s: float, report: dict[str, Any], rtt_s: float, probe_s: float | None = None
+    wall_s: float,
+    report: dict[str, Any],
+    rtt_s: float,
+    probe_s: float | None = None,
+    cpu: tuple[float, int] | None = None,
 ) -> dict[str, Any]:
     """The demo's wall time against its floor, with the floor's parts and their ratio.
 
     With ``probe_s`` (see :func:`probe_round_trip_s`) the same floor priced at a typical
-    probe's round trip is added (``probe_floor_s``, ``probe_ratio``).
+    probe's round trip is added (``probe_floor_s``, ``probe_ratio``). With ``cpu`` (the
+    run's CPU seconds, all its processes, and this machine's CPU count) the time no schedule
+    of that work could beat here is added (``cpu_s``, ``cpus``, ``cpu_bound_s``), and its
+    ratio to the floor (``cpu_bound_ratio``): the goal needs less work, not only more
+    overlap, where that ratio is above it.
     """
     parts = floor_parts(report)
     floor = floor_of(parts, rtt_s)
@@ -229,6 +253,10 @@ def against_floor(
         result["probe_round_trip_ms"] = round(probe_s * 1000, 2)
         result["probe_floor_s"] = round(probe_floor, 1)
         result["probe_ratio"] = round(wall_s / probe_floor, 2) if probe_floor > 0 else None
+    if cpu is not None:
+        cpu_s, cpus = cpu
+        result |= {"cpu_s": round(cpu_s, 1), "cpus": cpus, "cpu_bound_s": round(cpu_s / cpus, 1)}
+        result["cpu_bound_ratio"] = round(cpu_s / cpus / floor, 2) if floor > 0 else None
     return result
 
 
@@ -247,6 +275,12 @@ def describe(floor: dict[str, Any]) -> str:
             f"\n      at a typical probe's round trip ({floor['probe_round_trip_ms']:.1f} ms: "
             f"a fresh client's authorization request) the floor is {floor['probe_floor_s']} s; "
             f"{floor['probe_ratio']}x that"
+        )
+    if "cpu_bound_s" in floor:
+        line += (
+            f"\n      the run used {floor['cpu_s']} CPU-s (suite, target and browser): on "
+            f"{floor['cpus']} CPUs no schedule of that work ends before {floor['cpu_bound_s']} s, "
+            f"{floor['cpu_bound_ratio']}x the floor"
         )
     return line
 
@@ -275,10 +309,15 @@ def main() -> int:
         results.append(result)
         if name == "demo" and len(reports) == 1:
             result["floor"] = against_floor(
-                result["wall_s"], reports[0], round_trip_s(), probe_round_trip_s()
+                result["wall_s"],
+                reports[0],
+                round_trip_s(),
+                probe_round_trip_s(),
+                (result["cpu_s"], result["cpus"]),
             )
         print(
-            f"{name:24} {result['wall_s']:7.1f} s wall, {result['checks']} checks, "
+            f"{name:24} {result['wall_s']:7.1f} s wall, {result['cpu_s']} CPU-s, "
+            f"{result['checks']} checks, "
             f"{result['check_time_s']} s in checks (exit {result['exit_code']})"
         )
         for slow in result["slowest"][:5]:

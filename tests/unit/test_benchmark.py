@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -80,6 +82,33 @@ def test_the_floor_is_also_priced_at_a_typical_probe_s_round_trip() -> None:
         "at a typical probe's round trip (50.0 ms: a fresh client's authorization request) "
         "the floor is 6.7 s; 3.65x that"
     )
+
+
+def test_the_cpu_the_run_used_bounds_any_schedule_of_it() -> None:
+    """14.4 CPU-s on 2 CPUs: no overlap of that work ends before 7.2 s, 1.17x the floor."""
+    bench = _benchmark()
+    floor = bench.against_floor(24.3, REPORT, 0.01, 0.05, (14.4, 2))
+    assert (floor["cpu_s"], floor["cpus"], floor["cpu_bound_s"]) == (14.4, 2, 7.2)
+    assert floor["cpu_bound_ratio"] == 1.17 and floor["ratio"] == 3.96
+    assert bench.describe(floor).splitlines()[2].strip() == (
+        "the run used 14.4 CPU-s (suite, target and browser): on 2 CPUs no schedule of that "
+        "work ends before 7.2 s, 1.17x the floor"
+    )
+
+
+def test_a_run_s_cpu_counts_its_children_and_theirs() -> None:
+    """``measure`` reads the CPU of the processes it waited for, grandchildren included."""
+    bench = _benchmark()
+    before = bench._children_cpu_s()
+    burn = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        + repr(
+            "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+        )
+        + "])"
+    )
+    subprocess.run([sys.executable, "-c", burn], check=True)
+    assert bench._children_cpu_s() - before >= 0.3
 
 
 def test_a_report_without_the_floor_parts_has_no_ratio() -> None:
