@@ -676,6 +676,18 @@ def _close_target(page: Page) -> None:
         root.detach()
 
 
+class NotReached(HarnessError):
+    """Approve was clicked, and the browser never reached the redirect URI in time.
+
+    Attributes:
+        shown: the start of the page's visible text when the wait ended ("" if unread).
+    """
+
+    def __init__(self, message: str, shown: str = "") -> None:
+        super().__init__(message)
+        self.shown = shown
+
+
 def approve_in_browser(
     page: Page, recipe: LoginRecipe, redirect_uri: str, *, logins: list[str] | None = None
 ) -> dict[str, str]:
@@ -709,9 +721,12 @@ def approve_in_browser(
             if not _land(page, redirect_uri, failed):
                 close_page(page)  # never reused with a navigation in flight
         except PlaywrightError as exc:
-            raise HarnessError(
+            shown = _page_text(page) if not page.is_closed() else ""
+            said = f"; the page shows: {shown!r}" if shown else ""
+            raise NotReached(
                 f"approving consent did not reach the redirect URI (at {redact_url(page.url)}): "
-                f"{redact_text(str(exc).splitlines()[0])}"
+                f"{redact_text(str(exc).splitlines()[0])}{said}",
+                shown,
             ) from exc
     parts = urlsplit(reached[0])
     params = dict(parse_qsl(parts.query, keep_blank_values=True))

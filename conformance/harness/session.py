@@ -146,6 +146,9 @@ class TargetSession:
     # the browser was shown the login page again in the logged-in context and signed in
     # (the target had ended its session): where, and how
     signed_in_again: list[dict[str, str]] = field(default_factory=list)
+    # an approval in the browser that never reached the redirect URI, and was made once more
+    # on a fresh page: where, and what the first page showed
+    approved_again: list[dict[str, str]] = field(default_factory=list)
     pacer: Pacer = field(default_factory=Pacer)
     browser: BrowserAgent | None = None
     make_control: Callable[[], Attempt] | None = None

@@ -116,6 +116,7 @@ def cimd_target(
     session.attempts.clear()
     session.waits.clear()
     session.signed_in_again.clear()
+    session.approved_again.clear()
     session.control = None  # each check's refusals get their own control
     return session
 

@@ -152,6 +152,8 @@ class ResultCollector:
                 evidence["waits"] = list(session.waits)
             if session.signed_in_again:
                 evidence["signed_in_again"] = list(session.signed_in_again)
+            if session.approved_again:
+                evidence["approved_again"] = list(session.approved_again)
         host = funcargs.get("cimd_metadata_host")
         if host is not None and MARK_KEY in item.stash:
             early = item.stash.get(EARLY_FETCHES_KEY, [])

@@ -124,11 +124,28 @@ class BrowserFlow:
     def _approve(
         self, context: Any, url: str, redirect_uri: str, shot: Path | None
     ) -> dict[str, str]:
-        """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query."""
+        """Open ``url`` in ``context`` (paced), log in if asked, approve; the redirect's query.
+
+        An approval that never reaches the redirect URI is made once more, on a fresh page
+        with the request sent anew (the check's evidence says so, ``approved_again``): a
+        decision lost once is the browser's or the page's, and only a second loss is a
+        harness error. Approve is never clicked twice on one page.
+        """
+        try:
+            return self._approve_once(context, url, redirect_uri, shot, fresh=False)
+        except browser_mod.NotReached as exc:
+            session = self._run.session
+            if session is not None:
+                session.approved_again.append({"at": redact_url(url), "shown": exc.shown})
+            return self._approve_once(context, url, redirect_uri, shot, fresh=True)
+
+    def _approve_once(
+        self, context: Any, url: str, redirect_uri: str, shot: Path | None, *, fresh: bool
+    ) -> dict[str, str]:
         recipe, logged_in = self._suite.recipe, context is self._run.login_context
         with self._step(context):
             # the consent page classify() just read is approved where it is
-            page = browser_mod.shown_consent(context, url) if shot is None else None
+            page = browser_mod.shown_consent(context, url) if shot is None and not fresh else None
             if page is None:
                 self._navigated()
                 seen: list[str] = []
