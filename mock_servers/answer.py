@@ -112,7 +112,10 @@ def body_pieces(hosting: Hosting) -> Iterator[bytes]:
 
 
 class _Padding:
-    """``length`` filler bytes, sliced like bytes without being held."""
+    """``length`` filler bytes, sliced like bytes without being held.
+
+    A slice is never longer than ``filler`` (:func:`body_pieces` takes a piece at a time).
+    """
 
     def __init__(self, length: int, filler: bytes) -> None:
         self._length, self._filler = length, filler
@@ -122,10 +125,7 @@ class _Padding:
 
     def __getitem__(self, span: slice) -> bytes:
         start, stop, _ = span.indices(self._length)
-        count = max(0, stop - start)
-        if count <= len(self._filler):
-            return self._filler[:count]
-        return b"a" * count
+        return self._filler[: max(0, stop - start)]
 
 
 class Answer:

@@ -282,8 +282,7 @@ class HostingSequence:
 
 def padded_body(doc: dict[str, Any], size: int) -> bytes:
     """``doc`` as JSON of exactly ``size`` bytes, padded with a :data:`PAD_MEMBER` string."""
-    prefix, padding, tail = _padded(doc, size)
-    return prefix + b"a" * padding + tail
+    return Hosting.padded(doc, size).content()
 
 
 def _padded(doc: dict[str, Any], size: int) -> tuple[bytes, int, bytes]:
