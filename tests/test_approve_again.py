@@ -9,26 +9,17 @@ harness error naming the page, never a verdict on the target.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
-import httpx
 import pytest
 
 from conformance.browser import driver
 from conformance.browser.driver import Browser
-from conformance.browser.recipe import LoginRecipe
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow
-from conformance.run.state import Suite, TargetRun
-from conformance.target import deadline
-from conformance.target.pacing import Pacer
 from mock_servers.runner import Receive, Scope, Send, read_body
-from tests.browser_site import site_and_chromium
-from tests.unit.conftest import make_target
+from tests.browser_site import site_and_chromium, site_flow
 
 pytestmark = pytest.mark.browser
 
@@ -70,22 +61,12 @@ def flow(
     site: tuple[str, Browser, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[BrowserFlow, TargetSession, str]]:
     """A run's flow on the site, logged in, its HTTP session, and an authorization request."""
-    base, chromium, shots = site
     monkeypatch.setattr(driver, "STEP_TIMEOUT_MS", 2_000)  # a lost decision is waited for 2 s
-    context = chromium.new_context()
-    session = TargetSession(make_target(base), httpx.Client(), ssl.create_default_context())
-    run = TargetRun(base, "site", session=session, login_context=context)
-    suite = SimpleNamespace(
-        recipe=LoginRecipe("alice", "secret-pass"),
-        clock=deadline.Clock(),
-        screenshot_path=lambda label, name: shots / label / f"{name}.png",
-    )
     try:
-        yield BrowserFlow(cast(Suite, suite), run, Pacer()), session, f"{base}/authorize?state=s1"
+        with site_flow(*site) as (browser, session):
+            yield browser, session, f"{site[0]}/authorize?state=s1"
     finally:
         DROPPED.clear()
-        session.client.close()
-        context.close()
 
 
 def test_a_decision_lost_once_is_made_again_on_a_fresh_page_and_recorded(

@@ -10,26 +10,17 @@ judged in ``tests/test_variants_all_green.py``.)
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from conformance.browser.driver import Browser
-from conformance.browser.recipe import LoginRecipe
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow
-from conformance.run.state import Suite, TargetRun
-from conformance.target import deadline
-from conformance.target.pacing import Pacer
 from mock_servers.runner import Receive, Scope, Send, read_body
-from tests.browser_site import site_and_chromium
-from tests.unit.conftest import make_target
+from tests.browser_site import site_and_chromium, site_flow
 
 LOGIN = (
     "<!doctype html><title>Sign in</title><form method=post action=/login>"
@@ -80,21 +71,9 @@ def logged_out(
 ) -> Iterator[tuple[BrowserFlow, TargetSession, str]]:
     """A run's flow on the site whose logged-in context holds no session (the target ended
     it), its HTTP session, and an authorization request."""
-    base, chromium, shots = site
-    context = chromium.new_context()
-    session = TargetSession(make_target(base), httpx.Client(), ssl.create_default_context())
-    run = TargetRun(base, "site", session=session, login_context=context)
-    suite = SimpleNamespace(
-        recipe=LoginRecipe("alice", "secret-pass"),
-        clock=deadline.Clock(),
-        screenshot_path=lambda label, name: shots / label / f"{name}.png",
-    )
-    try:
-        flow = BrowserFlow(cast(Suite, suite), run, Pacer())
+    base = site[0]
+    with site_flow(*site) as (flow, session):
         yield flow, session, f"{base}/authorize?client_id=x&state=s1"
-    finally:
-        session.client.close()
-        context.close()
 
 
 def test_a_session_the_target_ended_is_signed_in_again_and_recorded(
