@@ -57,6 +57,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "judges CIMD-UI-07 (demo: always)",
     )
     parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="run every check in its turn, one at a time (by default plain-HTTP checks run "
+        "ahead in a worker thread while the browser's checks run)",
+    )
+    parser.add_argument(
         "--param", action="append", default=[], help="extra authorization parameter key=value"
     )
     parser.add_argument(

@@ -11,6 +11,7 @@ answer it got, which :mod:`mock_servers.answer` sends as its hosting says.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mock_servers.answer import Answer, not_modified
+from mock_servers.claims import Claim, Claims
 from mock_servers.fetch_log import FetchLog, hosting_key
 from mock_servers.hosting import JSON_HEADERS, Fetch, Hosting, HostingSequence
 from mock_servers.listeners import BAD_TLS, BAD_TLS_FIELDS, BadTls, PublicUrls, bad_certificate
@@ -34,6 +36,7 @@ __all__ = [
     "BAD_TLS_FIELDS",
     "CALLBACK_PATH",
     "BadTls",
+    "Claim",
     "Fetch",
     "MetadataHost",
     "PublicUrls",
@@ -107,6 +110,7 @@ class MetadataHost:
         self._cache_control = cache_control
         self._hostings: dict[str, _Served] = {CALLBACK_PATH: _Served(CALLBACK_PAGE)}
         self._fetch_log = FetchLog()
+        self._claims = Claims()
         self._counter = itertools.count(1)
         self._run = secrets.token_hex(3)
         self._dir = Path(tempfile.mkdtemp(prefix="cimd-metadata-host-"))
@@ -251,17 +255,22 @@ class MetadataHost:
 
     def new_client_url(self, name: str = "client.json", *, base: str | None = None) -> str:
         """A fresh, never-used client URL on this host."""
-        return f"{base or self.base_url}/c/{self._run}-{next(self._counter):04d}/{name}"
+        url = f"{base or self.base_url}/c/{self._run}-{next(self._counter):04d}/{name}"
+        self._claims.add(url)
+        return url
 
     def new_path(self, name: str = "cb") -> str:
         """A fresh path on this host (for callbacks and redirect targets)."""
-        return f"/p/{self._run}-{next(self._counter):04d}/{name}"
+        path = f"/p/{self._run}-{next(self._counter):04d}/{name}"
+        self._claims.add(path)
+        return path
 
     def serve(self, url: str, hosting: Hosting | HostingSequence) -> None:
         """Answer requests for ``url`` (path and query; any listener) with ``hosting``.
 
         A :class:`HostingSequence` answers the Nth request from now with its Nth step.
         """
+        self._claims.add(url)
         with self._lock:
             self._hostings[hosting_key(url)] = _Served(hosting)
 
@@ -309,6 +318,21 @@ class MetadataHost:
     def mark(self) -> int:
         """A position in the fetch log, for :meth:`fetches_since`."""
         return self._fetch_log.mark()
+
+    def claiming(self, name: str) -> contextlib.AbstractContextManager[Claim]:
+        """The URLs this thread makes and serves meanwhile are a new claim's (``name``).
+
+        For checks that run at the same time: see :mod:`mock_servers.claims`.
+        """
+        return self._claims.claiming(name)
+
+    def claimed_by(self, fetch: Fetch) -> Claim | None:
+        """The claim ``fetch`` belongs to (None: no check running beside others made it)."""
+        return self._claims.owner(fetch.target)
+
+    def unclaimed(self, fetches: list[Fetch]) -> list[Fetch]:
+        """``fetches`` that belong to no claim: a check's own when it runs alone."""
+        return [f for f in fetches if self._claims.owner(f.target) is None]
 
     def settle(self, url: str | None = None, *, timeout_s: float = 5.0) -> bool:
         """Wait until every answer (for ``url``) has ended; see :meth:`FetchLog.settle`."""

@@ -128,5 +128,5 @@ def _run(
         host.settle()
     started.exchanges = session.exchanges[exchanges:]
     started.attempts = session.attempts[attempts:]
-    started.fetches = host.fetches_since(mark)
+    started.fetches = host.unclaimed(host.fetches_since(mark))
     return started

@@ -40,6 +40,17 @@ MAX_HOPS = 8
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
+class InTurnOnly(Exception):
+    """A step a check may take only in its turn, in the run's main thread.
+
+    The browser's steps (only the thread that started it may drive it), and approving
+    consent: a target may move the signed-in session to a new cookie when the user approves
+    (against session fixation), which would end the session the other checks and the
+    browser are using. A check run ahead of its turn that comes to such a step is given up
+    there and runs in its turn instead (:mod:`conformance.harness.ahead`).
+    """
+
+
 @dataclass(frozen=True)
 class Pkce:
     """A PKCE S256 verifier and its challenge (RFC 7636)."""
@@ -154,6 +165,7 @@ class TargetSession:
     make_control: Callable[[], Attempt] | None = None
     control: Outcome | None = None
     clock: deadline.Clock = field(default_factory=deadline.Clock)
+    may_approve: bool = True  # False ahead of the check's turn: see InTurnOnly
 
     def __post_init__(self) -> None:
         send_secure_cookies_to_loopback(self.client)
@@ -163,6 +175,31 @@ class TargetSession:
         """The authorization endpoint's origin: redirects within it are followed."""
         parts = urlsplit(self.target.authorization_endpoint)
         return f"{parts.scheme}://{parts.netloc}"
+
+    def fork(
+        self, browser: BrowserAgent | None = None, client: httpx.Client | None = None
+    ) -> TargetSession:
+        """This session for a check running beside others (in a worker thread).
+
+        The same target, pacing and run deadline; logs, a check deadline and a control of
+        its own. Its HTTP client is ``client``, or a new one with the logged-in cookies
+        copied, so that what the target sets in answer to one session never changes the
+        other's (copy in the thread that uses this session's client). ``browser`` stands in
+        for the run's browser, which only the thread that started it may use. It never
+        approves consent (:class:`InTurnOnly`): that may change the signed-in session.
+        """
+        if client is None:
+            client = deadline.client(self.tls, cookies=httpx.Cookies(self.client.cookies))
+        return TargetSession(
+            self.target,
+            client,
+            self.tls,
+            dict(self.extra_params),
+            pacer=self.pacer,
+            browser=browser,
+            clock=self.clock.fork(),
+            may_approve=False,
+        )
 
     def sit_out(self, seconds: float, span_s: float, why: str) -> None:
         """Wait ``seconds`` that the check cannot avoid (a cache lifetime running out).
@@ -288,6 +325,8 @@ class TargetSession:
         outcome = attempt.outcome
         if outcome.kind is OutcomeKind.CODE:
             return outcome
+        if not self.may_approve:
+            raise InTurnOnly("approving consent")
         form = outcome.consent_form
         button = form.approve_button() if form else None
         if form is not None and button is not None:

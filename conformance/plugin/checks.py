@@ -14,6 +14,7 @@ import pytest
 from conformance.browser.driver import Browser
 from conformance.harness.session import TargetSession
 from conformance.network.topology import Network, Planter
+from conformance.plugin import ahead
 from conformance.plugin.collector import EARLY_FETCHES_KEY, MARK_KEY
 from conformance.plugin.run import RUN_KEY, requirements_for
 from conformance.run import mcp_journey
@@ -96,6 +97,7 @@ def cimd_discovery(cimd_metadata: Target) -> Target:
 
 @pytest.fixture
 def cimd_target(
+    cimd_suite: SuiteRun,
     cimd_target_run: TargetRun,
     cimd_shared_metadata_host: MetadataHost,
     request: pytest.FixtureRequest,
@@ -103,13 +105,15 @@ def cimd_target(
     """The logged-in HTTP session with the target; its exchange log starts empty.
 
     The first time a target's session is asked for, the first parts of its waiting checks
-    run (:mod:`conformance.harness.head_start`), and this check's fetch log starts after them.
+    run (:mod:`conformance.harness.head_start`), and this check's fetch log starts after them;
+    then its plain-HTTP checks begin to run ahead of their turn (:mod:`.ahead`).
     """
     session = cimd_target_run.require_session()
     host = cimd_shared_metadata_host
     heads = cimd_target_run.head_starts
     if not heads.begun:  # the selection is read once per target, not at every check
         heads.begin(session, host, requirements_for(request.session.items, cimd_target_run.issuer))
+        ahead.begin(cimd_suite, cimd_target_run, host, request.session.items)
     if MARK_KEY in request.node.stash:
         request.node.stash[MARK_KEY] = host.mark()
     session.exchanges.clear()

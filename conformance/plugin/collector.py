@@ -21,6 +21,7 @@ from conformance import __version__
 from conformance.catalog import requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.verdicts import Observation, Verdict, verdict_for_violation
+from conformance.plugin.ahead import RAN_AHEAD_KEY
 from conformance.plugin.judging import derived_results, expectation, judge, judge_return
 from conformance.plugin.selection import Selection
 from conformance.redaction import redact_value
@@ -126,7 +127,7 @@ class ResultCollector:
             expected=expectation(getattr(item, "obj", None)),
             observed="as expected",
             evidence=self._evidence(item),
-            duration_s=round(call.duration, 3),
+            duration_s=round(_duration(item, call), 3),
         )
         error = call.excinfo.value if call.excinfo else None
         if error is not None:
@@ -155,10 +156,15 @@ class ResultCollector:
             if session.approved_again:
                 evidence["approved_again"] = list(session.approved_again)
         host = funcargs.get("cimd_metadata_host")
-        if host is not None and MARK_KEY in item.stash:
+        ran = item.stash.get(RAN_AHEAD_KEY, None)
+        if host is not None and ran is not None:
+            evidence["fetches"] = [f.summary() for f in ran.fetches]
+        elif host is not None and MARK_KEY in item.stash:
             early = item.stash.get(EARLY_FETCHES_KEY, [])
-            fetches = [*early, *host.fetches_since(item.stash[MARK_KEY])]
+            fetches = [*early, *host.unclaimed(host.fetches_since(item.stash[MARK_KEY]))]
             evidence["fetches"] = [f.summary() for f in fetches]
+        if ran is not None:
+            evidence["ran_ahead"] = True
         planter = funcargs.get("cimd_ssrf")
         if planter is not None:
             evidence["canaries"] = planter.evidence()
@@ -262,6 +268,12 @@ class ResultCollector:
             terminalreporter.write_line("")
             for line in console_text(report, self.formats).splitlines():
                 terminalreporter.write_line(line)
+
+
+def _duration(item: pytest.Item, call: pytest.CallInfo[None]) -> float:
+    """How long the check took: ahead of its turn, or in it."""
+    ran = item.stash.get(RAN_AHEAD_KEY, None)
+    return ran.duration_s if ran is not None and call.when == "call" else call.duration
 
 
 def _not_a_pass_once_interrupted(result: CheckResult) -> None:

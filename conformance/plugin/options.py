@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conformance.plugin.ahead import SERIAL_MARKER
 from conformance.plugin.run import RUN_KEY, CimdRun
 from conformance.report import baseline
 from conformance.run.options import OPTIONS, RunOptionError, run_config
@@ -71,6 +72,7 @@ def options_baseline(config: pytest.Config) -> baseline.Baseline | None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker; with ``--cimd-issuer`` and no run object given, make the run."""
     config.addinivalue_line("markers", "requirement(id): the catalog requirement a check verifies")
+    config.addinivalue_line("markers", SERIAL_MARKER)
     if RUN_KEY not in config.stash and config.getoption("cimd_issuer"):
         run = CimdRun(options_config(config), options_baseline(config))
         config.pluginmanager.register(run, "cimd-run")

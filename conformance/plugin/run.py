@@ -17,6 +17,7 @@ from collections.abc import Generator
 import pytest
 
 from conformance.harness.head_start import has_head_start
+from conformance.plugin import ahead
 from conformance.plugin.collector import ResultCollector
 from conformance.plugin.progress import Progress
 from conformance.plugin.selection import Selection, issuer_of
@@ -138,13 +139,19 @@ class CimdRun:
             return (yield)
         suite.clock.start_check()
         try:
-            return (yield)
+            with ahead.alone(item, suite):
+                return (yield)
         except Unanswered as exc:
             suite.clock.end_check()  # the control gets its own exchange deadline, not the check's
             suite.after_unanswered(issuer, exc)
             raise
         finally:
             suite.clock.end_check()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        """A check that ran ahead of its turn is not run again: its outcome is taken."""
+        return True if ahead.at_turn(pyfuncitem, self.suite) else None
 
 
 RUN_KEY = pytest.StashKey[CimdRun]()
@@ -166,25 +173,30 @@ def waiting_last(items: list[pytest.Item]) -> list[pytest.Item]:
 
     A canary keeps listening for a while after its check (a late connection still fails
     it), and the run's end waits for the last one: the target's other checks run meanwhile.
-    Items of one target stay together (pytest groups them by the session-scoped target);
-    within each run of one target's items the order is otherwise kept.
+    The checks that may run ahead of their turn (:mod:`.ahead`) come after the others, so
+    that the worker runs them while the others (the browser's) run. Items of one target stay
+    together (pytest groups them by the session-scoped target); within each run of one
+    target's items the order is otherwise kept.
     """
     ordered: list[pytest.Item] = []
     planted: list[pytest.Item] = []
     block: list[pytest.Item] = []
+    later: list[pytest.Item] = []
     waiting: list[pytest.Item] = []
     current: str | None = None
     for item in items:
         if issuer_of(item) != current:
-            ordered += planted + block + waiting
-            planted, block, waiting, current = [], [], [], issuer_of(item)
+            ordered += planted + block + later + waiting
+            planted, block, later, waiting, current = [], [], [], [], issuer_of(item)
         if _waits(item):
             waiting.append(item)
         elif "cimd_ssrf" in getattr(item, "fixturenames", ()):
             planted.append(item)
+        elif ahead.may_run_ahead(item):
+            later.append(item)
         else:
             block.append(item)
-    return ordered + planted + block + waiting
+    return ordered + planted + block + later + waiting
 
 
 def _waits(item: pytest.Item) -> bool:

@@ -166,6 +166,13 @@ OPTIONS: tuple[RunOption, ...] = (
         "mcp_proxy",
     ),
     RunOption(
+        "serial",
+        "run every check in its turn, one at a time (else plain-HTTP checks run ahead in a "
+        "worker thread while the browser's run)",
+        "flag",
+        "serial",
+    ),
+    RunOption(
         "judge_only",
         "JSON {issuer: [requirement IDs]}: judge those issuers on those rows only",
         "json",

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from conformance.browser import driver as browser_mod
 from conformance.browser.recipe import LoginRecipe
 from conformance.catalog.verdicts import HarnessError
+from conformance.harness.ahead import RunAhead
 from conformance.harness.head_start import HeadStarts
 from conformance.harness.session import TargetSession
 from conformance.report.paths import DEFAULT_ROOT, label_for
@@ -60,6 +61,7 @@ class RunConfig:
     pacing: Pacing = field(default_factory=Pacing)
     target_version: str | None = None  # the target's version as the user gave it, reported
     limits: deadline.Limits = field(default_factory=deadline.Limits)
+    serial: bool = False  # every check in its turn: none runs ahead in a worker thread
 
 
 @dataclass
@@ -79,6 +81,8 @@ class TargetRun:
     """Why the target no longer answers (every remaining check is a harness error)."""
     head_starts: HeadStarts = field(default_factory=HeadStarts)
     """The first parts of checks that wait, run when the target's checks begin."""
+    ahead: RunAhead | None = None
+    """The worker that runs plain-HTTP checks ahead of their turn (None: not begun, or serial)."""
 
     def require_target(self) -> Target:
         """The discovered target, or the preflight's harness error."""

@@ -100,6 +100,8 @@ class SuiteRun:
         run = self.targets.get(issuer)
         if run is None:
             return
+        if run.ahead is not None:
+            run.ahead.stop()
         run.head_starts.close()
         if run.session is not None:
             run.session.client.close()

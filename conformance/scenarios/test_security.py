@@ -379,6 +379,7 @@ BURST = 20  # unauthenticated requests, each with its own client URL on the one 
 
 
 @pytest.mark.requirement("CIMD-SEC-11")
+@pytest.mark.serial("a burst's answers and their pace are the observation")
 def test_fetch_amplification_is_recorded(
     cimd_target: TargetSession, cimd_metadata_host: MetadataHost
 ) -> None:

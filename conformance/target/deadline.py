@@ -104,6 +104,15 @@ class Clock:
         self.run = Deadline.start("run", self.limits.run_s, "--run-timeout") if run else None
         self.check: Deadline | None = None
 
+    def fork(self) -> Clock:
+        """A clock with the same limits and run deadline, for a check running beside others.
+
+        Its check deadline is its own: starting or ending it leaves this clock's alone.
+        """
+        forked = Clock(self.limits)
+        forked.run = self.run
+        return forked
+
     def start_check(self) -> None:
         """Start the current check's deadline."""
         self.check = Deadline.start("check", self.limits.check_s, "--check-timeout")

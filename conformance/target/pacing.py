@@ -10,7 +10,9 @@ error naming the rate limit and the fix, never a refusal and never a pass.
 from __future__ import annotations
 
 import math
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -133,13 +135,18 @@ class Pacer:
     waits: list[str] = field(default_factory=list)
     _last: float = 0.0
     sleep: Callable[[float], None] = time.sleep
+    _spacing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def space(self) -> None:
-        """Wait until ``min_interval_s`` has passed since the previous request."""
-        gap = self.pacing.min_interval_s - (time.monotonic() - self._last)
-        if gap > 0:
-            self.sleep(gap)
-        self._last = time.monotonic()
+        """Wait until ``min_interval_s`` has passed since the previous request.
+
+        Requests from checks running at the same time take their turns.
+        """
+        with self._spacing:
+            gap = self.pacing.min_interval_s - (time.monotonic() - self._last)
+            if gap > 0:
+                self.sleep(gap)
+            self._last = time.monotonic()
 
     def call(self, what: str, send: Callable[[], T]) -> T:
         """Run ``send`` (which raises :class:`Transient`), waiting and retrying as paced.
@@ -181,14 +188,20 @@ class Pacer:
         )
 
 
+_SENDING_SECURE_COOKIES: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
+
+
 def send_secure_cookies_to_loopback(client: httpx.Client) -> None:
     """Make ``client`` send ``Secure`` cookies to loopback over plain http, as browsers do.
 
     Browsers treat ``http://127.0.0.1`` and ``http://localhost`` as secure contexts, so a
     target on a loopback http issuer may keep its session in a ``Secure`` or ``__Host-``
     cookie. The standard library's cookie jar never sends those over http, and every request
-    would look logged out.
+    would look logged out. Once per client: sessions sharing a client share the hook.
     """
+    if client in _SENDING_SECURE_COOKIES:
+        return
+    _SENDING_SECURE_COOKIES.add(client)
 
     def add(request: httpx.Request) -> None:
         if request.url.scheme != "http" or request.url.host not in LOOPBACK_HOSTS:

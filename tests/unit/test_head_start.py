@@ -27,6 +27,9 @@ class _Host:
     def fetches_since(self, mark: int) -> list[str]:
         return self.log[mark:]
 
+    def unclaimed(self, fetches: list[str]) -> list[str]:
+        return [f for f in fetches if not f.startswith("claimed")]
+
 
 def _session() -> Any:
     return SimpleNamespace(exchanges=[], attempts=[])
