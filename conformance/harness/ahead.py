@@ -12,9 +12,10 @@ logs, check deadline, control and cookie jar) and a claim on the metadata host
 (:mod:`mock_servers.claims`): its fetches are its evidence, and no other check's. It cannot
 use the browser, which only the main thread may drive: a check that needs it (a page built
 by script, a login to renew) is given up ahead and runs in its turn instead, and so do the
-target's other checks (its pages need the browser). Nor may it approve consent, which may
-move the user's session to a new cookie (:class:`~conformance.harness.session.InTurnOnly`):
-a check that comes to an approval runs in its turn too. A check's verdict is always the one
+target's other checks (its pages need the browser). Its consent approvals hold the run's
+session (a target may move it to a new cookie when the user approves) and hand it the
+cookies they set; a fork whose session has moved meanwhile takes the new cookies, or, with
+a consent page had in the old session, runs in its turn. A check's verdict is always the one
 it reaches in its turn.
 """
 
@@ -47,7 +48,14 @@ class NeedsBrowser(InTurnOnly):
 
 
 class _NoBrowser:
-    """The browser as a worker thread sees it: every use gives the check up to its turn."""
+    """The browser as a worker thread sees it: every use gives the check up to its turn.
+
+    But for a login page shown to a fork whose session the run's has since moved to new
+    cookies (a consent approved meanwhile): the fork takes them and asks again.
+    """
+
+    def __init__(self) -> None:
+        self.session: TargetSession | None = None
 
     def approve(self, url: str, redirect_uri: str) -> dict[str, str]:
         raise NeedsBrowser("approving in the browser")
@@ -56,6 +64,8 @@ class _NoBrowser:
         raise NeedsBrowser("reading a page in the browser")
 
     def sign_in_again(self, url: str) -> bool:
+        if self.session is not None and self.session.take_run_cookies():
+            return True
         raise NeedsBrowser("signing in again")
 
 
@@ -217,7 +227,9 @@ class RunAhead:
     def _run(self, name: str) -> RanAhead | InTurnOnly:
         """Run ``name``'s check in a session of its own; what it needs in its turn, if so."""
         assert self._client is not None
-        fork = self._session.fork(_NoBrowser(), self._client)
+        browser = _NoBrowser()
+        fork = self._session.fork(browser, self._client)
+        browser.session = fork
         fork.make_control = lambda: self._control(fork)
         fork.clock.start_check()
         host, ran = self._host, RanAhead()

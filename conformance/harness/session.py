@@ -9,9 +9,11 @@ shows, is classified into an :class:`~conformance.harness.outcome.Outcome`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from conformance.harness.client_assertions import ASSERTION_TYPE
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.harness.pages import parse
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
+from conformance.run import cookie_sync
 from conformance.target import deadline
 from conformance.target.discovery import Target
 from conformance.target.pacing import (
@@ -41,13 +44,11 @@ HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
 class InTurnOnly(Exception):
-    """A step a check may take only in its turn, in the run's main thread.
+    """A step a check run ahead of its turn cannot take: the check runs in its turn instead.
 
     The browser's steps (only the thread that started it may drive it), and approving
-    consent: a target may move the signed-in session to a new cookie when the user approves
-    (against session fixation), which would end the session the other checks and the
-    browser are using. A check run ahead of its turn that comes to such a step is given up
-    there and runs in its turn instead (:mod:`conformance.harness.ahead`).
+    consent after the run's session moved to other cookies (the consent page was had in the
+    session before). See :mod:`conformance.harness.ahead`.
     """
 
 
@@ -165,7 +166,12 @@ class TargetSession:
     make_control: Callable[[], Attempt] | None = None
     control: Outcome | None = None
     clock: deadline.Clock = field(default_factory=deadline.Clock)
-    may_approve: bool = True  # False ahead of the check's turn: see InTurnOnly
+    # held while the signed-in session's cookies are used or may change: by the run's main
+    # thread for its requests and browser steps, by a fork for an approval (see fork)
+    signed_in: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+    forked_from: TargetSession | None = field(default=None, repr=False, compare=False)
+    # whether approving consent kept the signed-in session's cookies (None: not seen yet)
+    approval_keeps_session: bool | None = None
 
     def __post_init__(self) -> None:
         send_secure_cookies_to_loopback(self.client)
@@ -185,8 +191,8 @@ class TargetSession:
         its own. Its HTTP client is ``client``, or a new one with the logged-in cookies
         copied, so that what the target sets in answer to one session never changes the
         other's (copy in the thread that uses this session's client). ``browser`` stands in
-        for the run's browser, which only the thread that started it may use. It never
-        approves consent (:class:`InTurnOnly`): that may change the signed-in session.
+        for the run's browser, which only the thread that started it may use. Its approvals
+        hold this session's :attr:`signed_in` and hand the cookies they set back to it.
         """
         if client is None:
             client = deadline.client(self.tls, cookies=httpx.Cookies(self.client.cookies))
@@ -198,7 +204,8 @@ class TargetSession:
             pacer=self.pacer,
             browser=browser,
             clock=self.clock.fork(),
-            may_approve=False,
+            signed_in=self.signed_in,
+            forked_from=self,
         )
 
     def sit_out(self, seconds: float, span_s: float, why: str) -> None:
@@ -325,8 +332,62 @@ class TargetSession:
         outcome = attempt.outcome
         if outcome.kind is OutcomeKind.CODE:
             return outcome
-        if not self.may_approve:
-            raise InTurnOnly("approving consent")
+        if self.forked_from is not None:
+            return self._approve_forked(attempt, self.forked_from)
+        return self._approve(attempt)
+
+    def _approve_forked(self, attempt: Attempt, run: TargetSession) -> Outcome:
+        """Approve in a fork, with the run's session still: the approval may move it.
+
+        A target may move the signed-in session to a new cookie when the user approves
+        (against session fixation), ending the old one. Until an approval has shown that
+        this target keeps the session, the run's own session waits meanwhile (it holds
+        :attr:`signed_in`) and takes the cookies the approval set; the browser takes them
+        from it at its next step.
+
+        Raises:
+            InTurnOnly: the run's session has other cookies than this fork had its consent
+                page with: the check runs in its turn.
+        """
+        url, jar = self.origin, self.client.cookies.jar
+        if run.approval_keeps_session:
+            before = cookie_sync.session_values(jar, url)
+            approved = self._approve(attempt)
+            if before != cookie_sync.session_values(jar, url):  # it moved after all
+                with self.signed_in:
+                    run.approval_keeps_session = False
+                    cookie_sync.hand_over(jar, run.client.cookies.jar, url)
+            return approved
+        with self.signed_in:
+            if not cookie_sync.holds(jar, run.client.cookies.jar, url):
+                raise InTurnOnly("the run's session moved to other cookies since consent")
+            before = cookie_sync.session_values(jar, url)
+            try:
+                approved = self._approve(attempt)
+            finally:
+                cookie_sync.hand_over(jar, run.client.cookies.jar, url)
+            kept = before == cookie_sync.session_values(jar, url)
+            if run.approval_keeps_session is None or not kept:
+                run.approval_keeps_session = kept
+            return approved
+
+    def take_run_cookies(self) -> bool:
+        """A fork shown the login page takes the run's session cookies, if they changed.
+
+        Returns whether they had (the request is worth sending again).
+        """
+        run = self.forked_from
+        if run is None:
+            return False
+        with self.signed_in:
+            return cookie_sync.hand_over(
+                run.client.cookies.jar, self.client.cookies.jar, self.origin
+            )
+
+    def _approve(self, attempt: Attempt) -> Outcome:
+        outcome = attempt.outcome
+        if outcome.kind is OutcomeKind.CODE:
+            return outcome
         form = outcome.consent_form
         button = form.approve_button() if form else None
         if form is not None and button is not None:
@@ -375,8 +436,11 @@ class TargetSession:
         raise HarnessError(f"the target redirected more than {MAX_HOPS} times: {hops}")
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
-        response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
-        SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))
+        # the run's own session holds its cookies while it uses them; a fork's are its own
+        held = self.signed_in if self.forked_from is None else contextlib.nullcontext()
+        with held:
+            response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
+            SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))
         self.exchanges.append(
             {
                 "method": method,

@@ -389,13 +389,15 @@ class BrowserFlow:
         In the logged-in context the steps begin with the cookies the HTTP session changed
         and end by handing back the ones the browser changed: a target that renews its
         session cookie on approval must find the user signed in in both
-        (:mod:`conformance.run.cookie_sync`).
+        (:mod:`conformance.run.cookie_sync`). The session's cookies are the step's while it
+        runs (``signed_in``: a check run ahead of its turn approves meanwhile).
 
         Raises:
             HarnessError: the cookies could not be handed over.
         """
         session = self._run.session if context is self._run.login_context else None
-        with within(self._suite.clock, context):
+        held = session.signed_in if session is not None else contextlib.nullcontext()
+        with held, within(self._suite.clock, context):
             if session is not None:
                 with _handing_over("the HTTP session's cookies to the browser"):
                     self._run.cookies.to_browser(

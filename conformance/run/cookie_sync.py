@@ -71,6 +71,32 @@ class CookieSync:
         self._agreed = {k: c.value or "" for k, c in _shared(jar, url).items()}
 
 
+def session_values(jar: CookieJar, url: str) -> dict[_Key, str | None]:
+    """The values of the jar's session-wide cookies for ``url``'s host, by key."""
+    return {key: c.value for key, c in _shared(jar, url).items()}
+
+
+def holds(jar: CookieJar, of: CookieJar, url: str) -> bool:
+    """Whether ``jar`` holds each session-wide cookie ``of`` holds for ``url``, as it is."""
+    mine = session_values(jar, url)
+    return all(mine.get(key) == value for key, value in session_values(of, url).items())
+
+
+def hand_over(source: CookieJar, target: CookieJar, url: str) -> bool:
+    """Give ``target`` the session-wide cookies for ``url`` that ``source`` holds otherwise.
+
+    For two HTTP sessions of one user (a check run ahead of its turn and the run's session).
+    Returns whether any changed. A cookie ``target`` holds and ``source`` lacks stays.
+    """
+    there = _shared(target, url)
+    changed = False
+    for key, cookie in _shared(source, url).items():
+        if key not in there or there[key].value != cookie.value:
+            target.set_cookie(cookie)
+            changed = True
+    return changed
+
+
 def _shared(jar: CookieJar, url: str) -> dict[_Key, Cookie]:
     """The jar's session-wide cookies for ``url``'s host (``Path=/``), by key."""
     host = urlsplit(url).hostname or ""

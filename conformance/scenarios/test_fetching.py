@@ -4,7 +4,6 @@ no redirects followed, verified TLS, bounded in bytes and time, and no user cont
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import socket
 import time
@@ -15,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance, NotApplicable
@@ -439,10 +437,7 @@ def _fetches_hung(target: TargetSession, host: MetadataHost) -> _Hanging:
     # workers log into lists of their own, which the check takes when it collects them, and
     # send the session's cookies from a jar of their own: what the target sets when it
     # answers them must not change the cookies of the checks running meanwhile.
-    quiet = copy.copy(target)
-    quiet.browser = None
-    quiet.exchanges, quiet.attempts, quiet.waits = [], [], []
-    quiet.client = deadline.client(target.tls, cookies=httpx.Cookies(target.client.cookies))
+    quiet = target.fork()
     redirect_uri = host.base_url + CALLBACK_PATH
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="cimd-fetch-07")
     pending = [pool.submit(_timed_attempt, quiet, url, redirect_uri) for url in urls]

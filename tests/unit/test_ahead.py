@@ -19,7 +19,6 @@ import pytest
 
 from conformance.catalog.verdicts import NonConformance
 from conformance.harness.ahead import RanAhead, RunAhead
-from conformance.harness.outcome import Outcome, OutcomeKind
 from conformance.harness.session import Attempt, TargetSession, ssl_context
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
@@ -168,27 +167,6 @@ def test_a_job_that_needs_the_browser_gives_up_and_the_rest_run_in_their_turns(
     assert calls == ["page"]
 
 
-def test_a_job_that_comes_to_an_approval_runs_in_its_turn_and_the_worker_goes_on(
-    session: TargetSession, host: MetadataHost
-) -> None:
-    calls: list[str] = []
-
-    def approving(session: TargetSession) -> None:
-        calls.append("approving")
-        consent = Outcome(OutcomeKind.CONSENT, 200, "https://as.test/authorize")
-        session.approve(Attempt("U", "https://m.test/cb", "s", None, consent))
-
-    def plain(session: TargetSession) -> None:
-        calls.append("plain")
-
-    ahead = _ahead(session, host)
-    ahead.begin([("approving", approving), ("plain", plain)])
-    assert ahead.take("approving") is None  # the approval may renew the session: in turn
-    assert ahead.take("plain") is not None
-    ahead.stop()
-    assert calls == ["approving", "plain"]
-
-
 def test_the_worker_begins_nothing_while_a_check_runs_alone(
     session: TargetSession, host: MetadataHost
 ) -> None:
@@ -238,5 +216,5 @@ def test_a_fork_keeps_its_logs_deadline_and_cookies_apart(session: TargetSession
     assert session.exchanges == [] and session.clock.check is None
     assert session.client.cookies.get("sid") == "s1" and fork.client.cookies.get("sid") == "s2"
     assert fork.pacer is session.pacer and fork.clock.run is session.clock.run
-    assert session.may_approve and not fork.may_approve
+    assert fork.forked_from is session and fork.signed_in is session.signed_in
     fork.client.close()

@@ -20,7 +20,7 @@ import pytest
 
 from conformance.catalog.verdicts import HarnessError, NonConformance
 from conformance.harness.outcome import Outcome, OutcomeKind
-from conformance.harness.session import MAX_HOPS, Pkce, TargetSession
+from conformance.harness.session import MAX_HOPS, InTurnOnly, Pkce, TargetSession
 from conformance.harness.verify import verify_refused
 from conformance.redaction import SECRETS
 from conformance.target.pacing import Pacer, Pacing
@@ -564,3 +564,59 @@ def test_browser_cookies_reach_the_target_and_are_secrets() -> None:
     session.attempt(CLIENT, CALLBACK)
     assert seen[0].headers["cookie"] == "sid=browser-session-1"
     assert "browser-session-1" in SECRETS and "elsewhere-cookie" in SECRETS
+
+
+def _renewing(seen: list[httpx.Request]) -> Handler:
+    """A target that moves the session to a new cookie when the user approves."""
+
+    def approve(request: httpx.Request) -> httpx.Response:
+        sid = request.headers.get("cookie", "")
+        if "sid=s1" not in sid:
+            return _html(LOGIN)
+        return _redirect(CALLBACK + "?code=c&state=s", **{"set-cookie": "sid=s2; Path=/"})
+
+    return _router({"GET /authorize": lambda r: _html(CONSENT), "POST /consent": approve}, seen)
+
+
+def _forked(handler: Handler) -> tuple[TargetSession, TargetSession]:
+    run = _session(handler)
+    run.client.cookies.set("sid", "s1", domain="as.test", path="/")
+    client = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False)
+    client.cookies.set("sid", "s1", domain="as.test", path="/")
+    return run, run.fork(client=client)
+
+
+def test_a_forks_approval_holds_the_run_session_and_hands_it_the_new_cookie() -> None:
+    """A target renewing the session on approval must find the run signed in after."""
+    seen: list[httpx.Request] = []
+    run, fork = _forked(_renewing(seen))
+    attempt = fork.attempt(CLIENT, CALLBACK)
+    held: list[bool] = []
+    original = fork._approve
+
+    def approve(attempt: object) -> Outcome:
+        held.append(run.signed_in._is_owned())  # type: ignore[attr-defined]
+        return original(attempt)  # type: ignore[arg-type]
+
+    fork._approve = approve  # type: ignore[method-assign]
+    assert fork.approve(attempt).kind is OutcomeKind.CODE
+    assert held == [True]
+    assert run.client.cookies.get("sid") == "s2" and fork.client.cookies.get("sid") == "s2"
+
+
+def test_a_fork_whose_run_session_moved_since_consent_leaves_the_approval_to_its_turn() -> None:
+    seen: list[httpx.Request] = []
+    run, fork = _forked(_renewing(seen))
+    attempt = fork.attempt(CLIENT, CALLBACK)
+    run.client.cookies.set("sid", "s9", domain="as.test", path="/")  # approved in turn meanwhile
+    with pytest.raises(InTurnOnly):
+        fork.approve(attempt)
+    assert [r.method for r in seen] == ["GET"]  # nothing was approved
+
+
+def test_a_fork_shown_the_login_page_takes_the_run_sessions_new_cookies() -> None:
+    seen: list[httpx.Request] = []
+    run, fork = _forked(_renewing(seen))
+    assert not fork.take_run_cookies()  # the same session: nothing to take
+    run.client.cookies.set("sid", "s3", domain="as.test", path="/")
+    assert fork.take_run_cookies() and fork.client.cookies.get("sid") == "s3"
