@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conformance import cli, pytest_run, run_command
-from conformance.plugin import CimdRun, options_config
+from conformance.plugin import CimdRun, ahead, options_config
 from conformance.report import writers
 from conformance.report.model import Report
 from conformance.run.options import RunOptionError, run_config
@@ -231,6 +231,21 @@ def test_readme_fixture_examples_run_as_written(
     monkeypatch.setenv("NO_PROXY", "*")  # the examples use httpx as users would
     result = pytester.runpytest_subprocess(*state, timeout=300)
     result.assert_outcomes(passed=len(blocks))
+
+
+def test_a_projects_own_check_never_runs_ahead_of_its_turn(pytester: pytest.Pytester) -> None:
+    """The suite's plain-HTTP checks may run in a worker thread; a project's own never do."""
+    pytester.makeini(f"[pytest]\naddopts = {' '.join(_plugin_args())}\n")
+    (item,) = pytester.getitems(
+        """
+        import pytest
+
+        @pytest.mark.requirement("CIMD-DOC-02")
+        def test_mine(cimd_target, cimd_metadata_host):
+            pass
+        """
+    )
+    assert not ahead.may_run_ahead(item)
 
 
 # --- verdicts, exit codes, reports ----------------------------------------------------------

@@ -1,11 +1,13 @@
 """Which checks run ahead of their turn, their bodies as jobs, and their outcomes at their turn.
 
-See :mod:`conformance.harness.ahead`. A check runs ahead when all it uses is the target's
-plain-HTTP session, the metadata host and the discovered metadata, as the plugin provides
-them (a fixture a project overrides, an autouse fixture, or another parameter keeps the
-check in its turn), it has no head start of its own, and it is not marked ``serial``: the
-checks that judge timing or load (how long the target waits, how it answers a burst) run
-alone, as do all of a run given ``--serial`` or a pace between requests.
+See :mod:`conformance.harness.ahead`. One of the suite's own checks
+(``conformance.scenarios``; a project's checks run in their turn) runs ahead when all it
+uses is the target's plain-HTTP session, the metadata host and the discovered metadata, as
+the plugin provides them (a fixture a project overrides, an autouse fixture, or another
+parameter keeps the check in its turn), it has no head start of its own, and it is not
+marked ``serial``: the checks that judge timing or load (how long the target waits, how it
+answers a burst) run alone, as do all of a run given ``--serial`` or a pace between
+requests.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ AHEAD_FIXTURES = SESSION_FIXTURES | {
     "cimd_issuer",
 }
 _OWN_MODULES = ("conformance.plugin.",)
+_OWN_CHECKS = ("conformance.scenarios.",)
 RAN_AHEAD_KEY = pytest.StashKey[RanAhead]()
 """A check's outcome from ahead of its turn, once taken at its turn."""
 
@@ -46,6 +49,8 @@ def may_run_ahead(item: pytest.Item) -> bool:
         return False
     if has_head_start(str(requirement.args[0])) or not isinstance(item, pytest.Function):
         return False
+    if not getattr(item.module, "__name__", "").startswith(_OWN_CHECKS):
+        return False  # a project's own check runs in its turn, in the thread it expects
     callspec = getattr(item, "callspec", None)
     if callspec is not None and set(callspec.params) - {"cimd_issuer"}:
         return False
