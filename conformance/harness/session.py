@@ -269,6 +269,9 @@ class TargetSession:
         browser = self.browser
         if outcome.kind is OutcomeKind.LOGIN and browser is not None and browser.sign_in_again(url):
             outcome = request()
+            if outcome.kind is OutcomeKind.LOGIN and self.forked_from is not None:
+                # the run's session moved again meanwhile (a wait for a 429, an approval)
+                raise InTurnOnly("shown the login page again with the run's new cookies")
         self.attempts.append(
             {"client_id": client_id, "redirect_uri": redirect_uri, **outcome.evidence()}
         )

@@ -620,3 +620,19 @@ def test_a_fork_shown_the_login_page_takes_the_run_sessions_new_cookies() -> Non
     assert not fork.take_run_cookies()  # the same session: nothing to take
     run.client.cookies.set("sid", "s3", domain="as.test", path="/")
     assert fork.take_run_cookies() and fork.client.cookies.get("sid") == "s3"
+
+
+def test_a_fork_shown_the_login_page_again_with_new_cookies_leaves_the_check_to_its_turn() -> None:
+    """The run's session moved again while the fork waited (a 429, an approval meanwhile)."""
+    seen: list[httpx.Request] = []
+    run, fork = _forked(_router({"GET /authorize": lambda r: _html(LOGIN)}, seen))
+
+    class Browser(FakeBrowser):
+        def sign_in_again(self, url: str) -> bool:
+            return fork.take_run_cookies()
+
+    fork.browser = Browser()
+    run.client.cookies.set("sid", "s3", domain="as.test", path="/")
+    with pytest.raises(InTurnOnly, match="login page again"):
+        fork.attempt(CLIENT, CALLBACK)
+    assert len(seen) == 2  # asked once more with the run's cookies, then left to its turn
