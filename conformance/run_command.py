@@ -170,6 +170,8 @@ def targeted(issuers: dict[str, str]) -> dict[str, list[str]]:
 
 def _unscorable_faults(names: Sequence[str], matrix: bool) -> str | None:
     """A one-line message when ``--matrix-fault`` names an unknown fault or lacks --matrix."""
+    if not names:
+        return None
     from mock_servers.reference_as.faults import fault_names
 
     unknown = sorted(set(names) - set(fault_names()))
@@ -185,6 +187,8 @@ def _unscorable_faults(names: Sequence[str], matrix: bool) -> str | None:
 
 def _unknown_variants(names: Sequence[str]) -> str | None:
     """A one-line message naming unknown reference-AS variants, or ``None``."""
+    if not names:
+        return None  # the reference AS's package is not imported here for nothing
     from mock_servers.reference_as.variants import UnknownVariantError, check_variant_names
 
     try:
