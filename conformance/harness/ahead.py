@@ -12,11 +12,12 @@ logs, check deadline, control and cookie jar) and a claim on the metadata host
 (:mod:`mock_servers.claims`): its fetches are its evidence, and no other check's. It cannot
 use the browser, which only the main thread may drive: a check that needs it (a page built
 by script, a login to renew) is given up ahead and runs in its turn instead, and so do the
-target's other checks (its pages need the browser). Its consent approvals hold the run's
-session (a target may move it to a new cookie when the user approves) and hand it the
-cookies they set; a fork whose session has moved meanwhile takes the new cookies, or, with
-a consent page had in the old session, runs in its turn. A check's verdict is always the one
-it reaches in its turn.
+target's other checks (its pages need the browser). Until an approval has shown that the
+target keeps the session when the user approves, a fork's consent approvals hold the run's
+session (a target may move it to a new cookie then) and hand it the cookies they set; a
+fork whose session has moved meanwhile takes the new cookies, or, with a consent page had
+in the old session, runs in its turn. A check's verdict is always the one it reaches in its
+turn.
 """
 
 from __future__ import annotations
@@ -153,8 +154,8 @@ class RunAhead:
     def take(self, name: str) -> RanAhead | None:
         """At ``name``'s turn: its outcome from ahead, or None: run it now.
 
-        None when the worker never began it (it will not now) or gave it up (it needs the
-        browser). Waits while the worker runs it.
+        None when the worker never began it (it will not now) or gave it up (it came to a
+        step only its turn may take: :class:`InTurnOnly`). Waits while the worker runs it.
 
         Raises:
             HarnessError: the worker's check outlived every deadline it had.

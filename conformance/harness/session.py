@@ -46,9 +46,10 @@ HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 class InTurnOnly(Exception):
     """A step a check run ahead of its turn cannot take: the check runs in its turn instead.
 
-    The browser's steps (only the thread that started it may drive it), and approving
-    consent after the run's session moved to other cookies (the consent page was had in the
-    session before). See :mod:`conformance.harness.ahead`.
+    The browser's steps (only the thread that started it may drive it); approving consent
+    after the run's session moved to other cookies (the consent page was had in the session
+    before); and a request shown the login page again after taking the run's new cookies
+    (the session moved once more meanwhile). See :mod:`conformance.harness.ahead`.
     """
 
 
