@@ -389,9 +389,8 @@ class TargetSession:
             )
 
     def _approve(self, attempt: Attempt) -> Outcome:
+        """Submit the consent form (:meth:`approve` has returned a code outcome already)."""
         outcome = attempt.outcome
-        if outcome.kind is OutcomeKind.CODE:
-            return outcome
         form = outcome.consent_form
         button = form.approve_button() if form else None
         if form is not None and button is not None:
