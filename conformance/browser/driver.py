@@ -10,6 +10,7 @@ and approves consent where a person would click.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import shutil
@@ -904,11 +905,46 @@ def _screenshot(page: Page, path: Path | None) -> None:
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         hide_secrets(page)
-        page.screenshot(path=str(path), full_page=True)
+        capture(page, path)
     except PlaywrightError:
         pass  # a missing screenshot is not worth failing the step that wanted it
+
+
+SHOT_MAX_HEIGHT = 8_000  # CSS pixels of a page kept in a screenshot (a longer page is cut)
+
+
+def capture(page: Page, path: Path) -> None:
+    """Save a PNG of ``page`` at ``path``: the whole page, down to :data:`SHOT_MAX_HEIGHT`.
+
+    Chromium is asked over CDP with its fast PNG encoder (about half the time of
+    Playwright's screenshot, for files about a third larger); a browser without CDP gets
+    Playwright's full-page screenshot.
+
+    Raises:
+        PlaywrightError: the page could not be captured.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        session = page.context.new_cdp_session(page)
+    except PlaywrightError:
+        page.screenshot(path=str(path), full_page=True)
+        return
+    try:
+        size = session.send("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {
+            "x": 0,
+            "y": 0,
+            "width": max(1, round(size["width"])),
+            "height": max(1, min(round(size["height"]), SHOT_MAX_HEIGHT)),
+            "scale": 1,
+        }
+        fast = {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True}
+        shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            session.detach()
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def _page_text(page: Page) -> str:

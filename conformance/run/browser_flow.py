@@ -275,8 +275,7 @@ class BrowserFlow:
                     dom = page.evaluate(_DOM_FACTS, mark or "\x00")
                     # a page that changes nothing by itself still shows the text just read
                     browser_mod.hide_secrets(page, text if traffic.static else None)
-                    shot.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(shot), full_page=True)
+                    browser_mod.capture(page, shot)
                     seen = Rendered(kind, status, page.url, headers, text, dom, shot)
                 tab.landed = _landed(page, kind, status)
             except PlaywrightError as exc:
@@ -335,8 +334,7 @@ class BrowserFlow:
                     # a blocked frame holds the browser's error page, not the target's
                     shown = bool(inner.inner_text("body").strip())
                 browser_mod.hide_secrets(page)
-                shot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shot), full_page=True)
+                browser_mod.capture(page, shot)
             except PlaywrightError as exc:
                 raise HarnessError(
                     f"the browser could not open the framing page: {str(exc).splitlines()[0]}"
