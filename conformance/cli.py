@@ -22,7 +22,8 @@ from conformance.client import command as client_command
 from conformance.lint import command as lint_command
 from conformance.report import rerender, scoreboard
 from conformance.report.paths import DEFAULT_ROOT
-from conformance.target import deadline
+from conformance.run import interrupts
+from conformance.target import deadline, reference
 from mock_servers.pki import TestCA
 
 # conformance.plugin.progress.resolve reads these (the plugin is not imported here)
@@ -266,9 +267,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return rerender.rerender(args)
     # run and demo only: the offline commands above never load pytest or Playwright
-    from conformance import run_command
+    spawned = reference.spawn_for_demo(args)  # starts while the suite loads
+    if spawned is not None:
+        interrupts.hold()  # a signal while the suite loads stops the demo where it can report
+    try:
+        from conformance import run_command
 
-    return run_command.main(args, argv, top.error)
+        return run_command.main(args, argv, top.error, spawned)
+    finally:
+        interrupts.release(deliver=False)
+        if spawned is not None:
+            spawned.stop()
 
 
 def _requirements(args: argparse.Namespace) -> int:

@@ -43,13 +43,21 @@ RATE_LIMITED_DEMO_PACING = ("max_wait_s=60", "cache_control=max-age=600")
 UsageError = Callable[[str], NoReturn]
 
 
-def main(args: argparse.Namespace, argv: Sequence[str], usage_error: UsageError) -> int:
+def main(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    usage_error: UsageError,
+    spawned: ReferenceTarget | None = None,
+) -> int:
     """Run ``run`` or ``demo`` as parsed in ``args`` (``argv`` is re-run inside the lab).
 
     Args:
         args: the parsed command line.
         argv: the command line as given.
         usage_error: stops the command on a usage error (the parser's ``error``).
+        spawned: the reference AS already spawned for ``demo``
+            (:func:`~conformance.target.reference.spawn_for_demo`), used when it is the
+            one ``demo`` wants; the caller stops it.
     """
     if only_problem(args.only):
         print(f"cimd-conformance: {only_problem(args.only)}", file=sys.stderr)
@@ -64,7 +72,7 @@ def main(args: argparse.Namespace, argv: Sequence[str], usage_error: UsageError)
     try:
         if args.lab and not lab.inside():
             return _enter_lab(args, argv)
-        return in_report_dir(args, lambda: _command(args, usage_error))
+        return in_report_dir(args, lambda: _command(args, usage_error, spawned))
     except KeyboardInterrupt:  # outside any report directory: nothing to mark
         return interrupts.exit_code(interrupts.received())
     finally:
@@ -87,8 +95,11 @@ def _enter_lab(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return in_report_dir(args, lambda: could_not_test(args, issuers, message))
 
 
-def _command(args: argparse.Namespace, usage_error: UsageError) -> int:
+def _command(
+    args: argparse.Namespace, usage_error: UsageError, spawned: ReferenceTarget | None = None
+) -> int:
     try:
+        interrupts.release()  # a signal held while the suite loaded interrupts here
         if lab.inside():
             lab.prepare()
         if args.command == "run":
@@ -110,15 +121,17 @@ def _command(args: argparse.Namespace, usage_error: UsageError) -> int:
                 ca = TestCA.load_or_create(args.state_dir)
                 mcp = stack.enter_context(mcp_journey.mock_mcp_server(ca, port=args.mcp_port))
                 production = (*production, "--resource", mcp.url)
-            target = stack.enter_context(
-                ReferenceTarget(
-                    tuple(args.fault),
-                    matrix=args.matrix,
-                    state_dir=args.state_dir,
-                    extra_args=production,
-                    variants=tuple(args.variant),
-                )
+            wanted = ReferenceTarget(
+                tuple(args.fault),
+                matrix=args.matrix,
+                state_dir=args.state_dir,
+                extra_args=production,
+                variants=tuple(args.variant),
             )
+            if spawned is not None and not spawned.same_as(wanted):
+                spawned.stop()
+                spawned = None
+            target = stack.enter_context(spawned or wanted)
             if mcp is not None:
                 mcp.issuer = target.issuer
                 mcp_journey.declare(args, mcp.url, ours=True)

@@ -27,6 +27,7 @@ _deferred = False
 
 
 _previous: dict[int, Any] = {}
+_held: list[bool] = []
 
 
 def install() -> None:
@@ -36,6 +37,32 @@ def install() -> None:
     _at, _deferred = "", False
     for signum in HANDLED:
         _previous.setdefault(signum, signal.signal(signum, _handle))
+
+
+def hold() -> None:
+    """Keep SIGINT and SIGTERM pending in this thread until :func:`release`.
+
+    For the moments the command cannot yet stop cleanly (loading the suite while its
+    reference AS starts): a signal then interrupts where :func:`release` is called.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        _held.append(True)
+
+
+def release(*, deliver: bool = True) -> None:
+    """End :func:`hold`: a signal that came meanwhile interrupts now (with ``deliver``).
+
+    Without ``deliver`` (the command has already ended) a pending signal is dropped instead.
+    """
+    if not _held:
+        return
+    _held.clear()
+    if not deliver:
+        for signum in HANDLED:
+            if signum in signal.sigpending():
+                signal.sigwait({signum})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
 
 
 def uninstall() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import selectors
@@ -60,13 +61,30 @@ class ReferenceTarget:
         """Every issuer, by fault name ("" for the root)."""
         return dict(self.ready["issuers"])
 
+    def spawn(self) -> ReferenceTarget:
+        """Start the process, not waiting for it to be ready (:meth:`start` waits)."""
+        if self._process is None:
+            # stderr goes to a file: a pipe nobody reads would stall the server once it fills
+            self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives with the process
+            self._process = subprocess.Popen(
+                self._args,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                text=True,
+                env=os.environ.copy(),
+            )
+        return self
+
+    def same_as(self, other: ReferenceTarget) -> bool:
+        """Whether ``other`` would run the same command (the same issuers, faults, variants)."""
+        return self._args == other._args
+
     def start(self) -> ReferenceTarget:
-        """Start the process and wait for its ready line."""
-        # stderr goes to a file: a pipe nobody reads would stall the server once it fills
-        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process
-        self._process = subprocess.Popen(
-            self._args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=os.environ.copy()
-        )
+        """Start the process (unless :meth:`spawn` did) and wait for its ready line."""
+        self.spawn()
+        assert self._process is not None
+        if self.ready:
+            return self
         try:
             self.ready = read_json_line(self._process, READY_TIMEOUT_S, "the reference AS")
         except HarnessError as exc:
@@ -126,3 +144,20 @@ def read_json_line(process: subprocess.Popen[str], timeout: float, what: str) ->
         if process.poll() is not None:
             raise HarnessError(f"{what} exited ({process.returncode})")
     raise HarnessError(f"{what} did not report ready within {timeout:.0f} s")
+
+
+def spawn_for_demo(args: argparse.Namespace) -> ReferenceTarget | None:
+    """The reference AS a plain ``demo`` (no lab, no MCP server, no listing) will run, spawned.
+
+    Spawned before the rest of the suite is loaded, so that its start-up overlaps the
+    suite's; ``demo`` uses it when it asks for the same command (:meth:`ReferenceTarget.same_as`)
+    and stops it otherwise. The caller stops it in the end either way (a second stop is a no-op).
+    """
+    if args.command != "demo" or args.lab or args.mcp or args.list:
+        return None
+    return ReferenceTarget(
+        tuple(args.fault),
+        matrix=args.matrix,
+        state_dir=args.state_dir,
+        variants=tuple(args.variant),
+    ).spawn()

@@ -1,0 +1,83 @@
+"""``demo`` spawns the reference AS before loading the suite, and runs against that process."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conformance import cli
+from conformance.report.model import Report
+from conformance.target import reference
+from conformance.target.reference import ReferenceTarget
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--issuer", "https://127.0.0.1:1"],
+        ["demo", "--lab"],
+        ["demo", "--mcp"],
+        ["demo", "--list"],
+    ],
+)
+def test_only_a_plain_demo_spawns_early(argv: list[str]) -> None:
+    assert reference.spawn_for_demo(cli.parser().parse_args(argv)) is None
+
+
+def test_a_different_command_is_not_the_same_reference_as() -> None:
+    assert ReferenceTarget(("no-cache",)).same_as(ReferenceTarget(("no-cache",)))
+    assert not ReferenceTarget(("no-cache",)).same_as(ReferenceTarget())
+    assert not ReferenceTarget().same_as(ReferenceTarget(variants=("script-pages",)))
+
+
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[ReferenceTarget]:
+    """Every reference AS process a command starts."""
+    started: list[ReferenceTarget] = []
+    spawn = ReferenceTarget.spawn
+
+    def counted(self: ReferenceTarget) -> ReferenceTarget:
+        if getattr(self, "_process", None) is None:
+            started.append(self)
+        return spawn(self)
+
+    monkeypatch.setattr(ReferenceTarget, "spawn", counted)
+    return started
+
+
+def test_demo_runs_against_the_process_it_spawned_first(
+    tmp_path: Path, spawned: list[ReferenceTarget], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early: list[ReferenceTarget | None] = []
+    spawn_for_demo = reference.spawn_for_demo
+    monkeypatch.setattr(reference, "spawn_for_demo", _kept(spawn_for_demo, early))
+    out = tmp_path / "out"
+    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
+    assert code == 0
+    assert spawned == early  # one process: the one spawned before the suite loaded
+    assert Report.load(out / "report.json").issuer == spawned[0].ready["issuer"]
+    assert getattr(spawned[0], "_process", None) is None  # stopped at the end
+
+
+def _kept(
+    spawn_for_demo: Callable[[argparse.Namespace], ReferenceTarget | None],
+    kept: list[ReferenceTarget | None],
+) -> Callable[[argparse.Namespace], ReferenceTarget | None]:
+    def spawn(args: argparse.Namespace) -> ReferenceTarget | None:
+        kept.append(spawn_for_demo(args))
+        return kept[-1]
+
+    return spawn
+
+
+def test_demo_that_cannot_start_stops_what_it_spawned(
+    tmp_path: Path, spawned: list[ReferenceTarget]
+) -> None:
+    out = tmp_path / "out"
+    code = cli.main(["demo", "--variant", "no-such-variant", "--report-dir", str(out)])
+    assert code == 2
+    assert len(spawned) == 1
+    assert getattr(spawned[0], "_process", None) is None
