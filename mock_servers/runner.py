@@ -42,6 +42,7 @@ async def read_body(receive: Receive) -> bytes:
 
 STARTUP_TIMEOUT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 10.0
+CLOSE_POLL_S = 0.02  # while stopping: how often connections whose close waits are cut
 
 
 # The TLS server name (SNI) each handshake asked for, by its SSL object, until the
@@ -87,6 +88,11 @@ class Connections:
         """The live connection from ``client`` (``None``: gone, or never seen)."""
         with self._lock:
             return self._transports.get((client[0], client[1]))
+
+    def live(self) -> list[asyncio.BaseTransport]:
+        """Every connection's transport not yet let go of."""
+        with self._lock:
+            return list(self._transports.values())
 
     def server_name(self, client: tuple[str, int]) -> str | None:
         """The SNI of the live TLS connection from ``client`` (``None``: none was sent)."""
@@ -262,9 +268,7 @@ class Server:
         self._stop = asyncio.Event()
         self._loop.call_soon(self._started.set)
         try:
-            self._loop.run_until_complete(
-                serve(self._guarded, self._config(), shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
-            )
+            self._loop.run_until_complete(self._serve())
         except Exception:
             if not self._stop.is_set():
                 raise  # asked to stop while still starting: its errors are the stop's
@@ -279,6 +283,30 @@ class Server:
                 self._loop.run_until_complete(gathered)
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+
+    async def _serve(self) -> None:
+        """Serve until stopped; then cut the connections whose close waits on the client.
+
+        On stopping, hypercorn closes each idle connection; over TLS the close waits for the
+        client's close_notify, which a client keeping the connection for its next request
+        (an AS's connection pool) sends only when it next looks at it. Such a close is cut at
+        once rather than left to hypercorn's grace time (and then to the garbage collector).
+        """
+        assert self._stop is not None
+        serving = asyncio.ensure_future(
+            serve(self._guarded, self._config(), shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
+        )
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            while not serving.done():
+                for transport in self.connections.live():
+                    if transport.is_closing() and isinstance(transport, asyncio.Transport):
+                        transport.abort()
+                await asyncio.wait({serving}, timeout=CLOSE_POLL_S)
+            await serving
+        finally:
+            stopping.cancel()
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
