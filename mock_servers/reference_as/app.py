@@ -8,8 +8,7 @@ browser serves every issuer, and the suite logs in once per origin.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -47,17 +46,9 @@ def create_app(configs: Sequence[IssuerConfig], *, single_sign_on: bool = False)
         raise ValueError("every issuer needs its own path_prefix")
     routes: list[BaseRoute] = []
     shared = Sessions() if single_sign_on else None
-    issuers = [Issuer(config, shared) for config in configs]
-    for issuer in issuers:
-        routes.extend(issuer_routes(issuer))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        for issuer in issuers:  # the connections kept for later fetches, in their loop
-            await issuer.clients.aclose()
-
-    return Starlette(routes=routes, lifespan=lifespan)
+    for config in configs:
+        routes.extend(issuer_routes(Issuer(config, shared)))
+    return Starlette(routes=routes)
 
 
 def issuer_routes(issuer: Issuer) -> list[BaseRoute]:

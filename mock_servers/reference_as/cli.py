@@ -200,7 +200,6 @@ def _configs(
             upstream_origin=args.upstream_origin,
             upstream_key=getattr(args, "upstream_key", b""),
             resources=tuple(args.resource),
-            reuse_connections=True,
         )
 
     configs = [config("", root_faults)]

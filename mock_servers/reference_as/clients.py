@@ -77,10 +77,6 @@ class ClientResolver:
             else None
         )
 
-    async def aclose(self) -> None:
-        """Close the fetch connections kept for later fetches."""
-        await self._fetcher.aclose()
-
     async def jwks(self, url: str) -> bytes:
         """The key set at ``url`` (a client's ``jwks_uri``), fetched under the SSRF rules.
 

@@ -51,9 +51,6 @@ class IssuerConfig:
             authorization requests that do not come through PAR (RFC 9126 §5).
         client_tests: names of the client tests switched on (see
             :data:`~.client_tests.CLIENT_TESTS`): misbehaviours a correct client refuses.
-        reuse_connections: keep fetch connections open for the next fetch from the same
-            checked address (see :mod:`.fetching`); the app served by ``reference-as`` does,
-            an app built in a test does not unless asked.
     """
 
     issuer: str
@@ -74,7 +71,6 @@ class IssuerConfig:
     resources: tuple[str, ...] = ()
     require_par: bool = False
     client_tests: frozenset[str] = field(default_factory=frozenset)
-    reuse_connections: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.faults, FaultSet):

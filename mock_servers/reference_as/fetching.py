@@ -1,16 +1,10 @@
 """Fetching client documents (CIMD-02 §5) and caching the valid ones (§5.2, RFC 9111).
 
-Every URL fetched, the document's and the logo's alike, passes the SSRF guard first
-(:mod:`.ssrf`), and the connection goes to the address the guard checked. Each fetch is a
-separate, context-free request (CIMD-FETCH-10): no cookies kept from earlier answers, no
-proxy settings from the environment, and the metadata host logs it on its own.
-
-By default every fetch gets its own short-lived HTTP client (a new connection each time).
-An issuer configured to reuse connections (``IssuerConfig.reuse_connections``, as the
-``reference-as`` server is) keeps one client per checked address instead, so a fetch from
-an address fetched from a moment ago skips the TCP and TLS handshakes: the guard still
-checks every URL first, and an address it has not checked gets no connection. A fetch that
-does not pin (a disabled guard, the ``pin`` fault) always connects anew, by name.
+Every fetch gets its own short-lived HTTP client: no connection reuse, no cookie jar and no
+proxy settings from the environment, so each fetch is a separate, context-free request
+(CIMD-FETCH-10) that the metadata host logs on its own. Every URL fetched, the document's
+and the logo's alike, passes the SSRF guard first (:mod:`.ssrf`), and the connection goes to
+the address the guard checked.
 """
 
 from __future__ import annotations
@@ -26,7 +20,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -34,7 +27,7 @@ import httpx
 
 from .config import IssuerConfig
 from .faults import F
-from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, connection_address, transport
+from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_client_kwargs
 
 _log = logging.getLogger("mock_servers.reference_as")
 
@@ -136,36 +129,6 @@ class Fetcher:
         )
         self._jwks_schemes = ("https", "http") if config.has(F.JWKS_URI_ANY_SCHEME) else ("https",)
         self._exact_type = config.has(F.EXACT_CONTENT_TYPE)
-        self._reuse = config.reuse_connections
-        self._kept: dict[str, httpx.AsyncClient] = {}  # by checked address
-        self._kept_loop: asyncio.AbstractEventLoop | None = None  # the loop they belong to
-
-    async def aclose(self) -> None:
-        """Close the connections kept for later fetches (none unless reusing them)."""
-        kept, self._kept = self._kept, {}
-        for client in kept.values():
-            await client.aclose()
-
-    def _kept_client(self, address: str) -> httpx.AsyncClient | None:
-        """The client kept for ``address`` (made now if need be); ``None``: not reusing.
-
-        Connections belong to one event loop: the first loop that fetches keeps them, and a
-        fetch in another loop gets a client of its own.
-        """
-        loop = asyncio.get_running_loop()
-        if not self._reuse or self._kept_loop not in (None, loop):
-            return None
-        self._kept_loop = loop
-        client = self._kept.get(address)
-        if client is None:
-            client = httpx.AsyncClient(
-                transport=transport(address, self._ssl, kept=True),
-                cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps none
-                follow_redirects=False,
-                trust_env=False,
-            )
-            self._kept[address] = client
-        return client
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
@@ -213,21 +176,12 @@ class Fetcher:
         Raises:
             SsrfRefused: the guard refused the URL.
         """
-        address = await connection_address(url, policy)
-        headers = headers or self._headers()
-        kept = self._kept_client(address) if address is not None else None
-        if kept is not None:
-            async with kept.stream("GET", url, headers=headers, timeout=timeout) as response:
-                yield response
-            return
+        guarded = await guarded_client_kwargs(url, policy, self._ssl)
         async with (
             httpx.AsyncClient(
-                transport=transport(address, self._ssl),
-                follow_redirects=False,
-                timeout=timeout,
-                trust_env=False,
+                **guarded, follow_redirects=False, timeout=timeout, trust_env=False
             ) as client,
-            client.stream("GET", url, headers=headers) as response,
+            client.stream("GET", url, headers=headers or self._headers()) as response,
         ):
             yield response
 

@@ -195,29 +195,11 @@ class _PinnedStream(httpx.AsyncByteStream):
             await aclose()
 
 
-# A pool kept between fetches: as many connections at once as fetches need (a fetch never
-# waits for another's connection), a few kept idle, each for less than the metadata host's
-# keep-alive (5 s), so an idle connection is dropped here before the server closes it (one
-# the server has closed, or that has unasked-for bytes waiting, is never used again).
-KEPT_IDLE = 8
-KEPT_IDLE_S = 2.0
-
-
 class _PinnedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, address: str, ssl_context: ssl.SSLContext, *, kept: bool = False) -> None:
-        backend = _PinnedBackend(address)
-        if kept:
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=ssl_context,
-                max_connections=None,
-                max_keepalive_connections=KEPT_IDLE,
-                keepalive_expiry=KEPT_IDLE_S,
-                network_backend=backend,
-            )
-        else:
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=ssl_context, network_backend=backend
-            )
+    def __init__(self, address: str, ssl_context: ssl.SSLContext) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, network_backend=_PinnedBackend(address)
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(request.stream, httpx.AsyncByteStream):
@@ -251,9 +233,7 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-def transport(
-    address: str | None, ssl_context: ssl.SSLContext, *, kept: bool = False
-) -> httpx.AsyncBaseTransport:
+def transport(address: str | None, ssl_context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
     """An httpx transport that connects every request to ``address``.
 
     The URL's host still gives the TLS server name (SNI), the name the certificate is verified
@@ -263,38 +243,13 @@ def transport(
         address: the checked IP address to connect to; ``None`` for an ordinary transport that
             resolves each URL's host itself (the ``pin`` fault, or a disabled policy).
         ssl_context: the context TLS connections are verified with.
-        kept: a pinned transport kept between fetches: its pool keeps a few idle
-            connections (:data:`KEPT_IDLE`) for a while (:data:`KEPT_IDLE_S`) and never
-            makes a fetch wait for a connection.
 
     Returns:
         A transport for ``httpx.AsyncClient(transport=...)``.
     """
     if address is None:
         return httpx.AsyncHTTPTransport(verify=ssl_context)
-    return _PinnedTransport(address, ssl_context, kept=kept)
-
-
-async def connection_address(url: str, policy: SsrfPolicy) -> str | None:
-    """Check ``url``'s host; the address a fetch of it connects to (``None``: not pinned).
-
-    ``None`` when the policy is disabled or does not pin: the connection resolves the name
-    itself.
-
-    Raises:
-        SsrfRefused: the URL is not http(s), or its host is refused by :func:`checked_addresses`.
-    """
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise SsrfRefused("not a valid URL") from exc
-    if parsed.scheme not in ("https", "http"):
-        raise SsrfRefused("scheme not allowed")
-    if not policy.enabled:
-        return None
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = await checked_addresses(parsed.host, port, policy)
-    return addresses[0] if policy.pin else None
+    return _PinnedTransport(address, ssl_context)
 
 
 async def guarded_client_kwargs(
@@ -318,4 +273,14 @@ async def guarded_client_kwargs(
     Raises:
         SsrfRefused: the URL is not http(s), or its host is refused by :func:`checked_addresses`.
     """
-    return {"transport": transport(await connection_address(url, policy), ssl_context)}
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise SsrfRefused("not a valid URL") from exc
+    if parsed.scheme not in ("https", "http"):
+        raise SsrfRefused("scheme not allowed")
+    if not policy.enabled:
+        return {"transport": transport(None, ssl_context)}
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    addresses = await checked_addresses(parsed.host, port, policy)
+    return {"transport": transport(addresses[0] if policy.pin else None, ssl_context)}
