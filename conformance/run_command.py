@@ -31,7 +31,7 @@ from conformance.pytest_run import (
 )
 from conformance.report.writers import write
 from conformance.run import input_checks, interrupts, mcp_journey
-from conformance.target import deadline, resource
+from conformance.target import deadline, reference, resource
 from conformance.target import file as target_file
 from conformance.target.command import TargetCommand
 from conformance.target.reference import ReferenceTarget
@@ -121,13 +121,7 @@ def _command(
                 ca = TestCA.load_or_create(args.state_dir)
                 mcp = stack.enter_context(mcp_journey.mock_mcp_server(ca, port=args.mcp_port))
                 production = (*production, "--resource", mcp.url)
-            wanted = ReferenceTarget(
-                tuple(args.fault),
-                matrix=args.matrix,
-                state_dir=args.state_dir,
-                extra_args=production,
-                variants=tuple(args.variant),
-            )
+            wanted = reference.for_demo(args, production)
             if spawned is not None and not spawned.same_as(wanted):
                 spawned.stop()
                 spawned = None

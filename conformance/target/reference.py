@@ -146,6 +146,17 @@ def read_json_line(process: subprocess.Popen[str], timeout: float, what: str) ->
     raise HarnessError(f"{what} did not report ready within {timeout:.0f} s")
 
 
+def for_demo(args: argparse.Namespace, extra_args: tuple[str, ...] = ()) -> ReferenceTarget:
+    """The reference AS ``demo`` with ``args`` runs (``extra_args`` for the server), not started."""
+    return ReferenceTarget(
+        tuple(args.fault),
+        matrix=args.matrix,
+        state_dir=args.state_dir,
+        extra_args=extra_args,
+        variants=tuple(args.variant),
+    )
+
+
 def spawn_for_demo(args: argparse.Namespace) -> ReferenceTarget | None:
     """The reference AS a plain ``demo`` (no lab, no MCP server, no listing) will run, spawned.
 
@@ -155,9 +166,4 @@ def spawn_for_demo(args: argparse.Namespace) -> ReferenceTarget | None:
     """
     if args.command != "demo" or args.lab or args.mcp or args.list:
         return None
-    return ReferenceTarget(
-        tuple(args.fault),
-        matrix=args.matrix,
-        state_dir=args.state_dir,
-        variants=tuple(args.variant),
-    ).spawn()
+    return for_demo(args).spawn()
