@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,44 @@ def could_not_test(args: argparse.Namespace, issuers: Sequence[str], message: st
     return 2
 
 
-def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
-    """Run the checks against ``issuers``; returns the combined exit code."""
+class _CommandLineRun:
+    """What only a run from the command line does around pytest (a plugin object).
+
+    Once the checks are collected, everything loaded so far (pytest, the plugin, Playwright,
+    the checks) is moved out of the garbage collector's way until pytest returns
+    (:func:`gc.freeze`): collections during the checks and at pytest's end scan only what
+    the run made since. When the last check's teardown is over (the browser, the metadata
+    host and the canaries stopped), before the reports are written, ``checks_done`` is
+    called: the demo starts stopping its reference AS meanwhile.
+    """
+
+    def __init__(self, checks_done: Callable[[], None] | None) -> None:
+        self._checks_done = checks_done
+
+    def pytest_collection_finish(self) -> None:
+        gc.freeze()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:  # the last check's teardown ends the run's: browser, hosts, canaries stopped
+            if nextitem is None and self._checks_done is not None:
+                self._checks_done()
+
+
+def run_suite(
+    args: argparse.Namespace,
+    issuers: Sequence[str],
+    checks_done: Callable[[], None] | None = None,
+) -> int:
+    """Run the checks against ``issuers``; returns the combined exit code.
+
+    ``checks_done`` is called once the checks are done, before the reports are written
+    (the targets are no longer used then).
+    """
     known = None
     if args.baseline:
         try:
@@ -105,9 +142,11 @@ def run_suite(args: argparse.Namespace, issuers: Sequence[str]) -> int:
         return could_not_test(args, issuers, f"{flag}: {exc}. Fix {flag}.")
     run = CimdRun(config, known, progress=progress.for_run(args.progress, verbose=args.verbose))
     try:
-        status = pytest.main(pytest_args(args), plugins=[run])
+        status = pytest.main(pytest_args(args), plugins=[run, _CommandLineRun(checks_done)])
     except Exception as exc:  # the harness broke (e.g. a listener could not bind): not a verdict
         return could_not_test(args, issuers, f"the run stopped on a harness error: {exc!r}")
+    finally:
+        gc.unfreeze()  # what the run left is garbage again (a process that goes on, a test's)
     if run.selection.error:
         return could_not_test(args, issuers, run.selection.error)
     reports = list(run.reports)

@@ -139,7 +139,8 @@ def _command(
             # the reference AS fronts its own MCP endpoint and keeps the MCP proxy's consent
             # rules, so CIMD-UI-07 is judged on it
             args.mcp_proxy = True
-            return run_suite(args, issuers)
+            # the reports are written while the AS shuts down
+            return run_suite(args, issuers, checks_done=target.terminate)
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,18 @@
-"""``demo`` spawns the reference AS before loading the suite, and runs against that process."""
+"""``demo`` spawns the reference AS before loading the suite, runs against that process, and
+lets it shut down while the reports are written."""
 
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conformance import cli
+from conformance.plugin import collector
 from conformance.report.model import Report
 from conformance.target import reference
 from conformance.target.reference import ReferenceTarget
@@ -81,3 +85,32 @@ def test_demo_that_cannot_start_stops_what_it_spawned(
     assert code == 2
     assert len(spawned) == 1
     assert getattr(spawned[0], "_process", None) is None
+
+
+def test_the_reference_as_stops_while_the_reports_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    frozen: list[int] = []
+    terminate = ReferenceTarget.terminate
+
+    def noted_terminate(self: ReferenceTarget) -> None:
+        events.append("terminate")
+        frozen.append(gc.get_freeze_count())
+        terminate(self)
+
+    write_run = collector.write_run
+
+    def noted_write_run(*args: Any, **kwargs: Any) -> None:
+        events.append("write")
+        write_run(*args, **kwargs)
+
+    monkeypatch.setattr(ReferenceTarget, "terminate", noted_terminate)
+    monkeypatch.setattr(collector, "write_run", noted_write_run)
+    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(tmp_path / "out")])
+    assert code == 0
+    # asked to stop once the checks were done, before the reports: waited for at the end
+    assert events[:2] == ["terminate", "write"]
+    # what was loaded by the time the checks ran was kept out of the collector's way, and
+    # handed back when pytest returned
+    assert frozen[0] > 0 and gc.get_freeze_count() == 0

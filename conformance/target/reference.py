@@ -49,6 +49,7 @@ class ReferenceTarget:
             self._args += ["--state-dir", str(state_dir)]
         self._args += list(extra_args)
         self._process: subprocess.Popen[str] | None = None
+        self._terminated = False  # SIGTERM sent
         self.ready: dict[str, Any] = {}
 
     @property
@@ -97,12 +98,18 @@ class ReferenceTarget:
             raise
         return self
 
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting; :meth:`stop` waits for it."""
+        if self._process is not None and not self._terminated and self._process.poll() is None:
+            self._process.terminate()
+            self._terminated = True
+
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
         if self._process is None:
             return
+        self.terminate()
         if self._process.poll() is None:
-            self._process.terminate()
             try:
                 self._process.wait(10)
             except subprocess.TimeoutExpired:
@@ -111,7 +118,7 @@ class ReferenceTarget:
         if self._process.stdout is not None:
             self._process.stdout.close()
         self._log.close()
-        self._process = None
+        self._process, self._terminated = None, False
 
     def __enter__(self) -> ReferenceTarget:
         return self.start()
