@@ -103,6 +103,9 @@ class BrowserAgent(Protocol):
         """
 
 
+DESCRIPTION_CHARS = 160  # of an error_description, in a report line
+
+
 @dataclass(frozen=True)
 class TokenResult:
     """The token endpoint's answer."""
@@ -123,11 +126,24 @@ class TokenResult:
             return str(self.body["error"])
         return f"HTTP {self.status}"
 
+    @property
+    def description(self) -> str:
+        """The ``error_description`` member, redacted and cut short ("" when none)."""
+        text = self.body.get("error_description") if self.body else None
+        if not isinstance(text, str) or not text.strip():
+            return ""
+        return redact_text(" ".join(text.split()))[:DESCRIPTION_CHARS]
+
     def describe(self) -> str:
-        """One line for reports (tokens never appear)."""
+        """One line for reports (tokens never appear), with the error's description if any.
+
+        The description is what tells one ``invalid_grant`` from another (a code expired,
+        used twice, or a PKCE mismatch).
+        """
         if self.issued:
             return f"HTTP {self.status}, tokens issued"
-        return f"HTTP {self.status}, error {self.error!r}"
+        line = f"HTTP {self.status}, error {self.error!r}"
+        return f"{line} ({self.description!r})" if self.description else line
 
 
 def ssl_context(ca_file: str) -> ssl.SSLContext:

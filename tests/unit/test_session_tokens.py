@@ -91,7 +91,9 @@ def test_a_whole_flow_redeems_its_code_once(live_as: tuple[TargetSession, str]) 
 
     replayed = session.redeem(**args, verifier=attempt.pkce.verifier)
     assert not replayed.issued and replayed.error == "invalid_grant"
-    assert replayed.describe() == "HTTP 400, error 'invalid_grant'"
+    assert replayed.describe() == (
+        "HTTP 400, error 'invalid_grant' ('the code is invalid, expired, used or not yours')"
+    )
 
     recorded = json.dumps(session.exchanges + session.attempts) + tokens.text + replayed.text
     for secret in (code, access, attempt.pkce.verifier):
@@ -249,3 +251,16 @@ def test_token_results_are_read_strictly(result: TokenResult, issued: bool, erro
     assert (result.issued, result.error) == (issued, error)
     assert result.describe().startswith(f"HTTP {result.status}, ")
     assert "'a'" not in result.describe()
+
+
+def test_an_error_description_is_shown_redacted_and_short() -> None:
+    secret = "echoed-code-" + secrets.token_hex(8)
+    SECRETS.add(secret)
+    said = f"authorization code  {secret}\n already consumed " + "x" * 400
+    result = TokenResult(400, {"error": "invalid_grant", "error_description": said}, "")
+    line = result.describe()
+    assert line.startswith("HTTP 400, error 'invalid_grant' ('authorization code [redacted]")
+    assert secret not in line and "\n" not in line and len(result.description) == 160
+    assert TokenResult(400, {"error": "invalid_grant", "error_description": 3}, "").describe() == (
+        "HTTP 400, error 'invalid_grant'"
+    )
