@@ -53,8 +53,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """oidc-provider on loopback, trusting the suite's test CA; yields its issuer."""
+def oidc_provider_server(
+    state_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """oidc-provider on loopback, trusting the suite's test CA: its issuer and its log."""
     work = _install()
     ca = TestCA.load_or_create(state_dir)
     env = {**os.environ, "PORT": str(_free_port()), "NODE_EXTRA_CA_CERTS": str(ca.cert_path)}
@@ -68,12 +70,24 @@ def oidc_provider(state_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                 ready = read_json_line(process, 60, "oidc-provider")
             except HarnessError as exc:
                 pytest.fail(f"{exc}: {log.read_text()[-2000:]}")
-            yield str(ready["issuer"])
+            yield str(ready["issuer"]), log
         finally:
             process.terminate()
             process.wait(10)
             assert process.stdout is not None
             process.stdout.close()
+
+
+@pytest.fixture
+def oidc_provider(oidc_provider_server: tuple[str, Path]) -> str:
+    """The issuer of :func:`oidc_provider_server`."""
+    return oidc_provider_server[0]
+
+
+def _refusals(log: Path) -> str:
+    """The reasons the server logged for refusing token requests (see server.mjs)."""
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return "\n".join(line for line in lines if '"grant.error"' in line)[-3000:]
 
 
 def _target_file(issuer: str, directory: Path) -> Path:
@@ -88,13 +102,14 @@ def _target_file(issuer: str, directory: Path) -> Path:
 
 
 def test_oidc_provider_matches_its_baseline(
-    oidc_provider: str, state_dir: Path, tmp_path: Path
+    oidc_provider_server: tuple[str, Path], state_dir: Path, tmp_path: Path
 ) -> None:
+    issuer, log = oidc_provider_server
     baseline = HERE / "baseline.toml"
-    target = _target_file(oidc_provider, tmp_path)
+    target = _target_file(issuer, tmp_path)
     args = ["run", "--target", str(target), "--baseline", str(baseline)]
     args += ["--state-dir", str(state_dir), "--report-dir", str(tmp_path)]
-    _run_and_match(args, baseline, tmp_path, mode="loopback")
+    _run_and_match(args, baseline, tmp_path, mode="loopback", server_log=log)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lab mode needs root; CI runs as root")
@@ -113,7 +128,9 @@ def test_oidc_provider_in_the_lab_matches_its_lab_baseline(state_dir: Path, tmp_
     _run_and_match(args, baseline, tmp_path, mode="lab")
 
 
-def _run_and_match(args: list[str], baseline: Path, tmp_path: Path, mode: str) -> None:
+def _run_and_match(
+    args: list[str], baseline: Path, tmp_path: Path, mode: str, server_log: Path | None = None
+) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", *args],
         capture_output=True,
@@ -126,7 +143,10 @@ def _run_and_match(args: list[str], baseline: Path, tmp_path: Path, mode: str) -
     assert [r.requirement for r in report.results if r.verdict == "harness-error"] == []
     # every failure is known: listed in the baseline, or a derived row (MCP-AUTH-03 = the
     # CIMD-00 rows ...) failing only because of listed ones
-    assert report.failed_requirements() == set(report.baseline["known"]), done.stdout[-3000:]
+    refusals = _refusals(server_log) if server_log is not None else ""
+    assert report.failed_requirements() == set(report.baseline["known"]), (
+        done.stdout[-3000:] + "\nthe server's refusals of token requests:\n" + refusals
+    )
     assert set(load(baseline).requirements) <= set(report.baseline["known"])
     assert report.baseline["stale"] == []
     assert done.returncode == 0, done.stdout[-3000:]

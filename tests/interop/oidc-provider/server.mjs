@@ -24,6 +24,11 @@ const configuration = {
 };
 
 const provider = new Provider(issuer, configuration);
+// why a token request was refused: the library answers only "grant request is invalid", and
+// keeps the reason (a code expired, used twice, not found; a PKCE mismatch) for its events
+provider.on('grant.error', (ctx, err) => {
+  console.error(JSON.stringify({ event: 'grant.error', error: err.error, detail: err.error_detail }));
+});
 provider.listen(port, '127.0.0.1', () => {
   console.log(JSON.stringify({ issuer, loopbackFetch: allowLoopback }));
 });
