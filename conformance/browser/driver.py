@@ -20,6 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -147,6 +148,34 @@ def trusting_home(ca_file: Path, *more: Path) -> Path:
     return home
 
 
+def node_compile_cache() -> Path:
+    """Where the Playwright driver (Node.js) keeps its compiled code from run to run.
+
+    ``$XDG_CACHE_HOME/cimd-conformance/node-compile-cache`` (``~/.cache`` by default): with
+    it the driver starts about 0.1 s sooner (Node.js 22.1 or later; an older one, or a cache
+    it cannot write, starts as before).
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cimd-conformance" / "node-compile-cache"
+
+
+@contextlib.contextmanager
+def _unless_set(name: str, value: str) -> Iterator[None]:
+    """Set the environment variable ``name`` to ``value`` meanwhile, unless it is set already.
+
+    Around the start of the Playwright driver, the one process that reads it: the processes
+    the run starts later (a ``--target-command``) get the user's environment.
+    """
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
 class Browser:
     """One headless Chromium for the whole run.
 
@@ -174,19 +203,36 @@ class Browser:
         self.version = ""
 
     def start(self) -> Browser:
-        """Launch the browser."""
-        home = trusting_home(self._ca_file, *([self._target_ca] if self._target_ca else []))
-        self._home = home
+        """Launch the browser.
+
+        Its HOME and trust store are made (certutil) while the Playwright driver starts; the
+        driver keeps its compiled code in :func:`node_compile_cache`.
+        """
+        trusted = (self._ca_file, *([self._target_ca] if self._target_ca else []))
         # the driver's own fetches use Node's CA store, set before the driver starts
         os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(self._ca_file))
-        self._playwright = sync_playwright().start()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cimd-browser-home") as pool:
+            making = pool.submit(trusting_home, *trusted)
+            try:
+                with _unless_set("NODE_COMPILE_CACHE", str(node_compile_cache())):
+                    self._playwright = sync_playwright().start()
+            except BaseException:
+                with contextlib.suppress(HarnessError):
+                    self._home = making.result()
+                self.stop()
+                raise
+            try:
+                self._home = making.result()
+            except BaseException:
+                self.stop()
+                raise
         try:
             path = find_browser(self._executable, self._playwright)
             self._browser = self._playwright.chromium.launch(
                 executable_path=path,
                 headless=True,
                 args=chromium_args(self._host_maps),
-                env={**os.environ, "HOME": str(home)},  # env replaces the whole environment
+                env={**os.environ, "HOME": str(self._home)},  # env replaces the whole environment
                 timeout=60_000,
             )
         except PlaywrightError as exc:

@@ -1,0 +1,68 @@
+"""Starting the run's browser: its trust store is made while the driver starts, the driver
+keeps its compiled code, and a start that cannot finish leaves nothing running
+(conformance/browser/driver.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from conformance.browser import driver
+from conformance.browser.driver import Browser
+from conformance.catalog.verdicts import HarnessError
+from mock_servers.pki import TestCA
+
+
+def test_the_browser_trusts_the_ca_and_its_home_goes_with_it(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    browser = Browser(TestCA.load_or_create(state_dir).cert_path).start()
+    try:
+        home = getattr(browser, "_home")  # noqa: B009 - the private HOME is what is checked
+        assert browser.version and home is not None
+        listed = subprocess.run(
+            ["certutil", "-L", "-d", f"sql:{home / '.pki' / 'nssdb'}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "cimd-conformance" in listed.stdout
+    finally:
+        browser.stop()
+    assert not home.exists()
+    # the driver kept its compiled code for the next run; later processes do not get the cache
+    cache = tmp_path / "cimd-conformance" / "node-compile-cache"
+    assert cache == driver.node_compile_cache() and any(cache.rglob("*"))
+    assert "NODE_COMPILE_CACHE" not in os.environ
+
+
+def test_a_compile_cache_of_the_users_own_is_kept(
+    state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "ours"))
+    monkeypatch.setenv("NODE_COMPILE_CACHE", str(tmp_path / "theirs"))
+    Browser(TestCA.load_or_create(state_dir).cert_path).start().stop()
+    assert any((tmp_path / "theirs").rglob("*")) and not (tmp_path / "ours").exists()
+    assert os.environ["NODE_COMPILE_CACHE"] == str(tmp_path / "theirs")
+
+
+def test_without_certutil_the_start_is_a_harness_error_and_stops_the_driver(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    which = shutil.which
+    monkeypatch.setattr(
+        driver.shutil, "which", lambda name: None if name == "certutil" else which(name)
+    )
+    before = {t.name for t in threading.enumerate()}
+    browser = Browser(TestCA.load_or_create(state_dir).cert_path)
+    with pytest.raises(HarnessError, match="certutil is missing"):
+        browser.start()
+    assert getattr(browser, "_playwright") is None  # noqa: B009 - the driver was stopped
+    assert {t.name for t in threading.enumerate()} <= before  # nothing left running
