@@ -217,7 +217,7 @@ class Browser:
                 with _unless_set("NODE_COMPILE_CACHE", str(node_compile_cache())):
                     self._playwright = sync_playwright().start()
             except BaseException:
-                with contextlib.suppress(HarnessError):
+                with contextlib.suppress(Exception):  # the driver's failure is the one to tell
                     self._home = making.result()
                 self.stop()
                 raise
