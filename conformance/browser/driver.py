@@ -216,14 +216,11 @@ class Browser:
             try:
                 with _unless_set("NODE_COMPILE_CACHE", str(node_compile_cache())):
                     self._playwright = sync_playwright().start()
-            except BaseException:
-                with contextlib.suppress(Exception):  # the driver's failure is the one to tell
-                    self._home = making.result()
-                self.stop()
-                raise
-            try:
                 self._home = making.result()
             except BaseException:
+                if self._home is None:  # a HOME made while the driver failed is removed too
+                    with contextlib.suppress(Exception):  # the first failure is the one to tell
+                        self._home = making.result()
                 self.stop()
                 raise
         try:

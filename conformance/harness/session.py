@@ -143,7 +143,8 @@ class TokenResult:
         if self.issued:
             return f"HTTP {self.status}, tokens issued"
         line = f"HTTP {self.status}, error {self.error!r}"
-        return f"{line} ({self.description!r})" if self.description else line
+        description = self.description
+        return f"{line} ({description!r})" if description else line
 
 
 def ssl_context(ca_file: str) -> ssl.SSLContext:

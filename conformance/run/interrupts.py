@@ -27,7 +27,7 @@ _deferred = False
 
 
 _previous: dict[int, Any] = {}
-_held: list[bool] = []
+_held = False  # SIGINT and SIGTERM blocked by hold()
 
 
 def install() -> None:
@@ -45,9 +45,10 @@ def hold() -> None:
     For the moments the command cannot yet stop cleanly (loading the suite while its
     reference AS starts): a signal then interrupts where :func:`release` is called.
     """
+    global _held
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        _held.append(True)
+        _held = True
 
 
 def release(*, deliver: bool = True) -> None:
@@ -55,9 +56,10 @@ def release(*, deliver: bool = True) -> None:
 
     Without ``deliver`` (the command has already ended) a pending signal is dropped instead.
     """
+    global _held
     if not _held:
         return
-    _held.clear()
+    _held = False
     if not deliver:
         for signum in HANDLED:
             if signum in signal.sigpending():
