@@ -11,10 +11,12 @@ non-conformant, 2 the harness could not test).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from conformance import __version__
 from conformance.catalog import requirements, status
@@ -245,8 +247,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def entry() -> NoReturn:
+    """The ``cimd-conformance`` command: :func:`main`, and then the process ends.
+
+    What the command made is moved out of the garbage collector's way before the process
+    ends (:func:`gc.freeze`): the interpreter's shutdown then frees it without walking it
+    first, which after a run took 0.2 to 0.3 s. Exit handlers and finalizers run as always.
+    An in-process caller (a test) calls :func:`main`, which leaves the collector alone.
+    """
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cimd-conformance`` command."""
+    """Run the ``cimd-conformance`` command given by ``argv`` (the process's arguments)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["reference-as"]:
         from mock_servers.reference_as import main as reference_main
@@ -311,4 +326,4 @@ def _ca(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -37,6 +37,7 @@ from conformance.catalog.verdicts import HarnessError
 from conformance.harness.outcome import origin
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.target.pacing import TRANSIENT_STATUSES, Transient, retry_after_s
+from conformance.user_cache import user_cache
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
 # and every name but loopback ones resolves to nothing. Playwright's --disable-features list
@@ -155,8 +156,7 @@ def node_compile_cache() -> Path:
     it the driver starts about 0.1 s sooner (Node.js 22.1 or later; an older one, or a cache
     it cannot write, starts as before).
     """
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cimd-conformance" / "node-compile-cache"
+    return user_cache("node-compile-cache")
 
 
 @contextlib.contextmanager

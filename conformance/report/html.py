@@ -25,10 +25,12 @@ from conformance.report import view
 from conformance.report.compare import Comparison
 from conformance.report.model import Report
 from conformance.report.paths import SCREENSHOTS
+from conformance.report.template_cache import TemplateCache
 
 _ENV = Environment(
     loader=PackageLoader("conformance.report", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
+    bytecode_cache=TemplateCache(),
 )
 
 

@@ -26,10 +26,12 @@ from conformance.catalog import requirements
 from conformance.catalog.coverage import group_of
 from conformance.catalog.verdicts import Verdict
 from conformance.report.model import Report
+from conformance.report.template_cache import TemplateCache
 
 _ENV = Environment(
     loader=PackageLoader("conformance.report", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
+    bytecode_cache=TemplateCache(),
 )
 # which of a row's verdicts a cell shows: the first found in this order
 _PRECEDENCE = (
