@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import gc
 import json
-import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
@@ -45,8 +44,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     # the console summary says every verdict once; pytest's per-check errors would repeat a
     # preflight failure once per check
     argv += ["-v", "--tb=line"] if args.verbose else ["-q", "--tb=no", "-rN"]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        argv += ["-p", "conformance.plugin"]
+    # only the suite's plugin: a pytest plugin installed beside it (one that reorders, reruns
+    # or times out tests) must not change how a target is scored; nor is the environment's
+    # every package read for plugins at each run
+    argv += ["--disable-plugin-autoload", "-p", "conformance.plugin"]
     argv += ["-k", args.keyword] if getattr(args, "keyword", None) else []
     argv += progress.pytest_options(getattr(args, "progress", "off"), verbose=args.verbose)
     return argv

@@ -54,6 +54,7 @@ def test_a_changed_template_is_compiled_again(
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "t.html").write_text("one {{ x }}")
+
     def made() -> Environment:
         return Environment(loader=FileSystemLoader(templates), bytecode_cache=TemplateCache())
 
