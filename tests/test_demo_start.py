@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +56,18 @@ def test_demo_runs_against_the_process_it_spawned_first(
 ) -> None:
     early: list[ReferenceTarget | None] = []
     spawn_for_demo = reference.spawn_for_demo
-    monkeypatch.setattr(reference, "spawn_for_demo", _kept(spawn_for_demo, early))
+
+    def kept(args: argparse.Namespace) -> ReferenceTarget | None:
+        early.append(spawn_for_demo(args))
+        return early[-1]
+
+    monkeypatch.setattr(reference, "spawn_for_demo", kept)
     out = tmp_path / "out"
     code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
     assert code == 0
     assert spawned == early  # one process: the one spawned before the suite loaded
     assert Report.load(out / "report.json").issuer == spawned[0].ready["issuer"]
     assert getattr(spawned[0], "_process", None) is None  # stopped at the end
-
-
-def _kept(
-    spawn_for_demo: Callable[[argparse.Namespace], ReferenceTarget | None],
-    kept: list[ReferenceTarget | None],
-) -> Callable[[argparse.Namespace], ReferenceTarget | None]:
-    def spawn(args: argparse.Namespace) -> ReferenceTarget | None:
-        kept.append(spawn_for_demo(args))
-        return kept[-1]
-
-    return spawn
 
 
 def test_demo_that_cannot_start_stops_what_it_spawned(
