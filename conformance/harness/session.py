@@ -9,6 +9,7 @@ shows, is classified into an :class:`~conformance.harness.outcome.Outcome`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 import ssl
@@ -22,7 +23,6 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from conformance.catalog.verdicts import HarnessError
-from conformance.harness.approval_gate import ApprovalGate
 from conformance.harness.client_assertions import ASSERTION_TYPE
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.harness.pages import parse
@@ -187,9 +187,6 @@ class TargetSession:
     # held while the signed-in session's cookies are used or may change: by the run's main
     # thread for its requests and browser steps, by a fork for an approval (see fork)
     signed_in: Any = field(default_factory=threading.RLock, repr=False, compare=False)
-    # the run's approvals wait for its forks' requests, and these for the approvals (a
-    # target whose session store keeps the last write would lose the approval's grant)
-    approvals: ApprovalGate = field(default_factory=ApprovalGate, repr=False, compare=False)
     forked_from: TargetSession | None = field(default=None, repr=False, compare=False)
     # whether approving consent kept the signed-in session's cookies (None: not seen yet)
     approval_keeps_session: bool | None = None
@@ -226,7 +223,6 @@ class TargetSession:
             browser=browser,
             clock=self.clock.fork(),
             signed_in=self.signed_in,
-            approvals=self.approvals,
             forked_from=self,
         )
 
@@ -359,8 +355,7 @@ class TargetSession:
             return outcome
         if self.forked_from is not None:
             return self._approve_forked(attempt, self.forked_from)
-        with self.signed_in, self.approvals.approval():  # signed_in first, as everywhere
-            return self._approve(attempt)
+        return self._approve(attempt)
 
     def _approve_forked(self, attempt: Attempt, run: TargetSession) -> Outcome:
         """Approve in a fork, with the run's session still: the approval may move it.
@@ -462,8 +457,7 @@ class TargetSession:
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
         # the run's own session holds its cookies while it uses them; a fork's are its own
-        forked = self.forked_from is not None
-        held = self.approvals.request() if forked else self.signed_in
+        held = self.signed_in if self.forked_from is None else contextlib.nullcontext()
         with held:
             response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
             SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))

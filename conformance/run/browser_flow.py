@@ -157,7 +157,7 @@ class BrowserFlow:
                 )
                 if logged_in and seen and seen[-1].startswith(browser_mod.SIGNED_IN):
                     self._signed_in_again(url, seen[-1])
-            with browser_mod.flow_page(context, page), self._approving(context):
+            with browser_mod.flow_page(context, page):
                 self._navigated()  # the approval's request
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
 
@@ -407,14 +407,6 @@ class BrowserFlow:
                     jar = session.client.cookies.jar
                     self._run.cookies.from_browser(jar, context, session.origin)
 
-    def _approving(self, context: Any) -> contextlib.AbstractContextManager[None]:
-        """An approval in the logged-in context, apart from the forks' requests.
-
-        See :mod:`conformance.harness.approval_gate`; the step holds ``signed_in`` already.
-        """
-        session = self._run.session if context is self._run.login_context else None
-        return session.approvals.approval() if session is not None else contextlib.nullcontext()
-
     def sign_in_again(self, url: str) -> bool:
         """Sign in again in the logged-in context, after ``url`` was shown the login page.
 
@@ -443,7 +435,7 @@ class BrowserFlow:
             )
             if seen and seen[-1].startswith(browser_mod.NO_LOGIN_FIRST):
                 # consent before login, as in the preflight
-                with browser_mod.flow_page(context, page), self._approving(context):
+                with browser_mod.flow_page(context, page):
                     self._navigated()  # the approval's request
                     seen[-1] += browser_mod.approve_to_sign_in(page, recipe, redirect_uri)
             else:
