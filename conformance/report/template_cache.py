@@ -1,7 +1,7 @@
 """The report templates, compiled once and kept from run to run.
 
-Compiling the HTML report's template took about a tenth of a second at the end of every run.
-Jinja checks each kept entry against the template's source and its own and Python's
+Compiling the HTML report's template took 0.05 to 0.06 s (idle machine) at the end of every
+run. Jinja checks each kept entry against the template's source and its own and Python's
 versions, and compiles again when one differs; an entry that cannot be read, or a cache
 directory that cannot be written, is passed over the same way.
 """
