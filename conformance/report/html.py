@@ -19,19 +19,11 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from conformance.report import view
 from conformance.report.compare import Comparison
 from conformance.report.model import Report
 from conformance.report.paths import SCREENSHOTS
-from conformance.report.template_cache import TemplateCache
-
-_ENV = Environment(
-    loader=PackageLoader("conformance.report", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    bytecode_cache=TemplateCache(),
-)
+from conformance.report.template_cache import TEMPLATES
 
 
 def render(
@@ -75,7 +67,7 @@ def page_text(
 ) -> str:
     """The HTML page without its screenshots' data: :func:`embed_screenshots` adds it."""
     shots = [(path.stem, i) for i, path in enumerate(_screenshots(directory))]
-    return _ENV.get_template("report.html").render(
+    return TEMPLATES.get_template("report.html").render(
         report=report,
         verdict=view.verdict_words(report),
         verdict_class=view.verdict_class(report),

@@ -20,19 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from conformance.catalog import requirements
 from conformance.catalog.coverage import group_of
 from conformance.catalog.verdicts import Verdict
 from conformance.report.model import Report
-from conformance.report.template_cache import TemplateCache
+from conformance.report.template_cache import TEMPLATES
 
-_ENV = Environment(
-    loader=PackageLoader("conformance.report", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    bytecode_cache=TemplateCache(),
-)
 # which of a row's verdicts a cell shows: the first found in this order
 _PRECEDENCE = (
     Verdict.FAIL,
@@ -215,7 +208,7 @@ def _groups(judged: set[str]) -> tuple[tuple[str, tuple[Row, ...]], ...]:
 
 def render_html(board: Scoreboard) -> str:
     """The scoreboard as one self-contained HTML page."""
-    return _ENV.get_template("scoreboard.html").render(board=board)
+    return TEMPLATES.get_template("scoreboard.html").render(board=board)
 
 
 def render_markdown(board: Scoreboard) -> str:

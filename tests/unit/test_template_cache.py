@@ -11,7 +11,7 @@ import pytest
 from jinja2 import Environment, FileSystemLoader, PackageLoader
 
 from conformance.report import html, scoreboard
-from conformance.report.template_cache import CACHE, TemplateCache
+from conformance.report.template_cache import CACHE, TEMPLATES, TemplateCache
 from conformance.user_cache import user_cache
 
 
@@ -30,8 +30,8 @@ def _never_compiled(environment: Environment, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_report_templates_use_the_kept_cache() -> None:
-    assert isinstance(html._ENV.bytecode_cache, TemplateCache)
-    assert isinstance(scoreboard._ENV.bytecode_cache, TemplateCache)
+    assert isinstance(TEMPLATES.bytecode_cache, TemplateCache)
+    assert html.TEMPLATES is TEMPLATES and scoreboard.TEMPLATES is TEMPLATES
 
 
 def test_a_template_compiled_once_is_loaded_in_the_next_run(
