@@ -16,8 +16,10 @@ target's other checks (its pages need the browser). Until an approval has shown 
 target keeps the session when the user approves, a fork's consent approvals hold the run's
 session (a target may move it to a new cookie then) and hand it the cookies they set; a
 fork whose session has moved meanwhile takes the new cookies, or, with a consent page had
-in the old session, runs in its turn. A check's verdict is always the one it reaches in its
-turn.
+in the old session, runs in its turn. Approvals in either thread are kept apart from the
+other thread's requests (:mod:`conformance.harness.approval_gate`): a server that writes its
+session back whole at the end of each request would otherwise lose an approval's grant. A
+check's verdict is always the one it reaches in its turn.
 """
 
 from __future__ import annotations

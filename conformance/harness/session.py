@@ -15,7 +15,7 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from conformance.catalog.verdicts import HarnessError
+from conformance.harness.approval_gate import ApprovalGate
 from conformance.harness.client_assertions import ASSERTION_TYPE
 from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
 from conformance.harness.pages import parse
@@ -187,7 +188,14 @@ class TargetSession:
     # held while the signed-in session's cookies are used or may change: by the run's main
     # thread for its requests and browser steps, by a fork for an approval (see fork)
     signed_in: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+    # approvals wait for the other threads' requests in the signed-in session, and these for
+    # the approvals (a target whose session store keeps the last write would lose the grant)
+    approvals: ApprovalGate = field(default_factory=ApprovalGate, repr=False, compare=False)
     forked_from: TargetSession | None = field(default=None, repr=False, compare=False)
+    # sent without the signed-in session's cookies (see detached)
+    signed_out: bool = False
+    # codes of a fork's approvals made while a browser step was under way (see token_request)
+    unsure_codes: set[str] = field(default_factory=set, repr=False, compare=False)
     # whether approving consent kept the signed-in session's cookies (None: not seen yet)
     approval_keeps_session: bool | None = None
 
@@ -223,7 +231,30 @@ class TargetSession:
             browser=browser,
             clock=self.clock.fork(),
             signed_in=self.signed_in,
+            approvals=self.approvals,
             forked_from=self,
+        )
+
+    def detached(self) -> TargetSession:
+        """A fork without the signed-in session: no cookies, no browser.
+
+        For requests that wait out the target's fetch of a hanging document. Sent in the
+        signed-in session, such a request holds it for seconds, and a target that writes
+        the whole session back at the end of each request (the last writer wins) would then
+        undo an approval made meanwhile (:mod:`conformance.harness.approval_gate`); sent
+        apart, it keeps no approval waiting. A target that asks for the login before it
+        fetches the document shows the login page without fetching: a check then sends the
+        request again in the session (see :func:`refused_apart`).
+        """
+        return TargetSession(
+            self.target,
+            deadline.client(self.tls),
+            self.tls,
+            dict(self.extra_params),
+            pacer=self.pacer,
+            clock=self.clock.fork(),
+            forked_from=self,
+            signed_out=True,
         )
 
     def sit_out(self, seconds: float, span_s: float, why: str) -> None:
@@ -290,8 +321,9 @@ class TargetSession:
             if outcome.kind is OutcomeKind.LOGIN and self.forked_from is not None:
                 # the run's session moved again meanwhile (a wait for a 429, an approval)
                 raise InTurnOnly("shown the login page again with the run's new cookies")
+        sent = {"sent": "without the signed-in session"} if self.signed_out else {}
         self.attempts.append(
-            {"client_id": client_id, "redirect_uri": redirect_uri, **outcome.evidence()}
+            {"client_id": client_id, "redirect_uri": redirect_uri, **sent, **outcome.evidence()}
         )
         return Attempt(client_id, redirect_uri, state, pkce, outcome, url, self)
 
@@ -355,7 +387,8 @@ class TargetSession:
             return outcome
         if self.forked_from is not None:
             return self._approve_forked(attempt, self.forked_from)
-        return self._approve(attempt)
+        with self.signed_in, self.approvals.approval():  # signed_in first, as everywhere
+            return self._approve(attempt)
 
     def _approve_forked(self, attempt: Attempt, run: TargetSession) -> Outcome:
         """Approve in a fork, with the run's session still: the approval may move it.
@@ -373,7 +406,7 @@ class TargetSession:
         url, jar = self.origin, self.client.cookies.jar
         if run.approval_keeps_session:
             before = cookie_sync.session_values(jar, url)
-            approved = self._approve(attempt)
+            approved = self._approve_apart(attempt)
             if before != cookie_sync.session_values(jar, url):  # it moved after all
                 with self.signed_in:
                     run.approval_keeps_session = False
@@ -384,13 +417,27 @@ class TargetSession:
                 raise InTurnOnly("the run's session moved to other cookies since consent")
             before = cookie_sync.session_values(jar, url)
             try:
-                approved = self._approve(attempt)
+                approved = self._approve_apart(attempt)
             finally:
                 cookie_sync.hand_over(jar, run.client.cookies.jar, url)
             kept = before == cookie_sync.session_values(jar, url)
             if run.approval_keeps_session is None or not kept:
                 run.approval_keeps_session = kept
             return approved
+
+    def _approve_apart(self, attempt: Attempt) -> Outcome:
+        """A fork's approval, apart from the run's requests; its code noted if unsure.
+
+        A browser step under way meanwhile may have loaded a page across the approval, and
+        a target that writes its session back whole then undoes the approval's grant
+        (:mod:`conformance.harness.approval_gate`).
+        """
+        with self.approvals.approval() as approval:
+            approved = self._approve(attempt)
+        code = approved.params.get("code")
+        if approval.overlapped and code:
+            self.unsure_codes.add(code)
+        return approved
 
     def take_run_cookies(self) -> bool:
         """A fork shown the login page takes the run's session cookies, if they changed.
@@ -456,9 +503,9 @@ class TargetSession:
         raise HarnessError(f"the target redirected more than {MAX_HOPS} times: {hops}")
 
     def _send(self, method: str, url: str, data: dict[str, str] | None) -> httpx.Response:
-        # the run's own session holds its cookies while it uses them; a fork's are its own
-        held = self.signed_in if self.forked_from is None else contextlib.nullcontext()
-        with held:
+        # the run's own session holds its cookies while it uses them; a fork's are its own;
+        # every request in the signed-in session keeps clear of other threads' approvals
+        with self._in_session():
             response = deadline.send(self.client, method, url, self.clock.exchange(), data=data)
             SECRETS.add(*(cookie.value for cookie in self.client.cookies.jar))
         self.exchanges.append(
@@ -470,6 +517,17 @@ class TargetSession:
             }
         )
         return response
+
+    @contextlib.contextmanager
+    def _in_session(self) -> Iterator[None]:
+        if self.signed_out:
+            yield
+        elif self.forked_from is not None:
+            with self.approvals.request():
+                yield
+        else:
+            with self.signed_in, self.approvals.request():
+                yield
 
     @staticmethod
     def _classify_page(
@@ -538,8 +596,20 @@ class TargetSession:
     def token_request(
         self, data: dict[str, str], *, auth: tuple[str, str] | None = None
     ) -> TokenResult:
-        """POST ``data`` to the token endpoint without cookies, paced; the answer."""
-        return self._post_form("a token request", self.target.token_endpoint, data, auth)
+        """POST ``data`` to the token endpoint without cookies, paced; the answer.
+
+        Raises:
+            InTurnOnly: a code of this fork's approval made during a browser step was
+                refused: the browser's page load may have undone the approval's grant
+                (:meth:`_approve_apart`); the check runs in its turn.
+        """
+        result = self._post_form("a token request", self.target.token_endpoint, data, auth)
+        if not result.issued and data.get("code") in self.unsure_codes:
+            raise InTurnOnly(
+                "a code refused whose approval was made while the browser was on the "
+                "target's pages (a page load may have undone the approval's grant)"
+            )
+        return result
 
     def _post_form(
         self, what: str, url: str, data: dict[str, str], auth: tuple[str, str] | None = None
@@ -630,6 +700,28 @@ def _settled(outcome: Outcome) -> Outcome:
     if outcome.transient:
         raise Transient(outcome.transient, retry_after_s(outcome.retry_after))
     return outcome
+
+
+SESSION_ERRORS = frozenset(
+    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
+)
+"""Error codes that ask for a signed-in user (OpenID Connect Core §3.1.2.6), not of a client."""
+
+
+def refused_apart(attempt: Attempt) -> bool:
+    """Whether an attempt sent without the session (:meth:`TargetSession.detached`) was refused.
+
+    An error redirect (but one asking for a signed-in user) or an error page with an error
+    status is what the target did with the client, signed in or not. Anything else (the
+    login page, a redirect to an upstream login, consent, a page plain HTTP cannot read, a
+    "not now") may be the session's doing: the attempt is made again in the session.
+    """
+    outcome = attempt.outcome
+    if outcome.transient:
+        return False
+    if outcome.kind is OutcomeKind.ERROR_REDIRECT:
+        return outcome.params.get("error") not in SESSION_ERRORS
+    return outcome.kind is OutcomeKind.ERROR_PAGE and not _inconclusive(outcome)
 
 
 def _inconclusive(outcome: Outcome) -> bool:

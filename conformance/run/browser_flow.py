@@ -157,7 +157,7 @@ class BrowserFlow:
                 )
                 if logged_in and seen and seen[-1].startswith(browser_mod.SIGNED_IN):
                     self._signed_in_again(url, seen[-1])
-            with browser_mod.flow_page(context, page):
+            with browser_mod.flow_page(context, page), self._approving(context):
                 self._navigated()  # the approval's request
                 return browser_mod.approve_in_browser(page, recipe, redirect_uri)
 
@@ -388,14 +388,19 @@ class BrowserFlow:
         and end by handing back the ones the browser changed: a target that renews its
         session cookie on approval must find the user signed in in both
         (:mod:`conformance.run.cookie_sync`). The session's cookies are the step's while it
-        runs (``signed_in``: a check run ahead of its turn approves meanwhile).
+        runs (``signed_in``: a check run ahead of its turn approves meanwhile); a step
+        begins only while no check run ahead approves, and such an approval made during a
+        step is marked as such (:mod:`conformance.harness.approval_gate`).
 
         Raises:
             HarnessError: the cookies could not be handed over.
         """
         session = self._run.session if context is self._run.login_context else None
-        held = session.signed_in if session is not None else contextlib.nullcontext()
-        with held, within(self._suite.clock, context):
+        with contextlib.ExitStack() as held:
+            if session is not None:  # signed_in first, as everywhere
+                held.enter_context(session.signed_in)
+                held.enter_context(session.approvals.browser_step())
+            held.enter_context(within(self._suite.clock, context))
             if session is not None:
                 with _handing_over("the HTTP session's cookies to the browser"):
                     self._run.cookies.to_browser(
@@ -406,6 +411,14 @@ class BrowserFlow:
                 with _handing_over("the browser's cookies to the HTTP session"):
                     jar = session.client.cookies.jar
                     self._run.cookies.from_browser(jar, context, session.origin)
+
+    def _approving(self, context: Any) -> contextlib.AbstractContextManager[object]:
+        """An approval in the logged-in context, apart from the other threads' requests.
+
+        See :mod:`conformance.harness.approval_gate`; the step holds ``signed_in`` already.
+        """
+        session = self._run.session if context is self._run.login_context else None
+        return session.approvals.approval() if session is not None else contextlib.nullcontext()
 
     def sign_in_again(self, url: str) -> bool:
         """Sign in again in the logged-in context, after ``url`` was shown the login page.
@@ -435,7 +448,7 @@ class BrowserFlow:
             )
             if seen and seen[-1].startswith(browser_mod.NO_LOGIN_FIRST):
                 # consent before login, as in the preflight
-                with browser_mod.flow_page(context, page):
+                with browser_mod.flow_page(context, page), self._approving(context):
                     self._navigated()  # the approval's request
                     seen[-1] += browser_mod.approve_to_sign_in(page, recipe, redirect_uri)
             else:
