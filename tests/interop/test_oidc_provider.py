@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
 from conformance.catalog.verdicts import HarnessError
+from conformance.harness.clients import public_client
+from conformance.harness.outcome import OutcomeKind
+from conformance.harness.session import TargetSession, ssl_context
 from conformance.report.baseline import load
 from conformance.report.model import Report
+from conformance.target import deadline
+from conformance.target.discovery import discover
 from conformance.target.reference import read_json_line
+from mock_servers.metadata_host import CALLBACK_PATH, MetadataHost
 from mock_servers.pki import TestCA
 
 HERE = Path(__file__).resolve().parent / "oidc-provider"
@@ -171,3 +182,76 @@ def test_a_target_that_needs_more_parameters_is_a_harness_error(
     assert done.returncode == 2, done.stdout[-3000:]
     error = Report.load(tmp_path / "report.json").preflight["error"]
     assert "ended the request with error=" in error and "--param" in error
+
+
+SLOW_FETCH_S = 1.0  # under oidc-provider's fetch timeout (2.5 s)
+
+
+def _signed_in(issuer: str, host: MetadataHost, tls: ssl.SSLContext) -> TargetSession:
+    """A session signed in over plain HTTP (the library's development login and consent)."""
+    http = deadline.client(tls)
+    try:
+        session = TargetSession(discover(http, issuer), http, tls, {"scope": "openid"})
+        client = public_client(host)
+        shown = session.attempt(client.client_id, client.redirect_uri).outcome
+        form = shown.page.login_form() if shown.page else None
+        assert form is not None, shown.describe()
+        data = dict(form.fields) | {"login": "alice", "password": "any"}
+        action = urljoin(shown.url, form.action)
+        consent = session.follow("POST", action, data, client.redirect_uri)
+        assert consent.kind is OutcomeKind.CONSENT, consent.describe()
+    except BaseException:
+        http.close()
+        raise
+    return session
+
+
+@pytest.mark.parametrize("approver", ["run", "ahead"])
+def test_a_request_in_one_thread_never_undoes_an_approval_in_the_other(
+    oidc_provider: str, state_dir: Path, approver: str
+) -> None:
+    """oidc-provider writes its session back whole at the end of each authorization request,
+    and binds each code to the grant the session records for the code's client. A request
+    in one thread (a document fetch that takes a second) that began before an approval in
+    the other (the run's, and a check run ahead of its turn) must not end after it, else the
+    session loses the approval's grant and the fresh code is refused: the suite's doing,
+    never the target's.
+    """
+    ca = TestCA.load_or_create(state_dir)  # the one the server trusts (NODE_EXTRA_CA_CERTS)
+    tls = ssl_context(str(ca.cert_path))
+    with contextlib.ExitStack() as stack:
+        host = stack.enter_context(MetadataHost(ca))
+        run = _signed_in(oidc_provider, host, tls)
+        stack.callback(run.client.close)
+        run.approval_keeps_session = True  # as seen on this server: no signed_in held
+        fork = run.fork()
+        stack.callback(fork.client.close)
+        approving, slow_one = (run, fork) if approver == "run" else (fork, run)
+        slow = host.new_client_url()
+        host.serve_document(
+            slow, public_client(host).document | {"client_id": slow}, delay_s=SLOW_FETCH_S
+        )
+        other = threading.Thread(
+            target=slow_one.attempt, args=(slow, host.base_url + CALLBACK_PATH)
+        )
+        other.start()
+        try:
+            started = time.monotonic()
+            while not host.fetches(slow) and time.monotonic() - started < 5:
+                time.sleep(0.01)
+            assert host.fetches(slow), "the other thread's request is under way"
+            approved = public_client(host)
+            attempt = approving.attempt(approved.client_id, approved.redirect_uri)
+            assert attempt.outcome.kind is OutcomeKind.CONSENT, attempt.outcome.describe()
+            code = approving.approve(attempt).params["code"]
+        finally:
+            other.join(10)
+        assert slow_one.attempts[-1]["outcome"] == OutcomeKind.CONSENT.value
+        assert attempt.pkce is not None
+        tokens = approving.redeem(
+            client_id=approved.client_id,
+            code=code,
+            redirect_uri=approved.redirect_uri,
+            verifier=attempt.pkce.verifier,
+        )
+    assert tokens.issued, tokens.describe()
