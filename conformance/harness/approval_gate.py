@@ -64,42 +64,38 @@ class ApprovalGate:
     def request(self) -> Iterator[None]:
         """A request in the signed-in session: it waits while another thread approves.
 
-        A thread with a request in flight already (a browser step and its page loads) goes
-        on, so that nested requests never wait for an approval that waits for them.
+        A thread with a request or a browser step under way already goes on, so that nested
+        requests never wait for an approval that waits for them.
         """
-        me = threading.get_ident()
-        with self._changed:
-            while self._approver not in (None, me) or (
-                self._waiting and self._approver != me and not self._requests[me]
-            ):
-                self._changed.wait()
-            self._requests[me] += 1
-        try:
+        with self._entered(self._requests):
             yield
-        finally:
-            with self._changed:
-                self._requests[me] -= 1
-                if not self._requests[me]:
-                    del self._requests[me]
-                self._changed.notify_all()
 
     @contextmanager
     def browser_step(self) -> Iterator[None]:
         """A browser step: it begins when no other thread approves, and never holds one up."""
+        with self._entered(self._steps):
+            yield
+
+    @contextmanager
+    def _entered(self, under_way: Counter[int]) -> Iterator[None]:
+        """Count this thread in ``under_way`` once no other thread approves or waits to."""
         me = threading.get_ident()
         with self._changed:
             while self._approver not in (None, me) or (
-                self._waiting and self._approver != me and not self._requests[me]
+                self._waiting
+                and self._approver != me
+                and not (self._requests[me] or self._steps[me])
             ):
                 self._changed.wait()
-            self._steps[me] += 1
+            under_way[me] += 1
         try:
             yield
         finally:
             with self._changed:
-                self._steps[me] -= 1
-                if not self._steps[me]:
-                    del self._steps[me]
+                under_way[me] -= 1
+                if not under_way[me]:
+                    del under_way[me]
+                self._changed.notify_all()
 
     @contextmanager
     def approval(self) -> Iterator[Approval]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -39,38 +40,42 @@ def _entered(gate_use: object, started: threading.Event, done: threading.Event) 
         done.wait(5)
 
 
-def test_an_approval_waits_for_the_fork_requests_in_flight() -> None:
-    gate = ApprovalGate()
-    in_flight, release = threading.Event(), threading.Event()
-    fork = threading.Thread(target=_entered, args=(gate.request(), in_flight, release))
-    fork.start()
-    assert in_flight.wait(5)
-    approving, approved = threading.Event(), threading.Event()
-    run = threading.Thread(target=_entered, args=(gate.approval(), approving, approved))
-    run.start()
-    assert not approving.wait(SETTLE_S)  # held while the fork's request is in flight
-    release.set()
-    assert approving.wait(5)
-    approved.set()
-    fork.join(5)
-    run.join(5)
+class _Held:
+    """A thread inside ``use`` (one of a gate's contexts) until :meth:`leave`."""
+
+    def __init__(self, use: object) -> None:
+        self.inside, self._left = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=_entered, args=(use, self.inside, self._left))
+        self._thread.start()
+
+    def leave(self) -> None:
+        self._left.set()
+        self._thread.join(5)
 
 
-def test_no_fork_request_begins_during_an_approval() -> None:
+def _waits_for(first: object, second: object) -> None:
+    """``second``, in a thread of its own, is entered only once ``first``'s thread left."""
+    held = _Held(first)
+    assert held.inside.wait(5)
+    waiting = _Held(second)
+    assert not waiting.inside.wait(SETTLE_S)
+    held.leave()
+    assert waiting.inside.wait(5)
+    waiting.leave()
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("request", "approval"),  # an approval waits for the requests in flight
+        ("approval", "request"),  # no request begins during an approval
+        ("approval", "approval"),
+        ("approval", "browser_step"),  # a browser step begins only when no other approves
+    ],
+)
+def test_in_another_thread_one_waits_for_the_other(first: str, then: str) -> None:
     gate = ApprovalGate()
-    approving, approved = threading.Event(), threading.Event()
-    run = threading.Thread(target=_entered, args=(gate.approval(), approving, approved))
-    run.start()
-    assert approving.wait(5)
-    sending, sent = threading.Event(), threading.Event()
-    fork = threading.Thread(target=_entered, args=(gate.request(), sending, sent))
-    fork.start()
-    assert not sending.wait(SETTLE_S)
-    approved.set()
-    assert sending.wait(5)
-    sent.set()
-    run.join(5)
-    fork.join(5)
+    _waits_for(getattr(gate, first)(), getattr(gate, then)())
 
 
 def test_requests_run_side_by_side_and_a_threads_approval_nests_in_its_request() -> None:
@@ -83,45 +88,20 @@ def test_requests_run_side_by_side_and_a_threads_approval_nests_in_its_request()
         pass
 
 
-def test_an_approval_waits_for_another_approval() -> None:
-    gate = ApprovalGate()
-    first, first_done = threading.Event(), threading.Event()
-    one = threading.Thread(target=_entered, args=(gate.approval(), first, first_done))
-    one.start()
-    assert first.wait(5)
-    second, second_done = threading.Event(), threading.Event()
-    two = threading.Thread(target=_entered, args=(gate.approval(), second, second_done))
-    two.start()
-    assert not second.wait(SETTLE_S)
-    first_done.set()
-    assert second.wait(5)
-    second_done.set()
-    one.join(5)
-    two.join(5)
-
-
 def test_a_waiting_approval_holds_new_requests_of_other_threads_so_it_is_never_starved() -> None:
     gate = ApprovalGate()
-    in_flight, release = threading.Event(), threading.Event()
-    fork = threading.Thread(target=_entered, args=(gate.request(), in_flight, release))
-    fork.start()
-    assert in_flight.wait(5)
-    approving, approved = threading.Event(), threading.Event()
-    run = threading.Thread(target=_entered, args=(gate.approval(), approving, approved))
-    run.start()
-    assert not approving.wait(SETTLE_S)
-    sending, sent = threading.Event(), threading.Event()
-    late = threading.Thread(target=_entered, args=(gate.request(), sending, sent))
-    late.start()
-    assert not sending.wait(SETTLE_S)  # a new request waits behind the waiting approval
-    release.set()
-    assert approving.wait(5)
-    assert not sending.is_set()
-    approved.set()
-    assert sending.wait(5)
-    sent.set()
-    for thread in (fork, run, late):
-        thread.join(5)
+    in_flight = _Held(gate.request())
+    assert in_flight.inside.wait(5)
+    approval = _Held(gate.approval())
+    assert not approval.inside.wait(SETTLE_S)
+    late = _Held(gate.request())
+    assert not late.inside.wait(SETTLE_S)  # a new request waits behind the waiting approval
+    in_flight.leave()
+    assert approval.inside.wait(5)
+    assert not late.inside.is_set()
+    approval.leave()
+    assert late.inside.wait(5)
+    late.leave()
 
 
 class LastWriterWins:
@@ -172,62 +152,51 @@ class LastWriterWins:
         return self.grants.get(client) == grant
 
 
-def test_a_fork_request_never_straddles_an_approval() -> None:
-    server = LastWriterWins(slow_client="https://m.test/slow.json")
+def _run_and_fork(
+    server: Callable[[httpx.Request], httpx.Response],
+) -> tuple[TargetSession, TargetSession]:
+    """The run's session with ``server`` and a fork of it (approving keeps the session, so
+    the fork's approvals hold no ``signed_in``: only the gate keeps them apart)."""
     run = TargetSession(
         make_target(ISSUER),
         httpx.Client(transport=httpx.MockTransport(server), follow_redirects=False),
         TLS,
     )
     run.pacer = Pacer(Pacing())
-    fork = run.fork(client=httpx.Client(transport=httpx.MockTransport(server)))
-    worker = threading.Thread(
-        target=lambda: fork.attempt(server.slow_client, CALLBACK), name="fork"
-    )
-    worker.start()
-    assert server.slow_started.wait(5)  # the fork's request has read the session
+    run.approval_keeps_session = True
+    return run, run.fork(client=httpx.Client(transport=httpx.MockTransport(server)))
 
-    attempt = run.attempt("https://m.test/approved.json", CALLBACK)
-    approved = run.approve(attempt)
+
+@pytest.mark.parametrize("approver", ["run", "fork"])
+def test_a_request_in_one_thread_never_straddles_an_approval_in_the_other(approver: str) -> None:
+    server = LastWriterWins(slow_client="https://m.test/slow.json")
+    run, fork = _run_and_fork(server)
+    approving, other = (run, fork) if approver == "run" else (fork, run)
+    worker = threading.Thread(target=lambda: other.attempt(server.slow_client, CALLBACK))
+    worker.start()
+    assert server.slow_started.wait(5)  # the other thread's request has read the session
+
+    attempt = approving.attempt("https://m.test/approved.json", CALLBACK)
+    approved = approving.approve(attempt)
     worker.join(5)
 
     code = approved.params["code"]
-    assert server.redeemable(code), "the fork's stale write dropped the approval's grant"
+    assert server.redeemable(code), "the other thread's stale write dropped the approval's grant"
 
 
 def test_a_browser_step_never_holds_up_an_approval_which_says_it_overlapped_one() -> None:
     gate = ApprovalGate()
-    stepping, stepped = threading.Event(), threading.Event()
-    main = threading.Thread(target=_entered, args=(gate.browser_step(), stepping, stepped))
-    main.start()
-    assert stepping.wait(5)
+    step = _Held(gate.browser_step())
+    assert step.inside.wait(5)
     with gate.approval() as approval:
         assert approval.overlapped
-    stepped.set()
-    main.join(5)
+    step.leave()
     with gate.approval() as alone:
         pass
     assert not alone.overlapped
     with gate.browser_step(), gate.approval() as own:  # the step's own approval
         pass
     assert not own.overlapped
-
-
-def test_a_browser_step_begins_only_when_no_other_thread_approves() -> None:
-    gate = ApprovalGate()
-    approving, approved = threading.Event(), threading.Event()
-    fork = threading.Thread(target=_entered, args=(gate.approval(), approving, approved))
-    fork.start()
-    assert approving.wait(5)
-    stepping, stepped = threading.Event(), threading.Event()
-    main = threading.Thread(target=_entered, args=(gate.browser_step(), stepping, stepped))
-    main.start()
-    assert not stepping.wait(SETTLE_S)
-    approved.set()
-    assert stepping.wait(5)
-    stepped.set()
-    fork.join(5)
-    main.join(5)
 
 
 def _redeeming(server: LastWriterWins) -> object:
@@ -249,14 +218,7 @@ def test_a_forks_code_refused_after_an_approval_during_a_browser_step_is_left_to
     """
     server = LastWriterWins(slow_client="https://m.test/slow.json")
     monkeypatch.setattr(TargetSession, "_post_form", _redeeming(server))
-    run = TargetSession(
-        make_target(ISSUER),
-        httpx.Client(transport=httpx.MockTransport(server), follow_redirects=False),
-        TLS,
-    )
-    run.pacer = Pacer(Pacing())
-    run.approval_keeps_session = True
-    fork = run.fork(client=httpx.Client(transport=httpx.MockTransport(server)))
+    run, fork = _run_and_fork(server)
     browser = httpx.Client(transport=httpx.MockTransport(server))  # the step's page loads
 
     def step() -> None:
@@ -283,31 +245,6 @@ def test_a_forks_code_refused_after_an_approval_during_a_browser_step_is_left_to
     assert refused.error == "invalid_grant"
 
 
-def test_a_run_request_never_straddles_a_forks_approval() -> None:
-    """The run's request (the main thread's, browser steps alike) and a check run ahead that
-    approves: even where approving keeps the session (no ``signed_in`` is held then).
-    """
-    server = LastWriterWins(slow_client="https://m.test/slow.json")
-    run = TargetSession(
-        make_target(ISSUER),
-        httpx.Client(transport=httpx.MockTransport(server), follow_redirects=False),
-        TLS,
-    )
-    run.pacer = Pacer(Pacing())
-    run.approval_keeps_session = True
-    fork = run.fork(client=httpx.Client(transport=httpx.MockTransport(server)))
-    main = threading.Thread(target=lambda: run.attempt(server.slow_client, CALLBACK), name="main")
-    main.start()
-    assert server.slow_started.wait(5)  # the run's request has read the session
-
-    attempt = fork.attempt("https://m.test/approved.json", CALLBACK)
-    approved = fork.approve(attempt)
-    main.join(5)
-
-    code = approved.params["code"]
-    assert server.redeemable(code), "the run's stale write dropped the fork's grant"
-
-
 def test_a_detached_request_carries_no_cookie_and_never_waits_for_an_approval() -> None:
     seen: list[httpx.Request] = []
 
@@ -315,12 +252,7 @@ def test_a_detached_request_carries_no_cookie_and_never_waits_for_an_approval() 
         seen.append(request)
         return httpx.Response(400, headers={"content-type": "text/html"}, text="invalid_client")
 
-    run = TargetSession(
-        make_target(ISSUER),
-        httpx.Client(transport=httpx.MockTransport(refuse), follow_redirects=False),
-        TLS,
-    )
-    run.pacer = Pacer(Pacing())
+    run, _ = _run_and_fork(refuse)
     run.client.cookies.set("sid", "signed-in", domain="as.test")
     detached = run.detached()
     detached.client = httpx.Client(transport=httpx.MockTransport(refuse))
