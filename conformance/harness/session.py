@@ -246,16 +246,9 @@ class TargetSession:
         fetches the document shows the login page without fetching: a check then sends the
         request again in the session (see :func:`refused_apart`).
         """
-        return TargetSession(
-            self.target,
-            deadline.client(self.tls),
-            self.tls,
-            dict(self.extra_params),
-            pacer=self.pacer,
-            clock=self.clock.fork(),
-            forked_from=self,
-            signed_out=True,
-        )
+        apart = self.fork(client=deadline.client(self.tls))  # an empty cookie jar
+        apart.signed_out = True
+        return apart
 
     def sit_out(self, seconds: float, span_s: float, why: str) -> None:
         """Wait ``seconds`` that the check cannot avoid (a cache lifetime running out).
