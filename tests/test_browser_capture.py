@@ -5,8 +5,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import CDPSession, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from conformance.browser.driver import SHOT_MAX_HEIGHT, Browser, capture
 from mock_servers.pki import TestCA
@@ -49,3 +52,50 @@ def test_a_screenshot_holds_the_whole_page_down_to_the_cap(
     assert _size(shot) == (1280, height)
     if tall <= SHOT_MAX_HEIGHT:
         assert _size(shot) == _size(reference)  # what Playwright's full-page screenshot holds
+
+
+class _RefusingOnce:
+    """A real CDP session whose first ``refusals`` screenshot asks fail as Chromium's can."""
+
+    def __init__(self, session: CDPSession, refusals: int) -> None:
+        self._session = session
+        self.refusals = refusals
+        self.asked = 0
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        if method == "Page.captureScreenshot":
+            self.asked += 1
+            if self.asked <= self.refusals:
+                raise PlaywrightError("Protocol error: Unable to capture screenshot")
+        return self._session.send(method, params)
+
+    def detach(self) -> None:
+        self._session.detach()
+
+
+@pytest.mark.parametrize("refusals", [1, 2])
+def test_a_refused_capture_is_asked_once_more(
+    chromium: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusals: int
+) -> None:
+    page = chromium.new_context().new_page()
+    sessions: list[_RefusingOnce] = []
+
+    def refusing(target: Page) -> _RefusingOnce:
+        sessions.append(_RefusingOnce(real(target), refusals))
+        return sessions[-1]
+
+    real = page.context.new_cdp_session
+    monkeypatch.setattr(page.context, "new_cdp_session", refusing)
+    shot = tmp_path / "page.png"
+    try:
+        page.set_content("<!doctype html><p>Allow?</p>")
+        if refusals == 1:
+            capture(page, shot)
+            assert _size(shot) == (1280, 720)
+        else:  # refused twice: the caller (the step's _screenshot) goes on without it
+            with pytest.raises(PlaywrightError, match="Unable to capture"):
+                capture(page, shot)
+            assert not shot.exists()
+    finally:
+        page.context.close()
+    assert [s.asked for s in sessions] == [2]

@@ -965,7 +965,7 @@ def capture(page: Page, path: Path) -> None:
     Playwright's full-page screenshot.
 
     Raises:
-        PlaywrightError: the page could not be captured.
+        PlaywrightError: the page could not be captured (asked twice).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -983,7 +983,12 @@ def capture(page: Page, path: Path) -> None:
             "scale": 1,
         }
         fast = {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True}
-        shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
+        try:
+            shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
+        except PlaywrightError:
+            # Chromium now and then answers a tall clip "Unable to capture screenshot" when
+            # its compositor is busy (a loaded machine); a second ask is taken.
+            shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
     finally:
         with contextlib.suppress(PlaywrightError):
             session.detach()
