@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -238,6 +239,40 @@ def _logged_in_once(reports: dict[str, Report]) -> None:
     logins = {name: report.preflight["login"] for name, report in reports.items()}
     assert logins.pop("").startswith("logged in with the login recipe")
     assert logins and all(line.startswith("already signed in") for line in logins.values())
+
+
+SHARED_CONSENT = ("CIMD-UI-01", "CIMD-UI-02", "CIMD-UI-03", "CIMD-UI-04", "CIMD-SEC-09")
+
+
+def test_the_consent_checks_share_two_pages_and_show_them_in_their_evidence(
+    matrix: tuple[str, dict[str, Report]],
+) -> None:
+    """Five checks judge two consent pages, each rendered once: a check that did not render
+    a page carries its request (marked with the check that did) and its document's fetches."""
+    _, reports = matrix
+    results = {r.requirement: r for r in reports[""].results if r.requirement in SHARED_CONSENT}
+    assert set(results) == set(SHARED_CONSENT)
+    renderers: dict[str, set[str]] = {}  # client_id -> the checks named as its renderer
+    judged: set[str] = set()
+    for requirement, result in results.items():
+        attempts = result.evidence["attempts"]
+        judged |= {a["client_id"] for a in attempts}
+        fetched = {f["target"] for f in result.evidence["fetches"]}
+        assert {urlsplit(a["client_id"]).path for a in attempts} <= fetched, requirement
+        for attempt in attempts:
+            if "shared" in attempt:
+                by = attempt["shared"].removeprefix("rendered once for the consent checks, by ")
+                assert by in results and by != requirement
+                renderers.setdefault(attempt["client_id"], set()).add(by)
+    assert len(renderers) == 2 and judged == set(renderers)  # the https and loopback pages
+    for client_id, by in renderers.items():
+        [first] = by
+        assert any(
+            a["client_id"] == client_id and "shared" not in a
+            for a in results[first].evidence["attempts"]
+        )
+    assert sum("shared" not in a for r in results.values() for a in r.evidence["attempts"]) == 3
+    # two renders' requests, and CIMD-SEC-09's second request for its framing attempt
 
 
 def test_redirect_faults_differ_in_what_the_canaries_saw(

@@ -19,6 +19,7 @@ from conformance.plugin.collector import EARLY_FETCHES_KEY, MARK_KEY
 from conformance.plugin.run import RUN_KEY, requirements_for
 from conformance.run import mcp_journey
 from conformance.run.browser_flow import BrowserFlow
+from conformance.run.consent_page import ConsentPages, SharedConsent
 from conformance.run.state import RunConfig, TargetRun
 from conformance.run.suite import SuiteRun
 from conformance.target.discovery import Target
@@ -166,6 +167,46 @@ def cimd_browser(cimd_suite: SuiteRun, cimd_target_run: TargetRun) -> BrowserFlo
     """Authorization flows in the real browser, logged in as the test user."""
     session = cimd_target_run.session
     return BrowserFlow(cimd_suite, cimd_target_run, session.pacer if session else None)
+
+
+@pytest.fixture(scope="session")
+def _cimd_consent_pages() -> dict[str, ConsentPages]:
+    """Each target's shared consent pages (by issuer)."""
+    return {}
+
+
+@pytest.fixture
+def cimd_consent_page(
+    cimd_target: TargetSession,
+    cimd_browser: BrowserFlow,
+    cimd_metadata_host: MetadataHost,
+    cimd_callback: CallbackListener,
+    cimd_target_run: TargetRun,
+    _cimd_consent_pages: dict[str, ConsentPages],
+    request: pytest.FixtureRequest,
+) -> Callable[[str], SharedConsent]:
+    """One of the target's shared consent pages, ``https`` or ``loopback`` (:class:`ConsentPages`).
+
+    A page an earlier check rendered is judged as it was then: its authorization request
+    joins this check's attempts (marked ``shared``) and its document's fetches this check's
+    fetch log.
+    """
+    pages = _cimd_consent_pages.setdefault(cimd_target_run.issuer, ConsentPages())
+    marker = request.node.get_closest_marker("requirement")
+    check = str(marker.args[0]) if marker is not None and marker.args else request.node.name
+
+    def page(kind: str) -> SharedConsent:
+        shared, rendered = pages.get(
+            kind, cimd_target, cimd_browser, cimd_metadata_host, cimd_callback.url(), check
+        )
+        if not rendered:
+            note = {"shared": f"rendered once for the consent checks, by {shared.first}"}
+            cimd_target.attempts.extend({**a, **note} for a in shared.attempts)
+            fetches = cimd_metadata_host.fetches(shared.client.client_id)
+            request.node.stash.setdefault(EARLY_FETCHES_KEY, []).extend(fetches)
+        return shared
+
+    return page
 
 
 @pytest.fixture(scope="session")

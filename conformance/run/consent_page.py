@@ -10,7 +10,7 @@ import secrets
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from conformance.catalog.verdicts import HarnessError, NonConformance
@@ -134,3 +134,83 @@ def framing_headers_problem(headers: Mapping[str, str]) -> str | None:
         f"consent response headers: X-Frame-Options {xfo or 'absent'!r}, "
         f"Content-Security-Policy {csp or 'absent'!r}"
     )
+
+
+SHARED_KINDS = ("https", "loopback")
+
+
+@dataclass(frozen=True)
+class SharedConsent:
+    """A consent page rendered once for the several checks that judge it.
+
+    Attributes:
+        client: the client whose request was rendered.
+        seen: the page as the browser rendered it.
+        attempts: the authorization request's evidence, as recorded when it was rendered.
+        first: the check that rendered it.
+    """
+
+    client: ProbeClient
+    seen: Rendered
+    attempts: tuple[dict[str, Any], ...]
+    first: str
+
+
+class ConsentPages:
+    """One target's shared consent pages, each rendered when a check first asks for it.
+
+    The consent checks that read what any consent page shows (the client_id host, the
+    redirect URI host, the loopback warning, the client's name, the anti-framing headers)
+    judge the same two pages instead of rendering one each:
+
+    - ``https``: a client whose only redirect URI is https on a unique host;
+    - ``loopback``: a client whose only redirect URI is the loopback callback.
+
+    Both clients have the same name (``Probe <nonce>``, no host in it) and the same client_uri
+    on another unique host, so the two pages differ only where the redirect URI does, and
+    the client_id host can only come from the client_id. A page whose rendering ended in a
+    verdict or a harness error gives each later check the same ending; any other failure is
+    not kept, so the next check renders it again.
+    """
+
+    def __init__(self) -> None:
+        self.name = f"Probe {secrets.token_hex(3)}"
+        self.redirect_host = unique_host()  # the https page's redirect URI host
+        self.site = f"https://{unique_host()}/"  # both clients' client_uri
+        self._pages: dict[str, SharedConsent | NonConformance | HarnessError] = {}
+
+    def get(
+        self,
+        kind: str,
+        target: TargetSession,
+        browser: BrowserFlow,
+        host: MetadataHost,
+        callback_url: str,
+        check: str,
+    ) -> tuple[SharedConsent, bool]:
+        """The ``kind`` page, and whether this call rendered it.
+
+        Raises:
+            NonConformance: the target approved the client without showing consent.
+            HarnessError: the page could not be had (see :func:`required_consent`).
+        """
+        kept = self._pages.get(kind)
+        if kept is None:
+            redirect = f"https://{self.redirect_host}/cb" if kind == "https" else callback_url
+            client = client_with_redirects(
+                host, redirect, client_name=self.name, client_uri=self.site
+            )
+            recorded = len(target.attempts)
+            try:
+                seen = required_consent(target, browser, client, f"consent-{kind}")
+            except (NonConformance, HarnessError) as exc:
+                self._pages[kind] = exc
+                raise
+            page = SharedConsent(client, seen, tuple(target.attempts[recorded:]), check)
+            self._pages[kind] = page
+            return page, True
+        if isinstance(kept, NonConformance):
+            raise NonConformance(expected=kept.expected, observed=kept.observed, tier=kept.tier)
+        if isinstance(kept, HarnessError):
+            raise HarnessError(str(kept))
+        return kept, False

@@ -9,7 +9,7 @@ text); how prominent it is stays for a person to look at in the screenshot.
 from __future__ import annotations
 
 import re
-import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
@@ -24,6 +24,8 @@ from conformance.harness.outcome import origin
 from conformance.harness.session import TargetSession
 from conformance.run.browser_flow import BrowserFlow, Rendered
 from conformance.run.consent_page import (
+    SHARED_KINDS,
+    SharedConsent,
     client_with_redirects,
     framing_headers_problem,
     png,
@@ -32,7 +34,6 @@ from conformance.run.consent_page import (
     unique_host,
 )
 from conformance.run.state import RunConfig
-from mock_servers.callback import CallbackListener
 from mock_servers.hosting import Hosting
 from mock_servers.metadata_host import MetadataHost
 
@@ -57,23 +58,19 @@ def _shown(target: TargetSession, text: str, wanted: str) -> bool:
 
 @pytest.mark.requirement("CIMD-UI-01")
 def test_consent_shows_client_id_host(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_consent_page: Callable[[str], SharedConsent],
 ) -> None:
     """Renders the consent page for a client whose redirect URI and client_uri are on other,
     unique hosts and whose name does not contain its host, so the client_id host can only
-    come from the client_id.
+    come from the client_id (the shared ``https`` page, see ``ConsentPages``).
 
     Expects: the client_id's host name is in the page's visible text (a person should still
     confirm in the screenshot that it is prominent).
     """
     host = cimd_metadata_host
-    client = client_with_redirects(
-        host,
-        f"https://{unique_host()}/cb",
-        client_name=f"Probe {secrets.token_hex(3)}",
-        client_uri=f"https://{unique_host()}/",
-    )
-    seen = required_consent(cimd_target, cimd_browser, client, "ui01-consent")
+    seen = cimd_consent_page("https").seen
     if not _shown(cimd_target, seen.text, host.host_name):
         raise NonConformance(
             expected=f"the client_id host {host.host_name!r} shown on the consent page",
@@ -83,29 +80,23 @@ def test_consent_shows_client_id_host(
 
 @pytest.mark.requirement("CIMD-UI-02")
 def test_consent_shows_redirect_uri_host(
-    cimd_target: TargetSession,
-    cimd_metadata_host: MetadataHost,
-    cimd_browser: BrowserFlow,
-    cimd_callback: CallbackListener,
+    cimd_target: TargetSession, cimd_consent_page: Callable[[str], SharedConsent]
 ) -> None:
     """Renders the consent page for a client whose one redirect URI is
     ``https://<unique>.app.test/cb`` (a host nothing else on the page names), then for one
-    whose one redirect URI is the loopback callback ``http://127.0.0.1:<port>/callback``.
+    whose one redirect URI is the loopback callback ``http://127.0.0.1:<port>/callback``
+    (the shared ``https`` and ``loopback`` pages, see ``ConsentPages``).
 
     Expects: each redirect URI's host is in the page's visible text (a person should still
     confirm in the screenshots that it is prominent). In loopback mode the client_id host is
     127.0.0.1 too, so the unique host is what tells the two apart.
     """
-    unique = unique_host()
-    cases = [
-        (unique, client_with_redirects(cimd_metadata_host, f"https://{unique}/cb")),
-        ("127.0.0.1", client_with_redirects(cimd_metadata_host, cimd_callback.url())),
-    ]
     missing = []
-    for index, (redirect_host, client) in enumerate(cases):
-        seen = required_consent(cimd_target, cimd_browser, client, f"ui02-consent-{index}")
-        if not _shown(cimd_target, seen.text, redirect_host):
-            shot = seen.shot.name if seen.shot else "-"
+    for kind in SHARED_KINDS:
+        page = cimd_consent_page(kind)
+        redirect_host = urlsplit(page.client.redirect_uri).hostname or ""
+        if not _shown(cimd_target, page.seen.text, redirect_host):
+            shot = _shot(page.seen)
             missing.append(f"{redirect_host!r} not in the page's visible text (screenshot {shot})")
     if missing:
         raise NonConformance(
@@ -127,28 +118,28 @@ def _lines(text: str, hosts: tuple[str, ...]) -> set[str]:
 
 @pytest.mark.requirement("CIMD-UI-03")
 def test_warns_about_loopback_only_redirects(
-    cimd_target: TargetSession,
-    cimd_metadata_host: MetadataHost,
-    cimd_browser: BrowserFlow,
-    cimd_callback: CallbackListener,
+    cimd_metadata_host: MetadataHost, cimd_consent_page: Callable[[str], SharedConsent]
 ) -> None:
     """Renders the consent page for a client whose only redirect URI is the loopback callback
     and for one whose only redirect URI is https on a unique host, and compares their texts
-    (host names masked, names alike).
+    (host names masked, names alike: the shared ``loopback`` and ``https`` pages, see
+    ``ConsentPages``).
 
     Expects: the loopback page has text the https page lacks that reads as a warning (a
     keyword heuristic: warning, localhost, loopback, this computer...); a person should
     still read it in the screenshot.
     """
-    unique = unique_host()
-    name = f"Probe {secrets.token_hex(3)}"
-    local = client_with_redirects(cimd_metadata_host, cimd_callback.url(), client_name=name)
-    https = client_with_redirects(cimd_metadata_host, f"https://{unique}/cb", client_name=name)
-    loopback = required_consent(cimd_target, cimd_browser, local, "ui03-consent-loopback")
-    remote = required_consent(cimd_target, cimd_browser, https, "ui03-consent-https")
+    local, https = cimd_consent_page("loopback"), cimd_consent_page("https")
+    unique = urlsplit(https.client.redirect_uri).hostname or ""
     # longest first: a client_id contains the metadata host's name
-    hosts = (local.client_id, https.client_id, unique, cimd_metadata_host.host_name, "127.0.0.1")
-    extra = _lines(loopback.text, hosts) - _lines(remote.text, hosts)
+    hosts = (
+        local.client.client_id,
+        https.client.client_id,
+        unique,
+        cimd_metadata_host.host_name,
+        "127.0.0.1",
+    )
+    extra = _lines(local.seen.text, hosts) - _lines(https.seen.text, hosts)
     warnings = sorted(line for line in extra if WARNING_WORDS.search(line))
     if not warnings:
         raise NonConformance(
@@ -156,8 +147,7 @@ def test_warns_about_loopback_only_redirects(
             observed=(
                 "no text reading as a warning appears only for the loopback-only client "
                 f"(text only there: {sorted(extra)[:3]!r}; screenshots "
-                f"{loopback.shot.name if loopback.shot else '-'}, "
-                f"{remote.shot.name if remote.shot else '-'})"
+                f"{_shot(local.seen)}, {_shot(https.seen)})"
             ),
         )
 
@@ -300,16 +290,16 @@ def test_mcp_proxy_asks_consent_for_each_client(
 
 @pytest.mark.requirement("CIMD-UI-04")
 def test_client_name_display_is_recorded(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+    cimd_target: TargetSession, cimd_consent_page: Callable[[str], SharedConsent]
 ) -> None:
-    """Renders the consent page for a client named ``Probe <nonce>``.
+    """Renders the consent page for a client named ``Probe <nonce>`` (the shared ``https``
+    page, see ``ConsentPages``).
 
     Expects: recorded, not scored: whether the name is shown, and whether the page marks it
     as unverified, self-asserted data (a keyword heuristic; the screenshot shows the page).
     """
-    name = f"Probe {secrets.token_hex(3)}"
-    client = public_client(cimd_metadata_host, client_name=name)
-    seen = required_consent(cimd_target, cimd_browser, client, "ui04-consent")
+    page = cimd_consent_page("https")
+    name, seen = str(page.client.document["client_name"]), page.seen
     observation = observers.name_display(
         _shown(cimd_target, seen.text, name), unverified_line(seen.text)
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
@@ -30,7 +31,11 @@ from conformance.network.aims import Aim, loopback_literals, special_names
 from conformance.network.topology import Network, Planter
 from conformance.redaction import redact_url
 from conformance.run.browser_flow import BrowserFlow
-from conformance.run.consent_page import framing_headers_problem, render_consent, required_consent
+from conformance.run.consent_page import (
+    SharedConsent,
+    framing_headers_problem,
+    render_consent,
+)
 from mock_servers.lab_dns import Answer
 from mock_servers.metadata_host import MetadataHost
 
@@ -323,9 +328,13 @@ def test_consent_escapes_document_text(
 
 @pytest.mark.requirement("CIMD-SEC-09")
 def test_consent_page_cannot_be_framed(
-    cimd_target: TargetSession, cimd_metadata_host: MetadataHost, cimd_browser: BrowserFlow
+    cimd_target: TargetSession,
+    cimd_metadata_host: MetadataHost,
+    cimd_browser: BrowserFlow,
+    cimd_consent_page: Callable[[str], SharedConsent],
 ) -> None:
-    """Renders the consent page and reads its response headers, then opens a page on the
+    """Renders the consent page (the shared ``https`` page, see ``ConsentPages``) and reads
+    its response headers, then opens a page on the
     metadata host (another origin than the target's) that frames the same request, in the
     logged-in browser, as an attacker's page would.
 
@@ -333,9 +342,9 @@ def test_consent_page_cannot_be_framed(
     restricts embedding, on the consent response; and the browser blocks the frame (it holds
     the browser's error page, not the target's page).
     """
-    client = public_client(cimd_metadata_host)
-    seen = required_consent(cimd_target, cimd_browser, client, "sec09-consent")
-    problems = [p for p in [framing_headers_problem(seen.headers)] if p]
+    page = cimd_consent_page("https")
+    client = page.client
+    problems = [p for p in [framing_headers_problem(page.seen.headers)] if p]
     attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
     if not attempt.outcome.accepted:
         cimd_target.require_control()
