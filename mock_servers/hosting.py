@@ -10,6 +10,7 @@ name; :mod:`mock_servers.answer` sends them.
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from dataclasses import dataclass, replace
 from typing import Any
@@ -307,18 +308,47 @@ def _headers(content_type: str | None, cache_control: str | None) -> tuple[tuple
     return tuple((k, v) for k, v in headers if v is not None)
 
 
+# gzip's member header (RFC 1952): deflate, no flags, no time, maximum compression, OS unknown
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+_PIECE = b"a" * (1 << 20)  # the padding, a piece at a time
+
+
+def _deflated(data: bytes, *, last: bool) -> bytes:
+    """Raw deflate blocks of ``data`` that refer to nothing before them, ending on a byte.
+
+    Such runs can be put one after another, any number of times: the result inflates to
+    their data in the same order (only the last run may end the stream).
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    ending = zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH
+    return compressor.compress(data) + compressor.flush(ending)
+
+
 def _gzip(doc: dict[str, Any], inflates_to: int | None) -> bytes:
-    """Compress without ever holding the inflated body: the padding is fed in pieces."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    """Compress; with ``inflates_to``, without ever holding or compressing the inflated body.
+
+    The padding's 1 MiB piece is compressed once and its blocks repeated; the gzip trailer's
+    CRC-32 and size are computed over the pieces.
+    """
     if inflates_to is None:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
         return compressor.compress(_json(doc)) + compressor.flush()
     bare = _json({**doc, PAD_MEMBER: ""})
     if inflates_to < len(bare):
         raise ValueError(f"the document needs {len(bare)} bytes, more than {inflates_to}")
-    parts = [compressor.compress(bare[:-2])]
-    left, piece = inflates_to - len(bare), b"a" * (1 << 20)
-    while left > 0:
-        parts.append(compressor.compress(piece[: min(left, len(piece))]))
-        left -= len(piece)
-    parts += [compressor.compress(bare[-2:]), compressor.flush()]
-    return b"".join(parts)
+    head, end = bare[:-2], bare[-2:]  # the padding goes between the quotes
+    whole, rest = divmod(inflates_to - len(bare), len(_PIECE))
+    last = _PIECE[:rest] + end
+    crc = zlib.crc32(head)
+    for _ in range(whole):
+        crc = zlib.crc32(_PIECE, crc)
+    crc = zlib.crc32(last, crc)
+    return b"".join(
+        [
+            _GZIP_HEADER,
+            _deflated(head, last=False),
+            _deflated(_PIECE, last=False) * whole,
+            _deflated(last, last=True),
+            struct.pack("<II", crc, inflates_to & 0xFFFFFFFF),
+        ]
+    )

@@ -119,6 +119,10 @@ def test_a_gzip_bomb_is_small_and_inflates_to_exactly_the_size() -> None:
         data = inflater.unconsumed_tail
     total += len(inflater.flush())
     assert total == 50_000_000 and head.startswith(b'{"client_id"')
+    assert inflater.eof and inflater.unused_data == b""  # trailer read: CRC-32 and size agree
+    for size in (len(json.dumps({**DOC, PAD_MEMBER: ""})), 1 << 20, 3 << 20, 3_000_001):
+        body = zlib.decompress(Hosting.gzipped(DOC, inflates_to=size).body, 31)
+        assert len(body) == size and json.loads(body)["client_id"] == DOC["client_id"]
     assert zlib.decompress(Hosting.gzipped(DOC).body, 31) == json.dumps(DOC).encode()
 
 
