@@ -169,8 +169,10 @@ class ConsentPages:
     Both clients have the same name (``Probe <nonce>``, no host in it) and the same client_uri
     on another unique host, so the two pages differ only where the redirect URI does, and
     the client_id host can only come from the client_id. A page whose rendering ended in a
-    verdict or a harness error gives each later check the same ending; any other failure is
-    not kept, so the next check renders it again.
+    verdict or a harness error about the target's answer (a valid client refused, a page not
+    recognised) gives each later check the same ending; any other failure (a deadline, a
+    target's "not now", an error of the browser) is not kept, so the next check renders it
+    again.
     """
 
     def __init__(self) -> None:
@@ -204,7 +206,8 @@ class ConsentPages:
             try:
                 seen = required_consent(target, browser, client, f"consent-{kind}")
             except (NonConformance, HarnessError) as exc:
-                self._pages[kind] = exc
+                if type(exc) in (NonConformance, HarnessError):  # not a deadline, a "not now"
+                    self._pages[kind] = exc
                 raise
             page = SharedConsent(client, seen, tuple(target.attempts[recorded:]), check)
             self._pages[kind] = page

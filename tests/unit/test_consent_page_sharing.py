@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from conformance.catalog.verdicts import HarnessError, NonConformance
 from conformance.harness.clients import ProbeClient
@@ -18,6 +19,8 @@ from conformance.harness.session import TargetSession
 from conformance.run import consent_page
 from conformance.run.browser_flow import BrowserFlow, Rendered
 from conformance.run.consent_page import ConsentPages
+from conformance.target.deadline import Unanswered
+from conformance.target.pacing import Transient
 from mock_servers.metadata_host import MetadataHost
 from mock_servers.pki import TestCA
 
@@ -99,13 +102,22 @@ def test_a_render_that_ended_in_a_verdict_or_harness_error_ends_each_later_check
     assert len(renderer.rendered) == 1
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Unanswered("the check deadline of 60 s fired on GET https://as.test/authorize"),
+        Transient("HTTP 429 in the browser", 1.0),
+        PlaywrightError("Target page, context or browser has been closed"),
+    ],
+    ids=["deadline", "not-now", "browser"],
+)
 def test_any_other_failure_is_not_kept_and_the_next_check_renders_again(
-    host: MetadataHost, monkeypatch: pytest.MonkeyPatch
+    host: MetadataHost, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
-    renderer = Renderer(TimeoutError("the check's deadline"))
+    renderer = Renderer(failure)
     monkeypatch.setattr(consent_page, "required_consent", renderer)
     pages = ConsentPages()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(type(failure)):
         _get(pages, "https", host, "CIMD-UI-01")
     page, rendered = _get(pages, "https", host, "CIMD-UI-02")
     assert rendered and page.first == "CIMD-UI-02" and len(renderer.rendered) == 2
