@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,14 @@ class Format:
 
 
 def _json(report: Report, directory: Path) -> str:
-    return json.dumps(report.to_json(), indent=2) + "\n"
+    return json.dumps(report.to_json(), indent=2, default=_plain) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    """A dataclass in evidence as its fields (anything else JSON cannot hold is an error)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} in a report is not JSON")
 
 
 FORMATS: dict[str, Format] = {

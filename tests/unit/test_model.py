@@ -7,11 +7,13 @@ cases; these tests cover how the baseline meets every other verdict.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conformance.catalog.verdicts import Verdict
+from conformance.report import writers
 from conformance.report.baseline import Baseline, KnownFailure, load
 from conformance.report.model import CheckResult, Report
 
@@ -112,3 +114,30 @@ def test_a_report_of_another_schema_is_refused() -> None:
     data["schema"] = "cimd-conformance-report/0"
     with pytest.raises(ValueError, match="not a cimd-conformance-report/1 report"):
         Report.from_json(data)
+
+
+@dataclass
+class _Hop:
+    url: str
+    status: int
+
+
+def test_the_json_form_holds_the_evidence_as_it_is_and_writes_dataclasses_as_fields() -> None:
+    report = _report(("CIMD-URL-01", "pass"))
+    evidence = {"hops": [_Hop("https://as.test/authorize", 302)], "attempts": ({"n": 1},)}
+    report.results[0].evidence = evidence
+    data = report.to_json()
+    assert data["results"][0]["evidence"] is evidence  # no copy: the form is for writing
+    assert list(data) == [
+        "schema", "issuer", "profile", "strict", "tool_version", "started", "finished", "mode",
+        "environment", "preflight", "results", "baseline", "coverage", "interrupted",
+        "selection", "summary", "exit_code", "partial",
+    ]  # fmt: skip
+    written = json.loads(writers.FORMATS["json"].render(report, Path()))
+    assert written["results"][0]["evidence"] == {
+        "hops": [{"url": "https://as.test/authorize", "status": 302}],
+        "attempts": [{"n": 1}],
+    }
+    report.results[0].evidence = {"odd": {1, 2}}
+    with pytest.raises(TypeError, match="set in a report is not JSON"):
+        writers.FORMATS["json"].render(report, Path())
