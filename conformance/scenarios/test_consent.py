@@ -2,8 +2,10 @@
 
 Each check drives a fresh client's request to consent and renders the page in the run's one
 browser (the logged-in context), approving nothing; it reads the page's visible text and
-keeps a screenshot as evidence. What can be judged is judged (present, visible, in the page's
-text); how prominent it is stays for a person to look at in the screenshot.
+keeps a screenshot as evidence. The checks that read what any consent page shows share two
+such pages per target, rendered once (``cimd_consent_page``). What can be judged is judged
+(present, visible, in the page's text); how prominent it is stays for a person to look at in
+the screenshot.
 """
 
 from __future__ import annotations
