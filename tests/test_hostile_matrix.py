@@ -300,13 +300,43 @@ def _left_over(session: int, marker: str) -> dict[int, str]:
 
 
 def _listening(port: int) -> bool:
-    """Whether anything listens on ``port`` (from /proc/net, whatever the address)."""
+    """Whether anything but a test listens on ``port`` (from /proc/net, whatever the address).
+
+    The run's processes are gone by now: a listener left is one that escaped them (a daemon
+    orphaned to init), or one whose owner cannot be found. A test of another worker, handed
+    the port once the run had let it go, is not the run's (its ancestors include pytest).
+    """
+    sockets = set()
     for table in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
             for line in Path("/proc/net", table).read_text().splitlines()[1:]:
-                local, state = line.split()[1], line.split()[3]
-                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                    return True
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return False
+    owners = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) in sockets for fd in (entry / "fd").iterdir()):
+                    owners.add(entry.name)
+    return not owners or not all(_of_a_test(pid) for pid in owners)
+
+
+def _of_a_test(pid: str) -> bool:
+    """Whether process ``pid`` is pytest or was started by it (an ancestor's command names it)."""
+    while pid not in ("0", "1"):
+        try:
+            command = (Path("/proc") / pid / "cmdline").read_bytes()
+        except OSError:
+            return False
+        if b"pytest" in command:
+            return True
+        fields = _stat(pid)
+        if not fields:
+            return False
+        pid = fields[1]
     return False
 
 
