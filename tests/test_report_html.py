@@ -40,6 +40,16 @@ def test_target_content_is_escaped_in_html() -> None:
     assert "Non-conformant" in page
 
 
+def test_an_attempt_sent_apart_or_shared_says_so_in_html() -> None:
+    report = _report()
+    report.results[0].evidence["attempts"] = [
+        {"client_id": "https://m.test/c1", "outcome": "consent shown", "shared": "by <UI-01>"},
+        {"client_id": "https://m.test/c2", "outcome": "error page", "sent": "without session"},
+    ]
+    page = html.render(report)
+    assert "shared: by &lt;UI-01&gt;" in page and "sent: without session" in page
+
+
 def test_junit_round_trips_hostile_text() -> None:
     xml = junit.render([_report()]).decode()
     assert "<script>" not in xml and "&lt;script&gt;" in xml
