@@ -6,7 +6,7 @@ renderer is replaced by one that counts, to show what is kept and what is render
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -49,17 +49,27 @@ class Renderer:
         return Rendered("consent", 200, "https://as.test/authorize", text=shot)
 
 
+@pytest.fixture
+def rendering(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[Renderer, ConsentPages]]:
+    """Fresh pages whose renders answer as told (see :class:`Renderer`)."""
+
+    def make(*answers: BaseException | None) -> tuple[Renderer, ConsentPages]:
+        renderer = Renderer(*answers)
+        monkeypatch.setattr(consent_page, "required_consent", renderer)
+        return renderer, ConsentPages()
+
+    return make
+
+
 def _get(pages: ConsentPages, kind: str, host: MetadataHost, check: str) -> Any:
     target = cast(TargetSession, SimpleNamespace(attempts=[]))
     return pages.get(kind, target, cast(BrowserFlow, None), host, CALLBACK, check)
 
 
 def test_each_page_is_rendered_once_and_the_two_differ_only_in_the_redirect_uri(
-    host: MetadataHost, monkeypatch: pytest.MonkeyPatch
+    host: MetadataHost, rendering: Callable[..., tuple[Renderer, ConsentPages]]
 ) -> None:
-    renderer = Renderer()
-    monkeypatch.setattr(consent_page, "required_consent", renderer)
-    pages = ConsentPages()
+    renderer, pages = rendering()
     https, rendered = _get(pages, "https", host, "CIMD-UI-01")
     assert rendered and https.first == "CIMD-UI-01" and https.seen.text == "consent-https"
     assert https.attempts == ({"client_id": https.client.client_id, "outcome": "consent shown"},)
@@ -84,11 +94,9 @@ def test_each_page_is_rendered_once_and_the_two_differ_only_in_the_redirect_uri(
     ids=["verdict", "harness-error"],
 )
 def test_a_render_that_ended_in_a_verdict_or_harness_error_ends_each_later_check_alike(
-    host: MetadataHost, monkeypatch: pytest.MonkeyPatch, ending: Exception
+    host: MetadataHost, rendering: Callable[..., tuple[Renderer, ConsentPages]], ending: Exception
 ) -> None:
-    renderer = Renderer(ending)
-    monkeypatch.setattr(consent_page, "required_consent", renderer)
-    pages = ConsentPages()
+    renderer, pages = rendering(ending)
     for check in ("CIMD-UI-01", "CIMD-UI-04", "CIMD-SEC-09"):
         with pytest.raises(type(ending)) as raised:
             _get(pages, "https", host, check)
@@ -112,11 +120,9 @@ def test_a_render_that_ended_in_a_verdict_or_harness_error_ends_each_later_check
     ids=["deadline", "not-now", "browser"],
 )
 def test_any_other_failure_is_not_kept_and_the_next_check_renders_again(
-    host: MetadataHost, monkeypatch: pytest.MonkeyPatch, failure: Exception
+    host: MetadataHost, rendering: Callable[..., tuple[Renderer, ConsentPages]], failure: Exception
 ) -> None:
-    renderer = Renderer(failure)
-    monkeypatch.setattr(consent_page, "required_consent", renderer)
-    pages = ConsentPages()
+    renderer, pages = rendering(failure)
     with pytest.raises(type(failure)):
         _get(pages, "https", host, "CIMD-UI-01")
     page, rendered = _get(pages, "https", host, "CIMD-UI-02")
