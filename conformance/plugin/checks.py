@@ -188,8 +188,8 @@ def cimd_consent_page(
     """One of the target's shared consent pages, ``https`` or ``loopback`` (:class:`ConsentPages`).
 
     A page an earlier check rendered is judged as it was then: its authorization request
-    joins this check's attempts (marked ``shared``) and its document's fetches this check's
-    fetch log.
+    joins this check's attempts (marked ``shared``) and the fetches its rendering caused
+    this check's fetch log (not those another check made of the same URL since).
     """
     pages = _cimd_consent_pages.setdefault(cimd_target_run.issuer, ConsentPages())
     marker = request.node.get_closest_marker("requirement")
@@ -202,8 +202,7 @@ def cimd_consent_page(
         if not rendered:
             note = {"shared": f"rendered once for the consent checks, by {shared.first}"}
             cimd_target.attempts.extend({**a, **note} for a in shared.attempts)
-            fetches = cimd_metadata_host.fetches(shared.client.client_id)
-            request.node.stash.setdefault(EARLY_FETCHES_KEY, []).extend(fetches)
+            request.node.stash.setdefault(EARLY_FETCHES_KEY, []).extend(shared.fetches)
         return shared
 
     return page

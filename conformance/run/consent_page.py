@@ -18,6 +18,7 @@ from conformance.harness.clients import ProbeClient, public_client
 from conformance.harness.session import TargetSession
 from conformance.redaction import redact_url
 from conformance.run.browser_flow import BrowserFlow, Rendered
+from mock_servers.fetch_log import Fetch
 from mock_servers.metadata_host import MetadataHost
 
 
@@ -147,12 +148,14 @@ class SharedConsent:
         client: the client whose request was rendered.
         seen: the page as the browser rendered it.
         attempts: the authorization request's evidence, as recorded when it was rendered.
+        fetches: the client URL's fetches the rendering caused (none made since).
         first: the check that rendered it.
     """
 
     client: ProbeClient
     seen: Rendered
     attempts: tuple[dict[str, Any], ...]
+    fetches: tuple[Fetch, ...]
     first: str
 
 
@@ -209,7 +212,9 @@ class ConsentPages:
                 if type(exc) in (NonConformance, HarnessError):  # not a deadline, a "not now"
                     self._pages[kind] = exc
                 raise
-            page = SharedConsent(client, seen, tuple(target.attempts[recorded:]), check)
+            attempts = tuple(target.attempts[recorded:])
+            fetches = tuple(host.fetches(client.client_id))  # a fresh URL: all are the render's
+            page = SharedConsent(client, seen, attempts, fetches, check)
             self._pages[kind] = page
             return page, True
         if isinstance(kept, NonConformance):
