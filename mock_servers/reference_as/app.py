@@ -8,7 +8,8 @@ browser serves every issuer, and the suite logs in once per origin.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,9 +47,22 @@ def create_app(configs: Sequence[IssuerConfig], *, single_sign_on: bool = False)
         raise ValueError("every issuer needs its own path_prefix")
     routes: list[BaseRoute] = []
     shared = Sessions() if single_sign_on else None
-    for config in configs:
-        routes.extend(issuer_routes(Issuer(config, shared)))
-    return Starlette(routes=routes)
+    issuers = [Issuer(config, shared) for config in configs]
+    for issuer in issuers:
+        routes.extend(issuer_routes(issuer))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """While served, the issuers keep their connections to client hosts between fetches."""
+        for issuer in issuers:
+            issuer.clients.fetcher.keep_connections()
+        try:
+            yield
+        finally:
+            for issuer in issuers:
+                await issuer.clients.fetcher.aclose()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def issuer_routes(issuer: Issuer) -> list[BaseRoute]:

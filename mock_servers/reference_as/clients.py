@@ -62,7 +62,7 @@ class ClientResolver:
         self._faults = config.faults
         self._exempt_hosts = config.exempt_hosts
         self._registered: OrderedDict[str, ClientDocument] = OrderedDict()
-        self._fetcher = Fetcher(config)
+        self.fetcher = Fetcher(config)
         small = config.is_variant("small-cache")
         self._cache: DocumentCache[ClientDocument] = DocumentCache(
             SMALL_CACHE_ENTRIES if small else None
@@ -83,7 +83,7 @@ class ClientResolver:
         Raises:
             FetchError: it cannot be had.
         """
-        return await self._fetcher.fetch_jwks(url)
+        return await self.fetcher.fetch_jwks(url)
 
     async def logo(self, client: ClientDocument) -> str | None:
         """The client's logo as a ``data:`` URI for the consent page, if it can be had.
@@ -95,7 +95,7 @@ class ClientResolver:
         kept = self._logos.get(client.client_id)
         if kept is not None and kept[0] is client:
             return kept[1]
-        logo = await self._fetcher.fetch_logo(client.logo_uri)
+        logo = await self.fetcher.fetch_logo(client.logo_uri)
         self._logos[client.client_id] = (client, logo)
         self._logos.move_to_end(client.client_id)
         while len(self._logos) > MAX_KEPT_LOGOS:
@@ -104,7 +104,7 @@ class ClientResolver:
 
     async def logo_at(self, url: str) -> str | None:
         """The logo at ``url`` as a ``data:`` URI, if it can be had (the lazy-logo fault)."""
-        return await self._fetcher.fetch_logo(url)
+        return await self.fetcher.fetch_logo(url)
 
     def _refuse_port(self, host: str) -> None:
         """The ``refuses-client-id-port`` fault: a port only "for local development"."""
@@ -133,7 +133,7 @@ class ClientResolver:
                 # the fault fetches first, as a URL library reads the identifier, and checks
                 # the raw string only then (for a valid identifier the two are one fetch)
                 with contextlib.suppress(FetchError):
-                    await self._fetcher.fetch(as_read_by_url_library(identifier))
+                    await self.fetcher.fetch(as_read_by_url_library(identifier))
             raise ClientError(str(exc), "syntax") from exc
         host, port = split_uri(identifier).host_port()
         if port is not None and self._faults.has(F.REFUSES_CLIENT_ID_PORT):
@@ -154,7 +154,7 @@ class ClientResolver:
             except RateLimited as exc:
                 raise ClientError(str(exc), "rate", exc.retry_after) from exc
         try:
-            fetched = await self._fetcher.fetch(fetch_url)
+            fetched = await self.fetcher.fetch(fetch_url)
         except FetchError as exc:
             if exc.network and self._faults.has(F.TRUSTS_UNREACHABLE_DOCUMENTS):
                 return ClientDocument(identifier, None, None)  # a placeholder public client

@@ -1,10 +1,16 @@
 """Fetching client documents (CIMD-02 §5) and caching the valid ones (§5.2, RFC 9111).
 
-Every fetch gets its own short-lived HTTP client: no connection reuse, no cookie jar and no
-proxy settings from the environment, so each fetch is a separate, context-free request
-(CIMD-FETCH-10) that the metadata host logs on its own. Every URL fetched, the document's
-and the logo's alike, passes the SSRF guard first (:mod:`.ssrf`), and the connection goes to
-the address the guard checked.
+Every fetch is a separate, context-free request (CIMD-FETCH-10) that the metadata host logs
+on its own: no cookie jar and no proxy settings from the environment. Every URL fetched, the
+document's and the logo's alike, passes the SSRF guard first (:mod:`.ssrf`), and the
+connection goes to the address the guard checked.
+
+While the app is served (from its lifespan's start to its end) a fetcher keeps its
+connections to each checked address for the next fetch, as a server's HTTP client pool does:
+a fetch then costs no new TCP connection and TLS handshake. A kept connection goes to the
+same address, so the guard's check still holds for it. Fetches the guard does not pin (the
+faults that resolve again, or check nothing) and fetches outside a lifespan (an app driven
+directly, as in unit tests) get a client of their own, closed with the fetch.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import httpx
 
 from .config import IssuerConfig
 from .faults import F
-from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_client_kwargs
+from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_address, transport
 
 _log = logging.getLogger("mock_servers.reference_as")
 
@@ -39,6 +45,10 @@ MAX_REDIRECTS = 5
 LOGO_TIMEOUT_S = 3.0
 MAX_LOGO_BYTES = 65536
 LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Kept connections idle this long are closed before reuse: well within the keep-alive time of
+# the hosts the suite serves documents from (5 s), so a kept connection is never reused just
+# as the host closes it.
+KEPT_LIMITS = httpx.Limits(max_keepalive_connections=8, keepalive_expiry=2.0)
 TOO_SMALL_LIMIT = 2048
 """The size-limit-too-small fault's byte limit."""
 
@@ -129,6 +139,18 @@ class Fetcher:
         )
         self._jwks_schemes = ("https", "http") if config.has(F.JWKS_URI_ANY_SCHEME) else ("https",)
         self._exact_type = config.has(F.EXACT_CONTENT_TYPE)
+        self._kept: dict[str, httpx.AsyncClient] | None = None  # by pinned address, if kept
+
+    def keep_connections(self) -> None:
+        """From now on keep connections between fetches, until :meth:`aclose`."""
+        if self._kept is None:
+            self._kept = {}
+
+    async def aclose(self) -> None:
+        """Close the kept connections; each fetch from now on has a connection of its own."""
+        kept, self._kept = self._kept or {}, None
+        for client in kept.values():
+            await client.aclose()
 
     async def fetch(self, url: str) -> FetchedDocument:
         """GET ``url`` and return the body.
@@ -176,14 +198,32 @@ class Fetcher:
         Raises:
             SsrfRefused: the guard refused the URL.
         """
-        guarded = await guarded_client_kwargs(url, policy, self._ssl)
+        address = await guarded_address(url, policy)
         async with (
-            httpx.AsyncClient(
-                **guarded, follow_redirects=False, timeout=timeout, trust_env=False
-            ) as client,
-            client.stream("GET", url, headers=headers or self._headers()) as response,
+            self._client(address) as client,
+            client.stream(
+                "GET", url, headers=headers or self._headers(), timeout=timeout
+            ) as response,
         ):
             yield response
+
+    @contextlib.asynccontextmanager
+    async def _client(self, address: str | None) -> AsyncIterator[httpx.AsyncClient]:
+        """The kept client for ``address``'s connections, or one for a single fetch."""
+        if address is None or self._kept is None:
+            async with httpx.AsyncClient(
+                transport=transport(address, self._ssl), follow_redirects=False, trust_env=False
+            ) as client:
+                yield client
+            return
+        kept = self._kept.get(address)
+        if kept is None:
+            kept = self._kept[address] = httpx.AsyncClient(
+                transport=transport(address, self._ssl, KEPT_LIMITS),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        yield kept
 
     async def _get_once(self, url: str, policy: SsrfPolicy) -> FetchedDocument | str:
         """The document at ``url``, or the next URL when a redirect fault follows one."""

@@ -196,10 +196,22 @@ class _PinnedStream(httpx.AsyncByteStream):
 
 
 class _PinnedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, address: str, ssl_context: ssl.SSLContext) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=_PinnedBackend(address)
-        )
+    def __init__(
+        self, address: str, ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None
+    ) -> None:
+        backend = _PinnedBackend(address)
+        if limits is None:  # httpcore's own limits
+            self._pool = httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context, network_backend=backend
+            )
+        else:
+            self._pool = httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                network_backend=backend,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+            )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(request.stream, httpx.AsyncByteStream):
@@ -233,7 +245,9 @@ class _PinnedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-def transport(address: str | None, ssl_context: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+def transport(
+    address: str | None, ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None
+) -> httpx.AsyncBaseTransport:
     """An httpx transport that connects every request to ``address``.
 
     The URL's host still gives the TLS server name (SNI), the name the certificate is verified
@@ -243,32 +257,29 @@ def transport(address: str | None, ssl_context: ssl.SSLContext) -> httpx.AsyncBa
         address: the checked IP address to connect to; ``None`` for an ordinary transport that
             resolves each URL's host itself (the ``pin`` fault, or a disabled policy).
         ssl_context: the context TLS connections are verified with.
+        limits: how many connections it keeps, and for how long (httpx's defaults if
+            ``None``).
 
     Returns:
         A transport for ``httpx.AsyncClient(transport=...)``.
     """
     if address is None:
-        return httpx.AsyncHTTPTransport(verify=ssl_context)
-    return _PinnedTransport(address, ssl_context)
+        if limits is None:
+            return httpx.AsyncHTTPTransport(verify=ssl_context)
+        return httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits)
+    return _PinnedTransport(address, ssl_context, limits)
 
 
-async def guarded_client_kwargs(
-    url: str, policy: SsrfPolicy, ssl_context: ssl.SSLContext
-) -> dict[str, Any]:
-    """Check ``url``'s host and return the arguments for an ``httpx.AsyncClient`` that fetches it.
-
-    The client must also be built with ``trust_env=False``: an environment proxy would resolve
-    the name itself. A pinned client must not follow redirects to other hosts: it would connect
-    them to the same address.
+async def guarded_address(url: str, policy: SsrfPolicy) -> str | None:
+    """Check ``url``'s host and return the address its connection must go to.
 
     Args:
         url: the URL about to be fetched.
         policy: the issuer's policy.
-        ssl_context: the context TLS connections are verified with.
 
     Returns:
-        ``{"transport": ...}``, pinned to the first checked address unless the policy is
-        disabled or does not pin.
+        The first checked address, or ``None`` when nothing is pinned (the policy is
+        disabled or does not pin): the connection then resolves the host itself.
 
     Raises:
         SsrfRefused: the URL is not http(s), or its host is refused by :func:`checked_addresses`.
@@ -280,7 +291,26 @@ async def guarded_client_kwargs(
     if parsed.scheme not in ("https", "http"):
         raise SsrfRefused("scheme not allowed")
     if not policy.enabled:
-        return {"transport": transport(None, ssl_context)}
+        return None
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     addresses = await checked_addresses(parsed.host, port, policy)
-    return {"transport": transport(addresses[0] if policy.pin else None, ssl_context)}
+    return addresses[0] if policy.pin else None
+
+
+async def guarded_client_kwargs(
+    url: str, policy: SsrfPolicy, ssl_context: ssl.SSLContext
+) -> dict[str, Any]:
+    """Check ``url``'s host and return the arguments for an ``httpx.AsyncClient`` that fetches it.
+
+    The client must also be built with ``trust_env=False``: an environment proxy would resolve
+    the name itself. A pinned client must not follow redirects to other hosts: it would connect
+    them to the same address.
+
+    Returns:
+        ``{"transport": ...}``, pinned to the first checked address unless the policy is
+        disabled or does not pin (:func:`guarded_address`).
+
+    Raises:
+        SsrfRefused: the URL is not http(s), or its host is refused by :func:`checked_addresses`.
+    """
+    return {"transport": transport(await guarded_address(url, policy), ssl_context)}

@@ -17,7 +17,7 @@ import pytest
 
 from mock_servers.pki import TestCA
 from mock_servers.reference_as import Fault, FaultSet, IssuerConfig, create_app
-from mock_servers.runner import Receive, Scope, Send, Server
+from mock_servers.runner import Connections, Receive, Scope, Send, Server
 
 AS_ORIGIN = "https://as.test"
 RESOURCE = AS_ORIGIN + "/mcp"  # the protected resource the issuer serves by default
@@ -45,6 +45,7 @@ class DocumentHost:
         self.base_url = ""
         self.hosted: dict[str, Hosted] = {}
         self.log: list[Logged] = []
+        self.connections = Connections()  # the serving Server's
         self._ids = itertools.count()
 
     def reset(self) -> None:
@@ -122,6 +123,7 @@ def _document_host(
     leaf = test_ca.issue_server_pem(tmp_path_factory.mktemp("leaf"))
     with Server(host, certfile=leaf) as server:
         host.base_url = server.base_url
+        host.connections = server.connections
         yield host
         server.raise_crash()
 
