@@ -49,6 +49,8 @@ LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # the hosts the suite serves documents from (5 s), so a kept connection is never reused just
 # as the host closes it.
 KEPT_LIMITS = httpx.Limits(max_keepalive_connections=8, keepalive_expiry=2.0)
+SMALL_REST = 4096  # an unread body this small is read to its end, to keep the connection
+SMALL_REST_S = 0.5  # how long that reading may take
 TOO_SMALL_LIMIT = 2048
 """The size-limit-too-small fault's byte limit."""
 
@@ -92,6 +94,22 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+async def _read_small_rest(response: httpx.Response) -> None:
+    """Read an unread answer's body when it is small, so that its connection is kept.
+
+    An answer whose body was left unread (an error status, a redirect, a logo that is not an
+    image) closes its connection. A few bytes are worth reading instead; a body declared or
+    found larger is left and its connection closed. Errors end the reading, never the fetch:
+    its outcome is decided already.
+    """
+    declared = response.headers.get("content-length", "")
+    if response.is_stream_consumed or (declared.isdigit() and int(declared) > SMALL_REST):
+        return
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(SMALL_REST_S):
+            await _read_limited(response, SMALL_REST)
 
 
 async def _read_start(response: httpx.Response, size: int) -> bytes:
@@ -199,13 +217,21 @@ class Fetcher:
             SsrfRefused: the guard refused the URL.
         """
         address = await guarded_address(url, policy)
+        kept = address is not None and self._kept is not None
         async with (
             self._client(address) as client,
             client.stream(
                 "GET", url, headers=headers or self._headers(), timeout=timeout
             ) as response,
         ):
-            yield response
+            try:
+                yield response
+            except FetchError:
+                if kept:
+                    await _read_small_rest(response)
+                raise
+            if kept:
+                await _read_small_rest(response)
 
     @contextlib.asynccontextmanager
     async def _client(self, address: str | None) -> AsyncIterator[httpx.AsyncClient]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from mock_servers.reference_as import F, Fault, FaultSet, IssuerConfig, create_app
+from mock_servers.reference_as.fetching import SMALL_REST
 from mock_servers.runner import Server
 
 from .conftest import AS_ORIGIN, DocumentHost, authz_params, pkce
@@ -42,6 +43,25 @@ async def _fetch_twice(http: httpx.AsyncClient, docs: DocumentHost) -> int:
     return accepted - before
 
 
+async def _refused_then_fetched(http: httpx.AsyncClient, docs: DocumentHost, body: bytes) -> int:
+    """A client whose URL answers 404 with ``body``, then a fresh one; the connections made."""
+    before, _ = docs.connections.snapshot()
+    missing = docs.new_url()
+    docs.serve(missing, body, status=404, headers=[("content-type", "text/plain")])
+    _, challenge = pkce()
+    response = await http.get("/authorize", params=authz_params(missing, None, challenge))
+    assert response.status_code == 400, response.text  # the document could not be retrieved
+    assert docs.fetches(missing) == 1
+    url = docs.new_url()
+    docs.serve_document(url)
+    response = await http.get(
+        "/authorize", params=authz_params(url, "https://app.test/cb", challenge)
+    )
+    assert response.status_code == 302, response.text
+    accepted, _ = docs.connections.snapshot()
+    return accepted - before
+
+
 def _open(docs: DocumentHost) -> int:
     """The document host's connections not closed (nor closing)."""
     return sum(1 for transport in docs.connections.live() if not transport.is_closing())
@@ -58,6 +78,20 @@ async def test_a_served_as_fetches_two_documents_over_one_connection(
 ) -> None:
     async with httpx.AsyncClient(base_url=served.base_url) as http:
         assert await _fetch_twice(http, docs) == 1
+
+
+async def test_an_error_answer_with_a_small_body_keeps_its_connection(
+    served: Server, docs: DocumentHost
+) -> None:
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        assert await _refused_then_fetched(http, docs, b"not found") == 1
+
+
+async def test_an_error_answer_with_a_large_body_is_not_read_and_its_connection_closes(
+    served: Server, docs: DocumentHost
+) -> None:
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        assert await _refused_then_fetched(http, docs, b"x" * (SMALL_REST + 1)) == 2
 
 
 async def test_an_as_driven_without_lifespan_connects_for_each_fetch(
