@@ -43,6 +43,30 @@ def test_the_browser_trusts_the_ca_and_its_home_goes_with_it(
     assert "NODE_COMPILE_CACHE" not in os.environ
 
 
+def test_the_browser_keeps_playwrights_disabled_features_and_adds_the_unshown_ui(
+    state_dir: Path,
+) -> None:
+    # Chromium keeps the last --disable-features it is given: the suite's must hold every
+    # feature Playwright's own (given first) turns off, or those features come back on
+    browser = Browser(TestCA.load_or_create(state_dir).cert_path).start()
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto("chrome://version")
+        command_line = page.inner_text("#command_line")
+        context.close()
+    finally:
+        browser.stop()
+    lists = [
+        set(arg.split("=", 1)[1].split(","))
+        for arg in command_line.split()
+        if arg.startswith("--disable-features=")
+    ]
+    assert len(lists) == 2  # Playwright's, then the suite's
+    assert lists[0] <= lists[-1]
+    assert set(driver.UNSHOWN_UI_FEATURES) <= lists[-1]
+
+
 def test_a_compile_cache_of_the_users_own_is_kept(
     state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,10 +39,34 @@ from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact
 from conformance.target.pacing import TRANSIENT_STATUSES, Transient, retry_after_s
 from conformance.user_cache import user_cache
 
+# The features Playwright (1.65) turns off in the browsers it launches. Chromium keeps the last
+# --disable-features it is given, so the suite's own list repeats these.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Browser UI the run never shows: the address bar's suggestion popups, web pages of their own
+# that a new window loads in a renderer of their own (about 1 CPU-second at the first page).
+UNSHOWN_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
-# and every name but loopback ones resolves to nothing. Playwright's --disable-features list
-# is left alone on purpose: passing our own would replace it.
+# and every name but loopback ones resolves to nothing.
 CHROMIUM_ARGS = (
+    "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNSHOWN_UI_FEATURES),
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
