@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.cookiejar
 import secrets
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -42,6 +43,7 @@ from conformance.target.pacing import (
 
 MAX_HOPS = 8
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+COOKIELESS_KEEPALIVE_S = 1.0  # how long the cookieless client keeps an idle connection
 
 
 class InTurnOnly(Exception):
@@ -155,6 +157,49 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A cookie policy that keeps no cookie and sends none."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+class Cookieless:
+    """The client for requests sent without cookies, shared by a session and its forks.
+
+    Token and PAR requests and a browser's first request without a session: each goes
+    without cookies, and none the target sets is kept. One client for them all keeps its
+    connections to the target between requests, so a request costs no new TLS handshake.
+    Idle connections are kept for :data:`COOKIELESS_KEEPALIVE_S` only, well within any
+    server's keep-alive time, so that none is reused just as the server closes it.
+    """
+
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self._tls = tls
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+
+    def get(self) -> httpx.Client:
+        """The client (made on first use)."""
+        with self._lock:
+            if self._client is None:
+                jar = http.cookiejar.CookieJar(policy=_NoCookies())
+                self._client = deadline.client(
+                    self._tls, keepalive_s=COOKIELESS_KEEPALIVE_S, cookies=jar
+                )
+            return self._client
+
+    def close(self) -> None:
+        """Close its connections."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
 @dataclass
 class TargetSession:
     """Plain-HTTP access to the target with the logged-in user's cookies.
@@ -198,9 +243,13 @@ class TargetSession:
     unsure_codes: set[str] = field(default_factory=set, repr=False, compare=False)
     # whether approving consent kept the signed-in session's cookies (None: not seen yet)
     approval_keeps_session: bool | None = None
+    # requests without cookies (token, PAR, anonymous): one client for the session and forks
+    cookieless: Cookieless = field(init=False, repr=False, compare=False)
+    shared_cookieless: InitVar[Cookieless | None] = None  # a fork's: its parent's
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, shared_cookieless: Cookieless | None) -> None:
         send_secure_cookies_to_loopback(self.client)
+        self.cookieless = shared_cookieless or Cookieless(self.tls)
 
     @property
     def origin(self) -> str:
@@ -233,6 +282,7 @@ class TargetSession:
             signed_in=self.signed_in,
             approvals=self.approvals,
             forked_from=self,
+            shared_cookieless=self.cookieless,
         )
 
     def detached(self) -> TargetSession:
@@ -610,10 +660,9 @@ class TargetSession:
         """POST a form without cookies (token and PAR endpoints): a 429/503 is retried."""
 
         def send() -> TokenResult:
-            with deadline.client(self.tls) as cookieless:
-                response = deadline.send(
-                    cookieless, "POST", url, self.clock.exchange(), data=data, auth=auth
-                )
+            response = deadline.send(
+                self.cookieless.get(), "POST", url, self.clock.exchange(), data=data, auth=auth
+            )
             self.exchanges.append({"method": "POST", "url": url, "status": response.status_code})
             try:
                 body = response.json()
@@ -664,8 +713,7 @@ class TargetSession:
         the answer itself is the observation (when the target fetches, how it throttles).
         """
         url = self.authorization_url(self.code_request(client_id, redirect_uri))
-        with deadline.client(self.tls) as cookieless:
-            response = deadline.send(cookieless, "GET", url, self.clock.exchange())
+        response = deadline.send(self.cookieless.get(), "GET", url, self.clock.exchange())
         self.exchanges.append(
             {"method": "GET", "url": redact_url(url), "status": response.status_code}
         )

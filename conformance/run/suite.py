@@ -105,6 +105,7 @@ class SuiteRun:
         run.head_starts.close()
         if run.session is not None:
             run.session.client.close()
+            run.session.cookieless.close()
 
     @property
     def browser(self) -> browser_mod.Browser:

@@ -211,18 +211,22 @@ class _Backend(httpcore.NetworkBackend):
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(self, tls: ssl.SSLContext) -> None:
+    def __init__(self, tls: ssl.SSLContext, keepalive_s: float = 5.0) -> None:
         super().__init__(verify=tls)
         # the same pool httpx builds, on a backend whose streams honour the deadlines
         self._pool = httpcore.ConnectionPool(
             ssl_context=tls, max_connections=100, max_keepalive_connections=20,
-            keepalive_expiry=5.0, network_backend=_Backend(),
+            keepalive_expiry=keepalive_s, network_backend=_Backend(),
         )  # fmt: skip
 
 
-def client(tls: ssl.SSLContext, **kwargs: Any) -> httpx.Client:
-    """An httpx client whose requests through :func:`send` end by their deadlines."""
-    return httpx.Client(transport=_Transport(tls), follow_redirects=False, **kwargs)
+def client(tls: ssl.SSLContext, *, keepalive_s: float = 5.0, **kwargs: Any) -> httpx.Client:
+    """An httpx client whose requests through :func:`send` end by their deadlines.
+
+    Its idle connections are kept for ``keepalive_s`` seconds.
+    """
+    transport = _Transport(tls, keepalive_s)
+    return httpx.Client(transport=transport, follow_redirects=False, **kwargs)
 
 
 def send(

@@ -70,6 +70,7 @@ def live_as(
             )
             assert login.status_code == 302
             yield session, documents.client()
+            session.cookieless.close()
         server.raise_crash()
 
 
@@ -138,21 +139,22 @@ def _json(status: int, body: dict[str, Any], **headers: str) -> tuple[int, dict[
 
 
 @pytest.fixture
-def endpoint() -> Iterator[tuple[TokenEndpoint, TargetSession, list[float]]]:
+def endpoint() -> Iterator[tuple[TokenEndpoint, TargetSession, list[float], Server]]:
     scripted = TokenEndpoint()
     with Server(scripted) as server:
         session = TargetSession(make_target(server.base_url), httpx.Client(), PLAIN)
         slept: list[float] = []
         session.pacer = Pacer(Pacing(retries=2, backoff_s=0.5), sleep=slept.append)
-        yield scripted, session, slept
+        yield scripted, session, slept, server
         session.client.close()
+        session.cookieless.close()
         server.raise_crash()
 
 
 def test_the_request_is_a_public_clients_code_exchange(
-    endpoint: tuple[TokenEndpoint, TargetSession, list[float]],
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
 ) -> None:
-    scripted, session, _ = endpoint
+    scripted, session, _, _ = endpoint
     scripted.answers.append(_json(200, {"access_token": "at-" + secrets.token_hex(8)}))
     session.client.cookies.set("sid", "session-cookie-1", domain="127.0.0.1")
     session.redeem(client_id="https://m.test/c.json", code="the-code-1", redirect_uri=None,
@@ -168,10 +170,27 @@ def test_the_request_is_a_public_clients_code_exchange(
     assert "the-code-1" in SECRETS and "the-verifier-123" in SECRETS
 
 
-def test_basic_credentials_and_assertions_are_sent_and_registered(
-    endpoint: tuple[TokenEndpoint, TargetSession, list[float]],
+def test_token_requests_share_a_connection_and_keep_no_cookie(
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
 ) -> None:
-    scripted, session, _ = endpoint
+    scripted, session, _, server = endpoint
+    for _ in range(3):
+        scripted.answers.append(_json(400, {"error": "invalid_grant"}, **{"set-cookie": "t=1"}))
+    before, _ = server.connections.snapshot()
+    for code in ("code-shared-1", "code-shared-2"):
+        session.redeem(client_id="c1", code=code, redirect_uri=None, verifier=None)
+    fork = session.fork(client=httpx.Client())
+    fork.redeem(client_id="c1", code="code-shared-3", redirect_uri=None, verifier=None)
+    fork.client.close()
+    accepted, _ = server.connections.snapshot()
+    assert accepted - before == 1  # the session and its fork: one connection
+    assert all("cookie" not in headers for headers, _ in scripted.requests)
+
+
+def test_basic_credentials_and_assertions_are_sent_and_registered(
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
+) -> None:
+    scripted, session, _, _ = endpoint
     scripted.answers += [_json(401, {"error": "invalid_client"})] * 2
     secret = "client-secret-" + secrets.token_hex(4)
     result = session.redeem(client_id="c1", code="code-basic-1", redirect_uri=CALLBACK,
@@ -199,10 +218,10 @@ def test_basic_credentials_and_assertions_are_sent_and_registered(
     ids=["503", "429-text", "temporarily_unavailable"],
 )
 def test_a_transient_token_answer_is_waited_for_and_asked_again(
-    endpoint: tuple[TokenEndpoint, TargetSession, list[float]],
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
     transient: tuple[int, dict[str, str], bytes],
 ) -> None:
-    scripted, session, slept = endpoint
+    scripted, session, slept, _ = endpoint
     scripted.answers += [transient, _json(200, {"access_token": "at-after-wait-1"})]
     result = session.redeem(client_id="c1", code="code-wait-1", redirect_uri=CALLBACK,
                             verifier=None)  # fmt: skip
@@ -211,9 +230,9 @@ def test_a_transient_token_answer_is_waited_for_and_asked_again(
 
 
 def test_a_non_json_answer_is_an_error_with_its_status(
-    endpoint: tuple[TokenEndpoint, TargetSession, list[float]],
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
 ) -> None:
-    scripted, session, _ = endpoint
+    scripted, session, _, _ = endpoint
     page = b"<html>Internal error; the code-not-json-1 was kept</html>"
     scripted.answers.append((500, {"content-type": "text/html"}, page))
     result = session.redeem(client_id="c1", code="code-not-json-1", redirect_uri=CALLBACK,
@@ -224,9 +243,9 @@ def test_a_non_json_answer_is_an_error_with_its_status(
 
 
 def test_a_token_echoed_in_an_error_text_is_redacted(
-    endpoint: tuple[TokenEndpoint, TargetSession, list[float]],
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
 ) -> None:
-    scripted, session, _ = endpoint
+    scripted, session, _, _ = endpoint
     token = "echoed-token-" + secrets.token_hex(8)
     body = {"error": "invalid_grant", "access_token": token, "detail": f"saw {token}"}
     scripted.answers.append(_json(400, body))
