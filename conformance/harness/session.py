@@ -16,6 +16,7 @@ import secrets
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Protocol
@@ -174,13 +175,16 @@ class Cookieless:
     without cookies, and none the target sets is kept. One client for them all keeps its
     connections to the target between requests, so a request costs no new TLS handshake.
     Idle connections are kept for :data:`COOKIELESS_KEEPALIVE_S` only, well within any
-    server's keep-alive time, so that none is reused just as the server closes it.
+    server's keep-alive time, so that none is reused just as the server closes it. Its
+    connections are closed by :meth:`close`, or when it is let go of (a session a test or a
+    project's fixture made and never closed).
     """
 
     def __init__(self, tls: ssl.SSLContext) -> None:
         self._tls = tls
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
+        self._closing: weakref.finalize[Any, Cookieless] | None = None
 
     def get(self) -> httpx.Client:
         """The client (made on first use)."""
@@ -190,14 +194,15 @@ class Cookieless:
                 self._client = deadline.client(
                     self._tls, keepalive_s=COOKIELESS_KEEPALIVE_S, cookies=jar
                 )
+                self._closing = weakref.finalize(self, self._client.close)
             return self._client
 
     def close(self) -> None:
         """Close its connections."""
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            if self._closing is not None:
+                self._closing()  # closes the client, once
+            self._client = self._closing = None
 
 
 @dataclass

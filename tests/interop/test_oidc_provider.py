@@ -223,6 +223,7 @@ def test_a_request_in_one_thread_never_undoes_an_approval_in_the_other(
         host = stack.enter_context(MetadataHost(ca))
         run = _signed_in(oidc_provider, host, tls)
         stack.callback(run.client.close)
+        stack.callback(run.cookieless.close)  # the fork's too
         run.approval_keeps_session = True  # as seen on this server: no signed_in held
         fork = run.fork()
         stack.callback(fork.client.close)

@@ -9,6 +9,7 @@ give (transient, non-JSON, errors).
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import secrets
 import ssl
@@ -185,6 +186,21 @@ def test_token_requests_share_a_connection_and_keep_no_cookie(
     accepted, _ = server.connections.snapshot()
     assert accepted - before == 1  # the session and its fork: one connection
     assert all("cookie" not in headers for headers, _ in scripted.requests)
+
+
+def test_a_session_let_go_of_closes_its_cookieless_client(
+    endpoint: tuple[TokenEndpoint, TargetSession, list[float], Server],
+) -> None:
+    scripted, session, _, _ = endpoint
+    scripted.answers.append(_json(400, {"error": "invalid_grant"}))
+    other = TargetSession(session.target, httpx.Client(), PLAIN)
+    other.redeem(client_id="c1", code="code-let-go-1", redirect_uri=None, verifier=None)
+    other.client.close()
+    cookieless = other.cookieless.get()
+    assert not cookieless.is_closed  # its connection kept for the next request
+    del other
+    gc.collect()  # an unclosed socket collected here would fail the test (filterwarnings)
+    assert cookieless.is_closed
 
 
 def test_basic_credentials_and_assertions_are_sent_and_registered(
