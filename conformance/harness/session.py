@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import http.cookiejar
 import secrets
 import ssl
 import threading
@@ -41,6 +40,7 @@ from conformance.target.pacing import (
     retry_after_s,
     send_secure_cookies_to_loopback,
 )
+from mock_servers.no_cookies import cookieless_jar
 
 MAX_HOPS = 8
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -158,16 +158,6 @@ def ssl_context(ca_file: str) -> ssl.SSLContext:
     return context
 
 
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """A cookie policy that keeps no cookie and sends none."""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-
 class Cookieless:
     """The client for requests sent without cookies, shared by a session and its forks.
 
@@ -190,9 +180,8 @@ class Cookieless:
         """The client (made on first use)."""
         with self._lock:
             if self._client is None:
-                jar = http.cookiejar.CookieJar(policy=_NoCookies())
                 self._client = deadline.client(
-                    self._tls, keepalive_s=COOKIELESS_KEEPALIVE_S, cookies=jar
+                    self._tls, keepalive_s=COOKIELESS_KEEPALIVE_S, cookies=cookieless_jar()
                 )
                 self._closing = weakref.finalize(self, self._client.close)
             return self._client

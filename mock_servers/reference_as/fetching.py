@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..no_cookies import cookieless_jar
 from .config import IssuerConfig
 from .faults import F
 from .ssrf import SsrfPolicy, SsrfRefused, checked_addresses, guarded_address, transport
@@ -235,10 +236,16 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _client(self, address: str | None) -> AsyncIterator[httpx.AsyncClient]:
-        """The kept client for ``address``'s connections, or one for a single fetch."""
+        """The kept client for ``address``'s connections, or one for a single fetch.
+
+        Neither keeps a cookie a host sets: a kept client would send it with its next fetches.
+        """
         if address is None or self._kept is None:
             async with httpx.AsyncClient(
-                transport=transport(address, self._ssl), follow_redirects=False, trust_env=False
+                transport=transport(address, self._ssl),
+                follow_redirects=False,
+                trust_env=False,
+                cookies=cookieless_jar(),
             ) as client:
                 yield client
             return
@@ -248,6 +255,7 @@ class Fetcher:
                 transport=transport(address, self._ssl, KEPT_LIMITS),
                 follow_redirects=False,
                 trust_env=False,
+                cookies=cookieless_jar(),
             )
         yield kept
 

@@ -18,7 +18,7 @@ from mock_servers.reference_as import F, Fault, FaultSet, IssuerConfig, create_a
 from mock_servers.reference_as.fetching import SMALL_REST
 from mock_servers.runner import Server
 
-from .conftest import AS_ORIGIN, DocumentHost, authz_params, pkce
+from .conftest import AS_ORIGIN, DocumentHost, authz_params, golden, pkce
 
 CLOSE_WAIT_S = 2.0  # within the host's keep-alive time (5 s): the AS closes, not the host
 
@@ -78,6 +78,24 @@ async def test_a_served_as_fetches_two_documents_over_one_connection(
 ) -> None:
     async with httpx.AsyncClient(base_url=served.base_url) as http:
         assert await _fetch_twice(http, docs) == 1
+
+
+async def test_a_kept_connection_carries_no_cookie_the_host_set(
+    served: Server, docs: DocumentHost
+) -> None:
+    first, second = docs.new_url(), docs.new_url()
+    docs.serve(first, golden(first), headers=[("set-cookie", "host-session=abc123; Path=/")])
+    docs.serve_document(second)
+    before, _ = docs.connections.snapshot()
+    _, challenge = pkce()
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        for url in (first, second):
+            params = authz_params(url, "https://app.test/cb", challenge)
+            response = await http.get("/authorize", params=params)
+            assert response.status_code == 302, response.text
+    accepted, _ = docs.connections.snapshot()
+    assert accepted - before == 1  # the second fetch went over the first's connection
+    assert [entry.headers.get("cookie") for entry in docs.log] == [None, None]
 
 
 async def test_an_error_answer_with_a_small_body_keeps_its_connection(
