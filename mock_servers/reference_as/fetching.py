@@ -218,46 +218,45 @@ class Fetcher:
             SsrfRefused: the guard refused the URL.
         """
         address = await guarded_address(url, policy)
-        kept = address is not None and self._kept is not None
-        async with (
-            self._client(address) as client,
-            client.stream(
-                "GET", url, headers=headers or self._headers(), timeout=timeout
-            ) as response,
-        ):
+        kept = self._kept_client(address)
+        async with contextlib.AsyncExitStack() as stack:
+            if kept is None:
+                client = await stack.enter_async_context(self._new_client(address))
+            else:
+                client = kept
+            response = await stack.enter_async_context(
+                client.stream("GET", url, headers=headers or self._headers(), timeout=timeout)
+            )
             try:
                 yield response
             except FetchError:
-                if kept:
+                if kept is not None:
                     await _read_small_rest(response)
                 raise
-            if kept:
+            if kept is not None:
                 await _read_small_rest(response)
 
-    @contextlib.asynccontextmanager
-    async def _client(self, address: str | None) -> AsyncIterator[httpx.AsyncClient]:
-        """The kept client for ``address``'s connections, or one for a single fetch.
-
-        Neither keeps a cookie a host sets: a kept client would send it with its next fetches.
-        """
+    def _kept_client(self, address: str | None) -> httpx.AsyncClient | None:
+        """The kept client for ``address``'s connections; ``None``: the fetch has its own."""
         if address is None or self._kept is None:
-            async with httpx.AsyncClient(
-                transport=transport(address, self._ssl),
-                follow_redirects=False,
-                trust_env=False,
-                cookies=cookieless_jar(),
-            ) as client:
-                yield client
-            return
-        kept = self._kept.get(address)
-        if kept is None:
-            kept = self._kept[address] = httpx.AsyncClient(
-                transport=transport(address, self._ssl, KEPT_LIMITS),
-                follow_redirects=False,
-                trust_env=False,
-                cookies=cookieless_jar(),
-            )
-        yield kept
+            return None
+        if address not in self._kept:
+            self._kept[address] = self._new_client(address, KEPT_LIMITS)
+        return self._kept[address]
+
+    def _new_client(
+        self, address: str | None, limits: httpx.Limits | None = None
+    ) -> httpx.AsyncClient:
+        """A client connected to ``address``.
+
+        It keeps no cookie a host sets: a kept client would send it with its next fetches.
+        """
+        return httpx.AsyncClient(
+            transport=transport(address, self._ssl, limits),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=cookieless_jar(),
+        )
 
     async def _get_once(self, url: str, policy: SsrfPolicy) -> FetchedDocument | str:
         """The document at ``url``, or the next URL when a redirect fault follows one."""

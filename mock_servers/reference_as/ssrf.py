@@ -195,23 +195,24 @@ class _PinnedStream(httpx.AsyncByteStream):
             await aclose()
 
 
+# httpcore's own pool limits, which a pinned transport has unless given others
+_HTTPCORE_LIMITS = httpx.Limits(
+    max_connections=10, max_keepalive_connections=None, keepalive_expiry=None
+)
+
+
 class _PinnedTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, address: str, ssl_context: ssl.SSLContext, limits: httpx.Limits | None = None
     ) -> None:
-        backend = _PinnedBackend(address)
-        if limits is None:  # httpcore's own limits
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=ssl_context, network_backend=backend
-            )
-        else:
-            self._pool = httpcore.AsyncConnectionPool(
-                ssl_context=ssl_context,
-                network_backend=backend,
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-            )
+        limits = limits or _HTTPCORE_LIMITS
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            network_backend=_PinnedBackend(address),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(request.stream, httpx.AsyncByteStream):
