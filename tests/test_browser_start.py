@@ -5,15 +5,18 @@ keeps its compiled code, and a start that cannot finish leaves nothing running
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from conformance.browser import driver
-from conformance.browser.driver import Browser
+from conformance.browser.driver import Browser, find_browser
 from conformance.catalog.verdicts import HarnessError
 from mock_servers.pki import TestCA
 
@@ -26,7 +29,9 @@ def test_the_browser_trusts_the_ca_and_its_home_goes_with_it(
     browser = Browser(TestCA.load_or_create(state_dir).cert_path).start()
     try:
         home = getattr(browser, "_home")  # noqa: B009 - the private HOME is what is checked
-        assert browser.version and home is not None
+        assert home is not None
+        # the version names the build that ran, e.g. "156.0.8078.114 (chromium-headless-shell)"
+        assert re.fullmatch(r"[\d.]+ \([\w.-]+\)", browser.version), browser.version
         listed = subprocess.run(
             ["certutil", "-L", "-d", f"sql:{home / '.pki' / 'nssdb'}"],
             capture_output=True,
@@ -43,6 +48,29 @@ def test_the_browser_trusts_the_ca_and_its_home_goes_with_it(
     assert "NODE_COMPILE_CACHE" not in os.environ
 
 
+def test_the_browser_is_the_one_named_then_playwrights_then_the_headless_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell, full, own, named = (tmp_path / name for name in ("shell", "full", "own", "named"))
+    monkeypatch.setattr(driver, "SYSTEM_BROWSERS", (str(shell), str(full)))
+    monkeypatch.delenv("CIMD_BROWSER", raising=False)
+    playwright: Any = SimpleNamespace(chromium=SimpleNamespace(executable_path=str(own)))
+    with pytest.raises(HarnessError, match="no Chromium found: install one"):
+        find_browser(None, playwright)
+    full.touch()
+    assert find_browser(None, playwright) == str(full)
+    shell.touch()  # the system's headless shell before its full browser
+    assert find_browser(None, playwright) == str(shell)
+    own.touch()
+    assert find_browser(None, playwright) == str(own)
+    monkeypatch.setenv("CIMD_BROWSER", str(named))
+    with pytest.raises(HarnessError, match="does not exist"):
+        find_browser(None, playwright)
+    named.touch()
+    assert find_browser(None, playwright) == str(named)
+    assert find_browser(str(full), playwright) == str(full)
+
+
 def test_the_browser_keeps_playwrights_disabled_features_and_adds_the_unshown_ui(
     state_dir: Path,
 ) -> None:
@@ -50,16 +78,16 @@ def test_the_browser_keeps_playwrights_disabled_features_and_adds_the_unshown_ui
     # feature Playwright's own (given first) turns off, or those features come back on
     browser = Browser(TestCA.load_or_create(state_dir).cert_path).start()
     try:
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto("chrome://version")
-        command_line = page.inner_text("#command_line")
-        context.close()
+        # the browser process's own command line (chrome://version is not in every build)
+        cdp = getattr(browser, "_browser").new_browser_cdp_session()  # noqa: B009
+        processes = cdp.send("SystemInfo.getProcessInfo")["processInfo"]
+        (pid,) = [process["id"] for process in processes if process["type"] == "browser"]
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
     finally:
         browser.stop()
     lists = [
         set(arg.split("=", 1)[1].split(","))
-        for arg in command_line.split()
+        for arg in command_line
         if arg.startswith("--disable-features=")
     ]
     assert len(lists) == 2  # Playwright's, then the suite's

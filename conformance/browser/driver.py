@@ -93,7 +93,12 @@ def chromium_args(host_maps: tuple[tuple[str, str], ...] = ()) -> list[str]:
     ]
 
 
+# The headless shell first (Debian's chromium-headless-shell): the run is always headless, and
+# the shell, Chromium without the browser's own UI, is what Playwright itself launches for a
+# headless run. It starts faster and spends less CPU per page than the full browser.
 SYSTEM_BROWSERS = (
+    "/usr/bin/chromium-headless-shell",
+    "/usr/lib/chromium/chromium-headless-shell",
     "/usr/bin/chromium",
     "/usr/lib/chromium/chromium",
     "/usr/bin/chromium-browser",
@@ -142,7 +147,8 @@ def find_browser(explicit: str | None, playwright: Playwright) -> str:
         if Path(path).exists():
             return path
     raise HarnessError(
-        "no Chromium found: install one (Debian: apt-get install chromium libnss3-tools), "
+        "no Chromium found: install one (Debian: apt-get install chromium-headless-shell "
+        "libnss3-tools, or chromium), "
         "or name it with --browser / CIMD_BROWSER"
     )
 
@@ -262,7 +268,8 @@ class Browser:
         except HarnessError:
             self.stop()
             raise
-        self.version = self._browser.version
+        # which build ran: the headless shell and the full browser differ in what they load
+        self.version = f"{self._browser.version} ({Path(path).name})"
         return self
 
     def stop(self) -> None:
