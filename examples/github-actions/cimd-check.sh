@@ -56,7 +56,8 @@ install() {
         as_root apt-get install -y -qq --no-install-recommends libnss3-tools
     fi
     local browser
-    for browser in "${CIMD_BROWSER:-}" /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
+    for browser in "${CIMD_BROWSER:-}" /usr/bin/chromium-headless-shell /usr/bin/chromium \
+        /usr/bin/chromium-browser /usr/bin/google-chrome; do
         if [ -n "$browser" ] && [ -x "$browser" ]; then
             say "browser: $browser"
             return 0
