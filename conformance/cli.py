@@ -11,12 +11,14 @@ non-conformant, 2 the harness could not test).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from conformance import __version__
 from conformance.catalog import requirements, status
@@ -27,6 +29,9 @@ from conformance.report.paths import DEFAULT_ROOT
 from conformance.run import interrupts
 from conformance.target import deadline, reference
 from mock_servers.pki import TestCA
+
+if TYPE_CHECKING:
+    from conformance.browser.driver import Browser
 
 # conformance.plugin.progress.resolve reads these (the plugin is not imported here)
 PROGRESS_MODES = ("auto", "tty", "lines", "off")
@@ -283,16 +288,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return rerender.rerender(args)
     # run and demo only: the offline commands above never load pytest or Playwright
     spawned = reference.spawn_for_demo(args)  # starts while the suite loads
+    browser: Browser | None = None
     if spawned is not None:
         interrupts.hold()  # a signal while the suite loads stops the demo where it can report
     try:
+        if spawned is not None:
+            browser = _browser_while_loading(args)
         from conformance import run_command
 
-        return run_command.main(args, argv, top.error, spawned)
+        return run_command.main(args, argv, top.error, spawned, browser)
     finally:
         interrupts.release(deliver=False)
+        if browser is not None:
+            browser.stop()  # a no-op when the run stopped it
         if spawned is not None:
             spawned.stop()
+
+
+def _browser_while_loading(args: argparse.Namespace) -> Browser | None:
+    """The demo's browser, launched in this thread while another loads the suite.
+
+    Only for a plain demo (the one that spawns its reference AS early): its browser is sure to
+    be used, with the state directory's CA and no names of its own to resolve. The browser
+    needs this thread (Playwright's synchronous API stays in the thread that started it), so
+    the other one imports pytest, the plugin and the checks meanwhile. A browser that does not
+    start here is started again by the run, which reports why it could not.
+    """
+    from conformance.browser.driver import Browser  # Playwright, before the other thread starts
+
+    ca = TestCA.load_or_create(args.state_dir)
+    target_ca = Path(args.target_ca).resolve() if getattr(args, "target_ca", None) else None
+    loading = threading.Thread(target=_load_suite, name="cimd-load-suite", daemon=True)
+    loading.start()
+    try:
+        return Browser(ca.cert_path, args.browser, target_ca=target_ca).start()
+    except Exception:  # the run starts it again, and its report says why
+        return None
+    finally:
+        loading.join()
+
+
+def _load_suite() -> None:
+    with contextlib.suppress(Exception):  # raised again where the command imports it
+        import conformance.run_command  # noqa: F401
 
 
 def _requirements(args: argparse.Namespace) -> int:

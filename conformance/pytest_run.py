@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conformance import __version__
+from conformance.browser.driver import Browser
 from conformance.plugin import progress
 from conformance.plugin.run import CimdRun
 from conformance.redaction import redact_text
@@ -123,11 +124,13 @@ def run_suite(
     args: argparse.Namespace,
     issuers: Sequence[str],
     checks_done: Callable[[], None] | None = None,
+    browser: Browser | None = None,
 ) -> int:
     """Run the checks against ``issuers``; returns the combined exit code.
 
     ``checks_done`` is called once the checks are done, before the reports are written
-    (the targets are no longer used then).
+    (the targets are no longer used then). ``browser``, started already, is the run's when
+    it suits it (the ``cimd_chromium`` fixture decides).
     """
     known = None
     if args.baseline:
@@ -141,7 +144,8 @@ def run_suite(
     except RunOptionError as exc:
         flag = "--" + exc.option.name.replace("_", "-")
         return could_not_test(args, issuers, f"{flag}: {exc}. Fix {flag}.")
-    run = CimdRun(config, known, progress=progress.for_run(args.progress, verbose=args.verbose))
+    shown = progress.for_run(args.progress, verbose=args.verbose)
+    run = CimdRun(config, known, progress=shown, started_browser=browser)
     try:
         status = pytest.main(pytest_args(args), plugins=[run, _CommandLineRun(checks_done)])
     except Exception as exc:  # the harness broke (e.g. a listener could not bind): not a verdict

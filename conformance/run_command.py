@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from conformance.browser.driver import Browser
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.session import ssl_context
 from conformance.network import lab
@@ -48,6 +49,7 @@ def main(
     argv: Sequence[str],
     usage_error: UsageError,
     spawned: ReferenceTarget | None = None,
+    browser: Browser | None = None,
 ) -> int:
     """Run ``run`` or ``demo`` as parsed in ``args`` (``argv`` is re-run inside the lab).
 
@@ -58,6 +60,9 @@ def main(
         spawned: the reference AS already spawned for ``demo``
             (:func:`~conformance.target.reference.spawn_for_demo`), used when it is the
             one ``demo`` wants; the caller stops it.
+        browser: the browser already started for ``demo`` while the suite loaded, used when
+            it suits the run (:meth:`~conformance.browser.driver.Browser.made_for`); the
+            caller stops it.
     """
     if only_problem(args.only):
         print(f"cimd-conformance: {only_problem(args.only)}", file=sys.stderr)
@@ -72,7 +77,7 @@ def main(
     try:
         if args.lab and not lab.inside():
             return _enter_lab(args, argv)
-        return in_report_dir(args, lambda: _command(args, usage_error, spawned))
+        return in_report_dir(args, lambda: _command(args, usage_error, spawned, browser))
     except KeyboardInterrupt:  # outside any report directory: nothing to mark
         return interrupts.exit_code(interrupts.received())
     finally:
@@ -96,7 +101,10 @@ def _enter_lab(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _command(
-    args: argparse.Namespace, usage_error: UsageError, spawned: ReferenceTarget | None = None
+    args: argparse.Namespace,
+    usage_error: UsageError,
+    spawned: ReferenceTarget | None = None,
+    browser: Browser | None = None,
 ) -> int:
     try:
         interrupts.release()  # a signal held while the suite loaded interrupts here
@@ -140,7 +148,7 @@ def _command(
             # rules, so CIMD-UI-07 is judged on it
             args.mcp_proxy = True
             # the reports are written while the AS shuts down
-            return run_suite(args, issuers, checks_done=target.terminate)
+            return run_suite(args, issuers, checks_done=target.terminate, browser=browser)
     except HarnessError as exc:
         print(f"cimd-conformance: the harness could not test: {exc}", file=sys.stderr)
         return 2

@@ -27,6 +27,8 @@ def test_report_carries_waits_launch_login_and_browser_page_loads(
     report = Report.load(tmp_path / "report.json")
     timing = report.preflight["timing"]
     assert timing["browser_start_s"] > 0 and timing["login_s"] > 0
+    # started in the preflight, so its launch is what the preflight waited
+    assert timing["browser_launch_s"] <= timing["browser_start_s"]
     assert report.preflight["browser_navigations"] >= 1  # the consent page UI-01 rendered
     (stale,) = [r for r in report.results if r.requirement == "CIMD-CACHE-04"]
     assert stale.verdict == "pass"

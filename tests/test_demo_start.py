@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conformance import cli
+from conformance.browser.driver import Browser
 from conformance.plugin import collector
 from conformance.report.model import Report
 from conformance.target import reference
@@ -68,6 +69,55 @@ def test_demo_runs_against_the_process_it_spawned_first(
     assert spawned == early  # one process: the one spawned before the suite loaded
     assert Report.load(out / "report.json").issuer == spawned[0].ready["issuer"]
     assert getattr(spawned[0], "_process", None) is None  # stopped at the end
+
+
+@pytest.fixture
+def browsers(monkeypatch: pytest.MonkeyPatch) -> list[Browser]:
+    """Every browser a command starts."""
+    started: list[Browser] = []
+    start = Browser.start
+
+    def counted(self: Browser) -> Browser:
+        started.append(self)
+        return start(self)
+
+    monkeypatch.setattr(Browser, "start", counted)
+    return started
+
+
+def test_demo_launches_its_browser_while_the_suite_loads(
+    tmp_path: Path, browsers: list[Browser]
+) -> None:
+    out = tmp_path / "out"
+    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
+    assert code == 0
+    assert len(browsers) == 1  # the run used the one started before pytest
+    timing = Report.load(out / "report.json").preflight["timing"]
+    # the preflight found it running: its launch was no part of the preflight's wait
+    assert timing["browser_launch_s"] > 0.05 > timing["browser_start_s"]
+    assert getattr(browsers[0], "_browser", None) is None  # stopped at the end
+
+
+def test_a_browser_started_early_that_does_not_suit_the_run_is_stopped(
+    tmp_path: Path, browsers: list[Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Browser, "made_for", lambda self, *args: False)
+    out = tmp_path / "out"
+    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
+    assert code == 0
+    early, used = browsers
+    assert getattr(early, "_browser", None) is None and getattr(used, "_browser", None) is None
+    timing = Report.load(out / "report.json").preflight["timing"]
+    assert timing["browser_start_s"] >= timing["browser_launch_s"] > 0  # the run's own start
+
+
+def test_a_browser_that_cannot_start_early_is_reported_by_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    missing = str(tmp_path / "no-chromium")
+    code = cli.main(["demo", "--browser", missing, "--report-dir", str(out)])
+    assert code == 2
+    report = Report.load(out / "report.json")
+    assert f"the browser {missing!r} does not exist" in str(report.preflight["error"])
 
 
 def test_demo_that_cannot_start_stops_what_it_spawned(

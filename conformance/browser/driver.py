@@ -206,6 +206,10 @@ def _unless_set(name: str, value: str) -> Iterator[None]:
         os.environ.pop(name, None)
 
 
+def _resolved(path: Path | str | None) -> Path | None:
+    return Path(path).resolve() if path else None
+
+
 class Browser:
     """One headless Chromium for the whole run.
 
@@ -231,6 +235,7 @@ class Browser:
         self._browser: PlaywrightBrowser | None = None
         self._home: Path | None = None
         self.version = ""
+        self.launch_s = 0.0  # how long the start took (the driver, the trust store, Chromium)
 
     def start(self) -> Browser:
         """Launch the browser.
@@ -238,6 +243,7 @@ class Browser:
         Its HOME and trust store are made (certutil) while the Playwright driver starts; the
         driver keeps its compiled code in :func:`node_compile_cache`.
         """
+        began = time.monotonic()
         trusted = (self._ca_file, *([self._target_ca] if self._target_ca else []))
         # the driver's own fetches use Node's CA store, set before the driver starts
         os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(self._ca_file))
@@ -270,7 +276,24 @@ class Browser:
             raise
         # which build ran: the headless shell and the full browser differ in what they load
         self.version = f"{self._browser.version} ({Path(path).name})"
+        self.launch_s = time.monotonic() - began
         return self
+
+    def made_for(
+        self,
+        ca_file: Path,
+        executable: str | None = None,
+        host_maps: tuple[tuple[str, str], ...] = (),
+        target_ca: Path | None = None,
+    ) -> bool:
+        """Whether this browser, running, is the one these arguments would start."""
+        if self._browser is None:
+            return False
+        ours = (self._ca_file, self._executable, self._target_ca)
+        asked = (ca_file, executable, target_ca)
+        return [_resolved(p) for p in ours] == [_resolved(p) for p in asked] and tuple(
+            self._host_maps
+        ) == tuple(host_maps)
 
     def stop(self) -> None:
         """Close the browser and the Playwright driver; remove the browser's HOME."""

@@ -155,13 +155,23 @@ def cimd_chromium(
     """One headless Chromium for the session, trusting ``cimd_ca`` (and ``--cimd-target-ca``).
 
     Found as the command line finds it: ``--cimd-browser``, ``$CIMD_BROWSER``, Playwright's
-    own, the system's.
+    own, the system's. The one ``demo`` started while the suite loaded is used when it is
+    the browser this would start.
     """
     maps: tuple[tuple[str, str], ...] = ()
     if lab.inside() or cimd_config.public is not None:  # names only this process resolves
         network = request.getfixturevalue("cimd_network")
         maps = host_maps(network, request.getfixturevalue("cimd_shared_metadata_host"))
-    browser = start_browser(cimd_config, cimd_ca, maps)
+    run = request.config.stash.get(RUN_KEY, None)
+    started = run.started_browser if run is not None else None
+    if started is not None and started.made_for(
+        cimd_ca.cert_path, cimd_config.browser, maps, cimd_config.target_ca
+    ):
+        browser = started
+    else:
+        if started is not None:
+            started.stop()
+        browser = start_browser(cimd_config, cimd_ca, maps)
     yield browser
     browser.stop()
 

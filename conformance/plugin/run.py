@@ -16,6 +16,7 @@ from collections.abc import Generator
 
 import pytest
 
+from conformance.browser.driver import Browser
 from conformance.harness.head_start import has_head_start
 from conformance.plugin import ahead
 from conformance.plugin.collector import ResultCollector
@@ -44,6 +45,8 @@ class CimdRun:
         baseline: known failures, applied to every report.
         formats: the report formats to write (all by default).
         progress: the progress display of a long run (the command line's), if any.
+        started_browser: a browser the command line started while the suite loaded; the
+            ``cimd_chromium`` fixture uses it when it suits the run, else stops it.
     """
 
     def __init__(
@@ -52,8 +55,10 @@ class CimdRun:
         baseline: Baseline | None = None,
         formats: tuple[str, ...] | None = None,
         progress: Progress | None = None,
+        started_browser: Browser | None = None,
     ) -> None:
         self.config = config
+        self.started_browser = started_browser
         self.collector = ResultCollector(config, baseline, formats)
         self.suite: SuiteRun | None = None
         self.selection = Selection(config.only, dict(config.judge_only or {}))

@@ -72,6 +72,17 @@ def test_floor_is_the_longest_wait_launch_login_and_a_round_trip_per_probe() -> 
     )
 
 
+def test_a_browser_launched_before_the_preflight_still_counts_its_launch() -> None:
+    # demo launches its browser while the suite loads: the preflight waits for none of it
+    early = {**REPORT, "preflight": {**REPORT["preflight"]}}
+    early["preflight"]["timing"] = {
+        "browser_start_s": 0.0,
+        "browser_launch_s": 0.8,
+        "login_s": 1.2,
+    }
+    assert _benchmark().floor_parts(early)["launch_login_s"] == 2.0
+
+
 def test_the_floor_is_also_priced_at_a_typical_probe_s_round_trip() -> None:
     bench = _benchmark()
     floor = bench.against_floor(24.3, REPORT, 0.01, 0.05)
