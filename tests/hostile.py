@@ -12,6 +12,7 @@ import contextlib
 import json
 import ssl
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
@@ -148,6 +149,28 @@ class RawServer:
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+
+
+def keep_alive_for(seconds: float) -> Handler:
+    """Answer each request on the connection, keeping it open ``seconds`` between them.
+
+    A request that comes once the connection has idled that long finds it closed, unanswered:
+    the moment a server's keep-alive time runs out as a client reuses the connection.
+    """
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered_at: float | None = None
+        while True:
+            try:
+                await read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            if answered_at is not None and time.monotonic() - answered_at >= seconds:
+                return  # closed as the request came
+            await _respond(writer, "200 OK", {"content-type": "application/json"}, b'{"ok": true}')
+            answered_at = time.monotonic()
+
+    return handle
 
 
 async def _respond(

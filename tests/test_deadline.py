@@ -9,7 +9,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from hostile import Handler, RawServer, answer, drip_body, drip_headers, endless_body, hang
+from hostile import (
+    Handler,
+    RawServer,
+    answer,
+    drip_body,
+    drip_headers,
+    endless_body,
+    hang,
+    keep_alive_for,
+)
 
 from conformance.catalog.verdicts import HarnessError
 from conformance.target import deadline
@@ -40,6 +49,21 @@ def test_a_dripping_or_hanging_server_ends_at_the_exchange_deadline(
     assert message.endswith("; raise it with --exchange-timeout")
     assert "secret" not in message
     assert 0.9 < elapsed < 10  # the drip goes on for 30 s, each byte well within a read timeout
+
+
+def test_an_idle_connection_is_let_go_before_a_servers_keep_alive_runs_out(
+    http: httpx.Client,
+) -> None:
+    # a server that keeps connections 1.5 s (gunicorn: 2 s; Node and hypercorn: 5 s): a
+    # connection reused as that time runs out would leave the request unanswered
+    clock = Clock(Limits(exchange_s=5.0))
+    with RawServer(keep_alive_for(1.5), lifetime_s=30) as server:
+        for pause_s in (0.0, 0.1, 1.6):
+            time.sleep(pause_s)
+            assert deadline.send(http, "GET", server.base_url, clock.exchange()).json() == {
+                "ok": True
+            }
+        assert server.connections == 2  # kept while fresh, let go once idle a second
 
 
 def test_the_check_deadline_fires_when_it_comes_first(http: httpx.Client) -> None:

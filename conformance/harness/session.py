@@ -44,7 +44,6 @@ from mock_servers.no_cookies import cookieless_jar
 
 MAX_HOPS = 8
 HTTP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-COOKIELESS_KEEPALIVE_S = 1.0  # how long the cookieless client keeps an idle connection
 
 
 class InTurnOnly(Exception):
@@ -163,9 +162,8 @@ class Cookieless:
 
     Token and PAR requests and a browser's first request without a session: each goes
     without cookies, and none the target sets is kept. One client for them all keeps its
-    connections to the target between requests, so a request costs no new TLS handshake.
-    Idle connections are kept for :data:`COOKIELESS_KEEPALIVE_S` only, well within any
-    server's keep-alive time, so that none is reused just as the server closes it. Its
+    connections to the target between requests, so a request costs no new TLS handshake
+    (idle ones for :data:`~conformance.target.deadline.KEEPALIVE_S`, as every client). Its
     connections are closed by :meth:`close`, or when it is let go of (a session a test or a
     project's fixture made and never closed).
     """
@@ -180,9 +178,7 @@ class Cookieless:
         """The client (made on first use)."""
         with self._lock:
             if self._client is None:
-                self._client = deadline.client(
-                    self._tls, keepalive_s=COOKIELESS_KEEPALIVE_S, cookies=cookieless_jar()
-                )
+                self._client = deadline.client(self._tls, cookies=cookieless_jar())
                 self._closing = weakref.finalize(self, self._client.close)
             return self._client
 

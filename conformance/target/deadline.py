@@ -210,8 +210,14 @@ class _Backend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+# How long a client keeps an idle connection to the target: well under common servers'
+# keep-alive times (Node's and hypercorn's 5 s, gunicorn's 2 s), so that none is reused just
+# as the server closes it (that request would go unanswered, and its check end untested).
+KEEPALIVE_S = 1.0
+
+
 class _Transport(httpx.HTTPTransport):
-    def __init__(self, tls: ssl.SSLContext, keepalive_s: float = 5.0) -> None:
+    def __init__(self, tls: ssl.SSLContext, keepalive_s: float = KEEPALIVE_S) -> None:
         super().__init__(verify=tls)
         # the same pool httpx builds, on a backend whose streams honour the deadlines
         self._pool = httpcore.ConnectionPool(
@@ -220,7 +226,7 @@ class _Transport(httpx.HTTPTransport):
         )  # fmt: skip
 
 
-def client(tls: ssl.SSLContext, *, keepalive_s: float = 5.0, **kwargs: Any) -> httpx.Client:
+def client(tls: ssl.SSLContext, *, keepalive_s: float = KEEPALIVE_S, **kwargs: Any) -> httpx.Client:
     """An httpx client whose requests through :func:`send` end by their deadlines.
 
     Its idle connections are kept for ``keepalive_s`` seconds.
