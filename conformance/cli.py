@@ -331,6 +331,11 @@ def _browser_while_loading(args: argparse.Namespace) -> Browser | None:
 def _load_suite() -> None:
     with contextlib.suppress(Exception):  # raised again where the command imports it
         import conformance.run_command  # noqa: F401
+        from conformance.catalog import coverage
+
+        # the rows this version checks, read from the scenario modules (cached): the run
+        # asks at once (--only's check), and its report again
+        coverage.checked_by_this_version()
 
 
 def _requirements(args: argparse.Namespace) -> int:
