@@ -85,14 +85,18 @@ def browsers(monkeypatch: pytest.MonkeyPatch) -> list[Browser]:
     return started
 
 
+def _one_check_demo(tmp_path: Path) -> dict[str, Any]:
+    """Run ``demo`` of one check; its preflight's timing."""
+    out = tmp_path / "out"
+    assert cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)]) == 0
+    return dict(Report.load(out / "report.json").preflight["timing"])
+
+
 def test_demo_launches_its_browser_while_the_suite_loads(
     tmp_path: Path, browsers: list[Browser]
 ) -> None:
-    out = tmp_path / "out"
-    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
-    assert code == 0
+    timing = _one_check_demo(tmp_path)
     assert len(browsers) == 1  # the run used the one started before pytest
-    timing = Report.load(out / "report.json").preflight["timing"]
     # the preflight found it running: its launch was no part of the preflight's wait
     assert timing["browser_launch_s"] > 0.05 > timing["browser_start_s"]
     assert getattr(browsers[0], "_browser", None) is None  # stopped at the end
@@ -102,12 +106,9 @@ def test_a_browser_started_early_that_does_not_suit_the_run_is_stopped(
     tmp_path: Path, browsers: list[Browser], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Browser, "made_for", lambda self, *args: False)
-    out = tmp_path / "out"
-    code = cli.main(["demo", "--only", "CIMD-DISC-01", "--report-dir", str(out)])
-    assert code == 0
+    timing = _one_check_demo(tmp_path)
     early, used = browsers
     assert getattr(early, "_browser", None) is None and getattr(used, "_browser", None) is None
-    timing = Report.load(out / "report.json").preflight["timing"]
     assert timing["browser_start_s"] >= timing["browser_launch_s"] > 0  # the run's own start
 
 
