@@ -81,6 +81,9 @@ def test_a_browser_launched_before_the_preflight_still_counts_its_launch() -> No
         "login_s": 1.2,
     }
     assert _benchmark().floor_parts(early)["launch_login_s"] == 2.0
+    # the launch timed alone stands for it: one beside the suite's loading takes longer
+    assert _benchmark().floor_parts(early, 0.5)["launch_login_s"] == 1.7
+    assert _benchmark().against_floor(10.0, early, 0.01, launch_s=0.5)["launch_login_s"] == 1.7
 
 
 def test_the_floor_is_also_priced_at_a_typical_probe_s_round_trip() -> None:
