@@ -316,12 +316,11 @@ def _browser_while_loading(args: argparse.Namespace) -> Browser | None:
     """
     from conformance.browser.driver import Browser  # Playwright, before the other thread starts
 
-    ca = TestCA.load_or_create(args.state_dir)
-    target_ca = Path(args.target_ca).resolve() if getattr(args, "target_ca", None) else None
+    ca = TestCA.load_or_create(args.state_dir)  # demo's only CA: it takes no --target-ca
     loading = threading.Thread(target=_load_suite, name="cimd-load-suite", daemon=True)
     loading.start()
     try:
-        return Browser(ca.cert_path, args.browser, target_ca=target_ca).start()
+        return Browser(ca.cert_path, args.browser).start()
     except Exception:  # the run starts it again, and its report says why
         return None
     finally:
