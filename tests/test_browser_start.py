@@ -72,7 +72,7 @@ def test_the_browser_is_the_one_named_then_playwrights_then_the_headless_shell(
     assert find_browser(str(full), playwright) == str(full)
 
 
-def test_the_browser_keeps_playwrights_disabled_features_and_adds_the_unshown_ui(
+def test_the_browser_keeps_playwrights_disabled_features_and_adds_its_own(
     state_dir: Path,
 ) -> None:
     # Chromium keeps the last --disable-features it is given: the suite's must hold every
@@ -93,7 +93,7 @@ def test_the_browser_keeps_playwrights_disabled_features_and_adds_the_unshown_ui
     ]
     assert len(lists) == 2  # Playwright's, then the suite's
     assert lists[0] <= lists[-1]
-    assert set(driver.UNSHOWN_UI_FEATURES) <= lists[-1]
+    assert set(driver.UNSHOWN_UI_FEATURES + driver.NAVIGATION_FEATURES) <= lists[-1]
 
 
 def test_a_compile_cache_of_the_users_own_is_kept(

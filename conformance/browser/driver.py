@@ -62,11 +62,17 @@ PLAYWRIGHT_DISABLED_FEATURES = (
 # Browser UI the run never shows: the address bar's suggestion popups, web pages of their own
 # that a new window loads in a renderer of their own (about 1 CPU-second at the first page).
 UNSHOWN_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+# How Chromium makes a page, not what the page is: with RenderDocument every navigation to a
+# new document gets a new frame in the renderer; without it a same-site navigation reuses the
+# frame it replaces. The page, its requests, cookies and script are the same either way; its
+# load costs about a third less CPU (a small page: 54 ms to 36 ms of Chromium's CPU).
+NAVIGATION_FEATURES = ("RenderDocument",)
 
 # Keep Chromium's own traffic off the network (ENVIRONMENT.md §8): no background services,
 # and every name but loopback ones resolves to nothing.
 CHROMIUM_ARGS = (
-    "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNSHOWN_UI_FEATURES),
+    "--disable-features="
+    + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNSHOWN_UI_FEATURES + NAVIGATION_FEATURES),
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
