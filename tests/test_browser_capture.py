@@ -99,3 +99,30 @@ def test_a_refused_capture_is_asked_once_more(
     finally:
         page.context.close()
     assert [s.asked for s in sessions] == [2]
+
+
+def test_a_page_keeps_one_cdp_session_for_its_screenshots_and_replaces_one_that_ended(
+    chromium: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = chromium.new_context().new_page()
+    made: list[CDPSession] = []
+    real = page.context.new_cdp_session
+
+    def counted(target: Page) -> CDPSession:
+        made.append(real(target))
+        return made[-1]
+
+    monkeypatch.setattr(page.context, "new_cdp_session", counted)
+    try:
+        page.set_content("<!doctype html><p>Allow?</p>")
+        capture(page, tmp_path / "first.png")
+        page.set_content("<!doctype html><p>Allow again?</p>")  # a new document, same page
+        capture(page, tmp_path / "second.png")
+        assert len(made) == 1
+        made[0].detach()  # the session ends behind the capture's back
+        capture(page, tmp_path / "third.png")
+        assert len(made) == 2
+    finally:
+        page.context.close()
+    for name in ("first", "second", "third"):
+        assert _size(tmp_path / f"{name}.png") == (1280, 720)

@@ -27,7 +27,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import Browser as PlaywrightBrowser
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, CDPSession, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -1021,7 +1021,9 @@ def capture(page: Page, path: Path) -> None:
     """Save a PNG of ``page`` at ``path``: the whole page, down to :data:`SHOT_MAX_HEIGHT`.
 
     Chromium is asked over CDP with its fast PNG encoder (about half the time of
-    Playwright's screenshot, for files about a third larger); a browser without CDP gets
+    Playwright's screenshot, for files about a third larger), on the page's own CDP session
+    (made at its first screenshot and kept while the page lives: a session made and detached
+    for each screenshot took two more round trips to the browser); a browser without CDP gets
     Playwright's full-page screenshot.
 
     Raises:
@@ -1029,30 +1031,42 @@ def capture(page: Page, path: Path) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        session = page.context.new_cdp_session(page)
+        session = _cdp_session(page)
     except PlaywrightError:
         page.screenshot(path=str(path), full_page=True)
         return
     try:
         size = session.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {
-            "x": 0,
-            "y": 0,
-            "width": max(1, round(size["width"])),
-            "height": max(1, min(round(size["height"]), SHOT_MAX_HEIGHT)),
-            "scale": 1,
-        }
-        fast = {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True}
-        try:
-            shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
-        except PlaywrightError:
-            # Chromium now and then answers a tall clip "Unable to capture screenshot" when
-            # its compositor is busy (a loaded machine); a second ask is taken.
-            shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
-    finally:
-        with contextlib.suppress(PlaywrightError):
-            session.detach()
+    except PlaywrightError:  # the kept session ended (detached, its target gone): a new one
+        _CDP_SESSIONS.pop(page, None)
+        session = _cdp_session(page)
+        size = session.send("Page.getLayoutMetrics")["cssContentSize"]
+    clip = {
+        "x": 0,
+        "y": 0,
+        "width": max(1, round(size["width"])),
+        "height": max(1, min(round(size["height"]), SHOT_MAX_HEIGHT)),
+        "scale": 1,
+    }
+    fast = {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True}
+    try:
+        shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
+    except PlaywrightError:
+        # Chromium now and then answers a tall clip "Unable to capture screenshot" when
+        # its compositor is busy (a loaded machine); a second ask is taken.
+        shot = session.send("Page.captureScreenshot", {**fast, "clip": clip})
     path.write_bytes(base64.b64decode(shot["data"]))
+
+
+_CDP_SESSIONS: weakref.WeakKeyDictionary[Page, CDPSession] = weakref.WeakKeyDictionary()
+"""Each page's CDP session for screenshots (it ends with its page)."""
+
+
+def _cdp_session(page: Page) -> CDPSession:
+    session = _CDP_SESSIONS.get(page)
+    if session is None:
+        session = _CDP_SESSIONS[page] = page.context.new_cdp_session(page)
+    return session
 
 
 def _page_text(page: Page) -> str:
