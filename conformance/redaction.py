@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import string
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,10 +37,13 @@ MIN_SECRET_LENGTH = 6
 _HEADER_SECRETS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 _URL_HEADERS = frozenset({"referer", "location", "content-location"})
 _NAMES = "|".join(sorted(SECRET_NAMES, key=len, reverse=True))
-# name=value in free text (a URL inside a message): the value up to a delimiter.
-_PARAM_IN_TEXT = re.compile(
-    rf"(?<![A-Za-z0-9_.-])({_NAMES})=(?!\[redacted\])[^&#\s\"'<>=\\][^&#\s\"'<>\\]*"
-)
+# name=value in free text (a URL inside a message): the value up to a delimiter. The name
+# must not go on a longer word (``xcode=``), which :func:`_redact_params_in_text` sees from
+# the character before it: a lookbehind at the pattern's start would keep the regular
+# expression engine from skipping ahead to a name's first letter (a report's text took two to
+# three times as long).
+_PARAM_IN_TEXT = re.compile(rf"({_NAMES})=(?!\[redacted\])[^&#\s\"'<>=\\][^&#\s\"'<>\\]*")
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
 # "name": "value" in free text (a JSON body inside a message).
 _MEMBER_IN_TEXT = re.compile(rf'("(?:{_NAMES})"\s*:\s*")(?!\[redacted\])(?:[^"\\]|\\.)+(")')
 
@@ -179,8 +183,21 @@ SECRETS = Secrets()
 def redact_text(text: str) -> str:
     """Free text with registered values and ``name=value`` secrets replaced."""
     text = SECRETS.redact(text)
-    text = _PARAM_IN_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _redact_params_in_text(text)
     return _MEMBER_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
+
+
+def _redact_params_in_text(text: str) -> str:
+    parts: list[str] = []
+    start = last = 0
+    while (match := _PARAM_IN_TEXT.search(text, start)) is not None:
+        at = match.start()
+        if at and text[at - 1] in _NAME_CHARS:
+            start = at + 1  # the end of a longer name: look again from the next character
+            continue
+        parts += [text[last:at], f"{match.group(1)}={REDACTED}"]
+        start = last = match.end()
+    return "".join([*parts, text[last:]]) if parts else text
 
 
 def redact_value(value: Any) -> Any:
