@@ -271,8 +271,7 @@ class BrowserFlow:
                     kind = "redirect"
                     seen = Rendered(kind, status, page.url, headers)
                 else:
-                    text = page.evaluate(_BODY_TEXT)
-                    dom = page.evaluate(_DOM_FACTS, mark or "\x00")
+                    text, dom = page.evaluate(_TEXT_AND_DOM_FACTS, mark or "\x00")
                     # a page that changes nothing by itself still shows the text just read
                     browser_mod.hide_secrets(page, text if traffic.static else None)
                     browser_mod.capture(page, shot)
@@ -532,6 +531,8 @@ def sign_in_request(suite: Suite, session: TargetSession) -> tuple[str, str]:
 
 INSPECTED_TEXT = 4000  # characters of a rendered page's text kept
 _BODY_TEXT = "() => document.body ? document.body.innerText : ''"  # a page's visible text
+# both at once, in one round trip to the browser
+_TEXT_AND_DOM_FACTS = f"(mark) => [({_BODY_TEXT})(), ({_DOM_FACTS})(mark)]"
 BLOCKED_FRAME = "chrome-error:"  # where a frame the framed page refused ends (its error page)
 # (tag, attribute, value) of every element's URL-valued attributes, as written
 _URL_ATTRIBUTES = """(names) => {
