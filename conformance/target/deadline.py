@@ -217,21 +217,21 @@ KEEPALIVE_S = 1.0
 
 
 class _Transport(httpx.HTTPTransport):
-    def __init__(self, tls: ssl.SSLContext, keepalive_s: float = KEEPALIVE_S) -> None:
+    def __init__(self, tls: ssl.SSLContext) -> None:
         super().__init__(verify=tls)
         # the same pool httpx builds, on a backend whose streams honour the deadlines
         self._pool = httpcore.ConnectionPool(
             ssl_context=tls, max_connections=100, max_keepalive_connections=20,
-            keepalive_expiry=keepalive_s, network_backend=_Backend(),
+            keepalive_expiry=KEEPALIVE_S, network_backend=_Backend(),
         )  # fmt: skip
 
 
-def client(tls: ssl.SSLContext, *, keepalive_s: float = KEEPALIVE_S, **kwargs: Any) -> httpx.Client:
+def client(tls: ssl.SSLContext, **kwargs: Any) -> httpx.Client:
     """An httpx client whose requests through :func:`send` end by their deadlines.
 
-    Its idle connections are kept for ``keepalive_s`` seconds.
+    Its idle connections are kept for :data:`KEEPALIVE_S` seconds.
     """
-    transport = _Transport(tls, keepalive_s)
+    transport = _Transport(tls)
     return httpx.Client(transport=transport, follow_redirects=False, **kwargs)
 
 
