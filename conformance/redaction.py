@@ -60,7 +60,8 @@ class Secrets:
     encodings, in a text. Registering is cheap and redacting is linear in the text, however
     many values a long run collects: values made only of characters no encoding changes are
     indexed by their first characters and found in runs of such characters (runs shorter
-    than the shortest such value, most words, are passed over); the few others (a password,
+    than the shortest such value, most words, are passed over, and a longer run is looked
+    into only when a sampled piece of it is a piece of a value); the few others (a password,
     an odd cookie) go into one regular expression.
     """
 
@@ -69,6 +70,9 @@ class Secrets:
         self._values: set[str] = set()
         self._plain: set[str] = set()
         self._by_prefix: dict[str, list[str]] = {}  # first characters -> values, longest first
+        # every plain value's pieces (MIN_SECRET_LENGTH characters) at the offsets where a
+        # sampled piece of a run can meet it (see _redact_run)
+        self._pieces: set[str] = set()
         # a text's runs of plain characters that may hold a plain value: as long as the
         # shortest one (shorter runs, most words, are never looked at)
         self._runs = _PLAIN_RUN
@@ -103,6 +107,9 @@ class Secrets:
         bucket = self._by_prefix.setdefault(form[:MIN_SECRET_LENGTH], [])
         bucket.append(form)
         bucket.sort(key=len, reverse=True)
+        # the shortest only shrinks (until clear): the offsets needed now cover any later
+        for offset in range(self._shortest - MIN_SECRET_LENGTH + 1):
+            self._pieces.add(form[offset : offset + MIN_SECRET_LENGTH])
 
     def add_params(self, params: Mapping[str, object], names: Iterable[str] = SECRET_NAMES) -> None:
         """Register the values of the secret-named members of ``params`` (a query, a body)."""
@@ -115,6 +122,7 @@ class Secrets:
             self._values.clear()
             self._plain.clear()
             self._by_prefix.clear()
+            self._pieces.clear()
             self._other.clear()
             self._pattern = None
             self._runs, self._shortest = _PLAIN_RUN, 0
@@ -139,18 +147,30 @@ class Secrets:
                 ordered = sorted(self._other, key=len, reverse=True)  # longest first
                 self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
             pattern, runs = self._pattern, self._runs if self._plain else None
+            shortest = self._shortest
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
         if runs is not None:
-            text = runs.sub(self._redact_run, text)
+            text = runs.sub(lambda match: self._redact_run(match.group(0), shortest), text)
         return text
 
-    def _redact_run(self, match: re.Match[str]) -> str:
-        run = match.group(0)
+    def _redact_run(self, run: str, shortest: int) -> str:
+        """``run`` (plain characters, at least ``shortest`` long) with each plain value replaced.
+
+        A value in the run is at least ``shortest`` long, so it covers ``shortest -
+        MIN_SECRET_LENGTH + 1`` consecutive starts of a piece; sampling the run's pieces at
+        that stride meets one of them, at an offset of at most that many less one into the
+        value: the offsets :meth:`_add_plain` keeps. A run none of whose sampled pieces is
+        kept holds no value (most runs); the others are scanned at every position.
+        """
         if run in self._plain:
             return REDACTED
+        size, pieces = MIN_SECRET_LENGTH, self._pieces
+        stride = shortest - size + 1
+        if not any(run[j : j + size] in pieces for j in range(0, len(run) - size + 1, stride)):
+            return run
         parts, last, i = [], 0, 0
-        end = len(run) - self._shortest
+        end = len(run) - shortest
         while i <= end:
             for form in self._by_prefix.get(run[i : i + MIN_SECRET_LENGTH], ()):
                 if run.startswith(form, i):

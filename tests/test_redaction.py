@@ -142,6 +142,38 @@ def test_secret_parameters_in_free_text_match_a_lookbehind_pattern_on_random_tex
         assert redaction._redact_params_in_text(text) == expected, text
 
 
+def _replaced_at_every_position(values: list[str], text: str) -> str:
+    """Plain values replaced by looking at every position of ``text``: longest first."""
+    ordered = sorted(values, key=len, reverse=True)
+    parts, last, i = [], 0, 0
+    while i < len(text):
+        found = next((v for v in ordered if text.startswith(v, i)), None)
+        if found is None:
+            i += 1
+            continue
+        parts += [text[last:i], REDACTED]
+        i = last = i + len(found)
+    return "".join([*parts, text[last:]])
+
+
+def test_plain_values_are_found_wherever_they_sit_in_a_run_on_random_text() -> None:
+    # a run of plain characters is looked into only where a sampled piece of it belongs to a
+    # value: whatever the values' lengths and the order they came in, nothing may be missed
+    rng = random.Random(5)
+    alphabet = "ab1-"
+    for _ in range(3_000):
+        registry = Secrets()
+        values: list[str] = []
+        for _ in range(rng.randint(1, 4)):
+            value = "".join(rng.choice(alphabet) for _ in range(rng.randint(6, 16)))
+            registry.add(value)
+            values.append(value)
+            pieces = [*values, "ab", "1", "-", " ", ".", "&", "b1a-"]
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+            expected = _replaced_at_every_position(values, text)
+            assert registry.redact(text) == expected, (values, text)
+
+
 def test_headers_lose_credentials_and_secret_url_parameters() -> None:
     code = _fresh()
     headers = redact_headers(
