@@ -22,7 +22,7 @@ import json
 import re
 import string
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -46,6 +46,8 @@ _PARAM_IN_TEXT = re.compile(rf"({_NAMES})=(?!\[redacted\])[^&#\s\"'<>=\\][^&#\s\
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
 # "name": "value" in free text (a JSON body inside a message).
 _MEMBER_IN_TEXT = re.compile(rf'("(?:{_NAMES})"\s*:\s*")(?!\[redacted\])(?:[^"\\]|\\.)+(")')
+# no text shorter than this holds a registered value (MIN_SECRET_LENGTH), name=v or "name":"v"
+_SHORTEST_FOUND = min(MIN_SECRET_LENGTH, min(map(len, SECRET_NAMES)) + 2)
 
 
 # Characters that no encoding changes: most secrets (codes, tokens, verifiers, JWTs) are
@@ -202,6 +204,8 @@ SECRETS = Secrets()
 
 def redact_text(text: str) -> str:
     """Free text with registered values and ``name=value`` secrets replaced."""
+    if len(text) < _SHORTEST_FOUND:
+        return text  # too short to hold a registered value or a secret-named pair
     text = SECRETS.redact(text)
     text = _redact_params_in_text(text)
     return _MEMBER_IN_TEXT.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}", text)
@@ -220,21 +224,44 @@ def _redact_params_in_text(text: str) -> str:
     return "".join([*parts, text[last:]]) if parts else text
 
 
-def redact_value(value: Any) -> Any:
-    """A copy of a JSON-like value with every string redacted and secret members replaced."""
+def text_redactor() -> Callable[[str], str]:
+    """:func:`redact_text` that keeps its answers, for redacting many texts at once (a report).
+
+    A report repeats most of its texts (a host, a method, a header's name), so each distinct
+    text is redacted once. Use it while no value is registered: one registered meanwhile is
+    missed in the texts redacted before.
+    """
+    answers: dict[str, str] = {}
+
+    def redact(text: str) -> str:
+        answer = answers.get(text)
+        if answer is None:
+            answer = answers[text] = redact_text(text)
+        return answer
+
+    return redact
+
+
+def redact_value(value: Any, text: Callable[[str], str] = redact_text) -> Any:
+    """A copy of a JSON-like value with every string redacted and secret members replaced.
+
+    ``text`` redacts each string (:func:`text_redactor` for many values at once).
+    """
     if isinstance(value, str):
-        return redact_text(value)
+        return text(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)([redact_value(v, text) for v in value])
+    if value is None or isinstance(value, (int, float)):
+        return value  # told apart before the Mapping ABC's slower check
     if isinstance(value, Mapping):
         return {
             k: (
                 REDACTED
                 if isinstance(k, str) and k.lower() in SECRET_NAMES and isinstance(v, str)
-                else redact_value(v)
+                else redact_value(v, text)
             )
             for k, v in value.items()
         }
-    if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(v) for v in value)
     return value
 
 

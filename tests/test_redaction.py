@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from _pytest._io.terminalwriter import TerminalWriter
 
 from conformance import redaction
@@ -28,6 +29,7 @@ from conformance.redaction import (
     redact_text,
     redact_url,
     redact_value,
+    text_redactor,
 )
 from conformance.report import console, markdown
 from conformance.report.model import CheckResult, Report
@@ -172,6 +174,48 @@ def test_plain_values_are_found_wherever_they_sit_in_a_run_on_random_text() -> N
             text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
             expected = _replaced_at_every_position(values, text)
             assert registry.redact(text) == expected, (values, text)
+
+
+def test_texts_too_short_to_hold_a_secret_are_returned_as_they_are() -> None:
+    # below six characters no registered value, name=value or "name": "value" fits: the
+    # short texts redact_text passes over are those every layer would leave alone
+    registry_value = "abcdef"
+    SECRETS.add(registry_value)
+    try:
+        pieces = ["a", "b", "c", "d", "e", "f", "=", "code", '"', ":", "[redacted]"[:3]]
+        rng = random.Random(3)
+        for _ in range(3_000):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))[:5]
+            whole = redaction._MEMBER_IN_TEXT.sub(
+                lambda m: f"{m.group(1)}{REDACTED}{m.group(2)}",
+                redaction._redact_params_in_text(SECRETS.redact(text)),
+            )
+            assert redact_text(text) == whole == text, text
+        assert redact_text("abcdef") == REDACTED and redact_text("code=1") == f"code={REDACTED}"
+    finally:
+        SECRETS.clear()
+
+
+def test_a_text_redactor_answers_as_redact_text_and_redacts_each_text_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = _fresh()
+    texts = [f"x {secret} y", "GET", f"code=zz-{secret[:3]}", f"x {secret} y", "GET", ""]
+    asked: list[str] = []
+
+    def counted(text: str) -> str:
+        asked.append(text)
+        return redact_text(text)
+
+    redact = text_redactor()
+    with monkeypatch.context() as patched:
+        patched.setattr(redaction, "redact_text", counted)
+        answers = [redact(t) for t in texts]
+    assert answers == [redact_text(t) for t in texts]
+    assert sorted(asked) == sorted(set(texts))
+    assert redact_value({"a": texts, "b": (texts[0],)}, redact) == redact_value(
+        {"a": texts, "b": (texts[0],)}
+    )
 
 
 def test_headers_lose_credentials_and_secret_url_parameters() -> None:

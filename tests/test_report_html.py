@@ -238,3 +238,17 @@ def test_screenshots_are_embedded_whole_after_the_text_is_redacted(tmp_path: Pat
     embedded = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
     assert {name: base64.b64decode(data) for name, data in embedded} == images
     assert "screenshot:" not in page
+
+
+def test_each_of_many_screenshots_goes_in_under_its_own_name(tmp_path: Path) -> None:
+    # screenshot 1 and screenshot 10 are named alike until embedded: each finds its own
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    images = {f"shot-{n:02d}": png(n + 1) for n in range(12)}
+    for name, data in images.items():
+        (shots / f"{name}.png").write_bytes(data)
+    writers.write(_report(), tmp_path, ["html"])
+    page = (tmp_path / "report.html").read_text("utf-8")
+    embedded = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
+    assert {name: base64.b64decode(data) for name, data in embedded} == images
+    assert len(embedded) == 12 and "screenshot:" not in page

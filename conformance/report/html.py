@@ -17,6 +17,7 @@ base64 is no text to look for secrets in (the screenshots hid them before they w
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 from conformance.report import view
@@ -45,21 +46,32 @@ def _screenshots(directory: Path | None) -> list[Path]:
     return sorted((directory / SCREENSHOTS).glob("*.png"))
 
 
-def _source(index: int) -> str:
-    """How the page names the ``index``-th screenshot until it is embedded (the template's).
+_SOURCES = re.compile(r'src="screenshot:(0|[1-9][0-9]*)"')
+"""How the page names its screenshots until they are embedded (the template's
+``src="screenshot:<index>"``, the index in :func:`_screenshots`' order).
 
-    Page text from a report is escaped, so no report value can spell this (a double quote
-    is never written raw).
-    """
-    return f'src="screenshot:{index}"'
+Page text from a report is escaped, so no report value can spell this (a double quote is
+never written raw).
+"""
 
 
 def embed_screenshots(page: str, directory: Path | None) -> str:
-    """``page`` (from :func:`page_text`) with its screenshots embedded as data URLs."""
-    for index, path in enumerate(_screenshots(directory)):
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        page = page.replace(_source(index), f'src="data:image/png;base64,{data}"', 1)
-    return page
+    """``page`` (from :func:`page_text`) with its screenshots embedded as data URLs.
+
+    Each screenshot goes in where the page first names it, in one pass over the page.
+    """
+    shots = _screenshots(directory)
+    embedded: set[int] = set()
+
+    def embed(source: re.Match[str]) -> str:
+        index = int(source.group(1))
+        if index >= len(shots) or index in embedded:
+            return source.group(0)
+        embedded.add(index)
+        data = base64.b64encode(shots[index].read_bytes()).decode("ascii")
+        return f'src="data:image/png;base64,{data}"'
+
+    return _SOURCES.sub(embed, page) if shots else page
 
 
 def page_text(

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.redaction import redact_text, redact_value
+from conformance.redaction import redact_text, redact_value, text_redactor
 from conformance.report.model import Report
 
 
 def scrub(report: Report) -> Report:
     """Redact every free-text field of ``report`` in place; returns it."""
-    report.issuer = redact_text(report.issuer)
-    report.preflight = redact_value(report.preflight)
-    report.environment = redact_value(report.environment)
+    text = text_redactor()
+    report.issuer = text(report.issuer)
+    report.preflight = redact_value(report.preflight, text)
+    report.environment = redact_value(report.environment, text)
     for result in report.results:
-        result.expected = redact_text(result.expected)
-        result.observed = redact_text(result.observed)
-        result.evidence = redact_value(result.evidence)
+        result.expected = text(result.expected)
+        result.observed = text(result.observed)
+        result.evidence = redact_value(result.evidence, text)
     return report
 
 
