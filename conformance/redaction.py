@@ -43,7 +43,7 @@ _NAMES = "|".join(sorted(SECRET_NAMES, key=len, reverse=True))
 # name took about four times as long on a report's text.
 _PARAM_VALUE = re.compile(r"(?!\[redacted\])[^&#\s\"'<>=\\][^&#\s\"'<>\\]*")
 _NAME_LENGTHS = sorted({len(name) for name in SECRET_NAMES}, reverse=True)
-_NAME_ENDS = frozenset(name[-3:] for name in SECRET_NAMES)  # most "=" follow none of these
+_NAME_ENDS = frozenset(name[-3:] for name in SECRET_NAMES)
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
 # "name": "value" in free text (a JSON body inside a message).
 _MEMBER_IN_TEXT = re.compile(rf'("(?:{_NAMES})"\s*:\s*")(?!\[redacted\])(?:[^"\\]|\\.)+(")')
@@ -57,8 +57,6 @@ _PLAIN_RUN = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_SECRET_LENGTH},}}")
 _PLAIN_CHARS = frozenset((string.ascii_letters + string.digits + "._~-").encode())
 # each byte of a text's UTF-8: "a" for a plain character, a space for any other
 _PLAIN_MASK = bytes(0x61 if b in _PLAIN_CHARS else 0x20 for b in range(256))
-LONG_TEXT = 4096
-"""From this length on a text's runs are found in its bytes (a rendered report, a page)."""
 
 
 class Secrets:
@@ -81,9 +79,8 @@ class Secrets:
         # every plain value's pieces (MIN_SECRET_LENGTH characters) at the offsets where a
         # sampled piece of a run can meet it (see _redact_run)
         self._pieces: set[str] = set()
-        # a text's runs of plain characters that may hold a plain value: as long as the
+        # a text's runs of plain characters that may hold a plain value are as long as the
         # shortest one (shorter runs, most words, are never looked at)
-        self._runs = _PLAIN_RUN
         self._shortest = 0
         self._other: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
@@ -111,7 +108,6 @@ class Secrets:
         self._plain.add(form)
         if not self._shortest or len(form) < self._shortest:
             self._shortest = len(form)
-            self._runs = re.compile(rf"[A-Za-z0-9._~-]{{{len(form)},}}")
         bucket = self._by_prefix.setdefault(form[:MIN_SECRET_LENGTH], [])
         bucket.append(form)
         bucket.sort(key=len, reverse=True)
@@ -133,7 +129,7 @@ class Secrets:
             self._pieces.clear()
             self._other.clear()
             self._pattern = None
-            self._runs, self._shortest = _PLAIN_RUN, 0
+            self._shortest = 0
 
     def __contains__(self, value: object) -> bool:
         with self._lock:
@@ -154,24 +150,21 @@ class Secrets:
             if self._pattern is None and self._other:
                 ordered = sorted(self._other, key=len, reverse=True)  # longest first
                 self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
-            pattern, runs = self._pattern, self._runs if self._plain else None
-            shortest = self._shortest
+            pattern, shortest = self._pattern, self._shortest if self._plain else 0
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
-        if runs is None:
+        if not shortest or len(text) < shortest:
             return text
-        if len(text) >= LONG_TEXT:
-            return self._redact_long_runs(text, shortest)
-        return runs.sub(lambda match: self._redact_run(match.group(0), shortest), text)
+        return self._redact_runs(text, shortest)
 
-    def _redact_long_runs(self, text: str, shortest: int) -> str:
-        """What ``self._runs.sub`` makes of a long ``text``, its runs found faster.
+    def _redact_runs(self, text: str, shortest: int) -> str:
+        """``text`` with the plain values in its runs of plain characters replaced.
 
-        The regular expression engine tries a match at each position; here the text's
-        plain characters become ``a`` and all others a space (one translation of its UTF-8
-        bytes), and each run at least ``shortest`` long is found by searching for that many
-        ``a``: the leftmost such window starts a run. Every byte of a non-ASCII character is
-        above 127, so no run splits one.
+        A regular expression for such runs would be tried at each position of the text (most
+        of a redaction's time); here the text's plain characters become ``a`` and all others
+        a space (one translation of its UTF-8 bytes), and each run at least ``shortest``
+        long is found by searching for that many ``a``: the leftmost such window starts a
+        run. Every byte of a non-ASCII character is above 127, so no run splits one.
         """
         data = text.encode("utf-8", "surrogatepass")
         mask = data.translate(_PLAIN_MASK)
@@ -204,8 +197,10 @@ class Secrets:
         if run in self._plain:
             return REDACTED
         size, pieces = MIN_SECRET_LENGTH, self._pieces
-        stride = shortest - size + 1
-        if not any(run[j : j + size] in pieces for j in range(0, len(run) - size + 1, stride)):
+        for j in range(0, len(run) - size + 1, shortest - size + 1):
+            if run[j : j + size] in pieces:
+                break
+        else:
             return run
         parts, last, i = [], 0, 0
         end = len(run) - shortest
@@ -252,7 +247,12 @@ def _redact_params_in_text(text: str) -> str:
     last = 0
     equals = text.find("=")
     while equals >= 0:
-        pair = _secret_pair(text, equals)
+        # most "=" follow no secret name's last three characters
+        pair = (
+            _secret_pair(text, equals)
+            if equals >= 3 and text[equals - 3 : equals] in _NAME_ENDS
+            else None
+        )
         if pair is None:
             equals = text.find("=", equals + 1)
             continue
@@ -265,8 +265,6 @@ def _redact_params_in_text(text: str) -> str:
 
 def _secret_pair(text: str, equals: int) -> tuple[int, int] | None:
     """Where the secret-named ``name=value`` whose "=" is at ``equals`` starts and ends."""
-    if equals < 3 or text[equals - 3 : equals] not in _NAME_ENDS:
-        return None
     for length in _NAME_LENGTHS:
         start = equals - length
         if start < 0 or text[start:equals] not in SECRET_NAMES:
