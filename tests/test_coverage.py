@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
+from pathlib import Path
+
+import pytest
 
 from conformance import scenarios
 from conformance.catalog import coverage, requirements
@@ -25,6 +29,31 @@ def _imported_requirement_marks() -> set[str]:
 
 def test_checked_rows_are_read_without_importing_the_checks() -> None:
     assert coverage.checked_by_this_version() == _imported_requirement_marks()
+
+
+def test_each_modules_marks_are_kept_by_its_sources_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kept_in = tmp_path / "cimd-conformance" / coverage.MARKS_CACHE
+    module = coverage.SCENARIOS / "test_fetching.py"
+    read = coverage._module_marks(module)
+    assert "CIMD-FETCH-04" in read
+    [kept] = kept_in.glob("*.json")
+    assert json.loads(kept.read_text("utf-8")) == read
+    kept.write_text('["CIMD-KEPT-01"]', "utf-8")
+    assert coverage._module_marks(module) == ["CIMD-KEPT-01"]  # read from the entry
+    kept.write_text("[not json", "utf-8")
+    assert coverage._module_marks(module) == read  # parsed again, and kept again
+    assert json.loads(kept.read_text("utf-8")) == read
+    edited = tmp_path / "test_edited.py"
+    edited.write_text(module.read_text("utf-8") + "\n# edited\n", "utf-8")
+    assert coverage._module_marks(edited) == read
+    assert len(list(kept_in.glob("*.json"))) == 2  # another source, another entry
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("", "utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_directory))
+    assert coverage._module_marks(module) == read  # a cache that cannot be written
 
 
 def test_checked_and_not_tested_rows_partition_the_catalog() -> None:

@@ -3,12 +3,17 @@
 A verdict is worth only the rows it rests on. "Conformant" after judging a third of the
 catalog must say so, and name the rows that were never looked at. The rows this version
 checks are read from the scenario modules' ``requirement`` markers with :mod:`ast`, so the
-scope is known without importing pytest or running anything.
+scope is known without importing pytest or running anything (and kept by each module's
+digest, so that a run's start need not parse them again).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
+import json
+import os
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -18,6 +23,7 @@ from conformance.catalog import derived, requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.untestable import UNTESTABLE
 from conformance.catalog.verdicts import JUDGED
+from conformance.user_cache import user_cache
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
@@ -87,8 +93,38 @@ def checked_by_this_version() -> frozenset[str]:
     """The requirement IDs that have a check in ``conformance/scenarios``."""
     found: set[str] = set()
     for module in sorted(SCENARIOS.glob("test_*.py")):
-        found.update(_requirement_marks([ast.parse(module.read_text("utf-8"))]))
+        found.update(_module_marks(module))
     return frozenset(found)
+
+
+MARKS_CACHE = "scenario-marks"
+_MARKS_FORMAT = 1  # part of each kept entry's name: a change in what is read misses the old
+
+
+def _module_marks(module: Path) -> list[str]:
+    """The requirement IDs marked in ``module``, kept by its source's digest.
+
+    Parsing the scenario modules took about 0.1 s of every run's start. An entry is kept in
+    :func:`~conformance.user_cache.user_cache` ``("scenario-marks")`` under the SHA-256 of the
+    module's source, so an edited module is read again; an entry that cannot be read, or a
+    cache that cannot be written, is passed over.
+    """
+    source = module.read_bytes()
+    kept = user_cache(MARKS_CACHE) / (f"{hashlib.sha256(source).hexdigest()}-{_MARKS_FORMAT}.json")
+    with contextlib.suppress(OSError, ValueError):
+        marks = json.loads(kept.read_text("utf-8"))
+        if isinstance(marks, list) and all(isinstance(m, str) for m in marks):
+            return marks
+    marks = _requirement_marks([ast.parse(source)])
+    partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(marks), "utf-8")
+        os.replace(partial, kept)  # a reader sees no entry or the whole one
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return marks
 
 
 def derived_by_this_version() -> frozenset[str]:
