@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from conformance.harness import pages
 from conformance.harness.outcome import OutcomeKind, classify_redirect
-from conformance.harness.pages import parse
+from conformance.harness.pages import Button, parse
 from conformance.redaction import REDACTED, redact_headers, redact_url
 
 CONSENT = """<form method=post action="/consent"><input type=hidden name=csrf value=t>
@@ -20,6 +21,40 @@ def test_consent_form_and_its_approve_button_are_found() -> None:
     button = form.approve_button()
     assert button is not None and button.value == "approve"
     assert form.fields == {"csrf": "t"}
+
+
+def test_a_page_parsed_again_is_the_same_and_its_forms_are_the_callers_own() -> None:
+    first = parse(CONSENT)
+    form = first.consent_form()
+    assert form is not None
+    form.fields["csrf"] = "changed"
+    form.buttons.append(Button("extra"))
+    form.buttons[0].text = "changed"
+    form.password_fields.append("p")
+    again = parse(CONSENT)  # a kept page: what the first caller changed is not in it
+    assert again == parse(CONSENT.replace("<form", "<form ", 1)) == _without_changes()
+    assert again.forms[0] is not form
+    large = CONSENT + "<p>" + "x" * pages.KEPT_PAGE_SIZE + "</p>"
+    assert parse(large).forms == again.forms  # a large page is parsed each time, alike
+
+
+def _without_changes() -> pages.Page:
+    return pages.Page(
+        forms=(
+            pages.Form(
+                action="/consent",
+                method="post",
+                fields={"csrf": "t"},
+                buttons=[
+                    Button("decision", "deny", "", "Deny"),
+                    Button("decision", "approve", "", "Approve"),
+                ],
+            ),
+        ),
+        navigations=(),
+        text="Deny Approve",
+        urls=(("form", "action", "/consent"),),
+    )
 
 
 def test_login_form_is_not_taken_for_consent() -> None:

@@ -9,7 +9,8 @@ would send the browser onwards (auto-submitting form, meta refresh, script navig
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from html.parser import HTMLParser
 
 APPROVE_WORDS = re.compile(
@@ -200,7 +201,24 @@ def _unescape_slashes(script: str) -> str:
 
 
 def parse(html: str) -> Page:
-    """Parse ``html`` leniently (the target's pages are never trusted to be well formed)."""
+    """Parse ``html`` leniently (the target's pages are never trusted to be well formed).
+
+    A run gets many pages more than once (an error page, a login page): the last pages
+    parsed are kept, and each caller gets forms of its own to change.
+    """
+    page = _kept(html) if len(html) <= KEPT_PAGE_SIZE else _parsed(html)
+    if not page.forms:
+        return page
+    return replace(page, forms=tuple(_copy(form) for form in page.forms))
+
+
+def _copy(form: Form) -> Form:
+    buttons = [Button(b.name, b.value, b.id, b.text) for b in form.buttons]
+    fields, passwords, texts = dict(form.fields), list(form.password_fields), form.text_fields
+    return Form(form.action, form.method, form.id, fields, passwords, list(texts), buttons)
+
+
+def _parsed(html: str) -> Page:
     parser = _Parser()
     parser.feed(html)
     parser.close()
@@ -208,3 +226,7 @@ def parse(html: str) -> Page:
     return Page(
         tuple(parser.forms), tuple(parser.navigations), text, parser.scripts, tuple(parser.urls)
     )
+
+
+KEPT_PAGE_SIZE = 65_536  # a larger page (rare, and maybe hostile) is parsed each time
+_kept = lru_cache(maxsize=128)(_parsed)
