@@ -187,3 +187,22 @@ async def test_serving_other_variants(unstarted: MetadataHost, name: str) -> Non
     transport = httpx.ASGITransport(app=unstarted.app())
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
         assert (await client.get(served.client_id)).status_code == 503
+
+
+def test_a_document_loaded_again_is_untouched_by_what_a_caller_changed() -> None:
+    # each document's template is read once: a load's result is the caller's own to change
+    name = corpus.names("documents")[0]
+    first = corpus.load(name, client_id=U, metadata_host=M)
+    nonce = first["client_name"].rsplit(" ", 1)[-1]  # a fresh one in each load
+    expected = json.dumps(first).replace(nonce, "")
+    for value in first.values():
+        if isinstance(value, list):
+            value.append("changed")
+        elif isinstance(value, dict):
+            value["changed"] = True
+    first["client_id"] = "changed"
+    again = corpus.load(name, client_id=U, metadata_host=M)
+    assert json.dumps(again).replace(again["client_name"].rsplit(" ", 1)[-1], "") == expected
+    assert again["client_id"] == U and "changed" not in json.dumps(again)
+    other = corpus.load(name, client_id=f"{M}/c/2/client.json", metadata_host=M)
+    assert other["client_id"] == f"{M}/c/2/client.json"

@@ -23,8 +23,9 @@ from mock_servers.metadata_host import BAD_TLS, MetadataHost
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
+@cache
 def corpus_dir() -> Path:
-    """The directory holding ``manifest.json``."""
+    """The directory holding ``manifest.json`` (looked for once)."""
     for candidate in (_PACKAGE / "_corpus", _PACKAGE.parent / "fixtures"):
         if (candidate / "manifest.json").is_file():
             return candidate
@@ -36,6 +37,12 @@ def manifest() -> dict[str, Any]:
     """The parsed corpus manifest."""
     data: dict[str, Any] = json.loads((corpus_dir() / "manifest.json").read_text("utf-8"))
     return data
+
+
+@cache
+def _template(file: str) -> Any:
+    """A corpus document's parsed template, read once (:func:`_fill` copies what it fills)."""
+    return json.loads((corpus_dir() / file).read_text("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,7 @@ def load(
     data = manifest()
     subs = _subs(client_id, metadata_host, metadata_host_plain)
     if name in data["documents"]:
-        path = corpus_dir() / data["documents"][name]["file"]
-        doc: dict[str, Any] = _fill(json.loads(path.read_text("utf-8")), subs)
+        doc: dict[str, Any] = _fill(_template(data["documents"][name]["file"]), subs)
         return doc
     if name in data["variants"]:
         variant = data["variants"][name]
