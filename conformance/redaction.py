@@ -112,7 +112,7 @@ class Secrets:
         bucket.append(form)
         bucket.sort(key=len, reverse=True)
         # the shortest only shrinks (until clear): the offsets needed now cover any later
-        for offset in range(self._shortest - MIN_SECRET_LENGTH + 1):
+        for offset in range(_stride(self._shortest)):
             self._pieces.add(form[offset : offset + MIN_SECRET_LENGTH])
 
     def add_params(self, params: Mapping[str, object], names: Iterable[str] = SECRET_NAMES) -> None:
@@ -188,16 +188,16 @@ class Secrets:
     def _redact_run(self, run: str, shortest: int) -> str:
         """``run`` (plain characters, at least ``shortest`` long) with each plain value replaced.
 
-        A value in the run is at least ``shortest`` long, so it covers ``shortest -
-        MIN_SECRET_LENGTH + 1`` consecutive starts of a piece; sampling the run's pieces at
-        that stride meets one of them, at an offset of at most that many less one into the
-        value: the offsets :meth:`_add_plain` keeps. A run none of whose sampled pieces is
-        kept holds no value (most runs); the others are scanned at every position.
+        A value in the run is at least ``shortest`` long, so it covers at least
+        :func:`_stride` consecutive starts of a piece; sampling the run's pieces at that
+        stride meets one of them, at an offset of at most the stride less one into the value:
+        the offsets :meth:`_add_plain` keeps. A run none of whose sampled pieces is kept
+        holds no value (most runs); the others are scanned at every position.
         """
         if run in self._plain:
             return REDACTED
         size, pieces = MIN_SECRET_LENGTH, self._pieces
-        for j in range(0, len(run) - size + 1, shortest - size + 1):
+        for j in range(0, len(run) - size + 1, _stride(shortest)):
             if run[j : j + size] in pieces:
                 break
         else:
@@ -213,6 +213,20 @@ class Secrets:
             else:
                 i += 1
         return "".join([*parts, run[last:]]) if parts else run
+
+
+_SAMPLED = 20
+"""How much of a plain value the sampling of runs relies on: at most this many characters
+give a value's pieces (15 per value), however long the shortest registered value is."""
+
+
+def _stride(shortest: int) -> int:
+    """The stride at which a run's pieces are sampled while ``shortest`` is the shortest value.
+
+    It shrinks with the shortest value and never grows (until the registry is cleared), so
+    the pieces a value was given when it came are as many as any later stride needs.
+    """
+    return min(shortest, _SAMPLED) - MIN_SECRET_LENGTH + 1
 
 
 def encodings(value: str) -> set[str]:
