@@ -283,9 +283,8 @@ def _secret_pair(text: str, equals: int) -> tuple[int, int] | None:
         start = equals - length
         if start < 0 or text[start:equals] not in SECRET_NAMES:
             continue
-        # the only candidate: a shorter name ending here would go on this one
         if start and text[start - 1] in _NAME_CHARS:
-            return None  # the end of a longer word (xcode=)
+            continue  # the end of a longer word (xcode=)
         value = _PARAM_VALUE.match(text, equals + 1)
         return None if value is None else (start, value.end())
     return None
