@@ -13,7 +13,6 @@ import ast
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from conformance.catalog import derived, requirements
 from conformance.catalog.requirements import Tier
 from conformance.catalog.untestable import UNTESTABLE
 from conformance.catalog.verdicts import JUDGED
-from conformance.user_cache import user_cache
+from conformance.user_cache import keep, user_cache
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SCORED_TIERS = (Tier.REQUIRED, Tier.RECOMMENDED)
@@ -116,14 +115,7 @@ def _module_marks(module: Path) -> list[str]:
         if isinstance(marks, list) and all(isinstance(m, str) for m in marks):
             return marks
     marks = _requirement_marks([ast.parse(source)])
-    partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(marks), "utf-8")
-        os.replace(partial, kept)  # a reader sees no entry or the whole one
-    except OSError:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+    keep(kept, lambda out: out.write(json.dumps(marks).encode("utf-8")))
     return marks
 
 

@@ -9,14 +9,13 @@ directory that cannot be written, is passed over the same way.
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from jinja2.bccache import Bucket, BytecodeCache
 
-from conformance.user_cache import user_cache
+from conformance.user_cache import keep, user_cache
 
 CACHE = "templates"
 
@@ -37,16 +36,7 @@ class TemplateCache(BytecodeCache):
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         """Keep ``bucket``'s code, unless the cache cannot be written."""
-        path = self._path(bucket)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with partial.open("wb") as out:
-                bucket.write_bytecode(out)
-            os.replace(partial, path)  # a reader sees the old entry or the whole new one
-        except OSError:
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        keep(self._path(bucket), bucket.write_bytecode)
 
     def clear(self) -> None:
         """Remove every kept template."""
