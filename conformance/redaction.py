@@ -53,10 +53,10 @@ _SHORTEST_FOUND = min(MIN_SECRET_LENGTH, min(map(len, SECRET_NAMES)) + 2)
 
 # Characters that no encoding changes: most secrets (codes, tokens, verifiers, JWTs) are
 # made of these alone, and are found by scanning runs of them rather than by a regex.
-_PLAIN_RUN = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_SECRET_LENGTH},}}")
-_PLAIN_CHARS = frozenset((string.ascii_letters + string.digits + "._~-").encode())
+_PLAIN_CHARS = string.ascii_letters + string.digits + "._~-"
+_PLAIN_RUN = re.compile(rf"[{re.escape(_PLAIN_CHARS)}]{{{MIN_SECRET_LENGTH},}}")
 # each byte of a text's UTF-8: "a" for a plain character, a space for any other
-_PLAIN_MASK = bytes(0x61 if b in _PLAIN_CHARS else 0x20 for b in range(256))
+_PLAIN_MASK = bytes(0x61 if chr(b) in _PLAIN_CHARS else 0x20 for b in range(256))
 
 
 class Secrets:
