@@ -63,10 +63,10 @@ class ClientResolver:
         self._exempt_hosts = config.exempt_hosts
         self._registered: OrderedDict[str, ClientDocument] = OrderedDict()
         self.fetcher = Fetcher(config)
-        small = config.is_variant("small-cache")
-        self._cache: DocumentCache[ClientDocument] = DocumentCache(
-            SMALL_CACHE_ENTRIES if small else None
-        )
+        capacity = SMALL_CACHE_ENTRIES if config.is_variant("small-cache") else None
+        if config.is_variant("no-cache"):
+            capacity = 0
+        self._cache: DocumentCache[ClientDocument] = DocumentCache(capacity)
         # each client's logo with the copy of the document it was fetched for (CIMD-UI-05)
         self._logos: OrderedDict[str, tuple[ClientDocument, str | None]] = OrderedDict()
         self._failures: DocumentCache[ClientError] = DocumentCache()  # only the caching faults

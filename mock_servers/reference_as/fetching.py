@@ -406,7 +406,8 @@ class DocumentCache(Generic[T]):
     Only valid documents are ever put here: errors and invalid documents are never cached
     (CIMD-CACHE-02, CIMD-CACHE-03). With a ``capacity`` it keeps that many entries, the
     least recently used going first (the ``small-cache`` variant): a dropped document is
-    fetched again at its next use, before its time, as a server's bounded cache does.
+    fetched again at its next use, before its time, as a server's bounded cache does. With
+    a capacity of 0 nothing is kept (the ``no-cache`` variant).
     """
 
     def __init__(self, capacity: int | None = None) -> None:

@@ -3,7 +3,7 @@
 A fault breaks a requirement; a variant breaks none. It changes how the AS looks and behaves
 in ways real servers do (script-built pages, a login at an upstream identity provider,
 consent before login, ``__Host-`` cookies on a plain-http loopback issuer, rate-limited
-document fetches, sessions renewed or ended early, a document cache of few entries, an
+document fetches, sessions renewed or ended early, a document cache of few entries or none, an
 approve link, an issuer with a trailing ``/``, an assertion audience that must be the
 issuer), so that every way the suite could mis-score such a server can be reproduced here.
 Variants apply to every issuer the process serves (the root and, with ``--matrix``, each
@@ -63,6 +63,11 @@ VARIANTS: tuple[Variant, ...] = (
         "small-cache",
         "the document cache keeps its 2 most recently used documents (a bounded cache under "
         "load, as oidc-provider's LRU of 100): a document dropped is fetched again before its time",
+    ),
+    Variant(
+        "no-cache",
+        "no document cache: the client's document is fetched at every request that names it "
+        "(caching is a MAY), and the logo with each new copy",
     ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
