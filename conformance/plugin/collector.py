@@ -24,7 +24,7 @@ from conformance.catalog.verdicts import Observation, Verdict, verdict_for_viola
 from conformance.plugin.ahead import RAN_AHEAD_KEY
 from conformance.plugin.judging import derived_results, expectation, judge, judge_return
 from conformance.plugin.selection import Selection
-from conformance.redaction import redact_value
+from conformance.redaction import redact_value, text_redactor
 from conformance.report.baseline import Baseline
 from conformance.report.model import CheckResult, Report
 from conformance.report.paths import ReportPaths
@@ -171,7 +171,8 @@ class ResultCollector:
         journey = funcargs.get("cimd_mcp_journey")
         if journey is not None:
             evidence["mcp_journey"] = journey.evidence()
-        return dict(redact_value(evidence))
+        # a check's evidence repeats its texts (header names, hosts): each is redacted once
+        return dict(redact_value(evidence, text_redactor()))
 
     def _late_canary_connections(self) -> None:
         """Fail passed checks whose canaries saw a connection after the check ended.

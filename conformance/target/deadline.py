@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -252,10 +252,13 @@ def send(
             failed or broke off.
         HarnessError: any other HTTP failure (an undecodable body, a bad URL).
     """
-    on = f"{method} {redact_url(url)}"
+
+    def on() -> str:  # for messages only: most exchanges need none
+        return f"{method} {redact_url(url)}"
+
     fired = first_fired(deadlines)
     if fired is not None:
-        raise Unanswered(fired.message(f"on {on}"), fired)
+        raise Unanswered(fired.message(f"on {on()}"), fired)
     left = min(d.remaining() for d in deadlines) if deadlines else None
     timeout = httpx.Timeout(left, connect=min(CONNECT_S, left or CONNECT_S))
     token = _ACTIVE.set(tuple(deadlines))
@@ -265,25 +268,25 @@ def send(
     except (httpx.TransportError, httpx.InvalidURL) as exc:
         fired = first_fired(deadlines)
         if fired is not None:
-            raise Unanswered(fired.message(f"on {on}"), fired) from exc
+            raise Unanswered(fired.message(f"on {on()}"), fired) from exc
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-            raise HarnessError(f"{on} failed: {type(exc).__name__}: {exc}") from exc
-        raise Unanswered(f"{on} failed: {type(exc).__name__}: {exc}") from exc
+            raise HarnessError(f"{on()} failed: {type(exc).__name__}: {exc}") from exc
+        raise Unanswered(f"{on()} failed: {type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
-        raise HarnessError(f"{on} failed: {type(exc).__name__}: {exc}") from exc
+        raise HarnessError(f"{on()} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         _ACTIVE.reset(token)
     return response
 
 
-def _read_bounded(response: httpx.Response, on: str) -> None:
+def _read_bounded(response: httpx.Response, on: Callable[[], str]) -> None:
     """Read the whole body, at most :data:`MAX_BODY_BYTES` of it (an endless body ends here)."""
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise HarnessError(
-                f"the answer to {on} was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
+                f"the answer to {on()} was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; "
                 "the suite does not read further. Check that the URL serves what it should"
             )
         chunks.append(chunk)
