@@ -264,6 +264,22 @@ async def test_host_cookies_set_a_host_prefixed_secure_cookie_over_http(
     assert with_cookie.status_code == 200 and 'id="approve"' in with_cookie.text
 
 
+async def test_no_cache_fetches_a_cacheable_document_at_every_request(
+    make_as: Make, docs: DocumentHost
+) -> None:
+    """``no-cache``: a document that may be kept for an hour is fetched for each request (an
+    AS with no document cache at all, which caching's MAY allows), and still accepted."""
+    cached, plain = make_as(), make_as("no-cache")
+    url = document(docs, cache_control="max-age=3600")
+    params = authz_params(url, CALLBACK, pkce()[1])
+    for _ in range(2):
+        assert (await cached.get("/authorize", params=params)).status_code == 302
+    assert docs.fetches(url) == 1
+    for _ in range(3):
+        assert (await plain.get("/authorize", params=params)).status_code == 302
+    assert docs.fetches(url) == 4
+
+
 async def test_rate_limited_answers_429_then_recovers(make_as: Make, docs: DocumentHost) -> None:
     http = make_as("rate-limited", rate_interval_s=1.0, rate_budget=3, rate_window_s=60.0)
     url, challenge = document(docs), pkce()[1]
