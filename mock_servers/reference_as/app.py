@@ -8,13 +8,16 @@ browser serves every issuer, and the suite logs in once per origin.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .authorize import authorize, consent, resume
 from .config import IssuerConfig
@@ -62,7 +65,25 @@ def create_app(configs: Sequence[IssuerConfig], *, single_sign_on: bool = False)
             for issuer in issuers:
                 await issuer.clients.fetcher.aclose()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    distant = any(config.is_variant("distant") for config in configs)
+    middleware = [Middleware(_Distant)] if distant else []
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+
+
+DISTANT_S = 0.05
+"""The ``distant`` variant: how much later every answer starts, as across a continent."""
+
+
+class _Distant:
+    """Every HTTP answer of ``app`` starts :data:`DISTANT_S` late (a server far away)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(DISTANT_S)
+        await self.app(scope, receive, send)
 
 
 def issuer_routes(issuer: Issuer) -> list[BaseRoute]:

@@ -9,6 +9,7 @@ import secrets
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mock_servers.reference_as import (
     create_provider_app,
     main,
 )
+from mock_servers.reference_as.app import DISTANT_S
 
 from .conftest import (
     AS_ORIGIN,
@@ -278,6 +280,18 @@ async def test_no_cache_fetches_a_cacheable_document_at_every_request(
     for _ in range(3):
         assert (await plain.get("/authorize", params=params)).status_code == 302
     assert docs.fetches(url) == 4
+
+
+async def test_distant_answers_start_late_and_are_the_same(make_as: Make) -> None:
+    """``distant``: each answer starts :data:`DISTANT_S` late, and is the answer a near
+    server gives."""
+    near, far = make_as(), make_as("distant")
+    answers = []
+    for http in (near, far):
+        started = time.monotonic()
+        answers.append((await http.get("/.well-known/oauth-authorization-server")).json())
+        waited = time.monotonic() - started
+    assert waited >= DISTANT_S and answers[0] == answers[1]
 
 
 async def test_rate_limited_answers_429_then_recovers(make_as: Make, docs: DocumentHost) -> None:
