@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .authorize import authorize, consent, resume
 from .config import IssuerConfig
@@ -65,8 +65,11 @@ def create_app(configs: Sequence[IssuerConfig], *, single_sign_on: bool = False)
             for issuer in issuers:
                 await issuer.clients.fetcher.aclose()
 
-    distant = any(config.is_variant("distant") for config in configs)
-    middleware = [Middleware(_Distant)] if distant else []
+    middleware = []
+    if any(config.is_variant("distant") for config in configs):
+        middleware.append(Middleware(_Distant))
+    if any(config.is_variant("closed-connections") for config in configs):
+        middleware.append(Middleware(_Closing))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
@@ -84,6 +87,32 @@ class _Distant:
         if scope["type"] == "http":
             await asyncio.sleep(DISTANT_S)
         await self.app(scope, receive, send)
+
+
+class _Closing:
+    """Every HTTP answer of ``app`` says ``Connection: close`` (no keep-alive).
+
+    The server then ends each connection after one answer, as a small server or a proxy
+    without keep-alive does.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
 
 
 def issuer_routes(issuer: Issuer) -> list[BaseRoute]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import secrets
+import socket
 import ssl
 import subprocess
 import sys
@@ -501,3 +503,30 @@ async def test_variants_combine_script_pages_with_approve_links(
     )
     done = await http.get(signed_in.json()["location"])
     await redeem(http, done.headers["location"], url, verifier)
+
+
+def test_closed_connections_end_each_connection_after_one_answer(tmp_path: Path) -> None:
+    """``closed-connections``: the served AS says ``Connection: close`` and ends the
+    connection; without the variant the connection stays open for the next request."""
+    from conformance.target.reference import ReferenceTarget
+
+    for variants, closed in (((), False), (("closed-connections",), True)):
+        with ReferenceTarget(state_dir=tmp_path, variants=variants) as target:
+            parts = urlsplit(target.issuer)
+            host, port = parts.hostname or "", parts.port or 443
+            trust = ssl.create_default_context(cafile=tmp_path / "ca.pem")
+            with (
+                socket.create_connection((host, port), timeout=5) as raw,
+                trust.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                path = "/.well-known/oauth-authorization-server"
+                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+                tls.settimeout(1.0)
+                answer, ended = b"", False
+                with contextlib.suppress(TimeoutError):
+                    while chunk := tls.recv(65536):
+                        answer += chunk
+                    ended = True
+        head = answer.split(b"\r\n\r\n", 1)[0].lower()
+        assert head.startswith(b"http/1.1 200")
+        assert (b"\r\nconnection: close" in head, ended) == (closed, closed)
