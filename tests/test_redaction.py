@@ -288,6 +288,19 @@ def test_page_text_is_redacted_before_it_is_cut() -> None:
     assert token[:6] not in outcome.describe()
 
 
+def test_an_answer_that_is_not_a_page_is_kept_redacted_as_its_text() -> None:
+    """A JSON error answer (no page) is the outcome's text: checks read its error code and
+    what it reflects, and the report shows it redacted, cut after redaction."""
+    token = _fresh()
+    body = json.dumps({"error": "invalid_client", "error_description": "x" * 290 + token})
+    outcome = Outcome(OutcomeKind.ERROR_PAGE, 400, "https://h.test/authorize", body=body)
+    assert outcome.text == body and "invalid_client" in outcome.describe()
+    assert token[:6] not in json.dumps(outcome.evidence()) + outcome.describe()
+    assert outcome.evidence()["page_text"] is None and "invalid_client" in str(
+        outcome.evidence()["body"]
+    )
+
+
 def test_codes_in_fragments_are_redacted_in_outcomes() -> None:
     uri = "https://c.test/cb"
     outcome = classify_redirect(uri + "#code=frag-code-1&state=s", uri, 302, "")

@@ -158,3 +158,33 @@ def test_a_logo_taken_anew_with_each_copy_of_its_document_is_not_judged_kept(
     assert logo.verdict == "pass"
     assert "whether a logo is kept with its document could not be seen" in logo.observed
     assert len(logo.evidence["attempts"]) == 4  # the first page and three with a new logo
+
+
+def test_json_error_answers_are_read_as_error_pages_are(reports: dict[str, Report]) -> None:
+    """Under ``json-errors`` the authorization endpoint's errors are JSON objects: the error
+    code they name is read as a page's is (CIMD-ERR-03)."""
+    [codes] = [r for r in reports["json-errors"].results if r.requirement == "CIMD-ERR-03"]
+    assert codes.observed.startswith("error page: invalid_client;"), codes.observed
+
+
+@pytest.mark.parametrize("variant", ["", "json-errors"])
+def test_a_json_error_that_reflects_the_document_host_is_caught(
+    variant: str, tmp_path: Path, state_dir: Path
+) -> None:
+    """``error-reflects-document`` quotes the document host's answer in the authorization
+    endpoint's error, a page or (``json-errors``) a JSON object: CIMD-ERR-05 sees it in
+    either, not only in the PAR endpoint's answer."""
+    args = ["demo", "--strict", "--fault", "error-reflects-document", "--only", "CIMD-ERR-05"]
+    args += [*(["--variant", variant] if variant else []), "--report-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]  # an Advisory row: reported, exit 0
+    [reflected] = [
+        r for r in Report.load(tmp_path / "report.json").results if r.requirement == "CIMD-ERR-05"
+    ]
+    assert reflected.verdict == "advisory"
+    assert "the authorization response shows the marker" in reflected.observed

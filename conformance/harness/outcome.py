@@ -35,6 +35,8 @@ class Outcome:
         page: the parsed final page, when the answer was a page.
         hops: every URL visited on the target (redacted).
         redirect_uri: the redirect URI the request presented.
+        body: the answer's text when it was not a page (a JSON or plain-text error), at
+            most :data:`BODY_KEPT` characters.
     """
 
     kind: OutcomeKind
@@ -47,6 +49,12 @@ class Outcome:
     redirect_uri: str = ""
     retry_after: str = ""
     seen_in: str = "http"
+    body: str = ""
+
+    @property
+    def text(self) -> str:
+        """What the answer said: the page's visible text, else its body (JSON, plain text)."""
+        return self.page.text if self.page is not None else self.body
 
     @property
     def transient(self) -> str:
@@ -90,8 +98,8 @@ class Outcome:
         text = f"{self.kind.value} (HTTP {self.status})"
         if self.location:
             text += f" to {redact_url(self.location)}"
-        elif self.page and self.kind is OutcomeKind.ERROR_PAGE:
-            text += f": {redact_text(self.page.text)[:160]!r}"
+        elif self.text and self.kind is OutcomeKind.ERROR_PAGE:
+            text += f": {redact_text(self.text)[:160]!r}"
         if self.page and self.redirect_uri and self.page.navigates_to(self.redirect_uri):
             text += "; the page navigates to the redirect URI by itself"
         return text
@@ -105,10 +113,13 @@ class Outcome:
             "params": redact_params(self.params),
             "hops": self.hops,
             "page_text": redact_text(self.page.text)[:300] if self.page else None,
+            **({"body": redact_text(self.body)[:300]} if self.body else {}),
             **({"classified_in": self.seen_in} if self.seen_in != "http" else {}),
         }
 
 
+BODY_KEPT = 4096
+"""How much of an answer that is not a page an :class:`Outcome` keeps."""
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 

@@ -26,7 +26,13 @@ import httpx
 from conformance.catalog.verdicts import HarnessError
 from conformance.harness.approval_gate import ApprovalGate
 from conformance.harness.client_assertions import ASSERTION_TYPE
-from conformance.harness.outcome import Outcome, OutcomeKind, classify_redirect, origin
+from conformance.harness.outcome import (
+    BODY_KEPT,
+    Outcome,
+    OutcomeKind,
+    classify_redirect,
+    origin,
+)
 from conformance.harness.pages import parse
 from conformance.redaction import RECEIVED_SECRETS, SECRETS, redact_text, redact_url
 from conformance.run import cookie_sync
@@ -569,6 +575,7 @@ class TargetSession:
         page = (
             parse(response.text) if "html" in response.headers.get("content-type", "html") else None
         )
+        body = "" if page is not None else response.text[:BODY_KEPT]  # JSON or plain text
         if page is not None and page.login_form() is not None:
             kind = OutcomeKind.LOGIN
         elif page is not None and response.status_code < 400 and page.consent_form() is not None:
@@ -583,6 +590,7 @@ class TargetSession:
             hops=hops,
             redirect_uri=redirect_uri,
             retry_after=response.headers.get("retry-after", ""),
+            body=body,
         )
 
     def redeem(

@@ -149,11 +149,7 @@ def test_errors_never_reflect_fetched_content(
     cimd_metadata_host.serve(client.client_id, Hosting(status=500, headers=headers, body=body))
     attempt = cimd_target.attempt(client.client_id, client.redirect_uri)
     outcome = attempt.outcome
-    shown = {
-        "the authorization response": " ".join(
-            (outcome.page.text if outcome.page else "", outcome.location)
-        )
-    }
+    shown = {"the authorization response": " ".join((outcome.text, outcome.location))}
     if cimd_metadata.metadata.get("pushed_authorization_request_endpoint"):
         pushed = cimd_target.push(cimd_target.code_request(client.client_id, client.redirect_uri))
         shown["the PAR endpoint's answer"] = pushed.text
@@ -176,7 +172,7 @@ def _page_error(outcome: Outcome) -> str:
         return outcome.params.get("error", "") or "an error redirect without error"
     if outcome.accepted:
         return f"no error: {outcome.kind.value}"
-    named = observers.error_code_in(outcome.page.text) if outcome.page else ""
+    named = observers.error_code_in(outcome.text)
     return named or f"HTTP {outcome.status}, no error code named"
 
 

@@ -25,6 +25,7 @@ from .grants import Sessions
 from .issuer import Issuer
 from .login import home, login, login_page
 from .logos import logo
+from .pages import JSON_ERRORS
 from .par import par
 from .registration import register
 from .revocation import revoke
@@ -158,7 +159,13 @@ def issuer_routes(issuer: Issuer) -> list[BaseRoute]:
 def _bind(issuer: Issuer, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     # A closure, not functools.partial: Starlette only treats plain functions and methods
     # as request/response endpoints.
+    json_errors = issuer.config.is_variant("json-errors")
+
     async def endpoint(request: Request) -> Response:
-        return await handler(issuer, request)
+        token = JSON_ERRORS.set(json_errors)
+        try:
+            return await handler(issuer, request)
+        finally:
+            JSON_ERRORS.reset(token)
 
     return endpoint

@@ -6,11 +6,12 @@ and no page needs to be) and ``Cache-Control: no-store``, since pages carry CSRF
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAGE_HEADERS = {
@@ -33,10 +34,18 @@ def render(template: str, status_code: int = 200, **context: Any) -> HTMLRespons
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
-def error_page(error: str, description: str, status_code: int = 400) -> HTMLResponse:
+JSON_ERRORS: ContextVar[bool] = ContextVar("json_errors", default=False)
+"""Whether the issuer answering the request has the ``json-errors`` variant."""
+
+
+def error_page(error: str, description: str, status_code: int = 400) -> Response:
     """The page shown instead of redirecting when the client or redirect URI is not verified.
 
     RFC 6749 §4.1.2.1: with an invalid client or redirect URI, inform the user and do not
-    redirect.
+    redirect. Under the ``json-errors`` variant the answer is RFC 6749's JSON error object
+    instead of a page, as API-first servers answer.
     """
+    if JSON_ERRORS.get():
+        body = {"error": error, "error_description": description}
+        return JSONResponse(body, status_code=status_code, headers=PAGE_HEADERS)
     return render("error.html", status_code, error=error, description=description)

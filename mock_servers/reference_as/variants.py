@@ -4,10 +4,11 @@ A fault breaks a requirement; a variant breaks none. It changes how the AS looks
 in ways real servers do (script-built pages, a login at an upstream identity provider,
 consent before login, ``__Host-`` cookies on a plain-http loopback issuer, rate-limited
 document fetches, sessions renewed or ended early, a document cache of few entries or none,
-answers from afar, connections closed after each answer, an approve link, an issuer with a
-trailing ``/``, an assertion audience that must be the issuer), so that every way the suite
-could mis-score such a server can be reproduced here. Variants apply to every issuer the
-process serves (the root and, with ``--matrix``, each fault's), and several combine.
+answers from afar, connections closed after each answer, errors as JSON, an approve link,
+an issuer with a trailing ``/``, an assertion audience that must be the issuer), so that
+every way the suite could mis-score such a server can be reproduced here. Variants apply to
+every issuer the process serves (the root and, with ``--matrix``, each fault's), and
+several combine.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ VARIANTS: tuple[Variant, ...] = (
         "closed-connections",
         "every answer says Connection: close, and the server ends the connection after it "
         "(no keep-alive, as a small server or a proxy without it)",
+    ),
+    Variant(
+        "json-errors",
+        "the authorization endpoint's error answers are RFC 6749 JSON error objects, not "
+        "HTML pages (as API-first servers answer)",
     ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
