@@ -63,6 +63,25 @@ def test_login_form_is_not_taken_for_consent() -> None:
     assert page.consent_form() is None
 
 
+def test_an_identifier_first_step_is_a_login_whatever_its_button_says() -> None:
+    """A form that asks a user name or e-mail alone is a login's first step, also with a
+    "Continue" button (an approve word); a consent form with a hidden user field is not."""
+    steps = (("username", "text", "Next"), ("email", "email", "Continue"), ("loginfmt", "", "Go"))
+    for field, kind, button in steps:
+        page = parse(
+            f'<form method="post"><input name="{field}" type="{kind or "text"}">'
+            f'<button type="submit">{button}</button></form>'
+        )
+        assert page.login_form() is not None and page.consent_form() is None, field
+    consent = parse(
+        '<form method="post"><input type="hidden" name="username" value="u">'
+        '<button type="submit" id="approve">Approve</button></form>'
+    )
+    assert consent.login_form() is None and consent.consent_form() is not None
+    two = parse('<form><input name="username"><input name="otp"><button>Next</button></form>')
+    assert two.login_form() is None  # not a user name alone
+
+
 def test_auto_navigation_to_the_redirect_uri_is_seen() -> None:
     html = (
         '<form method=post action="https://app.test/cb">'

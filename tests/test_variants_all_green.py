@@ -37,7 +37,10 @@ COMBINED = {
         "consent-before-login",
         "approve-link",
         "short-sessions",
-    )
+    ),
+    # a login in two steps met again mid-run: over HTTP (the user name page is a login)
+    # and in the browser
+    "identifier-first+short-sessions": ("identifier-first", "short-sessions"),
 }
 
 
@@ -121,6 +124,10 @@ def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
     assert again and all(
         "approved it, and logged in when the target asked" in e["how"] for e in again
     )
+    # a login in two steps: the user name on one page, the password on the next
+    two_steps = reports["identifier-first+short-sessions"]
+    again = [e for r in two_steps.results for e in r.evidence.get("signed_in_again", [])]
+    assert again and all("(user name, then password, on two pages)" in e["how"] for e in again)
 
 
 @pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("fixed-cache-lifetime", "fail")])

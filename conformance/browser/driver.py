@@ -459,13 +459,58 @@ def _not_now(page: Page, status: int, retry_after: str | None) -> None:
     raise Transient(f"HTTP {status} in the browser", retry_after_s(retry_after))
 
 
+def _asks_identifier(page: Page, recipe: LoginRecipe) -> bool:
+    """Whether the page is an identifier-first login's first step.
+
+    A user name field shows and no password field does: the password is asked on the next
+    page.
+    """
+    if page.locator(recipe.password_selector).count():
+        return False
+    return bool(page.locator(f"{recipe.username_selector} >> visible=true").count())
+
+
+def _asks_login(page: Page, recipe: LoginRecipe) -> bool:
+    """Whether the page asks for a login: a password field, or a user name field alone."""
+    return bool(page.locator(recipe.password_selector).count()) or _asks_identifier(page, recipe)
+
+
+def _give_identifier(page: Page, recipe: LoginRecipe) -> None:
+    """An identifier-first login's first step: the user name, Enter, and the password page.
+
+    Raises:
+        HarnessError: no password field appeared (the name was refused, or the next step is
+            not a password).
+    """
+    field = page.locator(f"{recipe.username_selector} >> visible=true").first
+    field.fill(recipe.username)
+    field.press("Enter")
+    try:
+        page.locator(recipe.password_selector).first.wait_for(
+            state="visible", timeout=SUBMIT_S * 1000
+        )
+    except PlaywrightError:
+        raise HarnessError(
+            f"the login page at {redact_url(page.url)} asked for the user name alone; after "
+            f"it was given no password field appeared within {SUBMIT_S:g} s "
+            f"({_page_text(page)!r}): check --user, or set [login] password_selector, or "
+            "sign in with a login hook"
+        ) from None
+
+
 def _fill_login(page: Page, recipe: LoginRecipe) -> None:
     """Fill the login form and submit it (Enter in the password field if no submit matches).
 
     Pages built by script often have no form and a plain button; Enter in the password
-    field is what a person would press there too.
+    field is what a person would press there too. An identifier-first login is given the
+    user name on its first page, then the password on the next (where the user name, if
+    asked again, is filled again).
     """
-    page.locator(recipe.username_selector).first.fill(recipe.username)
+    if _asks_identifier(page, recipe):
+        _give_identifier(page, recipe)
+    user = page.locator(f"{recipe.username_selector} >> visible=true")
+    if user.count():
+        user.first.fill(recipe.username)
     password = page.locator(recipe.password_selector).first
     password.fill(recipe.password)
     submit = page.locator(recipe.submit_selector)
@@ -529,7 +574,8 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
         login_hook.call(recipe.hook, page, recipe.username, recipe.password)
         _load(page, lambda: page.wait_for_load_state("load"))
         return f"{SIGNED_IN} through the login hook; consent page reached"
-    if not page.locator(recipe.password_selector).count():
+    identifier_first = _asks_identifier(page, recipe)
+    if not identifier_first and not page.locator(recipe.password_selector).count():
         return f"{NO_LOGIN_FIRST} (no password field on the first page)"
     if not page.locator(recipe.username_selector).count():
         raise HarnessError(
@@ -543,7 +589,8 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
             f"({_page_text(page)!r}): check --user and --password (or [user] in the target "
             "file), or [login] submit_selector"
         )
-    return f"{SIGNED_IN} with the login recipe; consent page reached"
+    steps = " (user name, then password, on two pages)" if identifier_first else ""
+    return f"{SIGNED_IN} with the login recipe{steps}; consent page reached"
 
 
 def log_in_if_asked(page: Page, recipe: LoginRecipe) -> bool:
@@ -553,7 +600,7 @@ def log_in_if_asked(page: Page, recipe: LoginRecipe) -> bool:
     cookies; a page that should show consent then shows the login again. Returns whether a
     login was needed.
     """
-    if not page.locator(recipe.password_selector).count():
+    if not _asks_login(page, recipe):
         return False
     _log_in(page, recipe, False)
     with contextlib.suppress(PlaywrightError):
@@ -822,6 +869,11 @@ def approve_in_browser(
                 elif page.locator(recipe.approve_selector).first.is_visible():
                     navigated.clear()
                     page.locator(recipe.approve_selector).first.click()
+                elif _asks_identifier(page, recipe):
+                    navigated.clear()
+                    if logins is not None:
+                        logins.append(redact_url(page.url))
+                    _fill_login(page, recipe)
             if not _land(page, redirect_uri, failed):
                 close_page(page)  # never reused with a navigation in flight
         except PlaywrightError as exc:
@@ -926,7 +978,9 @@ def view(
                     if page.locator(recipe.approve_selector).first.is_visible():
                         seen = View("consent", status, page.url, text=_page_text(page))
                         break
-                    if page.locator(recipe.password_selector).first.is_visible():
+                    if page.locator(
+                        recipe.password_selector
+                    ).first.is_visible() or _asks_identifier(page, recipe):
                         seen = View("login", status, page.url, text=_page_text(page))
                         break
                     if static is None:

@@ -17,6 +17,9 @@ APPROVE_WORDS = re.compile(
     r"\b(approve|allow|authori[sz]e|accept|consent|continue|yes|grant)\b", re.I
 )
 # "Don't allow" and "Do not allow" refuse, although "allow" is in them
+# the names of the one field an identifier-first login's first step asks (loginfmt:
+# Microsoft's sign-in; identifier: the generic name)
+IDENTIFIER_FIELDS = re.compile(r"user(name)?|login|e-?mail|identifier|loginfmt|user_?id", re.I)
 DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no|not|don['\u2019]?t)\b", re.I)
 # attributes whose value a browser follows, loads or submits to
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "srcset")
@@ -47,6 +50,18 @@ class Form:
     password_fields: list[str] = field(default_factory=list)
     text_fields: list[str] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
+
+    def asks_identifier(self) -> bool:
+        """Whether the form is an identifier-first login's first step.
+
+        That is a user name or e-mail field alone and no password field, whatever its
+        button says ("Continue" too).
+        """
+        return (
+            not self.password_fields
+            and len(self.text_fields) == 1
+            and IDENTIFIER_FIELDS.fullmatch(self.text_fields[0]) is not None
+        )
 
     def approve_button(self) -> Button | None:
         """The button that approves, by id, name, value or text; None if there is none."""
@@ -144,12 +159,24 @@ class Page:
     urls: tuple[tuple[str, str, str], ...] = ()  # (tag, attribute, value) of URL attributes
 
     def login_form(self) -> Form | None:
-        """The form with a password field, if any."""
-        return next((f for f in self.forms if f.password_fields), None)
+        """The form with a password field, else an identifier-first login's first step."""
+        return next((f for f in self.forms if f.password_fields), None) or next(
+            (f for f in self.forms if f.asks_identifier()), None
+        )
 
     def consent_form(self) -> Form | None:
-        """The form with an approve button and no password field, if any."""
-        return next((f for f in self.forms if not f.password_fields and f.approve_button()), None)
+        """The form with an approve button and no password field, if any.
+
+        A form that asks for a user name is a login step, whatever its button says.
+        """
+        return next(
+            (
+                f
+                for f in self.forms
+                if not f.password_fields and not f.asks_identifier() and f.approve_button()
+            ),
+            None,
+        )
 
     def navigates_to(self, url: str) -> bool:
         """Whether the page would send the browser to ``url`` by itself.

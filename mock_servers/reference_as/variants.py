@@ -84,6 +84,11 @@ VARIANTS: tuple[Variant, ...] = (
         "the authorization endpoint's error answers are RFC 6749 JSON error objects, not "
         "HTML pages (as API-first servers answer)",
     ),
+    Variant(
+        "identifier-first",
+        "sign-in asks the user name on one page and the password on the next (as many "
+        "identity providers do); not with script-pages",
+    ),
     Variant("approve-link", "consent approves and denies through links (<a href>), not buttons"),
     Variant("trailing-slash-issuer", "the issuer identifier (and the metadata's issuer) ends in /"),
     Variant(

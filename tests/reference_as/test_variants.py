@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from conformance.harness.pages import parse
 from mock_servers.reference_as import (
     VARIANTS,
     F,
@@ -294,6 +295,32 @@ async def test_distant_answers_start_late_and_are_the_same(make_as: Make) -> Non
         answers.append((await http.get("/.well-known/oauth-authorization-server")).json())
         waited = time.monotonic() - started
     assert waited >= DISTANT_S and answers[0] == answers[1]
+
+
+async def test_identifier_first_asks_the_user_name_then_the_password(
+    make_as: Make, docs: DocumentHost
+) -> None:
+    """``identifier-first``: the login page asks the user name alone; any name gets the
+    password page (which names no user as unknown); the right password signs in."""
+    http = make_as("identifier-first")
+    url = document(docs)
+    first = await http.get("/authorize", params=authz_params(url, CALLBACK, pkce()[1]))
+    login_url = first.headers["location"]
+    step_one = parse((await http.get(login_url)).text)
+    [form] = step_one.forms
+    assert form.text_fields == ["username"] and not form.password_fields
+    next_url = form.fields["next"]
+    for name in (USER, "nobody-" + secrets.token_hex(3)):
+        step_two = await http.post("/login", data={"username": name, "next": next_url})
+        assert step_two.status_code == 200 and "set-cookie" not in step_two.headers
+        [form] = parse(step_two.text).forms
+        assert form.password_fields == ["password"] and form.fields["username"] == name
+    wrong = await http.post("/login", data={"username": USER, "password": "x", "next": next_url})
+    assert wrong.status_code == 401 and parse(wrong.text).forms[0].password_fields
+    signed_in = await http.post(
+        "/login", data={"username": USER, "password": PASSWORD, "next": next_url}
+    )
+    assert signed_in.status_code == 302 and "set-cookie" in signed_in.headers
 
 
 async def test_rate_limited_answers_429_then_recovers(make_as: Make, docs: DocumentHost) -> None:
