@@ -506,11 +506,13 @@ def _fill_login(page: Page, recipe: LoginRecipe) -> None:
     user name on its first page, then the password on the next (where the user name, if
     asked again, is filled again).
     """
-    if _asks_identifier(page, recipe):
+    if not _asks_identifier(page, recipe):
+        page.locator(recipe.username_selector).first.fill(recipe.username)
+    else:
         _give_identifier(page, recipe)
-    user = page.locator(f"{recipe.username_selector} >> visible=true")
-    if user.count():
-        user.first.fill(recipe.username)
+        again = page.locator(f"{recipe.username_selector} >> visible=true")
+        if again.count():  # the password page may ask the user name again, or keep it hidden
+            again.first.fill(recipe.username)
     password = page.locator(recipe.password_selector).first
     password.fill(recipe.password)
     submit = page.locator(recipe.submit_selector)
