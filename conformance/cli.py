@@ -298,11 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_command.main(args, argv, top.error, spawned, browser)
     finally:
-        interrupts.release(deliver=False)
-        if browser is not None:
-            browser.stop()  # a no-op when the run stopped it
-        if spawned is not None:
-            spawned.stop()
+        with interrupts.finishing():  # a late signal must not cut the stops short
+            interrupts.release(deliver=False)
+            if browser is not None:
+                browser.stop()  # a no-op when the run stopped it
+            if spawned is not None:
+                spawned.stop()
 
 
 def _browser_while_loading(args: argparse.Namespace) -> Browser | None:

@@ -152,6 +152,19 @@ def test_interrupted_report_without_exit_code_is_still_not_zero() -> None:
     assert report.exit_code() == 2
 
 
+def test_a_signal_while_finishing_is_recorded_and_ignored() -> None:
+    """Once the run has ended, the command stops what it started: a signal then neither
+    raises nor ends the process, and the handlers before are back afterwards."""
+    interrupts.install()  # a run's start: nothing received yet
+    interrupts.uninstall()
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.finishing():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run by now, in this thread
+    assert signal.getsignal(signal.SIGINT) is before
+    assert interrupts.received() == "SIGINT"
+
+
 def test_interrupt_record_counts_the_judged_checks() -> None:
     """Without an installed handler a KeyboardInterrupt counts as SIGINT (plain pytest)."""
     record = interrupts.record(4)

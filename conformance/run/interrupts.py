@@ -10,8 +10,10 @@ would cut short finishes (every stop step has its own timeout).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -91,6 +93,26 @@ def defer() -> None:
     """From now on a signal is recorded but no longer interrupts (the run is finishing)."""
     global _deferred
     _deferred = True
+
+
+@contextlib.contextmanager
+def finishing() -> Iterator[None]:
+    """A signal is recorded and ignored while this lasts (call in the main thread).
+
+    For the command's last steps, stopping what it started once its run has ended. The run's
+    exit code is decided by then, and each stop has its own timeout; a signal must not cut
+    them short (leaving the reference AS or the browser running) nor end the process by the
+    signal instead of with that exit code.
+    """
+    global _deferred
+    before = {signum: signal.signal(signum, _handle) for signum in HANDLED}
+    deferred, _deferred = _deferred, True
+    try:
+        yield
+    finally:
+        _deferred = deferred
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def received() -> str | None:
