@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.report.model import Report
+from conformance.report.model import CheckResult, Report
 from conformance.target.reference import ReferenceTarget
 from mock_servers.reference_as import VARIANTS
 from tests.test_self_conformance import LAB_ONLY, VARIANT_SETS
@@ -130,6 +130,22 @@ def test_a_run_outlives_sessions_that_end_and_says_where_it_signed_in_again(
     assert again and all("(user name, then password, on two pages)" in e["how"] for e in again)
 
 
+def _demo_row(
+    args: list[str], only: str, row: str, out: Path, state_dir: Path, exit_code: int
+) -> CheckResult:
+    """``demo --strict --only ONLY`` with ``args``: its exit code checked, ``row``'s result."""
+    command = ["demo", "--strict", *args, "--only", only, "--report-dir", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *command, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == exit_code, done.stdout[-3000:]
+    [result] = [r for r in Report.load(out / "report.json").results if r.requirement == row]
+    return result
+
+
 @pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("fixed-cache-lifetime", "fail")])
 def test_a_cache_that_drops_copies_early_is_judged_on_its_lifetimes(
     fault: str, verdict: str, tmp_path: Path, state_dir: Path
@@ -137,18 +153,15 @@ def test_a_cache_that_drops_copies_early_is_judged_on_its_lifetimes(
     """Under ``small-cache`` the run's other documents push CIMD-CACHE-04's copy out before
     its max-age: the target fetches it again, and a refusal would pass an AS that keeps
     copies for an hour. The check sees its keeper fetched again too, and measures again."""
-    args = ["demo", "--strict", "--variant", "small-cache", "--only", "CIMD-CACHE"]
-    args += [*(["--fault", fault] if fault else []), "--report-dir", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", *args, "--state-dir", str(state_dir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    faulted = ["--fault", fault] if fault else []
+    stale = _demo_row(
+        ["--variant", "small-cache", *faulted],
+        "CIMD-CACHE",
+        "CIMD-CACHE-04",
+        tmp_path,
+        state_dir,
+        1 if fault else 0,
     )
-    assert done.returncode == (1 if fault else 0), done.stdout[-3000:]
-    [stale] = [
-        r for r in Report.load(tmp_path / "report.json").results if r.requirement == "CIMD-CACHE-04"
-    ]
     assert stale.verdict == verdict, stale.observed
     whys = [wait["why"] for wait in stale.evidence["waits"]]
     assert len(whys) == 2 and "the target fetched the keeper" in whys[1]  # measured again
@@ -181,17 +194,9 @@ def test_a_json_error_that_reflects_the_document_host_is_caught(
     """``error-reflects-document`` quotes the document host's answer in the authorization
     endpoint's error, a page or (``json-errors``) a JSON object: CIMD-ERR-05 sees it in
     either, not only in the PAR endpoint's answer."""
-    args = ["demo", "--strict", "--fault", "error-reflects-document", "--only", "CIMD-ERR-05"]
-    args += [*(["--variant", variant] if variant else []), "--report-dir", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance.cli", *args, "--state-dir", str(state_dir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]  # an Advisory row: reported, exit 0
-    [reflected] = [
-        r for r in Report.load(tmp_path / "report.json").results if r.requirement == "CIMD-ERR-05"
-    ]
+    varied = ["--variant", variant] if variant else []
+    args = ["--fault", "error-reflects-document", *varied]
+    # an Advisory row: reported, exit 0
+    reflected = _demo_row(args, "CIMD-ERR-05", "CIMD-ERR-05", tmp_path, state_dir, 0)
     assert reflected.verdict == "advisory"
     assert "the authorization response shows the marker" in reflected.observed

@@ -90,11 +90,15 @@ def _form(
     if issuer.is_variant("script-pages"):
         data = {"action": issuer.path("/login"), "next": next_url, "error": error}
         return render("login_script.html", status_code, data=data)
+    step = "both"  # the user name and the password on one page
+    if _identifier_first(issuer):
+        step = "identifier" if username is None else "password"
     return render(
-        "login_identifier.html" if _identifier_first(issuer) else "login.html",
+        "login.html",
         status_code,
         prefix=issuer.config.path_prefix,
         next=next_url,
         error=error,
+        step=step,
         username=username,
     )
