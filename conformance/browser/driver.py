@@ -595,19 +595,20 @@ def _log_in(page: Page, recipe: LoginRecipe, logged_in: bool) -> str:
     return f"{SIGNED_IN} with the login recipe{steps}; consent page reached"
 
 
-def log_in_if_asked(page: Page, recipe: LoginRecipe) -> bool:
-    """Log in when the page asks for it (a password field shows), then wait for consent.
+def log_in_if_asked(page: Page, recipe: LoginRecipe) -> str:
+    """Log in when the page asks for it, then wait for consent.
 
-    A target may drop the browser's session while plain-HTTP flows go on with a copy of its
-    cookies; a page that should show consent then shows the login again. Returns whether a
-    login was needed.
+    The page asks when a password field, or a user name field alone, shows. A target may
+    drop the browser's session while plain-HTTP flows go on with a copy of its cookies; a
+    page that should show consent then shows the login again. Returns how it logged in (""
+    when no login was asked).
     """
     if not _asks_login(page, recipe):
-        return False
-    _log_in(page, recipe, False)
+        return ""
+    how = _log_in(page, recipe, False)
     with contextlib.suppress(PlaywrightError):
         _await_consent(page, recipe)
-    return True
+    return how.split(";")[0]
 
 
 def _no_consent(page: Page, exc: PlaywrightError) -> str:

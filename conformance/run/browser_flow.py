@@ -262,8 +262,9 @@ class BrowserFlow:
                 def log_in(shown: bool) -> None:
                     if not shown and not browser_mod.reaches(page.url, redirect_uri):
                         at = page.url
-                        if browser_mod.log_in_if_asked(page, recipe):
-                            self._signed_in_again(at, "logged in with the login recipe")
+                        how = browser_mod.log_in_if_asked(page, recipe)
+                        if how:
+                            self._signed_in_again(at, how)
 
                 shown = self._built(page, approve, redirect_uri, status, traffic, log_in)
                 kind = "consent" if shown else "page"
