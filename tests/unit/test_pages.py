@@ -100,6 +100,20 @@ def test_reference_login_page_after_a_wrong_password_is_still_a_login_page() -> 
     assert page.login_form() is not None and "Wrong password." in page.text
 
 
+def test_reference_identifier_first_pages_are_login_forms() -> None:
+    """``identifier-first``: the user name step is a login form of its own; the password
+    step keeps the name in a hidden field."""
+    first = _rendered("login.html", prefix="", next="/n", error=None, step="identifier")
+    form = first.login_form()
+    assert form is not None and form.asks_identifier() and first.consent_form() is None
+    second = _rendered(
+        "login.html", prefix="", next="/n", error=None, step="password", username="alice"
+    )
+    form = second.login_form()
+    assert form is not None and form.password_fields == ["password"]
+    assert form.fields["username"] == "alice" and form.text_fields == []
+
+
 def test_reference_script_login_page_has_no_form() -> None:
     data = {"action": "/login", "next": "/authorize", "error": None}
     page = _rendered("login_script.html", data=data)
