@@ -16,10 +16,10 @@ from html.parser import HTMLParser
 APPROVE_WORDS = re.compile(
     r"\b(approve|allow|authori[sz]e|accept|consent|continue|yes|grant)\b", re.I
 )
-# "Don't allow" and "Do not allow" refuse, although "allow" is in them
 # the names of the one field an identifier-first login's first step asks (loginfmt:
 # Microsoft's sign-in; identifier: the generic name)
 IDENTIFIER_FIELDS = re.compile(r"user(name)?|login|e-?mail|identifier|loginfmt|user_?id", re.I)
+# "Don't allow" and "Do not allow" refuse, although "allow" is in them
 DENY_WORDS = re.compile(r"\b(deny|cancel|reject|decline|abort|no|not|don['\u2019]?t)\b", re.I)
 # attributes whose value a browser follows, loads or submits to
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "data", "poster", "srcset")
